@@ -1,0 +1,266 @@
+#include "replay/replay.hpp"
+
+#include <algorithm>
+#include <ostream>
+
+#include "output.hpp"
+#include "station/rejection.hpp"
+#include "station/station.hpp"
+#include "station/time.hpp"
+
+namespace replay {
+
+using detail::Sink;
+using station::Mode;
+using station::Order;
+using station::OrderId;
+using station::Outcome;
+using station::Place;
+using station::Station;
+using station::TimeMs;
+
+namespace {
+
+struct EventResult {
+    const ScenarioEvent* event;
+    Outcome outcome;
+};
+
+Outcome apply(Station& st, const ScenarioEvent& ev) {
+    switch (ev.kind) {
+        case EventKind::Arrive:
+            return st.submit(ev.subject, *ev.mode, *ev.kwh);
+        case EventKind::Cancel:
+            return st.cancel(ev.subject);
+        case EventKind::Change:
+            return st.change(ev.subject, ev.mode, ev.kwh);
+        case EventKind::Fault:
+            return st.fault(ev.subject, ev.fault_duration);
+        case EventKind::Recover:
+            return st.recover(ev.subject);
+    }
+    return Outcome::refuse(station::Rejection::None);
+}
+
+std::string_view final_state(const Order& o) {
+    switch (o.place) {
+        case Place::WaitingArea:
+            return "WAITING";
+        case Place::Redispatch:
+            return "REDISPATCH";
+        default:
+            return station::to_string(o.state);
+    }
+}
+
+// "HH:MM" (or "HH:MM:SS" when the seconds are not zero), "+DAYS" after day 0.
+std::string sheet_time(TimeMs t) {
+    std::string s = station::format_hms(t);
+    if (s.compare(5, 3, ":00") == 0) {
+        s.resize(5);
+    }
+    const auto day = station::day_of(t);
+    if (day > 0) {
+        s += "+" + std::to_string(day);
+    }
+    return s;
+}
+
+class JsonWriter {
+public:
+    explicit JsonWriter(Sink& sink) : s_(sink) {}
+
+    void snapshot(const Station& st, TimeMs t, const std::vector<EventResult>& results) {
+        s_.raw("{\"t\":\"").hms(t).raw("\",\"day\":").integer(station::day_of(t));
+        s_.raw(",\"events\":[");
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            s_.raw(i ? ",{\"event\":" : "{\"event\":").str(results[i].event->text);
+            if (results[i].outcome.ok()) {
+                s_.raw(",\"ok\":true}");
+            } else {
+                s_.raw(",\"ok\":false,\"reason\":")
+                    .str(station::describe(results[i].outcome.rejection))
+                    .ch('}');
+            }
+        }
+        s_.raw("],\"piles\":[");
+        for (std::size_t p = 0; p < st.pile_count(); ++p) {
+            const auto pi = static_cast<station::PileIndex>(p);
+            s_.raw(p ? ",{\"id\":" : "{\"id\":").str(st.pile_spec(pi).id);
+            s_.raw(",\"state\":\"").raw(station::to_string(st.pile_state(pi))).raw("\",\"queue\":[");
+            bool first = true;
+            for (OrderId id : st.pile_queue(pi)) {
+                const auto pr = st.progress(id);
+                s_.raw(first ? "{\"car\":" : ",{\"car\":").str(st.car_name(st.order(id)));
+                s_.raw(",\"kwh\":").money(pr.kwh).raw(",\"fee\":").money(pr.total_fee()).ch('}');
+                first = false;
+            }
+            s_.raw("]}");
+        }
+        s_.raw("],\"waiting\":[");
+        cars(st, st.waiting_area(), /*remaining=*/false);
+        s_.raw("],\"redispatch\":[");
+        std::vector<OrderId> groups;
+        for (Mode m : {Mode::Fast, Mode::Slow}) {
+            const auto& g = st.redispatch_group(m);
+            groups.insert(groups.end(), g.begin(), g.end());
+        }
+        cars(st, groups, /*remaining=*/true);
+        s_.raw("]}\n");
+    }
+
+    void final_line(const Station& st, TimeMs end) {
+        s_.raw("{\"end\":{\"t\":\"").hms(end).raw("\",\"day\":").integer(station::day_of(end));
+        s_.raw("},\"bills\":[");
+        bool first_order = true;
+        for (const Order& o : st.orders()) {
+            s_.raw(first_order ? "{\"car\":" : ",{\"car\":").str(st.car_name(o));
+            first_order = false;
+            s_.raw(",\"number\":").str(st.number_text(o));
+            s_.raw(",\"state\":\"").raw(final_state(o)).ch('"');
+            amounts(o.delivered_kwh, o.charge_fee, o.service_fee);
+            s_.raw(",\"sessions\":[");
+            for (auto b = o.first_bill; b != station::kNone; b = st.bill(b).next_of_order) {
+                const station::Bill& bill = st.bill(b);
+                s_.raw(b == o.first_bill ? "{\"pile\":" : ",{\"pile\":")
+                    .str(st.pile_spec(bill.pile).id);
+                s_.raw(",\"start\":\"").hms(bill.start).raw("\",\"start_day\":")
+                    .integer(station::day_of(bill.start));
+                s_.raw(",\"stop\":\"").hms(bill.stop).raw("\",\"stop_day\":")
+                    .integer(station::day_of(bill.stop));
+                s_.raw(",\"kwh\":").money(bill.kwh).raw(",\"hours\":").money(bill.hours());
+                s_.raw(",\"charge_fee\":").money(bill.charge_fee);
+                s_.raw(",\"service_fee\":").money(bill.service_fee);
+                s_.raw(",\"total\":").money(bill.total_fee()).ch('}');
+            }
+            s_.raw("]}");
+        }
+        s_.raw("]}\n");
+    }
+
+private:
+    void amounts(double kwh, double charge, double service) {
+        s_.raw(",\"kwh\":").money(kwh).raw(",\"charge_fee\":").money(charge);
+        s_.raw(",\"service_fee\":").money(service).raw(",\"total\":").money(charge + service);
+    }
+
+    void cars(const Station& st, const std::vector<OrderId>& ids, bool remaining) {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const Order& o = st.order(ids[i]);
+            s_.raw(i ? ",{\"car\":" : "{\"car\":").str(st.car_name(o));
+            s_.raw(",\"number\":").str(st.number_text(o));
+            s_.raw(",\"mode\":\"").ch(station::mode_letter(o.mode)).raw("\",\"kwh\":");
+            s_.money(remaining ? o.remaining_kwh() : o.requested_kwh).ch('}');
+        }
+    }
+
+    Sink& s_;
+};
+
+// The course sheet's notation: one row per time, "(car,kWh,fee)" cells.
+class TableWriter {
+public:
+    explicit TableWriter(Sink& sink) : s_(sink) {}
+
+    void snapshot(const Station& st, TimeMs t, const std::vector<EventResult>&) {
+        s_.raw(sheet_time(t));
+        for (std::size_t p = 0; p < st.pile_count(); ++p) {
+            const auto pi = static_cast<station::PileIndex>(p);
+            s_.raw(" | ");
+            const auto state = st.pile_state(pi);
+            if (state == station::PileState::Fault || state == station::PileState::Off) {
+                s_.raw(station::to_string(state));
+                continue;
+            }
+            const auto queue = st.pile_queue(pi);
+            if (queue.empty()) {
+                s_.ch('-');
+            }
+            for (std::size_t i = 0; i < queue.size(); ++i) {
+                const auto pr = st.progress(queue[i]);
+                s_.raw(i ? "/(" : "(").raw(st.car_name(st.order(queue[i]))).ch(',');
+                s_.fixed2(pr.kwh).ch(',').fixed2(pr.total_fee()).ch(')');
+            }
+        }
+        s_.raw(" | ");
+        cars(st, st.waiting_area(), false);
+        s_.raw(" | ");
+        std::vector<OrderId> groups;
+        for (Mode m : {Mode::Fast, Mode::Slow}) {
+            const auto& g = st.redispatch_group(m);
+            groups.insert(groups.end(), g.begin(), g.end());
+        }
+        cars(st, groups, true);
+        s_.ch('\n');
+    }
+
+    void final_line(const Station&, TimeMs end) { s_.raw("END ").raw(sheet_time(end)).ch('\n'); }
+
+private:
+    void cars(const Station& st, const std::vector<OrderId>& ids, bool remaining) {
+        if (ids.empty()) {
+            s_.ch('-');
+        }
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const Order& o = st.order(ids[i]);
+            s_.raw(i ? "-(" : "(").raw(st.car_name(o)).ch(',').ch(station::mode_letter(o.mode));
+            s_.ch(',').fixed2(remaining ? o.remaining_kwh() : o.requested_kwh).ch(')');
+        }
+    }
+
+    Sink& s_;
+};
+
+template <typename Writer>
+int play(Writer& writer, const station::Profile& profile, const std::vector<ScenarioEvent>& events,
+         bool final_only, std::ostream& warn) {
+    Station st(profile, events.front().at);
+    std::vector<EventResult> results;
+    std::size_t i = 0;
+    while (i < events.size()) {
+        const TimeMs t = events[i].at;
+        st.advance_to(t);
+        results.clear();
+        for (; i < events.size() && events[i].at == t; ++i) {
+            results.push_back({&events[i], apply(st, events[i])});
+        }
+        if (!final_only) {
+            writer.snapshot(st, t, results);
+        }
+    }
+    st.run_until_idle();
+    TimeMs end = events.back().at;
+    int unfinished = 0;
+    for (const Order& o : st.orders()) {
+        if (o.active()) {
+            ++unfinished;
+        } else {
+            end = std::max(end, o.closed_at);
+        }
+    }
+    writer.final_line(st, end);
+    if (unfinished > 0) {
+        warn << "station-replay: warning: " << unfinished
+             << " order(s) can never finish (a pile never recovers); their last state is "
+                "reported\n";
+    }
+    return unfinished;
+}
+
+}  // namespace
+
+int run_replay(const station::Profile& profile, const std::vector<ScenarioEvent>& events,
+               const ReplayOptions& options, std::ostream& out, std::ostream& warn) {
+    if (events.empty()) {
+        return 0;
+    }
+    Sink sink(out);
+    if (options.format == OutputFormat::Table) {
+        TableWriter w(sink);
+        return play(w, profile, events, options.final_only, warn);
+    }
+    JsonWriter w(sink);
+    return play(w, profile, events, options.final_only, warn);
+}
+
+}  // namespace replay
