@@ -268,6 +268,9 @@ ScenarioParse parse_scenario(std::string_view text) {
     ScenarioParse result;
     std::optional<TimeMs> last_time;
     int number = 0;
+    if (text.substr(0, 3) == "\xef\xbb\xbf") {  // a byte-order mark some editors write
+        text.remove_prefix(3);
+    }
     while (!text.empty()) {
         ++number;
         const auto nl = text.find('\n');

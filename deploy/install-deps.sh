@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs. Non-interactive and idempotent:
+# packages already present are left alone, and apt is only asked when one is missing.
+set -euo pipefail
+
+packages=(
+    g++ make cmake ninja-build python3 ca-certificates
+    libssl-dev                          # Paho's CMake config needs OpenSSL (stack-notes)
+    libpaho-mqttpp-dev libpaho-mqtt-dev  # MQTT client (scheduler, pile-sim)
+    mosquitto mosquitto-clients          # broker and its CLI tools
+    libpoco-dev                          # HTTP server, SQLite, JWT (api)
+    nlohmann-json3-dev                   # JSON
+    catch2                               # unit tests (v2)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,2 @@
+// Fixture for the core header check's self-test: this file must be flagged.
+#include <thread>
