@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "car_index.hpp"
 #include "dispatch_index.hpp"
 #include "station/time.hpp"
 
@@ -13,6 +14,7 @@ Station::Station(Profile profile, TimeMs start)
       now_(start),
       piles_(profile_.piles.size()),
       index_(std::make_unique<detail::DispatchIndex>(profile_.piles)),
+      cars_(std::make_unique<detail::CarIndex>()),
       counter_day_(day_of(start)) {
     for (std::size_t i = 0; i < profile_.piles.size(); ++i) {
         pile_ids_.emplace(profile_.piles[i].id, static_cast<PileIndex>(i));
@@ -84,6 +86,15 @@ void Station::process_instant(TimeMs t) {
     calling_pass();
 }
 
+void Station::reserve(std::size_t orders) {
+    orders_.reserve(orders);
+    bills_.reserve(orders);
+}
+
+void Station::prefetch_car(std::string_view car) const { cars_->prefetch(car); }
+
+void Station::prefetch_car(const Order& o) const { cars_->prefetch(o.car); }
+
 // ---- commands ------------------------------------------------------------------------
 
 Outcome Station::submit(std::string_view car, Mode mode, double kwh) {
@@ -96,20 +107,23 @@ Outcome Station::submit(std::string_view car, Mode mode, double kwh) {
     if (!index_->has_mode(mode)) {
         return Outcome::refuse(Rejection::NoPileForMode);
     }
-    if (active_of(car)) {
+    // One lookup per request: it is the hottest path of a busy station.
+    const std::int32_t known = cars_->find(car);
+    if (known != kNone && (*cars_)[known].active != kNone) {
         return Outcome::refuse(Rejection::CarAlreadyActive);
     }
     if (waiting_count_ >= profile_.waiting_area) {
         return Outcome::refuse(Rejection::WaitingAreaFull);
     }
+    const std::int32_t car_index = known != kNone ? known : cars_->add(car);
     const auto id = static_cast<OrderId>(orders_.size());
     Order& o = orders_.emplace_back();
     o.id = id;
-    o.car = intern_car(car);
+    o.car = car_index;
     o.mode = mode;
     o.requested_kwh = kwh;
     o.created_at = now_;
-    car_active_[idx(o.car)] = id;
+    (*cars_)[o.car].active = id;
     issue_number(o);
     waiting_push(id);
     order_changed(id);
@@ -339,24 +353,14 @@ std::vector<StationEvent> Station::take_events() {
 
 // ---- bookkeeping -------------------------------------------------------------------
 
-std::int32_t Station::intern_car(std::string_view car) {
-    const auto it = car_ids_.find(car);
-    if (it != car_ids_.end()) {
-        return it->second;
-    }
-    const auto id = static_cast<std::int32_t>(car_names_.size());
-    car_names_.emplace_back(car);
-    car_active_.push_back(kNone);
-    car_ids_.emplace(std::string(car), id);
-    return id;
-}
+std::string_view Station::car_name(const Order& o) const { return (*cars_)[o.car].name; }
 
 std::optional<OrderId> Station::active_of(std::string_view car) const {
-    const auto it = car_ids_.find(car);
-    if (it == car_ids_.end() || car_active_[idx(it->second)] == kNone) {
+    const std::int32_t known = cars_->find(car);
+    if (known == kNone || (*cars_)[known].active == kNone) {
         return std::nullopt;
     }
-    return car_active_[idx(it->second)];
+    return (*cars_)[known].active;
 }
 
 void Station::issue_number(Order& o) {
@@ -417,7 +421,7 @@ void Station::close_order(OrderId id, OrderState final_state) {
     o.place = Place::None;
     o.pile = kNone;
     o.closed_at = now_;
-    car_active_[idx(o.car)] = kNone;
+    (*cars_)[o.car].active = kNone;
     order_changed(id);
 }
 

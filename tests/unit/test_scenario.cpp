@@ -38,7 +38,7 @@ TEST_CASE("scenario: the documented notation parses", "[scenario]") {
     CHECK(r.events[4].kind == EventKind::Recover);
     CHECK(r.events[5].fault_duration == 60 * station::kMsPerMinute);
     CHECK(r.events[6].kind == EventKind::Change);
-    CHECK(r.events[6].text == "(C,V3,O,35)");
+    CHECK(r.events[6].text == "( C , V3 , O , 35 )");  // as written
     CHECK_FALSE(r.events[6].mode);
     CHECK(r.events[6].kwh == 35);
     CHECK(r.events[7].mode == station::Mode::Fast);
@@ -133,15 +133,16 @@ TEST_CASE("replay output: money is rounded half up to cents", "[scenario]") {
 
 TEST_CASE("replay: rejected events are reported — and stuck orders end in their state",
           "[scenario]") {
-    const auto r = parse_scenario(
+    const std::string_view scenario =
         "06:00 (A,V1,T,10) (A,V1,T,10) (B,T9,O,0) (C,V7,F,5)\n"
-        "06:10 (B,T1,O,0) (B,T2,O,0) (B,T3,O,0) (A,V2,T,5)\n");
-    REQUIRE(r.ok());
+        "06:10 (B,T1,O,0) (B,T2,O,0) (B,T3,O,0) (A,V2,T,5)\n";
+    REQUIRE(parse_scenario(scenario).ok());
     std::ostringstream out;
     std::ostringstream warn;
-    const int stuck = replay::run_replay(*station::builtin_profile("bupt-2023"), r.events, {},
-                                         out, warn);
-    CHECK(stuck == 2);
+    const auto result = replay::run_replay(*station::builtin_profile("bupt-2023"), scenario, {},
+                                           out, warn);
+    REQUIRE(result.ok());
+    CHECK(result.unfinished == 2);
     CHECK_THAT(warn.str(), Catch::Contains("can never finish"));
     const std::string text = out.str();
     CHECK_THAT(text, Catch::Contains(R"x({"event":"(A,V1,T,10)","ok":true})x"));
@@ -152,4 +153,19 @@ TEST_CASE("replay: rejected events are reported — and stuck orders end in thei
     CHECK_THAT(text, Catch::Contains(R"x("state":"REDISPATCH")x"));
     CHECK_THAT(text, Catch::Contains(R"x("state":"WAITING")x"));
     CHECK_THAT(text, Catch::Contains(R"x({"end":{"t":"06:10:00","day":0})x"));
+}
+
+TEST_CASE("replay: a malformed line stops the replay before the final line", "[scenario]") {
+    const std::string_view scenario = "06:00 (A,V1,T,10)\n06:10 (A,V2,T,x)\n";
+    std::ostringstream out;
+    std::ostringstream warn;
+    replay::ReplayOptions final_only;
+    final_only.final_only = true;
+    const auto result =
+        replay::run_replay(*station::builtin_profile("bupt-2023"), scenario, final_only, out, warn);
+    CHECK_FALSE(result.ok());
+    CHECK(result.error_line == 2);
+    CHECK(out.str().empty());
+    CHECK(replay::validate_scenario(scenario).error_line == 2);
+    CHECK(replay::validate_scenario("06:00 (A,V1,T,10)\n").ok());
 }

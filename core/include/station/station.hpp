@@ -24,7 +24,9 @@
 namespace station {
 
 namespace detail {
+class CarIndex;
 class DispatchIndex;
+// Heterogeneous lookup by string_view.
 struct StringHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {
@@ -65,6 +67,15 @@ public:
     /// returns the time of the last one processed (now() if none was).
     TimeMs run_until_idle();
 
+    /// Reserves room for `orders` orders and as many bills, for a caller that knows its
+    /// volume in advance (a replay): growing by doubling copies and faults in pages.
+    void reserve(std::size_t orders);
+    /// A performance hint for a caller that knows the next command ahead: starts loading
+    /// what a command on `car` will read. Changes nothing.
+    void prefetch_car(std::string_view car) const;
+    /// A performance hint for a caller about to read `car_name` of this order.
+    void prefetch_car(const Order& o) const;
+
     // ---- commands (act at now(); a refused command changes nothing) ----------------
     /// §2: a car requests `kwh` in `mode`.
     Outcome submit(std::string_view car, Mode mode, double kwh);
@@ -86,9 +97,7 @@ public:
     const Order& order(OrderId id) const { return orders_[static_cast<std::size_t>(id)]; }
     /// The car's open order, if it has one.
     std::optional<OrderId> active_order(std::string_view car) const;
-    std::string_view car_name(const Order& o) const {
-        return car_names_[static_cast<std::size_t>(o.car)];
-    }
+    std::string_view car_name(const Order& o) const;
     /// The order's queue number as shown, e.g. "F7".
     std::string number_text(const Order& o) const;
     /// Energy and money of the order so far, including a session in progress.
@@ -161,7 +170,6 @@ private:
     bool available(const PileRuntime& p) const { return p.on && !p.faulty; }
     TimeMs duration_for(double kwh, PileIndex p) const;
 
-    std::int32_t intern_car(std::string_view car);
     std::optional<OrderId> active_of(std::string_view car) const;
     void issue_number(Order& o);
     void waiting_push(OrderId id);
@@ -200,9 +208,7 @@ private:
 
     std::vector<Order> orders_;
     std::vector<Bill> bills_;
-    std::vector<std::string> car_names_;
-    std::vector<OrderId> car_active_;  // per car: open order or kNone
-    std::unordered_map<std::string, std::int32_t, detail::StringHash, std::equal_to<>> car_ids_;
+    std::unique_ptr<detail::CarIndex> cars_;
 
     // Waiting area: per mode a doubly linked list through Order::prev/next, in issue order.
     OrderId wait_head_[kModeCount] = {kNone, kNone};

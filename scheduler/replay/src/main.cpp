@@ -36,14 +36,17 @@ bool read_file(const std::string& path, std::string& out) {
         out = ss.str();
         return true;
     }
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) {
         return false;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = ss.str();
-    return !in.bad();
+    const std::streamoff size = in.tellg();
+    if (size < 0) {
+        return false;
+    }
+    out.resize(static_cast<std::size_t>(size));
+    in.seekg(0);
+    return static_cast<bool>(in.read(out.data(), size));
 }
 
 }  // namespace
@@ -136,14 +139,19 @@ int main(int argc, char** argv) {
                   << std::strerror(errno) << "\n";
         return 2;
     }
-    const auto parsed = replay::parse_scenario(text);
-    if (!parsed.ok()) {
-        std::cerr << "station-replay: " << scenario_path << ":" << parsed.error_line << ": "
-                  << parsed.error << "\n";
+    // A malformed scenario must print nothing but the error. With snapshots, a first pass
+    // checks the whole file before any is printed; --final-only prints only at the end, so
+    // the replay itself finds any error first.
+    auto result = options.final_only ? replay::ReplayResult{} : replay::validate_scenario(text);
+    if (result.ok()) {
+        std::ios::sync_with_stdio(false);
+        result = replay::run_replay(*profile, text, options, std::cout, std::cerr);
+    }
+    if (!result.ok()) {
+        std::cerr << "station-replay: " << scenario_path << ":" << result.error_line << ": "
+                  << result.error << "\n";
         return 1;
     }
-    std::ios::sync_with_stdio(false);
-    replay::run_replay(*profile, parsed.events, options, std::cout, std::cerr);
     std::cout.flush();
     if (!std::cout) {
         std::cerr << "station-replay: writing the output failed\n";

@@ -22,7 +22,7 @@ using station::TimeMs;
 namespace {
 
 struct EventResult {
-    const ScenarioEvent* event;
+    std::string_view text;
     Outcome outcome;
 };
 
@@ -68,13 +68,15 @@ std::string sheet_time(TimeMs t) {
 
 class JsonWriter {
 public:
+    static constexpr std::size_t kLookahead = 8;
+
     explicit JsonWriter(Sink& sink) : s_(sink) {}
 
     void snapshot(const Station& st, TimeMs t, const std::vector<EventResult>& results) {
         s_.raw("{\"t\":\"").hms(t).raw("\",\"day\":").integer(station::day_of(t));
         s_.raw(",\"events\":[");
         for (std::size_t i = 0; i < results.size(); ++i) {
-            s_.raw(i ? ",{\"event\":" : "{\"event\":").str(results[i].event->text);
+            s_.raw(i ? ",{\"event\":" : "{\"event\":").str(results[i].text);
             if (results[i].outcome.ok()) {
                 s_.raw(",\"ok\":true}");
             } else {
@@ -113,7 +115,12 @@ public:
         s_.raw("{\"end\":{\"t\":\"").hms(end).raw("\",\"day\":").integer(station::day_of(end));
         s_.raw("},\"bills\":[");
         bool first_order = true;
-        for (const Order& o : st.orders()) {
+        const auto orders = st.orders();
+        for (std::size_t i = 0; i < orders.size(); ++i) {
+            const Order& o = orders[i];
+            if (i + kLookahead < orders.size()) {
+                st.prefetch_car(orders[i + kLookahead]);  // car records are visited at random
+            }
             s_.raw(first_order ? "{\"car\":" : ",{\"car\":").str(st.car_name(o));
             first_order = false;
             s_.raw(",\"number\":").str(st.number_text(o));
@@ -211,25 +218,55 @@ private:
     Sink& s_;
 };
 
+ReplayResult failure(const ScenarioReader& reader) {
+    ReplayResult r;
+    r.error_line = reader.error_line();
+    r.error = reader.error();
+    return r;
+}
+
 template <typename Writer>
-int play(Writer& writer, const station::Profile& profile, const std::vector<ScenarioEvent>& events,
-         bool final_only, std::ostream& warn) {
-    Station st(profile, events.front().at);
+ReplayResult play(Writer& writer, const station::Profile& profile, std::string_view scenario,
+                  bool final_only, std::ostream& warn) {
+    ScenarioReader reader(scenario);
+    ScenarioEvent ev;
+    if (!reader.next(ev)) {
+        return failure(reader);
+    }
+    Station st(profile, ev.at);
+    // At most one order per scenario line.
+    st.reserve(static_cast<std::size_t>(std::count(scenario.begin(), scenario.end(), '\n')) + 1);
     std::vector<EventResult> results;
-    std::size_t i = 0;
-    while (i < events.size()) {
-        const TimeMs t = events[i].at;
+    // The next event is read before the current one is applied, so the station can start
+    // loading the next car's record while it works (car lookups miss the cache).
+    ScenarioEvent next;
+    bool more = reader.next(next);
+    TimeMs t = ev.at;
+    bool pending = true;
+    while (pending) {
+        t = ev.at;
         st.advance_to(t);
         results.clear();
-        for (; i < events.size() && events[i].at == t; ++i) {
-            results.push_back({&events[i], apply(st, events[i])});
+        while (pending && ev.at == t) {
+            if (more) {
+                st.prefetch_car(next.subject);
+            }
+            results.push_back({ev.text, apply(st, ev)});
+            pending = more;
+            if (more) {
+                ev = next;
+                more = reader.next(next);
+            }
+        }
+        if (reader.failed()) {
+            return failure(reader);
         }
         if (!final_only) {
             writer.snapshot(st, t, results);
         }
     }
     st.run_until_idle();
-    TimeMs end = events.back().at;
+    TimeMs end = t;
     int unfinished = 0;
     for (const Order& o : st.orders()) {
         if (o.active()) {
@@ -244,23 +281,30 @@ int play(Writer& writer, const station::Profile& profile, const std::vector<Scen
              << " order(s) can never finish (a pile never recovers); their last state is "
                 "reported\n";
     }
-    return unfinished;
+    ReplayResult r;
+    r.unfinished = unfinished;
+    return r;
 }
 
 }  // namespace
 
-int run_replay(const station::Profile& profile, const std::vector<ScenarioEvent>& events,
-               const ReplayOptions& options, std::ostream& out, std::ostream& warn) {
-    if (events.empty()) {
-        return 0;
+ReplayResult validate_scenario(std::string_view scenario) {
+    ScenarioReader reader(scenario);
+    ScenarioEvent ev;
+    while (reader.next(ev)) {
     }
+    return reader.failed() ? failure(reader) : ReplayResult{};
+}
+
+ReplayResult run_replay(const station::Profile& profile, std::string_view scenario,
+                        const ReplayOptions& options, std::ostream& out, std::ostream& warn) {
     Sink sink(out);
     if (options.format == OutputFormat::Table) {
         TableWriter w(sink);
-        return play(w, profile, events, options.final_only, warn);
+        return play(w, profile, scenario, options.final_only, warn);
     }
     JsonWriter w(sink);
-    return play(w, profile, events, options.final_only, warn);
+    return play(w, profile, scenario, options.final_only, warn);
 }
 
 }  // namespace replay

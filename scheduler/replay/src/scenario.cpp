@@ -159,7 +159,7 @@ std::string parse_tuple(std::string_view body, ScenarioEvent& ev) {
     if (!valid_id(f[1])) {
         return "bad car or pile id '" + std::string(f[1]) + "'";
     }
-    ev.subject = std::string(f[1]);
+    ev.subject = f[1];
     if (f[2] != "F" && f[2] != "T" && f[2] != "O") {
         return "bad mode '" + std::string(f[2]) + "' (expected F, T or O)";
     }
@@ -212,86 +212,106 @@ std::string parse_tuple(std::string_view body, ScenarioEvent& ev) {
     return "";
 }
 
-std::string parse_line(std::string_view line, int number, std::vector<ScenarioEvent>& out,
-                       std::optional<TimeMs>& last_time) {
-    if (!valid_utf8(line)) {
-        return "not valid UTF-8 text";
+}  // namespace
+
+ScenarioReader::ScenarioReader(std::string_view text) : rest_(text) {
+    if (rest_.substr(0, 3) == "\xef\xbb\xbf") {  // a byte-order mark some editors write
+        rest_.remove_prefix(3);
     }
-    std::string_view rest = trim(line);
-    if (rest.empty() || rest.front() == '#') {
-        return "";
-    }
-    std::size_t cut = 0;
-    while (cut < rest.size() && !is_blank(rest[cut]) && rest[cut] != '(') {
-        ++cut;
-    }
-    const std::string_view token = rest.substr(0, cut);
-    const auto at = parse_time(token);
-    if (!at) {
-        return "bad time '" + std::string(token) + "' (expected HH:MM or HH:MM:SS, optionally +DAYS)";
-    }
-    if (last_time && *at < *last_time) {
-        return "time '" + std::string(token) + "' is earlier than the line before";
-    }
-    last_time = at;
-    rest = trim(rest.substr(cut));
-    std::size_t found = 0;
-    while (!rest.empty() && rest.front() == '(') {
-        const auto close = rest.find(')');
-        if (close == std::string_view::npos) {
-            return "unclosed '(' in an event";
-        }
-        ScenarioEvent ev;
-        ev.at = *at;
-        ev.line = number;
-        if (std::string e = parse_tuple(rest.substr(1, close - 1), ev); !e.empty()) {
-            return e;
-        }
-        for (char c : rest.substr(0, close + 1)) {
-            if (!is_blank(c)) {
-                ev.text.push_back(c);
-            }
-        }
-        out.push_back(std::move(ev));
-        ++found;
-        rest = trim(rest.substr(close + 1));
-    }
-    if (found == 0) {
-        return "expected an event such as (A,V1,T,40) after the time";
-    }
-    return "";  // whatever follows the last event is a comment
 }
 
-}  // namespace
+bool ScenarioReader::fail(std::string reason) {
+    error_line_ = line_number_ > 0 ? line_number_ : 1;
+    error_ = std::move(reason);
+    done_ = true;
+    return false;
+}
+
+// Moves to the next line that has events and reads its time; false at the end or on error.
+bool ScenarioReader::start_line() {
+    while (!rest_.empty()) {
+        ++line_number_;
+        const auto nl = rest_.find('\n');
+        const std::string_view line = rest_.substr(0, nl);
+        rest_ = nl == std::string_view::npos ? std::string_view{} : rest_.substr(nl + 1);
+        if (!valid_utf8(line)) {
+            return fail("not valid UTF-8 text");
+        }
+        std::string_view body = trim(line);
+        if (body.empty() || body.front() == '#') {
+            continue;
+        }
+        std::size_t cut = 0;
+        while (cut < body.size() && !is_blank(body[cut]) && body[cut] != '(') {
+            ++cut;
+        }
+        const std::string_view token = body.substr(0, cut);
+        const auto at = parse_time(token);
+        if (!at) {
+            return fail("bad time '" + std::string(token) +
+                        "' (expected HH:MM or HH:MM:SS, optionally +DAYS)");
+        }
+        if (last_time_ && *at < *last_time_) {
+            return fail("time '" + std::string(token) + "' is earlier than the line before");
+        }
+        if (!last_time_) {
+            // Day 0 is the first event's day, even if the file starts at "+1".
+            day_shift_ = station::day_of(*at) * station::kMsPerDay;
+        }
+        last_time_ = at;
+        line_time_ = *at - day_shift_;
+        line_ = trim(body.substr(cut));
+        line_has_event_ = false;
+        return true;
+    }
+    return false;
+}
+
+bool ScenarioReader::next(ScenarioEvent& ev) {
+    if (done_) {
+        return false;
+    }
+    while (line_.empty() || line_.front() != '(') {
+        // Whatever follows a line's last event is a comment.
+        if (line_number_ > 0 && !line_has_event_) {
+            return fail("expected an event such as (A,V1,T,40) after the time");
+        }
+        if (!start_line()) {
+            if (!failed() && !any_event_) {
+                return fail("the scenario has no events");
+            }
+            done_ = true;
+            return false;
+        }
+    }
+    const auto close = line_.find(')');
+    if (close == std::string_view::npos) {
+        return fail("unclosed '(' in an event");
+    }
+    ev = ScenarioEvent{};
+    ev.at = line_time_;
+    ev.line = line_number_;
+    ev.text = line_.substr(0, close + 1);
+    if (std::string e = parse_tuple(line_.substr(1, close - 1), ev); !e.empty()) {
+        return fail(std::move(e));
+    }
+    line_ = trim(line_.substr(close + 1));
+    line_has_event_ = true;
+    any_event_ = true;
+    return true;
+}
 
 ScenarioParse parse_scenario(std::string_view text) {
     ScenarioParse result;
-    std::optional<TimeMs> last_time;
-    int number = 0;
-    if (text.substr(0, 3) == "\xef\xbb\xbf") {  // a byte-order mark some editors write
-        text.remove_prefix(3);
+    ScenarioReader reader(text);
+    ScenarioEvent ev;
+    while (reader.next(ev)) {
+        result.events.push_back(ev);
     }
-    while (!text.empty()) {
-        ++number;
-        const auto nl = text.find('\n');
-        const std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (std::string e = parse_line(line, number, result.events, last_time); !e.empty()) {
-            result.events.clear();
-            result.error_line = number;
-            result.error = std::move(e);
-            return result;
-        }
-    }
-    if (result.events.empty()) {
-        result.error_line = number > 0 ? number : 1;
-        result.error = "the scenario has no events";
-        return result;
-    }
-    // Day 0 is the first event's day, even if the file starts at "+1".
-    const TimeMs shift = station::day_of(result.events.front().at) * station::kMsPerDay;
-    for (ScenarioEvent& ev : result.events) {
-        ev.at -= shift;
+    if (reader.failed()) {
+        result.events.clear();
+        result.error_line = reader.error_line();
+        result.error = reader.error();
     }
     return result;
 }
