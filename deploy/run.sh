@@ -5,9 +5,9 @@
 #   deploy/run.sh [SCENARIO] [station-replay options...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/deploy/install-deps.sh"
-cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$root/build/release" -j "$(nproc 2>/dev/null || echo 2)" --target station-replay
+"$root/deploy/install-deps.sh" >&2
+cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+cmake --build "$root/build/release" -j "$(nproc 2>/dev/null || echo 2)" --target station-replay >&2
 scenario=${1:-$root/../shared/acceptance/case42.txt}
 shift || true
 if [ $# -eq 0 ]; then
