@@ -2,6 +2,7 @@
 // rejected with its line and a reason.
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <sstream>
 
 #include "output.hpp"
@@ -168,4 +169,30 @@ TEST_CASE("replay: a malformed line stops the replay before the final line", "[s
     CHECK(out.str().empty());
     CHECK(replay::validate_scenario(scenario).error_line == 2);
     CHECK(replay::validate_scenario("06:00 (A,V1,T,10)\n").ok());
+}
+
+TEST_CASE("scenario: random bytes and mangled lines never crash the reader", "[scenario]") {
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_int_distribution<int> len(0, 200);
+    const std::string alphabet = "0123456789:+(),ABCOTFV.- #\n\t";
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    int accepted = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string text;
+        const int n = len(rng);
+        for (int k = 0; k < n; ++k) {
+            // Half the inputs are raw bytes, half are made of the notation's own characters.
+            text.push_back(i % 2 ? static_cast<char>(byte(rng)) : alphabet[pick(rng)]);
+        }
+        const auto r = parse_scenario(text);
+        if (r.ok()) {
+            ++accepted;
+            CHECK_FALSE(r.events.empty());
+        } else {
+            CHECK(r.error_line >= 1);
+            CHECK_FALSE(r.error.empty());
+        }
+    }
+    CHECK(accepted < 20000);
 }
