@@ -95,4 +95,38 @@ std::string_view describe(Rejection r) {
     return "?";
 }
 
+std::string_view code(Rejection r) {
+    switch (r) {
+        case Rejection::None:
+            return "ok";
+        case Rejection::WaitingAreaFull:
+            return "waiting_area_full";
+        case Rejection::CarAlreadyActive:
+            return "car_already_active";
+        case Rejection::UnknownCar:
+            return "unknown_car";
+        case Rejection::NotInWaitingArea:
+            return "not_in_waiting_area";
+        case Rejection::UnknownPile:
+            return "unknown_pile";
+        case Rejection::PileAlreadyFaulty:
+            return "pile_already_faulty";
+        case Rejection::PileNotFaulty:
+            return "pile_not_faulty";
+        case Rejection::PileAlreadyOff:
+            return "pile_already_off";
+        case Rejection::PileAlreadyOn:
+            return "pile_already_on";
+        case Rejection::InvalidAmount:
+            return "invalid_amount";
+        case Rejection::InvalidCar:
+            return "invalid_car";
+        case Rejection::NoPileForMode:
+            return "no_pile_for_mode";
+        case Rejection::InvalidDuration:
+            return "invalid_duration";
+    }
+    return "unknown";
+}
+
 }  // namespace station

@@ -27,6 +27,8 @@ enum class Rejection : std::uint8_t {
 
 /// A short English reason, for logs and the replay's `reason`.
 std::string_view describe(Rejection r);
+/// A stable machine-readable code, e.g. "waiting_area_full".
+std::string_view code(Rejection r);
 
 /// Result of a station command: `ok()` or the reason it was refused, plus the
 /// order it concerned (when there is one).

@@ -2,11 +2,10 @@
 // Exit codes: 0 played; 1 malformed scenario or profile; 2 bad usage or unreadable file.
 
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 
+#include "cli/cli.hpp"
 #include "replay/replay.hpp"
 #include "replay/scenario.hpp"
 #include "station/profile.hpp"
@@ -27,26 +26,6 @@ constexpr const char* kUsage =
 int usage_error(const std::string& message) {
     std::cerr << "station-replay: " << message << "\n" << kUsage;
     return 2;
-}
-
-bool read_file(const std::string& path, std::string& out) {
-    if (path == "-") {
-        std::ostringstream ss;
-        ss << std::cin.rdbuf();
-        out = ss.str();
-        return true;
-    }
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) {
-        return false;
-    }
-    const std::streamoff size = in.tellg();
-    if (size < 0) {
-        return false;
-    }
-    out.resize(static_cast<std::size_t>(size));
-    in.seekg(0);
-    return static_cast<bool>(in.read(out.data(), size));
 }
 
 }  // namespace
@@ -96,20 +75,13 @@ int main(int argc, char** argv) {
         return usage_error("no scenario file given");
     }
 
-    auto profile = station::builtin_profile(profile_arg);
+    auto [profile, profile_error, malformed] = cli::load_profile(profile_arg);
     if (!profile) {
-        std::string text;
-        if (!read_file(profile_arg, text)) {
-            return usage_error("'" + profile_arg +
-                               "' is neither a built-in profile nor a readable file");
-        }
-        auto parsed = station::parse_profile_json(text);
-        if (!parsed.profile) {
-            std::cerr << "station-replay: " << profile_arg << ": bad profile: " << parsed.error
-                      << "\n";
+        if (malformed) {
+            std::cerr << "station-replay: " << profile_error << "\n";
             return 1;
         }
-        profile = std::move(parsed.profile);
+        return usage_error(profile_error);
     }
     if (!candidates.empty()) {
         const auto c = station::parse_candidates(candidates);
@@ -134,7 +106,7 @@ int main(int argc, char** argv) {
     }
 
     std::string text;
-    if (!read_file(scenario_path, text)) {
+    if (!cli::read_file(scenario_path, text)) {
         std::cerr << "station-replay: cannot read " << scenario_path << ": "
                   << std::strerror(errno) << "\n";
         return 2;

@@ -1,0 +1,69 @@
+#include "cli/cli.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace cli {
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+}  // namespace
+
+bool read_file(const std::string& path, std::string& out) {
+    if (path == "-") {
+        std::ostringstream ss;
+        ss << std::cin.rdbuf();
+        out = ss.str();
+        return true;
+    }
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) {
+        return false;
+    }
+    const std::streamoff size = in.tellg();
+    if (size < 0) {
+        return false;
+    }
+    out.resize(static_cast<std::size_t>(size));
+    in.seekg(0);
+    return static_cast<bool>(in.read(out.data(), size));
+}
+
+ProfileLoad load_profile(const std::string& name_or_path) {
+    ProfileLoad r;
+    r.profile = station::builtin_profile(name_or_path);
+    if (r.profile) {
+        return r;
+    }
+    std::string text;
+    if (!read_file(name_or_path, text)) {
+        r.error = "'" + name_or_path + "' is neither a built-in profile nor a readable file";
+        return r;
+    }
+    auto parsed = station::parse_profile_json(text);
+    if (!parsed.profile) {
+        r.error = name_or_path + ": bad profile: " + parsed.error;
+        r.malformed = true;
+    }
+    r.profile = std::move(parsed.profile);
+    return r;
+}
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void install_stop_handlers() {
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+}
+
+bool stop_requested() { return g_stop != 0; }
+
+}  // namespace cli

@@ -1,0 +1,144 @@
+#pragma once
+/// @file One payload type per MQTT message, with its JSON form and validation
+/// (docs/asyncapi.yaml documents each). Every `parse` treats its input as untrusted: it
+/// never throws and returns "" or the reason the payload was refused. Unknown fields are
+/// ignored, so a newer sender can add fields.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "station/types.hpp"
+
+namespace contract {
+
+using station::TimeMs;
+
+/// Sender identity for de-duplication: `boot` changes each time the sender starts, `seq`
+/// grows by one per message of that boot. A (boot, seq) seen before is a replay.
+struct Origin {
+    std::string boot;
+    std::int64_t seq = 0;
+};
+
+/// Retained on piles/{pile}/status; the last will publishes {online: false}.
+struct PileStatus {
+    std::string pile;
+    bool online = false;
+    station::PileState state = station::PileState::Rest;  ///< meaningful when online
+    station::Mode mode = station::Mode::Fast;
+    double power_kw = 0;
+    std::string session;  ///< the session in progress, "" if none
+    TimeMs at_ms = 0;     ///< station time of the report
+    Origin origin;
+};
+
+/// piles/{pile}/telemetry: the meter of the session in progress.
+struct Telemetry {
+    std::string pile;
+    std::string session;
+    std::int64_t order = 0;
+    double energy_kwh = 0;  ///< delivered in this session so far
+    double power_kw = 0;
+    TimeMs at_ms = 0;
+    Origin origin;
+};
+
+enum class PileEventType { SessionStarted, SessionFinished, SessionInterrupted, FaultRaised, FaultCleared };
+
+/// piles/{pile}/events: what happened at the pile.
+struct PileEvent {
+    std::string pile;
+    PileEventType type = PileEventType::SessionStarted;
+    std::string session;     ///< session events
+    std::int64_t order = 0;  ///< session events
+    double energy_kwh = 0;   ///< session events: the meter at that moment
+    int fault_minutes = 0;   ///< fault_raised: 0 = until cleared
+    std::string reason;
+    TimeMs at_ms = 0;
+    Origin origin;
+};
+
+enum class CommandType { Start, Stop, SwitchOn, SwitchOff, InjectFault, ClearFault };
+
+/// piles/{pile}/commands. `InjectFault`/`ClearFault` are for simulated piles only.
+struct PileCommand {
+    std::string id;  ///< unique; echoed in the acknowledgement
+    CommandType type = CommandType::Start;
+    std::string session;       ///< Start, Stop
+    std::int64_t order = 0;    ///< Start
+    double target_kwh = 0;     ///< Start: energy to deliver, > 0
+    int fault_minutes = 0;     ///< InjectFault: 0 = until cleared
+};
+
+/// piles/{pile}/acks: the answer to a command.
+struct CommandAck {
+    std::string id;
+    std::string pile;
+    bool ok = false;
+    std::string reason;
+};
+
+/// station/clock (retained): station time `at_ms` when the wall clock read `wall_ms`
+/// (UTC ms), running at `speed` (0 = stopped, stepped by hand); followers extrapolate.
+struct ClockMessage {
+    TimeMs at_ms = 0;
+    double speed = 1;
+    std::int64_t wall_ms = 0;
+    bool simulated = false;
+};
+
+enum class RequestOp {
+    Submit, Change, Cancel, Fault, Recover, SwitchOn, SwitchOff,
+    ClockGet, ClockSet, ClockAdvance, State, Bills
+};
+
+/// scheduler/requests: a request to the scheduler, answered on `reply_to`.
+struct SchedulerRequest {
+    std::string id;
+    std::string reply_to;  ///< must be a replies/{client} topic
+    RequestOp op = RequestOp::State;
+    std::string car;                   ///< Submit, Change, Cancel
+    std::optional<station::Mode> mode; ///< Submit (required), Change (optional)
+    std::optional<double> kwh;         ///< Submit (required, > 0), Change (optional, > 0)
+    std::string pile;                  ///< Fault, Recover, SwitchOn, SwitchOff
+    int minutes = 0;                   ///< Fault: 0 = until recovered
+    std::optional<TimeMs> time;        ///< ClockSet: "YYYY-MM-DD HH:MM:SS"
+    std::optional<double> speed;       ///< ClockSet: >= 0
+    std::int64_t advance_seconds = 0;  ///< ClockAdvance: > 0
+};
+
+/// replies/{client}: the scheduler's answer.
+struct SchedulerReply {
+    std::string id;
+    bool ok = false;
+    std::string error;   ///< machine-readable code when !ok, e.g. "waiting_area_full"
+    std::string reason;  ///< human-readable
+    nlohmann::json data = nlohmann::json::object();
+};
+
+std::string to_json(const PileStatus& m);
+std::string to_json(const Telemetry& m);
+std::string to_json(const PileEvent& m);
+std::string to_json(const PileCommand& m);
+std::string to_json(const CommandAck& m);
+std::string to_json(const ClockMessage& m);
+std::string to_json(const SchedulerRequest& m);
+std::string to_json(const SchedulerReply& m);
+
+std::string parse(std::string_view payload, PileStatus& out);
+std::string parse(std::string_view payload, Telemetry& out);
+std::string parse(std::string_view payload, PileEvent& out);
+std::string parse(std::string_view payload, PileCommand& out);
+std::string parse(std::string_view payload, CommandAck& out);
+std::string parse(std::string_view payload, ClockMessage& out);
+std::string parse(std::string_view payload, SchedulerRequest& out);
+std::string parse(std::string_view payload, SchedulerReply& out);
+
+std::string_view to_string(PileEventType t);
+std::string_view to_string(CommandType t);
+std::string_view to_string(RequestOp op);
+
+}  // namespace contract

@@ -1,0 +1,48 @@
+#pragma once
+/// @file The MQTT topic tree, defined once (docs/asyncapi.yaml documents it).
+///
+///   evcs/v1/piles/{pile}/status       pile -> all      retained, QoS 1, last will
+///   evcs/v1/piles/{pile}/telemetry    pile -> all      QoS 0
+///   evcs/v1/piles/{pile}/events       pile -> all      QoS 1
+///   evcs/v1/piles/{pile}/commands     scheduler -> pile QoS 1
+///   evcs/v1/piles/{pile}/acks         pile -> scheduler QoS 1
+///   evcs/v1/station/state             scheduler -> all retained, QoS 1
+///   evcs/v1/station/clock             scheduler -> all retained, QoS 1
+///   evcs/v1/station/bills             scheduler -> all QoS 1
+///   evcs/v1/scheduler/requests        clients -> scheduler QoS 1
+///   evcs/v1/replies/{client}          scheduler -> client QoS 1
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace contract {
+
+/// Versioned root of every topic.
+inline constexpr std::string_view kRoot = "evcs/v1";
+
+/// What a pile publishes or receives on its own topics.
+enum class PileChannel { Status, Telemetry, Events, Commands, Acks };
+
+std::string pile_topic(std::string_view pile, PileChannel channel);
+/// "evcs/v1/piles/+/<channel>": one channel of every pile.
+std::string all_piles(PileChannel channel);
+
+std::string station_state_topic();
+std::string station_clock_topic();
+std::string station_bills_topic();
+std::string scheduler_requests_topic();
+std::string replies_topic(std::string_view client);
+
+/// A pile topic taken apart; nullopt for any other topic.
+struct PileTopic {
+    std::string pile;
+    PileChannel channel;
+};
+std::optional<PileTopic> parse_pile_topic(std::string_view topic);
+
+/// Whether `id` may be used in a topic level: non-empty, at most 64 bytes, no '/', '+',
+/// '#', blanks or control characters.
+bool valid_topic_id(std::string_view id);
+
+}  // namespace contract

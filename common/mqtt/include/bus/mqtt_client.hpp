@@ -1,0 +1,80 @@
+#pragma once
+/// @file The Paho MQTT adapter shared by the services: one client, its subscriptions
+/// (renewed on every reconnect), a last will, offline buffering, and publication that
+/// never throws. Paho calls back on its own threads: the handlers given here must only
+/// hand the message over (e.g. to a queue), never run service logic.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "contract/publication.hpp"
+
+namespace mqtt {
+class async_client;
+}
+
+namespace bus {
+
+struct ClientOptions {
+    std::string uri = "tcp://127.0.0.1:1883";
+    std::string client_id;
+    std::optional<contract::Publication> will;
+    std::vector<std::pair<std::string, int>> subscriptions;
+    /// Keep the broker-side session (subscriptions, queued QoS 1 messages) across
+    /// reconnects.
+    bool persistent_session = true;
+    /// Messages buffered while disconnected or in flight. Paho's default of 100 throws on
+    /// the 101st outstanding publish (stack-notes).
+    int max_buffered = 100000;
+    std::chrono::seconds keep_alive{10};
+};
+
+class MqttClient {
+public:
+    using MessageFn = std::function<void(std::string topic, std::string payload)>;
+    using EventFn = std::function<void()>;
+
+    MqttClient(ClientOptions options, MessageFn on_message, EventFn on_connected = {},
+               EventFn on_lost = {});
+    ~MqttClient();
+    MqttClient(const MqttClient&) = delete;
+    MqttClient& operator=(const MqttClient&) = delete;
+
+    /// Starts connecting without waiting; after the first connection, reconnects by itself.
+    void start();
+    /// Waits until connected (first connection); false on timeout.
+    bool wait_connected(std::chrono::milliseconds timeout);
+    bool connected() const;
+    /// Queues a publication; while disconnected it is buffered. Never throws; returns
+    /// false (and counts) when Paho refused it.
+    bool publish(const contract::Publication& p);
+    /// Publishes `farewell` (if any) and disconnects cleanly without waiting.
+    void begin_stop(const std::optional<contract::Publication>& farewell);
+    /// Waits for begin_stop's disconnect to finish.
+    void finish_stop(std::chrono::milliseconds timeout);
+
+    std::int64_t publish_failures() const { return failures_.load(); }
+
+private:
+    std::shared_ptr<void> connect_once();  // the connect token
+
+    ClientOptions options_;
+    MessageFn on_message_;
+    EventFn on_connected_;
+    EventFn on_lost_;
+    std::unique_ptr<mqtt::async_client> client_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> ever_connected_{false};
+    std::atomic<std::int64_t> failures_{0};
+    std::shared_ptr<void> disconnect_token_;
+    std::thread connector_;  // retries the first connection
+};
+
+}  // namespace bus

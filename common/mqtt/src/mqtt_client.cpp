@@ -1,0 +1,139 @@
+#include "bus/mqtt_client.hpp"
+
+#include <iostream>
+#include <mqtt/async_client.h>
+#include <thread>
+
+namespace bus {
+
+MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_connected,
+                       EventFn on_lost)
+    : options_(std::move(options)),
+      on_message_(std::move(on_message)),
+      on_connected_(std::move(on_connected)),
+      on_lost_(std::move(on_lost)) {
+    mqtt::create_options create(MQTTVERSION_3_1_1, options_.max_buffered);
+    create.set_send_while_disconnected(true, true);
+    client_ = std::make_unique<mqtt::async_client>(options_.uri, options_.client_id, create);
+    client_->set_message_callback([this](mqtt::const_message_ptr m) {
+        if (m && on_message_) {
+            on_message_(m->get_topic(), m->to_string());
+        }
+    });
+    client_->set_connected_handler([this](const std::string&) {
+        ever_connected_ = true;
+        // Subscriptions are renewed on every connection: a broker restarted without
+        // persistence has forgotten them.
+        for (const auto& [filter, qos] : options_.subscriptions) {
+            try {
+                client_->subscribe(filter, qos);
+            } catch (const std::exception& e) {
+                std::cerr << "mqtt " << options_.client_id << ": subscribe " << filter
+                          << " failed: " << e.what() << "\n";
+            }
+        }
+        if (on_connected_) {
+            on_connected_();
+        }
+    });
+    client_->set_connection_lost_handler([this](const std::string&) {
+        if (on_lost_) {
+            on_lost_();
+        }
+    });
+}
+
+MqttClient::~MqttClient() {
+    stopping_ = true;
+    if (connector_.joinable()) {
+        connector_.join();
+    }
+    try {
+        if (client_->is_connected()) {
+            client_->disconnect(std::chrono::milliseconds(200))->wait_for(std::chrono::milliseconds(500));
+        }
+    } catch (...) {  // a destructor must not throw; the broker drops the link anyway
+    }
+}
+
+std::shared_ptr<void> MqttClient::connect_once() {
+    auto builder = mqtt::connect_options_builder()
+                       .clean_session(!options_.persistent_session)
+                       .keep_alive_interval(options_.keep_alive)
+                       .automatic_reconnect(std::chrono::milliseconds(250), std::chrono::seconds(5))
+                       .connect_timeout(std::chrono::seconds(5));
+    if (options_.will) {
+        const auto& w = *options_.will;
+        builder.will(mqtt::message(w.topic, w.payload, w.qos, w.retain));
+    }
+    return std::static_pointer_cast<void>(client_->connect(builder.finalize()));
+}
+
+void MqttClient::start() {
+    // The first connection may fail (the broker is not up yet); retry in the background
+    // until it succeeds, after which Paho's automatic reconnect takes over.
+    connector_ = std::thread([this] {
+        auto delay = std::chrono::milliseconds(100);
+        while (!stopping_ && !ever_connected_) {
+            try {
+                auto tok = std::static_pointer_cast<mqtt::token>(connect_once());
+                if (tok->wait_for(std::chrono::seconds(6)) && client_->is_connected()) {
+                    return;
+                }
+            } catch (const std::exception&) {
+            }
+            std::this_thread::sleep_for(delay);
+            delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+        }
+    });
+}
+
+bool MqttClient::wait_connected(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        if (client_->is_connected()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return client_->is_connected();
+}
+
+bool MqttClient::connected() const { return client_->is_connected(); }
+
+bool MqttClient::publish(const contract::Publication& p) {
+    try {
+        client_->publish(p.topic, p.payload.data(), p.payload.size(), p.qos, p.retain);
+        return true;
+    } catch (const std::exception& e) {
+        ++failures_;
+        std::cerr << "mqtt " << options_.client_id << ": publish to " << p.topic
+                  << " failed: " << e.what() << "\n";
+        return false;
+    }
+}
+
+void MqttClient::begin_stop(const std::optional<contract::Publication>& farewell) {
+    stopping_ = true;
+    try {
+        if (farewell && client_->is_connected()) {
+            client_->publish(farewell->topic, farewell->payload.data(), farewell->payload.size(),
+                             farewell->qos, farewell->retain);
+        }
+        if (client_->is_connected()) {
+            disconnect_token_ = std::static_pointer_cast<void>(client_->disconnect(std::chrono::milliseconds(500)));
+        }
+    } catch (const std::exception&) {
+    }
+}
+
+void MqttClient::finish_stop(std::chrono::milliseconds timeout) {
+    if (auto tok = std::static_pointer_cast<mqtt::token>(disconnect_token_)) {
+        try {
+            tok->wait_for(timeout);
+        } catch (const std::exception&) {
+        }
+    }
+}
+
+}  // namespace bus

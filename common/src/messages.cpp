@@ -1,0 +1,524 @@
+#include "contract/messages.hpp"
+
+#include <cmath>
+
+#include "contract/topics.hpp"
+#include "station/time.hpp"
+
+namespace contract {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxPayload = 64 * 1024;
+
+// Reads typed fields of one JSON object and keeps the first problem. Every accessor is
+// safe to call after a failure (it then does nothing), so parsers read straight through.
+class Fields {
+public:
+    explicit Fields(std::string_view payload) {
+        if (payload.size() > kMaxPayload) {
+            error_ = "payload larger than 64 KiB";
+            return;
+        }
+        j_ = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+        if (j_.is_discarded()) {
+            error_ = "not JSON";
+        } else if (!j_.is_object()) {
+            error_ = "not a JSON object";
+        }
+    }
+    const std::string& error() const { return error_; }
+    bool ok() const { return error_.empty(); }
+    bool has(const char* key) const { return ok() && j_.contains(key) && !j_[key].is_null(); }
+
+    void text(const char* key, std::string& out, bool required = true) {
+        if (!want(key, required)) {
+            return;
+        }
+        if (!j_[key].is_string()) {
+            fail(key, "a string");
+            return;
+        }
+        out = j_[key].get<std::string>();
+        if (out.size() > 256) {
+            fail(key, "at most 256 bytes");
+        }
+    }
+    void id(const char* key, std::string& out, bool required = true) {
+        text(key, out, required);
+        if (ok() && (required || !out.empty()) && !valid_topic_id(out)) {
+            fail(key, "an id without '/', '+', '#' or blanks");
+        }
+    }
+    void number(const char* key, double& out, bool required = true) {
+        if (!want(key, required)) {
+            return;
+        }
+        if (!j_[key].is_number() || !std::isfinite(j_[key].get<double>())) {
+            fail(key, "a number");
+            return;
+        }
+        out = j_[key].get<double>();
+    }
+    void integer(const char* key, std::int64_t& out, bool required = true) {
+        if (!want(key, required)) {
+            return;
+        }
+        if (!j_[key].is_number_integer()) {
+            fail(key, "an integer");
+            return;
+        }
+        out = j_[key].get<std::int64_t>();
+    }
+    void flag(const char* key, bool& out, bool required = true) {
+        if (!want(key, required)) {
+            return;
+        }
+        if (!j_[key].is_boolean()) {
+            fail(key, "true or false");
+            return;
+        }
+        out = j_[key].get<bool>();
+    }
+    void object(const char* key, json& out) {
+        if (has(key)) {
+            if (!j_[key].is_object()) {
+                fail(key, "an object");
+                return;
+            }
+            out = j_[key];
+        }
+    }
+    void check(bool condition, const char* key, const char* what) {
+        if (ok() && !condition) {
+            fail(key, what);
+        }
+    }
+    void fail(const char* key, const char* what) {
+        if (ok()) {
+            error_ = std::string("field \"") + key + "\" must be " + what;
+        }
+    }
+
+private:
+    bool want(const char* key, bool required) {
+        if (!ok()) {
+            return false;
+        }
+        if (!j_.contains(key) || j_[key].is_null()) {
+            if (required) {
+                error_ = std::string("field \"") + key + "\" is missing";
+            }
+            return false;
+        }
+        return true;
+    }
+
+    json j_;
+    std::string error_;
+};
+
+template <typename Enum, std::size_t N>
+bool enum_from(const std::string& s, const std::pair<Enum, std::string_view> (&table)[N], Enum& out) {
+    for (const auto& [value, name] : table) {
+        if (s == name) {
+            out = value;
+            return true;
+        }
+    }
+    return false;
+}
+template <typename Enum, std::size_t N>
+std::string_view enum_name(Enum e, const std::pair<Enum, std::string_view> (&table)[N]) {
+    for (const auto& [value, name] : table) {
+        if (value == e) {
+            return name;
+        }
+    }
+    return "";
+}
+
+const std::pair<PileEventType, std::string_view> kEventTypes[] = {
+    {PileEventType::SessionStarted, "session_started"},
+    {PileEventType::SessionFinished, "session_finished"},
+    {PileEventType::SessionInterrupted, "session_interrupted"},
+    {PileEventType::FaultRaised, "fault_raised"},
+    {PileEventType::FaultCleared, "fault_cleared"},
+};
+const std::pair<CommandType, std::string_view> kCommandTypes[] = {
+    {CommandType::Start, "start"},         {CommandType::Stop, "stop"},
+    {CommandType::SwitchOn, "switch_on"},  {CommandType::SwitchOff, "switch_off"},
+    {CommandType::InjectFault, "inject_fault"}, {CommandType::ClearFault, "clear_fault"},
+};
+const std::pair<RequestOp, std::string_view> kOps[] = {
+    {RequestOp::Submit, "submit"},         {RequestOp::Change, "change"},
+    {RequestOp::Cancel, "cancel"},         {RequestOp::Fault, "fault"},
+    {RequestOp::Recover, "recover"},       {RequestOp::SwitchOn, "switch_on"},
+    {RequestOp::SwitchOff, "switch_off"},  {RequestOp::ClockGet, "clock_get"},
+    {RequestOp::ClockSet, "clock_set"},    {RequestOp::ClockAdvance, "clock_advance"},
+    {RequestOp::State, "state"},           {RequestOp::Bills, "bills"},
+};
+const std::pair<station::PileState, std::string_view> kPileStates[] = {
+    {station::PileState::Off, "OFF"},
+    {station::PileState::Work, "WORK"},
+    {station::PileState::Rest, "REST"},
+    {station::PileState::Fault, "FAULT"},
+};
+
+void put_origin(json& j, const Origin& o) {
+    j["boot"] = o.boot;
+    j["seq"] = o.seq;
+}
+void read_origin(Fields& f, Origin& o) {
+    f.id("boot", o.boot);
+    f.integer("seq", o.seq);
+    f.check(o.seq >= 0, "seq", "0 or more");
+}
+void put_time(json& j, TimeMs at) {
+    j["at_ms"] = at;
+    j["time"] = station::format_datetime(at);
+}
+void read_mode(Fields& f, const char* key, std::optional<station::Mode>& out, bool required) {
+    std::string s;
+    f.text(key, s, required);
+    if (f.ok() && (required || !s.empty())) {
+        out = station::parse_mode(s);
+        f.check(out.has_value(), key, "\"F\" or \"T\"");
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(PileEventType t) { return enum_name(t, kEventTypes); }
+std::string_view to_string(CommandType t) { return enum_name(t, kCommandTypes); }
+std::string_view to_string(RequestOp op) { return enum_name(op, kOps); }
+
+// ---- pile status ---------------------------------------------------------------------
+
+std::string to_json(const PileStatus& m) {
+    json j;
+    j["pile"] = m.pile;
+    j["online"] = m.online;
+    if (m.online) {
+        j["state"] = station::to_string(m.state);
+        j["mode"] = std::string(1, station::mode_letter(m.mode));
+        j["power_kw"] = m.power_kw;
+        j["session"] = m.session;
+        put_time(j, m.at_ms);
+        put_origin(j, m.origin);
+    }
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, PileStatus& m) {
+    Fields f(payload);
+    f.id("pile", m.pile);
+    f.flag("online", m.online);
+    if (f.ok() && m.online) {
+        std::string state;
+        f.text("state", state);
+        f.check(enum_from(state, kPileStates, m.state), "state", "OFF, WORK, REST or FAULT");
+        std::optional<station::Mode> mode;
+        read_mode(f, "mode", mode, true);
+        m.mode = mode.value_or(station::Mode::Fast);
+        f.number("power_kw", m.power_kw);
+        f.check(m.power_kw > 0, "power_kw", "above 0");
+        f.text("session", m.session, false);
+        f.integer("at_ms", m.at_ms);
+        read_origin(f, m.origin);
+    }
+    return f.error();
+}
+
+// ---- telemetry ---------------------------------------------------------------------
+
+std::string to_json(const Telemetry& m) {
+    json j;
+    j["pile"] = m.pile;
+    j["session"] = m.session;
+    j["order"] = m.order;
+    j["energy_kwh"] = m.energy_kwh;
+    j["power_kw"] = m.power_kw;
+    put_time(j, m.at_ms);
+    put_origin(j, m.origin);
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, Telemetry& m) {
+    Fields f(payload);
+    f.id("pile", m.pile);
+    f.id("session", m.session);
+    f.integer("order", m.order);
+    f.number("energy_kwh", m.energy_kwh);
+    f.check(m.energy_kwh >= 0, "energy_kwh", "0 or more");
+    f.number("power_kw", m.power_kw);
+    f.check(m.power_kw >= 0, "power_kw", "0 or more");
+    f.integer("at_ms", m.at_ms);
+    read_origin(f, m.origin);
+    return f.error();
+}
+
+// ---- pile events -------------------------------------------------------------------
+
+std::string to_json(const PileEvent& m) {
+    json j;
+    j["pile"] = m.pile;
+    j["type"] = to_string(m.type);
+    if (!m.session.empty()) {
+        j["session"] = m.session;
+        j["order"] = m.order;
+        j["energy_kwh"] = m.energy_kwh;
+    }
+    if (m.type == PileEventType::FaultRaised) {
+        j["fault_minutes"] = m.fault_minutes;
+    }
+    if (!m.reason.empty()) {
+        j["reason"] = m.reason;
+    }
+    put_time(j, m.at_ms);
+    put_origin(j, m.origin);
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, PileEvent& m) {
+    Fields f(payload);
+    f.id("pile", m.pile);
+    std::string type;
+    f.text("type", type);
+    f.check(enum_from(type, kEventTypes, m.type), "type",
+            "session_started, session_finished, session_interrupted, fault_raised or fault_cleared");
+    const bool session_event = m.type == PileEventType::SessionStarted ||
+                               m.type == PileEventType::SessionFinished ||
+                               m.type == PileEventType::SessionInterrupted;
+    if (session_event) {
+        f.id("session", m.session);
+        f.integer("order", m.order);
+        f.number("energy_kwh", m.energy_kwh);
+        f.check(m.energy_kwh >= 0, "energy_kwh", "0 or more");
+    }
+    if (m.type == PileEventType::FaultRaised) {
+        std::int64_t minutes = 0;
+        f.integer("fault_minutes", minutes, false);
+        f.check(minutes >= 0 && minutes <= 100000, "fault_minutes", "between 0 and 100000");
+        m.fault_minutes = static_cast<int>(minutes);
+    }
+    f.text("reason", m.reason, false);
+    f.integer("at_ms", m.at_ms);
+    read_origin(f, m.origin);
+    return f.error();
+}
+
+// ---- commands and acknowledgements ---------------------------------------------------
+
+std::string to_json(const PileCommand& m) {
+    json j;
+    j["id"] = m.id;
+    j["type"] = to_string(m.type);
+    if (m.type == CommandType::Start || m.type == CommandType::Stop) {
+        j["session"] = m.session;
+    }
+    if (m.type == CommandType::Start) {
+        j["order"] = m.order;
+        j["target_kwh"] = m.target_kwh;
+    }
+    if (m.type == CommandType::InjectFault) {
+        j["fault_minutes"] = m.fault_minutes;
+    }
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, PileCommand& m) {
+    Fields f(payload);
+    f.id("id", m.id);
+    std::string type;
+    f.text("type", type);
+    f.check(enum_from(type, kCommandTypes, m.type), "type",
+            "start, stop, switch_on, switch_off, inject_fault or clear_fault");
+    if (m.type == CommandType::Start || m.type == CommandType::Stop) {
+        f.id("session", m.session);
+    }
+    if (m.type == CommandType::Start) {
+        f.integer("order", m.order);
+        f.number("target_kwh", m.target_kwh);
+        f.check(m.target_kwh > 0, "target_kwh", "above 0");
+    }
+    if (m.type == CommandType::InjectFault) {
+        std::int64_t minutes = 0;
+        f.integer("fault_minutes", minutes, false);
+        f.check(minutes >= 0 && minutes <= 100000, "fault_minutes", "between 0 and 100000");
+        m.fault_minutes = static_cast<int>(minutes);
+    }
+    return f.error();
+}
+
+std::string to_json(const CommandAck& m) {
+    json j;
+    j["id"] = m.id;
+    j["pile"] = m.pile;
+    j["ok"] = m.ok;
+    if (!m.reason.empty()) {
+        j["reason"] = m.reason;
+    }
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, CommandAck& m) {
+    Fields f(payload);
+    f.id("id", m.id);
+    f.id("pile", m.pile);
+    f.flag("ok", m.ok);
+    f.text("reason", m.reason, false);
+    return f.error();
+}
+
+// ---- clock -------------------------------------------------------------------------
+
+std::string to_json(const ClockMessage& m) {
+    json j;
+    put_time(j, m.at_ms);
+    j["speed"] = m.speed;
+    j["wall_ms"] = m.wall_ms;
+    j["simulated"] = m.simulated;
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, ClockMessage& m) {
+    Fields f(payload);
+    f.integer("at_ms", m.at_ms);
+    f.number("speed", m.speed);
+    f.check(m.speed >= 0 && m.speed <= 1e6, "speed", "between 0 and 1000000");
+    f.integer("wall_ms", m.wall_ms);
+    f.flag("simulated", m.simulated);
+    return f.error();
+}
+
+// ---- scheduler requests and replies ---------------------------------------------------
+
+std::string to_json(const SchedulerRequest& m) {
+    json j;
+    j["id"] = m.id;
+    j["reply_to"] = m.reply_to;
+    j["op"] = to_string(m.op);
+    if (!m.car.empty()) {
+        j["car"] = m.car;
+    }
+    if (m.mode) {
+        j["mode"] = std::string(1, station::mode_letter(*m.mode));
+    }
+    if (m.kwh) {
+        j["kwh"] = *m.kwh;
+    }
+    if (!m.pile.empty()) {
+        j["pile"] = m.pile;
+    }
+    if (m.op == RequestOp::Fault) {
+        j["minutes"] = m.minutes;
+    }
+    if (m.time) {
+        j["time"] = station::format_datetime(*m.time);
+    }
+    if (m.speed) {
+        j["speed"] = *m.speed;
+    }
+    if (m.op == RequestOp::ClockAdvance) {
+        j["advance_seconds"] = m.advance_seconds;
+    }
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, SchedulerRequest& m) {
+    Fields f(payload);
+    f.id("id", m.id);
+    f.text("reply_to", m.reply_to);
+    const std::string replies_prefix = replies_topic("");
+    f.check(m.reply_to.size() > replies_prefix.size() &&
+                m.reply_to.compare(0, replies_prefix.size(), replies_prefix) == 0 &&
+                valid_topic_id(std::string_view(m.reply_to).substr(replies_prefix.size())),
+            "reply_to", "a replies/{client} topic");
+    std::string op;
+    f.text("op", op);
+    f.check(enum_from(op, kOps, m.op), "op", "a known operation");
+    if (!f.ok()) {
+        return f.error();
+    }
+    switch (m.op) {
+        case RequestOp::Submit:
+        case RequestOp::Change:
+        case RequestOp::Cancel: {
+            f.id("car", m.car);
+            read_mode(f, "mode", m.mode, m.op == RequestOp::Submit);
+            if (m.op != RequestOp::Cancel && (m.op == RequestOp::Submit || f.has("kwh"))) {
+                double kwh = 0;
+                f.number("kwh", kwh);
+                f.check(kwh > 0, "kwh", "above 0");
+                m.kwh = kwh;
+            }
+            break;
+        }
+        case RequestOp::Fault:
+        case RequestOp::Recover:
+        case RequestOp::SwitchOn:
+        case RequestOp::SwitchOff: {
+            f.id("pile", m.pile);
+            if (m.op == RequestOp::Fault) {
+                std::int64_t minutes = 0;
+                f.integer("minutes", minutes, false);
+                f.check(minutes >= 0 && minutes <= 100000, "minutes", "between 0 and 100000");
+                m.minutes = static_cast<int>(minutes);
+            }
+            break;
+        }
+        case RequestOp::ClockSet: {
+            std::string time;
+            f.text("time", time, false);
+            if (f.ok() && !time.empty()) {
+                m.time = station::parse_datetime(time);
+                f.check(m.time.has_value(), "time", "\"YYYY-MM-DD HH:MM:SS\"");
+            }
+            if (f.has("speed")) {
+                double speed = 0;
+                f.number("speed", speed);
+                f.check(speed >= 0 && speed <= 1e6, "speed", "between 0 and 1000000");
+                m.speed = speed;
+            }
+            f.check(m.time || m.speed, "time", "given (or speed)");
+            break;
+        }
+        case RequestOp::ClockAdvance:
+            f.integer("advance_seconds", m.advance_seconds);
+            f.check(m.advance_seconds > 0 && m.advance_seconds <= 366LL * 86400, "advance_seconds",
+                    "between 1 and 31622400");
+            break;
+        case RequestOp::ClockGet:
+        case RequestOp::State:
+        case RequestOp::Bills:
+            break;
+    }
+    return f.error();
+}
+
+std::string to_json(const SchedulerReply& m) {
+    json j;
+    j["id"] = m.id;
+    j["ok"] = m.ok;
+    if (!m.ok) {
+        j["error"] = m.error;
+        j["reason"] = m.reason;
+    }
+    j["data"] = m.data;
+    return j.dump();
+}
+
+std::string parse(std::string_view payload, SchedulerReply& m) {
+    Fields f(payload);
+    f.text("id", m.id);
+    f.flag("ok", m.ok);
+    f.text("error", m.error, false);
+    f.text("reason", m.reason, false);
+    f.object("data", m.data);
+    return f.error();
+}
+
+}  // namespace contract

@@ -1,0 +1,151 @@
+#include "contract/station_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "station/time.hpp"
+
+namespace contract {
+
+using nlohmann::json;
+
+double cents(double v) {
+    const double scaled = v * 100.0;
+    return std::floor(scaled + 0.5 + 1e-7 * std::max(1.0, std::fabs(scaled))) / 100.0;
+}
+
+namespace {
+
+json time_fields(station::TimeMs t) {
+    return json{{"at_ms", t}, {"time", station::format_datetime(t)}};
+}
+
+std::string_view place_state(const station::Order& o) {
+    if (o.place == station::Place::Redispatch) {
+        return "REDISPATCH";
+    }
+    return station::to_string(o.state);
+}
+
+json car_entry(const station::Station& st, station::OrderId id, bool remaining) {
+    const station::Order& o = st.order(id);
+    return json{{"order", id},
+                {"car", st.car_name(o)},
+                {"number", st.number_text(o)},
+                {"mode", std::string(1, station::mode_letter(o.mode))},
+                {"kwh", cents(remaining ? o.remaining_kwh() : o.requested_kwh)},
+                {"front_cars", st.front_cars(id)}};
+}
+
+json totals(const station::PileTotals& t) {
+    return json{{"charges", t.charges},
+                {"hours", cents(t.hours())},
+                {"kwh", cents(t.kwh)},
+                {"charge_fee", cents(t.charge_fee)},
+                {"service_fee", cents(t.service_fee)},
+                {"total_fee", cents(t.total_fee())}};
+}
+
+}  // namespace
+
+json order_view(const station::Station& st, station::OrderId id) {
+    const station::Order& o = st.order(id);
+    const auto pr = st.progress(id);
+    json j{{"order", id},
+           {"car", st.car_name(o)},
+           {"number", st.number_text(o)},
+           {"mode", std::string(1, station::mode_letter(o.mode))},
+           {"state", place_state(o)},
+           {"requested_kwh", o.requested_kwh},
+           {"charged_kwh", cents(pr.kwh)},
+           {"charge_fee", cents(pr.charge_fee)},
+           {"service_fee", cents(pr.service_fee)},
+           {"fee", cents(pr.total_fee())},
+           {"front_cars", st.front_cars(id)},
+           {"pile", o.pile == station::kNone ? "" : st.pile_spec(o.pile).id},
+           {"created", time_fields(o.created_at)}};
+    return j;
+}
+
+json station_state(const station::Station& st, std::int64_t revision) {
+    json piles = json::array();
+    for (std::size_t p = 0; p < st.pile_count(); ++p) {
+        const auto pi = static_cast<station::PileIndex>(p);
+        const auto& spec = st.pile_spec(pi);
+        json queue = json::array();
+        for (station::OrderId id : st.pile_queue(pi)) {
+            const auto pr = st.progress(id);
+            const station::Order& o = st.order(id);
+            queue.push_back(json{{"order", id},
+                                 {"car", st.car_name(o)},
+                                 {"number", st.number_text(o)},
+                                 {"state", station::to_string(o.state)},
+                                 {"requested_kwh", o.requested_kwh},
+                                 {"kwh", cents(pr.kwh)},
+                                 {"fee", cents(pr.total_fee())},
+                                 {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))}});
+        }
+        piles.push_back(json{{"id", spec.id},
+                             {"name", spec.name},
+                             {"mode", std::string(1, station::mode_letter(spec.mode))},
+                             {"power_kw", spec.power},
+                             {"state", station::to_string(st.pile_state(pi))},
+                             {"queue", std::move(queue)},
+                             {"totals", totals(st.pile_totals(pi))}});
+    }
+    json waiting = json::array();
+    for (station::OrderId id : st.waiting_area()) {
+        waiting.push_back(car_entry(st, id, false));
+    }
+    json redispatch = json::array();
+    for (station::Mode m : {station::Mode::Fast, station::Mode::Slow}) {
+        for (station::OrderId id : st.redispatch_group(m)) {
+            redispatch.push_back(car_entry(st, id, true));
+        }
+    }
+    json j = time_fields(st.now());
+    j["revision"] = revision;
+    j["profile"] = st.profile().name;
+    j["piles"] = std::move(piles);
+    j["waiting"] = std::move(waiting);
+    j["redispatch"] = std::move(redispatch);
+    return j;
+}
+
+json bill_view(const station::Station& st, const station::Bill& b) {
+    return json{{"bill", b.id},
+                {"order", b.order},
+                {"car", st.car_name(st.order(b.order))},
+                {"pile", st.pile_spec(b.pile).id},
+                {"start", time_fields(b.start)},
+                {"stop", time_fields(b.stop)},
+                {"kwh", b.kwh},
+                {"hours", b.hours()},
+                {"charge_fee", b.charge_fee},
+                {"service_fee", b.service_fee},
+                {"total_fee", b.total_fee()},
+                {"reason", station::to_string(b.reason)}};
+}
+
+json bills_view(const station::Station& st) {
+    json orders = json::array();
+    for (const station::Order& o : st.orders()) {
+        json sessions = json::array();
+        for (auto b = o.first_bill; b != station::kNone; b = st.bill(b).next_of_order) {
+            sessions.push_back(bill_view(st, st.bill(b)));
+        }
+        orders.push_back(json{{"order", o.id},
+                              {"car", st.car_name(o)},
+                              {"number", st.number_text(o)},
+                              {"state", o.active() ? place_state(o) : station::to_string(o.state)},
+                              {"kwh", o.delivered_kwh},
+                              {"charge_fee", o.charge_fee},
+                              {"service_fee", o.service_fee},
+                              {"total_fee", o.charge_fee + o.service_fee},
+                              {"closed", o.active() ? json() : time_fields(o.closed_at)},
+                              {"sessions", std::move(sessions)}});
+    }
+    return json{{"orders", std::move(orders)}};
+}
+
+}  // namespace contract

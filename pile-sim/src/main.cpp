@@ -1,0 +1,219 @@
+// station-pile-sim: simulates the piles of a profile on the MQTT bus, each pile its own
+// MQTT client with its own last will (issue #3). It follows the station clock published
+// by the scheduler; before the first clock message it runs on wall time.
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/inbox.hpp"
+#include "bus/mqtt_client.hpp"
+#include "cli/cli.hpp"
+#include "contract/topics.hpp"
+#include "pilesim/sim_pile.hpp"
+#include "station/clock.hpp"
+#include "station/time.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: station-pile-sim [--broker URI] [--profile NAME|FILE] [--piles ID,ID...]\n"
+    "                        [--telemetry-hz X] [--fault \"YYYY-MM-DD HH:MM:SS=PILE[:MIN]\"]...\n"
+    "                        [--utc-offset-minutes N]\n"
+    "\n"
+    "Simulates the profile's piles (or those listed). --fault injects a fault into PILE at\n"
+    "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n";
+
+int usage(const std::string& message) {
+    std::cerr << "station-pile-sim: " << message << "\n" << kUsage;
+    return 2;
+}
+
+struct ScriptedFault {
+    station::TimeMs at;
+    std::string pile;
+    int minutes;
+    bool done = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string broker = "tcp://127.0.0.1:1883";
+    std::string profile_arg(station::kDefaultProfile);
+    std::string only;
+    double telemetry_hz = 1;
+    int utc_offset = 480;
+    std::vector<ScriptedFault> faults;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            return usage("unknown option or missing value: " + arg);
+        }
+        const std::string value = argv[++i];
+        try {
+            if (arg == "--broker") {
+                broker = value;
+            } else if (arg == "--profile") {
+                profile_arg = value;
+            } else if (arg == "--piles") {
+                only = "," + value + ",";
+            } else if (arg == "--telemetry-hz") {
+                telemetry_hz = std::stod(value);
+            } else if (arg == "--utc-offset-minutes") {
+                utc_offset = std::stoi(value);
+            } else if (arg == "--fault") {
+                const auto eq = value.find('=');
+                const auto at = eq == std::string::npos ? std::nullopt
+                                                        : station::parse_datetime(value.substr(0, eq));
+                if (!at) {
+                    return usage("--fault takes \"YYYY-MM-DD HH:MM:SS=PILE[:MINUTES]\"");
+                }
+                std::string pile = value.substr(eq + 1);
+                int minutes = 0;
+                if (const auto colon = pile.find(':'); colon != std::string::npos) {
+                    minutes = std::stoi(pile.substr(colon + 1));
+                    pile.resize(colon);
+                }
+                faults.push_back({*at, pile, minutes});
+            } else {
+                return usage("unknown option " + arg);
+            }
+        } catch (const std::exception&) {
+            return usage("bad value for " + arg + ": " + value);
+        }
+    }
+    if (!(telemetry_hz > 0 && telemetry_hz <= 100)) {
+        return usage("--telemetry-hz must be above 0 and at most 100");
+    }
+    auto loaded = cli::load_profile(profile_arg);
+    if (!loaded.profile) {
+        std::cerr << "station-pile-sim: " << loaded.error << "\n";
+        return loaded.malformed ? 1 : 2;
+    }
+    auto log = [](std::string_view level, std::string_view message) {
+        std::cerr << "station-pile-sim " << level << ": " << message << "\n";
+    };
+
+    const std::string boot = "b" + std::to_string(cli::wall_ms());
+    std::vector<std::unique_ptr<pilesim::SimPile>> piles;
+    for (const auto& spec : loaded.profile->piles) {
+        if (only.empty() || only.find("," + spec.id + ",") != std::string::npos) {
+            piles.push_back(std::make_unique<pilesim::SimPile>(spec, boot));
+        }
+    }
+    if (piles.empty()) {
+        return usage("--piles names no pile of the profile");
+    }
+
+    bus::Inbox inbox;
+    std::vector<std::unique_ptr<bus::MqttClient>> clients;
+    const std::string clock_topic = contract::station_clock_topic();
+    for (std::size_t i = 0; i < piles.size(); ++i) {
+        const auto& id = piles[i]->spec().id;
+        bus::ClientOptions copts;
+        copts.uri = broker;
+        copts.client_id = "pile-" + id;
+        copts.will = piles[i]->last_will();
+        copts.subscriptions = {{contract::pile_topic(id, contract::PileChannel::Commands), 1},
+                               {clock_topic, 1}};
+        const int source = static_cast<int>(i);
+        clients.push_back(std::make_unique<bus::MqttClient>(
+            copts,
+            [&inbox, source](std::string topic, std::string payload) {
+                inbox.push({bus::InboxItem::Kind::Message, std::move(topic), std::move(payload), source});
+            },
+            [&inbox, source] { inbox.push({bus::InboxItem::Kind::Connected, {}, {}, source}); }));
+    }
+    cli::install_stop_handlers();
+    // Start every connection before waiting on any (a Paho client connecting while
+    // another waits can stall for seconds: stack-notes).
+    for (auto& c : clients) {
+        c->start();
+    }
+    log("info", std::to_string(piles.size()) + " piles of " + loaded.profile->name + " on " + broker);
+
+    station::SimulatedClock clock(station::station_time_from_utc(cli::wall_ms(), utc_offset), 1,
+                                  cli::wall_ms());
+    const auto telemetry_period = static_cast<std::int64_t>(1000.0 / telemetry_hz);
+    std::int64_t next_telemetry = cli::wall_ms() + telemetry_period;
+    auto flush = [&](std::size_t i) {
+        for (const auto& p : piles[i]->take_publications()) {
+            clients[i]->publish(p);
+        }
+    };
+
+    while (!cli::stop_requested()) {
+        std::int64_t wall = cli::wall_ms();
+        const auto item = inbox.pop_until(std::chrono::steady_clock::now() +
+                                          std::chrono::milliseconds(std::clamp<std::int64_t>(
+                                              next_telemetry - wall, 0, 100)));
+        wall = cli::wall_ms();
+        station::TimeMs now = clock.now(wall);
+        bool advance_all = false;
+        if (item && item->kind == bus::InboxItem::Kind::Connected) {
+            piles[static_cast<std::size_t>(item->source)]->report_status(now);
+        } else if (item && item->kind == bus::InboxItem::Kind::Message) {
+            const auto i = static_cast<std::size_t>(item->source);
+            if (item->topic == clock_topic) {
+                contract::ClockMessage m;
+                if (std::string e = contract::parse(item->payload, m); !e.empty()) {
+                    log("warn", "dropped a clock message: " + e);
+                } else if (station::SimulatedClock(m.at_ms, m.speed, m.wall_ms).now(wall) >= now ||
+                           !m.simulated) {
+                    // Every pile's client receives the clock; the first copy moves it.
+                    clock = station::SimulatedClock(m.at_ms, m.speed, m.wall_ms);
+                    now = clock.now(wall);
+                    advance_all = true;
+                }
+            } else {
+                contract::PileCommand cmd;
+                if (std::string e = contract::parse(item->payload, cmd); !e.empty()) {
+                    log("warn", "pile " + piles[i]->spec().id + " dropped a command: " + e);
+                } else {
+                    piles[i]->on_command(cmd, now);
+                    flush(i);
+                }
+            }
+        }
+        for (auto& f : faults) {
+            if (!f.done && now >= f.at) {
+                f.done = true;
+                for (std::size_t i = 0; i < piles.size(); ++i) {
+                    if (piles[i]->spec().id == f.pile) {
+                        log("info", "injecting the scripted fault into " + f.pile);
+                        piles[i]->inject_fault(f.minutes, f.at);
+                    }
+                }
+            }
+        }
+        const bool telemetry_due = wall >= next_telemetry;
+        if (telemetry_due) {
+            next_telemetry = wall + telemetry_period;
+        }
+        if (advance_all || telemetry_due) {
+            for (std::size_t i = 0; i < piles.size(); ++i) {
+                piles[i]->advance(now);
+                if (telemetry_due) {
+                    piles[i]->report_telemetry(now);
+                }
+                flush(i);
+            }
+        }
+    }
+    log("info", "stopping: each pile says it is offline, then disconnects");
+    for (std::size_t i = 0; i < piles.size(); ++i) {
+        clients[i]->begin_stop(piles[i]->last_will());
+    }
+    for (auto& c : clients) {
+        c->finish_stop(std::chrono::milliseconds(2000));
+    }
+    return 0;
+}

@@ -1,0 +1,116 @@
+#pragma once
+/// @file The scheduler service's logic, without a broker: MQTT messages in, messages to
+/// publish out, the wall clock passed in. It runs the station core on the bus: consumes
+/// pile status, telemetry and events, sends commands to piles, answers requests, keeps
+/// the station clock and publishes the station state and bills. `main` wires it to Paho.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "contract/messages.hpp"
+#include "contract/publication.hpp"
+#include "station/clock.hpp"
+#include "station/station.hpp"
+
+namespace service {
+
+/// How the station clock runs (station-rules §7).
+struct ClockConfig {
+    bool simulated = false;        ///< false: wall time shifted by the UTC offset
+    station::TimeMs start = 0;     ///< simulated: station time at start-up
+    double speed = 1;              ///< simulated: station seconds per wall second (0 = stopped)
+    int utc_offset_minutes = 480;  ///< production: station local time = UTC + offset
+};
+
+struct SchedulerOptions {
+    ClockConfig clock;
+    /// Distinguishes this run's command ids from an earlier run's.
+    std::string boot = "s";
+    /// Minimum wall time between two retained station/state publications.
+    std::int64_t state_interval_ms = 200;
+    /// |meter - model| above this (kWh) is logged when a session's bill is made.
+    double reconcile_tolerance_kwh = 0.05;
+};
+
+/// Log sink: level ("info", "warn") and message.
+using LogFn = std::function<void(std::string_view level, std::string_view message)>;
+
+class SchedulerApp {
+public:
+    SchedulerApp(station::Profile profile, SchedulerOptions options, std::int64_t wall_ms, LogFn log);
+
+    /// The topic filters to subscribe to, with their QoS.
+    static std::vector<std::pair<std::string, int>> subscriptions();
+
+    /// Handles one inbound message. Every payload is untrusted: a bad, unknown or replayed
+    /// one is logged and dropped and changes nothing.
+    void on_message(std::string_view topic, std::string_view payload, std::int64_t wall_ms);
+    /// Brings the station up to the clock: runs what became due, sends the resulting
+    /// commands, publishes bills and (at most every state_interval_ms) the state.
+    void tick(std::int64_t wall_ms);
+    /// After (re)connecting: publishes the retained clock and state again.
+    void on_connected(std::int64_t wall_ms);
+    /// Wall time at which something is next due (an internal event or a pending state
+    /// publication), for the caller's sleep; nullopt if nothing is.
+    std::optional<std::int64_t> next_due_wall_ms(std::int64_t wall_ms) const;
+    /// Messages to publish, oldest first.
+    std::vector<contract::Publication> take_publications();
+
+    const station::Station& station() const { return station_; }
+    station::TimeMs station_time(std::int64_t wall_ms) const { return clock_.now(wall_ms); }
+    /// Counters for monitoring and tests.
+    struct Stats {
+        std::int64_t messages = 0;
+        std::int64_t dropped = 0;
+        std::int64_t commands_sent = 0;
+        std::int64_t bills = 0;
+    };
+    const Stats& stats() const { return stats_; }
+
+private:
+    struct PileLink {
+        bool online = false;
+        bool fault_from_disconnect = false;
+        std::string session;       // the session the pile was told to run
+        double meter_kwh = 0;      // the pile's last reported energy for it
+        std::string boot;          // de-duplication of the pile's messages
+        std::int64_t last_seq = -1;
+    };
+
+    void handle_pile(std::string_view pile, int channel, std::string_view payload);
+    void handle_request(std::string_view payload, std::int64_t wall_ms);
+    contract::SchedulerReply apply(const contract::SchedulerRequest& req, std::int64_t wall_ms);
+    bool fresh(PileLink& link, const contract::Origin& origin);
+    void drop(std::string_view why, std::string_view topic);
+    void advance(std::int64_t wall_ms);
+    void flush_events();
+    void command(station::PileIndex p, contract::PileCommand cmd);
+    void publish_clock(std::int64_t wall_ms);
+    void publish_state(std::int64_t wall_ms);
+    void log(std::string_view level, std::string_view message) const;
+
+    station::Station station_;
+    SchedulerOptions options_;
+    station::SimulatedClock clock_;
+    LogFn log_;
+    std::vector<PileLink> links_;
+    std::vector<contract::Publication> out_;
+    std::int64_t command_seq_ = 0;
+    std::int64_t revision_ = 0;
+    std::int64_t published_revision_ = -1;
+    std::int64_t last_state_wall_ = 0;
+    // Replies to recent requests by id, so a repeated request is answered, not re-applied.
+    std::unordered_map<std::string, std::string> recent_replies_;
+    std::deque<std::string> recent_order_;
+    Stats stats_;
+};
+
+}  // namespace service

@@ -1,0 +1,138 @@
+// station-scheduler: runs the station core on the MQTT bus (issue #3). This file only
+// wires the pieces: options, the Paho client, the inbox, and SchedulerApp's loop.
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "bus/inbox.hpp"
+#include "bus/mqtt_client.hpp"
+#include "cli/cli.hpp"
+#include "service/scheduler_app.hpp"
+#include "station/time.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: station-scheduler [--broker URI] [--profile NAME|FILE] [--client-id ID]\n"
+    "                         [--sim-start \"YYYY-MM-DD HH:MM:SS\"] [--sim-speed X]\n"
+    "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
+    "\n"
+    "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
+    "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
+    "clock requests).\n";
+
+int usage(const std::string& message) {
+    std::cerr << "station-scheduler: " << message << "\n" << kUsage;
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string broker = "tcp://127.0.0.1:1883";
+    std::string profile_arg(station::kDefaultProfile);
+    std::string client_id = "station-scheduler";
+    service::SchedulerOptions options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            return usage("unknown option or missing value: " + arg);
+        }
+        const std::string value = argv[++i];
+        try {
+            if (arg == "--broker") {
+                broker = value;
+            } else if (arg == "--profile") {
+                profile_arg = value;
+            } else if (arg == "--client-id") {
+                client_id = value;
+            } else if (arg == "--sim-start") {
+                const auto t = station::parse_datetime(value);
+                if (!t) {
+                    return usage("--sim-start takes \"YYYY-MM-DD HH:MM:SS\"");
+                }
+                options.clock.simulated = true;
+                options.clock.start = *t;
+            } else if (arg == "--sim-speed") {
+                options.clock.speed = std::stod(value);
+            } else if (arg == "--utc-offset-minutes") {
+                options.clock.utc_offset_minutes = std::stoi(value);
+            } else if (arg == "--state-interval-ms") {
+                options.state_interval_ms = std::stoll(value);
+            } else {
+                return usage("unknown option " + arg);
+            }
+        } catch (const std::exception&) {
+            return usage("bad value for " + arg + ": " + value);
+        }
+    }
+    auto loaded = cli::load_profile(profile_arg);
+    if (!loaded.profile) {
+        std::cerr << "station-scheduler: " << loaded.error << "\n";
+        return loaded.malformed ? 1 : 2;
+    }
+    options.boot = client_id + "-" + std::to_string(cli::wall_ms());
+
+    auto log = [](std::string_view level, std::string_view message) {
+        std::cerr << "station-scheduler " << level << ": " << message << "\n";
+    };
+    service::SchedulerApp app(std::move(*loaded.profile), options, cli::wall_ms(), log);
+
+    bus::Inbox inbox;
+    bus::ClientOptions copts;
+    copts.uri = broker;
+    copts.client_id = client_id;
+    copts.subscriptions = service::SchedulerApp::subscriptions();
+    bus::MqttClient client(
+        copts,
+        [&inbox](std::string topic, std::string payload) {
+            inbox.push({bus::InboxItem::Kind::Message, std::move(topic), std::move(payload), 0});
+        },
+        [&inbox] { inbox.push({bus::InboxItem::Kind::Connected, {}, {}, 0}); },
+        [&inbox] { inbox.push({bus::InboxItem::Kind::Lost, {}, {}, 0}); });
+    cli::install_stop_handlers();
+    client.start();
+    log("info", "profile " + app.station().profile().name + ", broker " + broker +
+                    (options.clock.simulated ? ", simulated clock" : ", wall clock"));
+
+    while (!cli::stop_requested()) {
+        std::int64_t wall = cli::wall_ms();
+        // Sleep until the next thing is due, a message arrives, or 200 ms pass (to notice
+        // a stop signal).
+        std::int64_t wait = 200;
+        if (const auto due = app.next_due_wall_ms(wall)) {
+            wait = std::clamp<std::int64_t>(*due - wall, 0, 200);
+        }
+        const auto item =
+            inbox.pop_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(wait));
+        wall = cli::wall_ms();
+        if (item) {
+            switch (item->kind) {
+                case bus::InboxItem::Kind::Message:
+                    app.on_message(item->topic, item->payload, wall);
+                    break;
+                case bus::InboxItem::Kind::Connected:
+                    log("info", "connected to the broker");
+                    app.on_connected(wall);
+                    break;
+                case bus::InboxItem::Kind::Lost:
+                    log("warn", "lost the broker; buffering until it is back");
+                    break;
+            }
+        }
+        app.tick(wall);
+        for (const auto& p : app.take_publications()) {
+            client.publish(p);
+        }
+    }
+    log("info", "stopping");
+    client.begin_stop(std::nullopt);
+    client.finish_stop(std::chrono::milliseconds(1000));
+    return 0;
+}

@@ -1,0 +1,461 @@
+#include "service/scheduler_app.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "contract/station_state.hpp"
+#include "contract/topics.hpp"
+#include "station/time.hpp"
+
+namespace service {
+
+using contract::PileChannel;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kRecentReplies = 4096;
+
+station::SimulatedClock make_clock(const ClockConfig& c, std::int64_t wall_ms) {
+    if (c.simulated) {
+        return station::SimulatedClock(c.start, c.speed, wall_ms);
+    }
+    return station::SimulatedClock(station::station_time_from_utc(wall_ms, c.utc_offset_minutes), 1,
+                                   wall_ms);
+}
+
+contract::SchedulerReply refused(std::string error, std::string reason) {
+    contract::SchedulerReply r;
+    r.ok = false;
+    r.error = std::move(error);
+    r.reason = std::move(reason);
+    return r;
+}
+
+contract::SchedulerReply from_outcome(const station::Outcome& o) {
+    if (o.ok()) {
+        contract::SchedulerReply r;
+        r.ok = true;
+        return r;
+    }
+    return refused(std::string(station::code(o.rejection)), std::string(station::describe(o.rejection)));
+}
+
+}  // namespace
+
+SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, std::int64_t wall_ms,
+                           LogFn log)
+    : station_(std::move(profile), make_clock(options.clock, wall_ms).now(wall_ms)),
+      options_(std::move(options)),
+      clock_(make_clock(options_.clock, wall_ms)),
+      log_(std::move(log)),
+      links_(station_.pile_count()) {
+    station_.record_events(true);
+    // A pile takes cars only once it has said it is online (its retained status arrives
+    // as soon as we subscribe); until then it counts as faulty.
+    for (std::size_t p = 0; p < station_.pile_count(); ++p) {
+        station_.fault(station_.pile_spec(static_cast<station::PileIndex>(p)).id);
+        links_[p].fault_from_disconnect = true;
+    }
+    station_.take_events();
+}
+
+std::vector<std::pair<std::string, int>> SchedulerApp::subscriptions() {
+    return {{contract::all_piles(PileChannel::Status), 1},
+            {contract::all_piles(PileChannel::Telemetry), 0},
+            {contract::all_piles(PileChannel::Events), 1},
+            {contract::all_piles(PileChannel::Acks), 1},
+            {contract::scheduler_requests_topic(), 1}};
+}
+
+void SchedulerApp::log(std::string_view level, std::string_view message) const {
+    if (log_) {
+        log_(level, message);
+    }
+}
+
+void SchedulerApp::drop(std::string_view why, std::string_view topic) {
+    ++stats_.dropped;
+    log("warn", "dropped a message on " + std::string(topic) + ": " + std::string(why));
+}
+
+void SchedulerApp::advance(std::int64_t wall_ms) { station_.advance_to(clock_.now(wall_ms)); }
+
+void SchedulerApp::on_message(std::string_view topic, std::string_view payload, std::int64_t wall_ms) {
+    ++stats_.messages;
+    advance(wall_ms);
+    if (topic == contract::scheduler_requests_topic()) {
+        handle_request(payload, wall_ms);
+    } else if (const auto pt = contract::parse_pile_topic(topic)) {
+        if (!station_.find_pile(pt->pile)) {
+            drop("unknown pile", topic);
+        } else {
+            handle_pile(pt->pile, static_cast<int>(pt->channel), payload);
+        }
+    } else {
+        drop("not a topic the scheduler reads", topic);
+    }
+    flush_events();
+}
+
+void SchedulerApp::tick(std::int64_t wall_ms) {
+    advance(wall_ms);
+    flush_events();
+    if (revision_ != published_revision_ && wall_ms - last_state_wall_ >= options_.state_interval_ms) {
+        publish_state(wall_ms);
+    }
+}
+
+void SchedulerApp::on_connected(std::int64_t wall_ms) {
+    advance(wall_ms);
+    flush_events();
+    publish_clock(wall_ms);
+    publish_state(wall_ms);
+}
+
+std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms) const {
+    std::optional<std::int64_t> due;
+    if (revision_ != published_revision_) {
+        due = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
+    }
+    const auto next = station_.next_event_time();
+    if (next && clock_.speed() > 0) {
+        const double wait = static_cast<double>(*next - clock_.now(wall_ms)) / clock_.speed();
+        const auto at = wall_ms + std::max<std::int64_t>(0, static_cast<std::int64_t>(std::ceil(wait)));
+        due = due ? std::min(*due, at) : at;
+    }
+    return due;
+}
+
+std::vector<contract::Publication> SchedulerApp::take_publications() {
+    std::vector<contract::Publication> out;
+    out.swap(out_);
+    return out;
+}
+
+// ---- piles ---------------------------------------------------------------------------
+
+bool SchedulerApp::fresh(PileLink& link, const contract::Origin& origin) {
+    if (origin.boot != link.boot) {  // the pile (re)started: a new sequence begins
+        link.boot = origin.boot;
+        link.last_seq = origin.seq;
+        return true;
+    }
+    if (origin.seq <= link.last_seq) {
+        return false;
+    }
+    link.last_seq = origin.seq;
+    return true;
+}
+
+void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_view payload) {
+    const auto p = *station_.find_pile(pile);
+    PileLink& link = links_[static_cast<std::size_t>(p)];
+    const std::string topic = contract::pile_topic(pile, static_cast<PileChannel>(channel));
+    const std::string id(pile);
+    switch (static_cast<PileChannel>(channel)) {
+        case PileChannel::Status: {
+            contract::PileStatus m;
+            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
+                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+                return;
+            }
+            if (!m.online) {
+                link.online = false;
+                link.boot.clear();
+                if (station_.pile_state(p) != station::PileState::Fault) {
+                    log("warn", "pile " + id + " went offline: treated as a fault");
+                    station_.fault(id);
+                    link.fault_from_disconnect = true;
+                }
+                return;
+            }
+            // Sequence numbers order one pile's messages per channel; status is compared
+            // with itself only through the boot id, so a retained status is always taken.
+            if (m.origin.boot != link.boot) {
+                link.boot = m.origin.boot;
+                link.last_seq = -1;
+            }
+            link.online = true;
+            if (link.fault_from_disconnect) {
+                link.fault_from_disconnect = false;
+                if (m.state != station::PileState::Fault) {
+                    log("info", "pile " + id + " is online");
+                    station_.recover(id);
+                }
+            }
+            return;
+        }
+        case PileChannel::Telemetry: {
+            contract::Telemetry m;
+            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
+                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+                return;
+            }
+            if (!fresh(link, m.origin)) {
+                drop("replayed or out-of-order telemetry", topic);
+                return;
+            }
+            if (m.session == link.session) {
+                link.meter_kwh = m.energy_kwh;
+            }
+            return;
+        }
+        case PileChannel::Events: {
+            contract::PileEvent m;
+            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
+                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+                return;
+            }
+            if (!fresh(link, m.origin)) {
+                drop("replayed or duplicated event", topic);
+                return;
+            }
+            switch (m.type) {
+                case contract::PileEventType::FaultRaised: {
+                    const auto r = station_.fault(id, m.fault_minutes * station::kMsPerMinute);
+                    link.fault_from_disconnect = false;
+                    log(r.ok() ? "warn" : "info",
+                        "pile " + id + " reports a fault" + (r.ok() ? "" : " (already faulty)"));
+                    return;
+                }
+                case contract::PileEventType::FaultCleared: {
+                    const auto r = station_.recover(id);
+                    log("info", "pile " + id + " reports its fault cleared" +
+                                    (r.ok() ? "" : " (the station had recovered it already)"));
+                    return;
+                }
+                case contract::PileEventType::SessionFinished:
+                case contract::PileEventType::SessionInterrupted: {
+                    // Reconciliation: the pile's meter against the bill the core made.
+                    for (auto it = station_.bills().rbegin(); it != station_.bills().rend(); ++it) {
+                        if (it->pile == p && it->order == m.order) {
+                            if (std::fabs(it->kwh - m.energy_kwh) > options_.reconcile_tolerance_kwh) {
+                                log("warn", "pile " + id + " metered " + std::to_string(m.energy_kwh) +
+                                                " kWh for order " + std::to_string(m.order) +
+                                                ", the bill says " + std::to_string(it->kwh));
+                            }
+                            break;
+                        }
+                    }
+                    return;
+                }
+                case contract::PileEventType::SessionStarted:
+                    return;
+            }
+            return;
+        }
+        case PileChannel::Acks: {
+            contract::CommandAck m;
+            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
+                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+                return;
+            }
+            if (!m.ok) {
+                log("warn", "pile " + id + " refused command " + m.id + ": " + m.reason);
+            }
+            return;
+        }
+        case PileChannel::Commands:
+            drop("commands are the scheduler's own", topic);
+            return;
+    }
+}
+
+// ---- requests ------------------------------------------------------------------------
+
+void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms) {
+    const std::string topic = contract::scheduler_requests_topic();
+    contract::SchedulerRequest req;
+    if (std::string e = contract::parse(payload, req); !e.empty()) {
+        // Answer a malformed request when it says where to, so the caller learns why.
+        contract::SchedulerRequest addr;
+        const json j = json::parse(payload, nullptr, false);
+        if (j.is_object() && j.contains("id") && j["id"].is_string() && j.contains("reply_to") &&
+            j["reply_to"].is_string()) {
+            const std::string reply_to = j["reply_to"].get<std::string>();
+            const std::string prefix = contract::replies_topic("");
+            if (reply_to.size() > prefix.size() && reply_to.compare(0, prefix.size(), prefix) == 0 &&
+                contract::valid_topic_id(std::string_view(reply_to).substr(prefix.size()))) {
+                auto reply = refused("bad_request", e);
+                reply.id = j["id"].get<std::string>();
+                out_.push_back({reply_to, contract::to_json(reply), 1, false});
+            }
+        }
+        drop(e, topic);
+        return;
+    }
+    if (const auto it = recent_replies_.find(req.id); it != recent_replies_.end()) {
+        log("info", "request " + req.id + " repeated: answered again, not applied again");
+        out_.push_back({req.reply_to, it->second, 1, false});
+        return;
+    }
+    contract::SchedulerReply reply = apply(req, wall_ms);
+    reply.id = req.id;
+    std::string text = contract::to_json(reply);
+    out_.push_back({req.reply_to, text, 1, false});
+    recent_replies_.emplace(req.id, std::move(text));
+    recent_order_.push_back(req.id);
+    if (recent_order_.size() > kRecentReplies) {
+        recent_replies_.erase(recent_order_.front());
+        recent_order_.pop_front();
+    }
+}
+
+contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& req,
+                                             std::int64_t wall_ms) {
+    using contract::RequestOp;
+    const bool sim = options_.clock.simulated;
+    auto order_reply = [&](const station::Outcome& o) {
+        auto r = from_outcome(o);
+        if (o.order != station::kNone) {
+            r.data = contract::order_view(station_, o.order);
+        }
+        return r;
+    };
+    auto pile_command = [&](const std::string& pile, contract::CommandType type, int minutes = 0) {
+        contract::PileCommand cmd;
+        cmd.type = type;
+        cmd.fault_minutes = minutes;
+        command(*station_.find_pile(pile), cmd);
+    };
+    switch (req.op) {
+        case RequestOp::Submit:
+            return order_reply(station_.submit(req.car, *req.mode, *req.kwh));
+        case RequestOp::Change:
+            return order_reply(station_.change(req.car, req.mode, req.kwh));
+        case RequestOp::Cancel:
+            return order_reply(station_.cancel(req.car));
+        case RequestOp::Fault:
+        case RequestOp::Recover: {
+            if (!sim) {
+                return refused("not_simulation", "fault injection needs the simulated clock");
+            }
+            const bool fault = req.op == RequestOp::Fault;
+            const auto o = fault ? station_.fault(req.pile, req.minutes * station::kMsPerMinute)
+                                 : station_.recover(req.pile);
+            if (o.ok()) {
+                // The simulated pile is told too, so that what it reports agrees.
+                pile_command(req.pile,
+                             fault ? contract::CommandType::InjectFault : contract::CommandType::ClearFault,
+                             req.minutes);
+            }
+            return from_outcome(o);
+        }
+        case RequestOp::SwitchOn:
+        case RequestOp::SwitchOff: {
+            const bool on = req.op == RequestOp::SwitchOn;
+            const auto o = on ? station_.switch_on(req.pile) : station_.switch_off(req.pile);
+            if (o.ok()) {
+                pile_command(req.pile, on ? contract::CommandType::SwitchOn
+                                          : contract::CommandType::SwitchOff);
+            }
+            return from_outcome(o);
+        }
+        case RequestOp::ClockGet:
+            break;
+        case RequestOp::ClockSet: {
+            if (!sim) {
+                return refused("not_simulation", "the clock is wall time outside simulation");
+            }
+            const station::TimeMs now = clock_.now(wall_ms);
+            const station::TimeMs to = req.time.value_or(now);
+            if (to < now) {
+                return refused("clock_backwards", "station time never runs backwards");
+            }
+            clock_.set(to, req.speed.value_or(clock_.speed()), wall_ms);
+            advance(wall_ms);
+            publish_clock(wall_ms);
+            break;
+        }
+        case RequestOp::ClockAdvance: {
+            if (!sim) {
+                return refused("not_simulation", "the clock is wall time outside simulation");
+            }
+            clock_.advance(req.advance_seconds * station::kMsPerSecond, wall_ms);
+            advance(wall_ms);
+            publish_clock(wall_ms);
+            break;
+        }
+        case RequestOp::State: {
+            flush_events();
+            contract::SchedulerReply r;
+            r.ok = true;
+            r.data = contract::station_state(station_, revision_);
+            return r;
+        }
+        case RequestOp::Bills: {
+            contract::SchedulerReply r;
+            r.ok = true;
+            r.data = contract::bills_view(station_);
+            return r;
+        }
+    }
+    contract::SchedulerReply r;  // the clock operations answer with the clock
+    r.ok = true;
+    const station::TimeMs now = clock_.now(wall_ms);
+    r.data = json{{"at_ms", now},
+                  {"time", station::format_datetime(now)},
+                  {"speed", clock_.speed()},
+                  {"simulated", sim}};
+    return r;
+}
+
+// ---- out -------------------------------------------------------------------------------
+
+void SchedulerApp::command(station::PileIndex p, contract::PileCommand cmd) {
+    cmd.id = options_.boot + "-" + std::to_string(++command_seq_);
+    ++stats_.commands_sent;
+    out_.push_back({contract::pile_topic(station_.pile_spec(p).id, PileChannel::Commands),
+                    contract::to_json(cmd), 1, false});
+}
+
+void SchedulerApp::flush_events() {
+    for (const station::StationEvent& e : station_.take_events()) {
+        ++revision_;
+        if (const auto* s = std::get_if<station::SessionStarted>(&e)) {
+            PileLink& link = links_[static_cast<std::size_t>(s->pile)];
+            contract::PileCommand cmd;
+            cmd.type = contract::CommandType::Start;
+            cmd.session = "o" + std::to_string(s->order) + "-" + std::to_string(s->at);
+            cmd.order = s->order;
+            cmd.target_kwh = s->target_kwh;
+            link.session = cmd.session;
+            link.meter_kwh = 0;
+            command(s->pile, cmd);
+        } else if (const auto* stop = std::get_if<station::SessionStopped>(&e)) {
+            PileLink& link = links_[static_cast<std::size_t>(stop->pile)];
+            if (stop->reason == station::StopReason::Cancelled) {
+                contract::PileCommand cmd;
+                cmd.type = contract::CommandType::Stop;
+                cmd.session = link.session;
+                command(stop->pile, cmd);
+            }
+            link.session.clear();
+            if (stop->bill != station::kNone) {
+                ++stats_.bills;
+                out_.push_back({contract::station_bills_topic(),
+                                contract::bill_view(station_, station_.bill(stop->bill)).dump(), 1,
+                                false});
+            }
+        }
+    }
+}
+
+void SchedulerApp::publish_clock(std::int64_t wall_ms) {
+    contract::ClockMessage m;
+    m.at_ms = clock_.now(wall_ms);
+    m.speed = clock_.speed();
+    m.wall_ms = wall_ms;
+    m.simulated = options_.clock.simulated;
+    out_.push_back({contract::station_clock_topic(), contract::to_json(m), 1, true});
+}
+
+void SchedulerApp::publish_state(std::int64_t wall_ms) {
+    out_.push_back({contract::station_state_topic(),
+                    contract::station_state(station_, revision_).dump(), 1, true});
+    published_revision_ = revision_;
+    last_state_wall_ = wall_ms;
+}
+
+}  // namespace service
