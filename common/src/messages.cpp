@@ -432,11 +432,7 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
     Fields f(payload);
     f.id("id", m.id);
     f.text("reply_to", m.reply_to);
-    const std::string replies_prefix = replies_topic("");
-    f.check(m.reply_to.size() > replies_prefix.size() &&
-                m.reply_to.compare(0, replies_prefix.size(), replies_prefix) == 0 &&
-                valid_topic_id(std::string_view(m.reply_to).substr(replies_prefix.size())),
-            "reply_to", "a replies/{client} topic");
+    f.check(is_replies_topic(m.reply_to), "reply_to", "a replies/{client} topic");
     std::string op;
     f.text("op", op);
     f.check(enum_from(op, kOps, m.op), "op", "a known operation");

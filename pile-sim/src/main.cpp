@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
 
     station::SimulatedClock clock(station::station_time_from_utc(cli::wall_ms(), utc_offset), 1,
                                   cli::wall_ms());
+    std::int64_t last_clock_wall = -1;
     const auto telemetry_period = static_cast<std::int64_t>(1000.0 / telemetry_hz);
     std::int64_t next_telemetry = cli::wall_ms() + telemetry_period;
     auto flush = [&](std::size_t i) {
@@ -166,9 +167,10 @@ int main(int argc, char** argv) {
                 contract::ClockMessage m;
                 if (std::string e = contract::parse(item->payload, m); !e.empty()) {
                     log("warn", "dropped a clock message: " + e);
-                } else if (station::SimulatedClock(m.at_ms, m.speed, m.wall_ms).now(wall) >= now ||
-                           !m.simulated) {
-                    // Every pile's client receives the clock; the first copy moves it.
+                } else if (m.wall_ms > last_clock_wall) {
+                    // Every pile's client receives each clock message: the first copy of a
+                    // newer publication moves the clock, the other copies are old news.
+                    last_clock_wall = m.wall_ms;
                     clock = station::SimulatedClock(m.at_ms, m.speed, m.wall_ms);
                     now = clock.now(wall);
                     advance_all = true;

@@ -34,6 +34,9 @@ std::string station_bills_topic();
 std::string scheduler_requests_topic();
 std::string replies_topic(std::string_view client);
 
+/// Whether `topic` is a replies/{client} topic with a valid client id.
+bool is_replies_topic(std::string_view topic);
+
 /// A pile topic taken apart; nullopt for any other topic.
 struct PileTopic {
     std::string pile;

@@ -90,7 +90,7 @@ void SchedulerApp::on_message(std::string_view topic, std::string_view payload, 
         if (!station_.find_pile(pt->pile)) {
             drop("unknown pile", topic);
         } else {
-            handle_pile(pt->pile, static_cast<int>(pt->channel), payload);
+            handle_pile(pt->pile, static_cast<int>(pt->channel), payload, wall_ms);
         }
     } else {
         drop("not a topic the scheduler reads", topic);
@@ -100,6 +100,7 @@ void SchedulerApp::on_message(std::string_view topic, std::string_view payload, 
 
 void SchedulerApp::tick(std::int64_t wall_ms) {
     advance(wall_ms);
+    check_offline(wall_ms);
     flush_events();
     if (revision_ != published_revision_ && wall_ms - last_state_wall_ >= options_.state_interval_ms) {
         publish_state(wall_ms);
@@ -107,14 +108,47 @@ void SchedulerApp::tick(std::int64_t wall_ms) {
 }
 
 void SchedulerApp::on_connected(std::int64_t wall_ms) {
+    connected_ = true;
+    for (PileLink& link : links_) {
+        if (link.offline_since) {
+            link.offline_since = wall_ms;
+        }
+    }
     advance(wall_ms);
     flush_events();
     publish_clock(wall_ms);
     publish_state(wall_ms);
 }
 
+void SchedulerApp::on_connection_lost() { connected_ = false; }
+
+void SchedulerApp::check_offline(std::int64_t wall_ms) {
+    if (!connected_) {
+        return;
+    }
+    for (std::size_t p = 0; p < links_.size(); ++p) {
+        PileLink& link = links_[p];
+        if (link.offline_since && wall_ms - *link.offline_since >= options_.offline_grace_ms) {
+            link.offline_since.reset();
+            const auto pi = static_cast<station::PileIndex>(p);
+            if (station_.pile_state(pi) != station::PileState::Fault) {
+                const std::string& id = station_.pile_spec(pi).id;
+                log("warn", "pile " + id + " has been offline too long: treated as a fault");
+                station_.fault(id);
+                link.fault_from_disconnect = true;
+            }
+        }
+    }
+}
+
 std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms) const {
     std::optional<std::int64_t> due;
+    for (const PileLink& link : links_) {
+        if (link.offline_since && connected_) {
+            const auto at = std::max(wall_ms, *link.offline_since + options_.offline_grace_ms);
+            due = due ? std::min(*due, at) : at;
+        }
+    }
     if (revision_ != published_revision_) {
         due = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
     }
@@ -148,7 +182,8 @@ bool SchedulerApp::fresh(PileLink& link, const contract::Origin& origin) {
     return true;
 }
 
-void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_view payload) {
+void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_view payload,
+                               std::int64_t wall_ms) {
     const auto p = *station_.find_pile(pile);
     PileLink& link = links_[static_cast<std::size_t>(p)];
     const std::string topic = contract::pile_topic(pile, static_cast<PileChannel>(channel));
@@ -161,13 +196,11 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
                 return;
             }
             if (!m.online) {
-                link.online = false;
-                link.boot.clear();
-                if (station_.pile_state(p) != station::PileState::Fault) {
-                    log("warn", "pile " + id + " went offline: treated as a fault");
-                    station_.fault(id);
-                    link.fault_from_disconnect = true;
+                if (link.online) {
+                    log("warn", "pile " + id + " went offline");
+                    link.offline_since = wall_ms;
                 }
+                link.online = false;
                 return;
             }
             // Sequence numbers order one pile's messages per channel; status is compared
@@ -177,6 +210,14 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
                 link.last_seq = -1;
             }
             link.online = true;
+            link.offline_since.reset();
+            if (!m.session.empty() && m.session != link.session) {
+                // The pile runs a session the station has ended (e.g. while it was away).
+                contract::PileCommand stop;
+                stop.type = contract::CommandType::Stop;
+                stop.session = m.session;
+                command(p, stop);
+            }
             if (link.fault_from_disconnect) {
                 link.fault_from_disconnect = false;
                 if (m.state != station::PileState::Fault) {
@@ -269,14 +310,11 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
     contract::SchedulerRequest req;
     if (std::string e = contract::parse(payload, req); !e.empty()) {
         // Answer a malformed request when it says where to, so the caller learns why.
-        contract::SchedulerRequest addr;
         const json j = json::parse(payload, nullptr, false);
         if (j.is_object() && j.contains("id") && j["id"].is_string() && j.contains("reply_to") &&
             j["reply_to"].is_string()) {
             const std::string reply_to = j["reply_to"].get<std::string>();
-            const std::string prefix = contract::replies_topic("");
-            if (reply_to.size() > prefix.size() && reply_to.compare(0, prefix.size(), prefix) == 0 &&
-                contract::valid_topic_id(std::string_view(reply_to).substr(prefix.size()))) {
+            if (contract::is_replies_topic(reply_to)) {
                 auto reply = refused("bad_request", e);
                 reply.id = j["id"].get<std::string>();
                 out_.push_back({reply_to, contract::to_json(reply), 1, false});

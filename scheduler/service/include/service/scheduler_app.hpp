@@ -38,6 +38,10 @@ struct SchedulerOptions {
     std::int64_t state_interval_ms = 200;
     /// |meter - model| above this (kWh) is logged when a session's bill is made.
     double reconcile_tolerance_kwh = 0.05;
+    /// A pile that went offline (its last will) counts as faulty only if it is not back
+    /// within this much wall time: a charger keeps charging through a network blip or a
+    /// broker restart, and its session must not be cut for it.
+    std::int64_t offline_grace_ms = 10000;
 };
 
 /// Log sink: level ("info", "warn") and message.
@@ -56,8 +60,12 @@ public:
     /// Brings the station up to the clock: runs what became due, sends the resulting
     /// commands, publishes bills and (at most every state_interval_ms) the state.
     void tick(std::int64_t wall_ms);
-    /// After (re)connecting: publishes the retained clock and state again.
+    /// After (re)connecting: publishes the retained clock and state again, and restarts
+    /// the grace period of piles that were offline.
     void on_connected(std::int64_t wall_ms);
+    /// The broker is gone: cut off, the scheduler cannot tell an offline pile from its own
+    /// outage, so no pile's grace period runs out until it is back.
+    void on_connection_lost();
     /// Wall time at which something is next due (an internal event or a pending state
     /// publication), for the caller's sleep; nullopt if nothing is.
     std::optional<std::int64_t> next_due_wall_ms(std::int64_t wall_ms) const;
@@ -78,6 +86,7 @@ public:
 private:
     struct PileLink {
         bool online = false;
+        std::optional<std::int64_t> offline_since;  // wall time of its last will, until back
         bool fault_from_disconnect = false;
         std::string session;       // the session the pile was told to run
         double meter_kwh = 0;      // the pile's last reported energy for it
@@ -85,7 +94,8 @@ private:
         std::int64_t last_seq = -1;
     };
 
-    void handle_pile(std::string_view pile, int channel, std::string_view payload);
+    void handle_pile(std::string_view pile, int channel, std::string_view payload, std::int64_t wall_ms);
+    void check_offline(std::int64_t wall_ms);
     void handle_request(std::string_view payload, std::int64_t wall_ms);
     contract::SchedulerReply apply(const contract::SchedulerRequest& req, std::int64_t wall_ms);
     bool fresh(PileLink& link, const contract::Origin& origin);
@@ -103,6 +113,7 @@ private:
     LogFn log_;
     std::vector<PileLink> links_;
     std::vector<contract::Publication> out_;
+    bool connected_ = false;
     std::int64_t command_seq_ = 0;
     std::int64_t revision_ = 0;
     std::int64_t published_revision_ = -1;
