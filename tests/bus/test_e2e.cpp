@@ -1,0 +1,252 @@
+// End to end (issue #3): broker + scheduler + pile simulator running, the published
+// 42-event acceptance case played through the bus — arrivals, changes and cancels as
+// requests to the scheduler, faults injected into the simulated piles — and the station
+// compared with case42.expected.jsonl at every event time and in its final bills.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.hpp"
+#include "contract/topics.hpp"
+#include "harness.hpp"
+#include "replay/scenario.hpp"
+#include "station/time.hpp"
+
+using harness::Message;
+using harness::Probe;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Day 0 of the scenario is this station date.
+const station::TimeMs kDay0 = *station::parse_date("2026-11-25") * station::kMsPerDay;
+
+json when(station::TimeMs scenario_t) {
+    return json{{"t", station::format_hms(scenario_t)}, {"day", station::day_of(scenario_t)}};
+}
+
+// A state reply's time (station ms) as scenario time.
+station::TimeMs scenario_time(const json& stamp) { return stamp["at_ms"].get<station::TimeMs>() - kDay0; }
+
+class Driver {
+public:
+    explicit Driver(Probe& probe) : probe_(probe) {}
+
+    contract::SchedulerReply request(contract::SchedulerRequest r) { return probe_.request(r, 10s); }
+
+    json state() {
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::State;
+        const auto reply = request(r);
+        REQUIRE(reply.ok);
+        return reply.data;
+    }
+
+    std::string pile_state(const std::string& pile) {
+        const json s = state();  // kept: a range-for over state()["piles"] would dangle
+        for (const auto& p : s["piles"]) {
+            if (p["id"] == pile) {
+                return p["state"];
+            }
+        }
+        return "";
+    }
+
+    void advance_to(station::TimeMs t) {
+        if (t > now_) {
+            contract::SchedulerRequest r;
+            r.op = contract::RequestOp::ClockAdvance;
+            r.advance_seconds = (t - now_) / station::kMsPerSecond;
+            REQUIRE(request(r).ok);
+            now_ = t;
+        }
+    }
+    void start_at(station::TimeMs t) { now_ = t; }
+    station::TimeMs now() const { return now_; }
+
+    // A fault or recovery goes to the simulated pile, which reports it to the scheduler;
+    // the driver waits until the scheduler shows it.
+    bool pile_event(const replay::ScenarioEvent& ev) {
+        const bool fault = ev.kind == replay::EventKind::Fault;
+        contract::PileCommand cmd;
+        cmd.id = "driver-" + std::to_string(++commands_);
+        cmd.type = fault ? contract::CommandType::InjectFault : contract::CommandType::ClearFault;
+        cmd.fault_minutes = static_cast<int>(ev.fault_duration / station::kMsPerMinute);
+        const std::string pile(ev.subject);
+        const auto from = probe_.mark();
+        probe_.publish(contract::pile_topic(pile, contract::PileChannel::Commands), contract::to_json(cmd));
+        const auto ack = probe_.wait_for(
+            [&](const Message& m) {
+                return m.topic == contract::pile_topic(pile, contract::PileChannel::Acks) &&
+                       m.payload.find(cmd.id) != std::string::npos;
+            },
+            from);
+        if (!ack || json::parse(ack->payload)["ok"] != true) {
+            return false;
+        }
+        return Probe::eventually([&] { return (pile_state(pile) == "FAULT") == fault; }, 10s);
+    }
+
+    bool apply(const replay::ScenarioEvent& ev) {
+        contract::SchedulerRequest r;
+        r.car = std::string(ev.subject);
+        switch (ev.kind) {
+            case replay::EventKind::Arrive:
+                r.op = contract::RequestOp::Submit;
+                r.mode = ev.mode;
+                r.kwh = ev.kwh;
+                return request(r).ok;
+            case replay::EventKind::Cancel:
+                r.op = contract::RequestOp::Cancel;
+                return request(r).ok;
+            case replay::EventKind::Change:
+                r.op = contract::RequestOp::Change;
+                r.mode = ev.mode;
+                r.kwh = ev.kwh;
+                return request(r).ok;
+            case replay::EventKind::Fault:
+            case replay::EventKind::Recover:
+                return pile_event(ev);
+        }
+        return false;
+    }
+
+    // The state in the replay's snapshot form (scenario-format.md).
+    json snapshot(const json& events) {
+        const json s = state();
+        json line = when(scenario_time(s));
+        line["events"] = events;
+        line["piles"] = json::array();
+        for (const auto& p : s["piles"]) {
+            json queue = json::array();
+            for (const auto& c : p["queue"]) {
+                queue.push_back(json{{"car", c["car"]}, {"kwh", c["kwh"]}, {"fee", c["fee"]}});
+            }
+            line["piles"].push_back(json{{"id", p["id"]}, {"state", p["state"]}, {"queue", queue}});
+        }
+        for (const char* area : {"waiting", "redispatch"}) {
+            line[area] = json::array();
+            for (const auto& c : s[area]) {
+                line[area].push_back(
+                    json{{"car", c["car"]}, {"number", c["number"]}, {"mode", c["mode"]}, {"kwh", c["kwh"]}});
+            }
+        }
+        return line;
+    }
+
+    // Every order's bills in the replay's final-line form, and when the last one closed.
+    json final_line(station::TimeMs last_event) {
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::Bills;
+        const auto reply = request(r);
+        REQUIRE(reply.ok);
+        station::TimeMs end = last_event;
+        json bills = json::array();
+        for (const auto& o : reply.data["orders"]) {
+            if (o["closed"].is_object()) {
+                end = std::max(end, scenario_time(o["closed"]));
+            }
+            json sessions = json::array();
+            for (const auto& b : o["sessions"]) {
+                const auto start = scenario_time(b["start"]);
+                const auto stop = scenario_time(b["stop"]);
+                sessions.push_back(json{{"pile", b["pile"]},
+                                        {"start", station::format_hms(start)},
+                                        {"start_day", station::day_of(start)},
+                                        {"stop", station::format_hms(stop)},
+                                        {"stop_day", station::day_of(stop)},
+                                        {"kwh", b["kwh"]},
+                                        {"hours", b["hours"]},
+                                        {"charge_fee", b["charge_fee"]},
+                                        {"service_fee", b["service_fee"]},
+                                        {"total", b["total_fee"]}});
+            }
+            bills.push_back(json{{"car", o["car"]},
+                                 {"number", o["number"]},
+                                 {"state", o["state"]},
+                                 {"kwh", o["kwh"]},
+                                 {"charge_fee", o["charge_fee"]},
+                                 {"service_fee", o["service_fee"]},
+                                 {"total", o["total_fee"]},
+                                 {"sessions", sessions}});
+        }
+        return json{{"end", when(end)}, {"bills", bills}};
+    }
+
+    bool all_closed() {
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::Bills;
+        const auto reply = request(r);
+        for (const auto& o : reply.data["orders"]) {
+            if (!o["closed"].is_object()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+private:
+    Probe& probe_;
+    station::TimeMs now_ = 0;
+    int commands_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("e2e: the acceptance case through broker, scheduler and simulated piles", "[e2e]") {
+    const std::string shared = STATION_SHARED_DIR;
+    std::string scenario;
+    REQUIRE(cli::read_file(shared + "/acceptance/case42.txt", scenario));
+
+    harness::Broker broker;
+    const std::string dir = harness::temp_dir();
+    harness::Process scheduler({harness::scheduler_binary(), "--broker", broker.uri(), "--profile",
+                                "acceptance-42", "--sim-start", "2026-11-25 06:00:00", "--sim-speed", "0"},
+                               dir + "/scheduler.log");
+    harness::Process sim({harness::pile_sim_binary(), "--broker", broker.uri(), "--profile", "acceptance-42"},
+                         dir + "/pile-sim.log");
+    Probe probe(broker.uri(), "e2e-driver");
+    Driver driver(probe);
+    INFO("logs in " << dir);
+    for (const char* pile : {"F1", "F2", "T1", "T2", "T3"}) {
+        REQUIRE(Probe::eventually([&] { return driver.pile_state(pile) == "REST"; }, 15s));
+    }
+
+    std::ofstream out(dir + "/actual.jsonl");
+    replay::ScenarioReader reader(scenario);
+    replay::ScenarioEvent ev;
+    REQUIRE(reader.next(ev));
+    driver.start_at(ev.at);
+    bool more = true;
+    station::TimeMs t = ev.at;
+    while (more) {
+        t = ev.at;
+        driver.advance_to(t);
+        json events = json::array();
+        while (more && ev.at == t) {
+            events.push_back(json{{"event", std::string(ev.text)}, {"ok", driver.apply(ev)}});
+            more = reader.next(ev);
+        }
+        out << driver.snapshot(events).dump() << "\n";
+    }
+    REQUIRE_FALSE(reader.failed());
+    // Run on until every order is closed (the expected end is 01:35 the next day).
+    for (int hour = 0; hour < 48 && !driver.all_closed(); ++hour) {
+        driver.advance_to(driver.now() + station::kMsPerHour);
+    }
+    out << driver.final_line(t).dump() << "\n";
+    out.close();
+
+    const std::string compare = "python3 " + shared + "/tools/compare-replay.py " + shared +
+                                "/acceptance/case42.expected.jsonl " + dir + "/actual.jsonl > " + dir +
+                                "/compare.txt 2>&1";
+    const int rc = std::system(compare.c_str());
+    std::string diff;
+    cli::read_file(dir + "/compare.txt", diff);
+    INFO(diff << "\nscheduler log:\n" << scheduler.log());
+    CHECK(rc == 0);
+    CHECK(diff == "match\n");
+}
