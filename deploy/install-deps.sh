@@ -11,7 +11,13 @@ packages=(
     libpoco-dev                          # HTTP server, SQLite, JWT (api)
     nlohmann-json3-dev                   # JSON
     catch2                               # unit tests (v2)
+    time                                 # /usr/bin/time for the benchmarks' peak memory
 )
+# Node.js and npm validate the API documents (docs/tools); the machine's own newer
+# Node.js is used where there is one.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
