@@ -82,6 +82,13 @@ public:
         }
         out = j_[key].get<bool>();
     }
+    /// Whole minutes, 0 to 100000 (optional, 0 when absent).
+    void minutes(const char* key, int& out) {
+        std::int64_t v = 0;
+        integer(key, v, false);
+        check(v >= 0 && v <= 100000, key, "whole minutes between 0 and 100000");
+        out = static_cast<int>(v);
+    }
     void object(const char* key, json& out) {
         if (has(key)) {
             if (!j_[key].is_object()) {
@@ -299,10 +306,7 @@ std::string parse(std::string_view payload, PileEvent& m) {
         f.check(m.energy_kwh >= 0, "energy_kwh", "0 or more");
     }
     if (m.type == PileEventType::FaultRaised) {
-        std::int64_t minutes = 0;
-        f.integer("fault_minutes", minutes, false);
-        f.check(minutes >= 0 && minutes <= 100000, "fault_minutes", "between 0 and 100000");
-        m.fault_minutes = static_cast<int>(minutes);
+        f.minutes("fault_minutes", m.fault_minutes);
     }
     f.text("reason", m.reason, false);
     f.integer("at_ms", m.at_ms);
@@ -345,10 +349,7 @@ std::string parse(std::string_view payload, PileCommand& m) {
         f.check(m.target_kwh > 0, "target_kwh", "above 0");
     }
     if (m.type == CommandType::InjectFault) {
-        std::int64_t minutes = 0;
-        f.integer("fault_minutes", minutes, false);
-        f.check(minutes >= 0 && minutes <= 100000, "fault_minutes", "between 0 and 100000");
-        m.fault_minutes = static_cast<int>(minutes);
+        f.minutes("fault_minutes", m.fault_minutes);
     }
     return f.error();
 }
@@ -459,10 +460,7 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
         case RequestOp::SwitchOff: {
             f.id("pile", m.pile);
             if (m.op == RequestOp::Fault) {
-                std::int64_t minutes = 0;
-                f.integer("minutes", minutes, false);
-                f.check(minutes >= 0 && minutes <= 100000, "minutes", "between 0 and 100000");
-                m.minutes = static_cast<int>(minutes);
+                f.minutes("minutes", m.minutes);
             }
             break;
         }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,47 +49,39 @@ int main(int argc, char** argv) {
     double telemetry_hz = 1;
     int utc_offset = 480;
     std::vector<ScriptedFault> faults;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            return usage("unknown option or missing value: " + arg);
-        }
-        const std::string value = argv[++i];
-        try {
-            if (arg == "--broker") {
-                broker = value;
-            } else if (arg == "--profile") {
-                profile_arg = value;
-            } else if (arg == "--piles") {
-                only = "," + value + ",";
-            } else if (arg == "--telemetry-hz") {
-                telemetry_hz = std::stod(value);
-            } else if (arg == "--utc-offset-minutes") {
-                utc_offset = std::stoi(value);
-            } else if (arg == "--fault") {
-                const auto eq = value.find('=');
-                const auto at = eq == std::string::npos ? std::nullopt
-                                                        : station::parse_datetime(value.substr(0, eq));
-                if (!at) {
-                    return usage("--fault takes \"YYYY-MM-DD HH:MM:SS=PILE[:MINUTES]\"");
-                }
-                std::string pile = value.substr(eq + 1);
-                int minutes = 0;
-                if (const auto colon = pile.find(':'); colon != std::string::npos) {
-                    minutes = std::stoi(pile.substr(colon + 1));
-                    pile.resize(colon);
-                }
-                faults.push_back({*at, pile, minutes});
-            } else {
-                return usage("unknown option " + arg);
+    const auto done = cli::parse_options(argc, argv, "station-pile-sim", kUsage,
+                                         [&](const std::string& arg, const std::string& value) {
+        if (arg == "--broker") {
+            broker = value;
+        } else if (arg == "--profile") {
+            profile_arg = value;
+        } else if (arg == "--piles") {
+            only = "," + value + ",";
+        } else if (arg == "--telemetry-hz") {
+            telemetry_hz = std::stod(value);
+        } else if (arg == "--utc-offset-minutes") {
+            utc_offset = std::stoi(value);
+        } else if (arg == "--fault") {
+            const auto eq = value.find('=');
+            const auto at = eq == std::string::npos ? std::nullopt
+                                                    : station::parse_datetime(value.substr(0, eq));
+            if (!at) {
+                throw std::invalid_argument("expected \"YYYY-MM-DD HH:MM:SS=PILE[:MINUTES]\"");
             }
-        } catch (const std::exception&) {
-            return usage("bad value for " + arg + ": " + value);
+            std::string pile = value.substr(eq + 1);
+            int minutes = 0;
+            if (const auto colon = pile.find(':'); colon != std::string::npos) {
+                minutes = std::stoi(pile.substr(colon + 1));
+                pile.resize(colon);
+            }
+            faults.push_back({*at, pile, minutes});
+        } else {
+            return false;
         }
+        return true;
+    });
+    if (done) {
+        return *done;
     }
     if (!(telemetry_hz > 0 && telemetry_hz <= 100)) {
         return usage("--telemetry-hz must be above 0 and at most 100");

@@ -13,6 +13,34 @@ volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_stop_signal(int) { g_stop = 1; }
 }  // namespace
 
+std::optional<int> parse_options(int argc, char** argv, const std::string& program,
+                                 const std::string& usage,
+                                 const std::function<bool(const std::string&, const std::string&)>& on_option) {
+    auto fail = [&](const std::string& message) {
+        std::cerr << program << ": " << message << "\n" << usage;
+        return 2;
+    };
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << usage;
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            return fail("unknown option or missing value: " + arg);
+        }
+        const std::string value = argv[++i];
+        try {
+            if (!on_option(arg, value)) {
+                return fail("unknown option " + arg);
+            }
+        } catch (const std::exception& e) {
+            return fail("bad value for " + arg + ": " + value + (e.what()[0] ? std::string(" (") + e.what() + ")" : ""));
+        }
+    }
+    return std::nullopt;
+}
+
 bool read_file(const std::string& path, std::string& out) {
     if (path == "-") {
         std::ostringstream ss;

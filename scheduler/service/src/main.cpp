@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 
 #include "bus/inbox.hpp"
@@ -24,11 +25,6 @@ constexpr const char* kUsage =
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
     "clock requests).\n";
 
-int usage(const std::string& message) {
-    std::cerr << "station-scheduler: " << message << "\n" << kUsage;
-    return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -36,44 +32,36 @@ int main(int argc, char** argv) {
     std::string profile_arg(station::kDefaultProfile);
     std::string client_id = "station-scheduler";
     service::SchedulerOptions options;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            return usage("unknown option or missing value: " + arg);
-        }
-        const std::string value = argv[++i];
-        try {
-            if (arg == "--broker") {
-                broker = value;
-            } else if (arg == "--profile") {
-                profile_arg = value;
-            } else if (arg == "--client-id") {
-                client_id = value;
-            } else if (arg == "--sim-start") {
-                const auto t = station::parse_datetime(value);
-                if (!t) {
-                    return usage("--sim-start takes \"YYYY-MM-DD HH:MM:SS\"");
-                }
-                options.clock.simulated = true;
-                options.clock.start = *t;
-            } else if (arg == "--sim-speed") {
-                options.clock.speed = std::stod(value);
-            } else if (arg == "--utc-offset-minutes") {
-                options.clock.utc_offset_minutes = std::stoi(value);
-            } else if (arg == "--state-interval-ms") {
-                options.state_interval_ms = std::stoll(value);
-            } else if (arg == "--offline-grace-ms") {
-                options.offline_grace_ms = std::stoll(value);
-            } else {
-                return usage("unknown option " + arg);
+    const auto done = cli::parse_options(argc, argv, "station-scheduler", kUsage,
+                                         [&](const std::string& arg, const std::string& value) {
+        if (arg == "--broker") {
+            broker = value;
+        } else if (arg == "--profile") {
+            profile_arg = value;
+        } else if (arg == "--client-id") {
+            client_id = value;
+        } else if (arg == "--sim-start") {
+            const auto t = station::parse_datetime(value);
+            if (!t) {
+                throw std::invalid_argument("expected \"YYYY-MM-DD HH:MM:SS\"");
             }
-        } catch (const std::exception&) {
-            return usage("bad value for " + arg + ": " + value);
+            options.clock.simulated = true;
+            options.clock.start = *t;
+        } else if (arg == "--sim-speed") {
+            options.clock.speed = std::stod(value);
+        } else if (arg == "--utc-offset-minutes") {
+            options.clock.utc_offset_minutes = std::stoi(value);
+        } else if (arg == "--state-interval-ms") {
+            options.state_interval_ms = std::stoll(value);
+        } else if (arg == "--offline-grace-ms") {
+            options.offline_grace_ms = std::stoll(value);
+        } else {
+            return false;
         }
+        return true;
+    });
+    if (done) {
+        return *done;
     }
     auto loaded = cli::load_profile(profile_arg);
     if (!loaded.profile) {

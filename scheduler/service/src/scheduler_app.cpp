@@ -169,6 +169,20 @@ std::vector<contract::Publication> SchedulerApp::take_publications() {
 
 // ---- piles ---------------------------------------------------------------------------
 
+template <typename Message>
+bool SchedulerApp::read(std::string_view payload, std::string_view pile, std::string_view topic,
+                        Message& m) {
+    std::string error = contract::parse(payload, m);
+    if (error.empty() && m.pile != pile) {
+        error = "pile id differs from the topic";
+    }
+    if (!error.empty()) {
+        drop(error, topic);
+        return false;
+    }
+    return true;
+}
+
 bool SchedulerApp::fresh(PileLink& link, const contract::Origin& origin) {
     if (origin.boot != link.boot) {  // the pile (re)started: a new sequence begins
         link.boot = origin.boot;
@@ -191,8 +205,7 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
     switch (static_cast<PileChannel>(channel)) {
         case PileChannel::Status: {
             contract::PileStatus m;
-            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
-                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+            if (!read(payload, pile, topic, m)) {
                 return;
             }
             if (!m.online) {
@@ -229,8 +242,7 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
         }
         case PileChannel::Telemetry: {
             contract::Telemetry m;
-            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
-                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+            if (!read(payload, pile, topic, m)) {
                 return;
             }
             if (!fresh(link, m.origin)) {
@@ -244,8 +256,7 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
         }
         case PileChannel::Events: {
             contract::PileEvent m;
-            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
-                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+            if (!read(payload, pile, topic, m)) {
                 return;
             }
             if (!fresh(link, m.origin)) {
@@ -288,8 +299,7 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
         }
         case PileChannel::Acks: {
             contract::CommandAck m;
-            if (std::string e = contract::parse(payload, m); !e.empty() || m.pile != pile) {
-                drop(e.empty() ? "pile id differs from the topic" : e, topic);
+            if (!read(payload, pile, topic, m)) {
                 return;
             }
             if (!m.ok) {

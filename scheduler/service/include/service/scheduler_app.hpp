@@ -98,6 +98,9 @@ private:
     void check_offline(std::int64_t wall_ms);
     void handle_request(std::string_view payload, std::int64_t wall_ms);
     contract::SchedulerReply apply(const contract::SchedulerRequest& req, std::int64_t wall_ms);
+    /// Parses a pile's message and checks it names the topic's pile; drops it if not.
+    template <typename Message>
+    bool read(std::string_view payload, std::string_view pile, std::string_view topic, Message& m);
     bool fresh(PileLink& link, const contract::Origin& origin);
     void drop(std::string_view why, std::string_view topic);
     void advance(std::int64_t wall_ms);

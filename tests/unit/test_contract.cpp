@@ -1,0 +1,121 @@
+// The MQTT contract (common/): topics, and every payload type round-trips and refuses
+// malformed input with a reason.
+#include <catch2/catch.hpp>
+
+#include "contract/messages.hpp"
+#include "contract/topics.hpp"
+
+using namespace contract;
+
+TEST_CASE("contract: topics are built and taken apart in one place", "[contract]") {
+    CHECK(pile_topic("F1", PileChannel::Status) == "evcs/v1/piles/F1/status");
+    CHECK(all_piles(PileChannel::Events) == "evcs/v1/piles/+/events");
+    CHECK(station_state_topic() == "evcs/v1/station/state");
+    CHECK(replies_topic("api") == "evcs/v1/replies/api");
+    const auto t = parse_pile_topic("evcs/v1/piles/T2/telemetry");
+    REQUIRE(t);
+    CHECK(t->pile == "T2");
+    CHECK(t->channel == PileChannel::Telemetry);
+    CHECK_FALSE(parse_pile_topic("evcs/v1/piles/T2/other"));
+    CHECK_FALSE(parse_pile_topic("evcs/v2/piles/T2/status"));
+    CHECK_FALSE(parse_pile_topic("evcs/v1/piles//status"));
+    CHECK(is_replies_topic("evcs/v1/replies/x"));
+    CHECK_FALSE(is_replies_topic("evcs/v1/replies/"));
+    CHECK_FALSE(is_replies_topic("evcs/v1/replies/a/b"));
+    CHECK_FALSE(is_replies_topic("evcs/v1/piles/T1/commands"));
+    CHECK_FALSE(valid_topic_id("a+b"));
+    CHECK_FALSE(valid_topic_id(std::string(65, 'x')));
+}
+
+TEST_CASE("contract: payloads round-trip through JSON", "[contract]") {
+    PileStatus s{"T1", true, station::PileState::Work, station::Mode::Slow, 7, "s1", 123, {"b", 4}};
+    PileStatus s2;
+    REQUIRE(parse(to_json(s), s2).empty());
+    CHECK(s2.state == station::PileState::Work);
+    CHECK(s2.mode == station::Mode::Slow);
+    CHECK(s2.origin.seq == 4);
+
+    PileEvent e;
+    e.pile = "F1";
+    e.type = PileEventType::FaultRaised;
+    e.fault_minutes = 30;
+    e.origin = {"b", 9};
+    PileEvent e2;
+    REQUIRE(parse(to_json(e), e2).empty());
+    CHECK(e2.type == PileEventType::FaultRaised);
+    CHECK(e2.fault_minutes == 30);
+
+    PileCommand c;
+    c.id = "c1";
+    c.type = CommandType::Start;
+    c.session = "s";
+    c.order = 3;
+    c.target_kwh = 12.5;
+    PileCommand c2;
+    REQUIRE(parse(to_json(c), c2).empty());
+    CHECK(c2.target_kwh == 12.5);
+
+    SchedulerRequest r;
+    r.id = "r";
+    r.reply_to = "evcs/v1/replies/me";
+    r.op = RequestOp::Submit;
+    r.car = "V1";
+    r.mode = station::Mode::Fast;
+    r.kwh = 30;
+    SchedulerRequest r2;
+    REQUIRE(parse(to_json(r), r2).empty());
+    CHECK(r2.op == RequestOp::Submit);
+    CHECK(r2.kwh == 30);
+    CHECK(r2.mode == station::Mode::Fast);
+
+    ClockMessage k{1000, 10, 5, true};
+    ClockMessage k2;
+    REQUIRE(parse(to_json(k), k2).empty());
+    CHECK(k2.speed == 10);
+}
+
+TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]") {
+    struct Case {
+        const char* payload;
+        const char* reason;
+    };
+    const Case requests[] = {
+        {"", "not JSON"},
+        {"[]", "not a JSON object"},
+        {R"({"reply_to":"evcs/v1/replies/x","op":"state"})", "\"id\" is missing"},
+        {R"({"id":5,"reply_to":"evcs/v1/replies/x","op":"state"})", "\"id\" must be a string"},
+        {R"({"id":"a","reply_to":"evcs/v1/piles/T1/commands","op":"state"})", "reply_to"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"explode"})", "\"op\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"F"})", "\"kwh\" is missing"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"F","kwh":0})", "above 0"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"X","kwh":5})", "\"mode\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V/2","mode":"F","kwh":5})", "\"car\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"clock_set","time":"tomorrow"})", "\"time\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"clock_advance","advance_seconds":-5})", "advance_seconds"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"fault","pile":"T1","minutes":1.5})", "\"minutes\""},
+    };
+    for (const auto& c : requests) {
+        INFO(c.payload);
+        SchedulerRequest r;
+        CHECK_THAT(parse(c.payload, r), Catch::Contains(c.reason));
+    }
+    PileStatus s;
+    CHECK_THAT(parse(R"({"pile":"T1","online":true,"state":"BUSY","mode":"T","power_kw":7,"at_ms":0,"boot":"b","seq":1})", s),
+               Catch::Contains("\"state\""));
+    Telemetry t;
+    CHECK_THAT(parse(R"({"pile":"T1","session":"s","order":1,"energy_kwh":-1,"power_kw":7,"at_ms":0,"boot":"b","seq":1})", t),
+               Catch::Contains("energy_kwh"));
+    PileEvent e;
+    CHECK_THAT(parse(R"({"pile":"T1","type":"exploded","at_ms":0,"boot":"b","seq":1})", e),
+               Catch::Contains("\"type\""));
+    PileCommand c;
+    CHECK_THAT(parse(R"({"id":"c","type":"start","session":"s","order":1,"target_kwh":0})", c),
+               Catch::Contains("target_kwh"));
+    ClockMessage k;
+    CHECK_THAT(parse(R"({"at_ms":0,"speed":-1,"wall_ms":0,"simulated":true})", k), Catch::Contains("speed"));
+    CHECK_THAT(parse(std::string(70000, ' '), k), Catch::Contains("64 KiB"));
+    // A last will carries only the pile and online: false.
+    PileStatus will;
+    REQUIRE(parse(R"({"pile":"T1","online":false})", will).empty());
+    CHECK_FALSE(will.online);
+}
