@@ -1,6 +1,8 @@
 #include "contract/messages.hpp"
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "contract/topics.hpp"
 #include "station/time.hpp"
@@ -13,6 +15,107 @@ namespace {
 
 constexpr std::size_t kMaxPayload = 64 * 1024;
 
+// One top-level field of a payload. Nested objects and arrays are only marked: no bus
+// message but a reply's `data` has any, and that one is read separately.
+struct Value {
+    enum class Kind { Null, Bool, Int, Uint, Float, String, Nested } kind = Kind::Null;
+    bool b = false;
+    std::int64_t i = 0;
+    std::uint64_t u = 0;
+    double d = 0;
+    std::string s;
+};
+
+// Collects the top-level fields with nlohmann's SAX parser: every message on a busy bus
+// goes through here, and a DOM costs a map node and a value allocation per field.
+class FlatSax : public nlohmann::json_sax<json> {
+public:
+    std::vector<std::pair<std::string, Value>> fields;
+    bool top_is_object = false;
+
+    bool null() override { return put(Value{}); }
+    bool boolean(bool v) override {
+        Value x;
+        x.kind = Value::Kind::Bool;
+        x.b = v;
+        return put(std::move(x));
+    }
+    bool number_integer(json::number_integer_t v) override {
+        Value x;
+        x.kind = Value::Kind::Int;
+        x.i = v;
+        return put(std::move(x));
+    }
+    bool number_unsigned(json::number_unsigned_t v) override {
+        Value x;
+        x.kind = Value::Kind::Uint;
+        x.u = v;
+        return put(std::move(x));
+    }
+    bool number_float(json::number_float_t v, const json::string_t&) override {
+        Value x;
+        x.kind = Value::Kind::Float;
+        x.d = v;
+        return put(std::move(x));
+    }
+    bool string(json::string_t& v) override {
+        Value x;
+        x.kind = Value::Kind::String;
+        x.s = std::move(v);
+        return put(std::move(x));
+    }
+    bool binary(json::binary_t&) override { return put(nested()); }
+    bool start_object(std::size_t) override { return open(true); }
+    bool key(json::string_t& k) override {
+        if (depth_ == 1) {
+            key_ = std::move(k);
+        }
+        return true;
+    }
+    bool end_object() override {
+        --depth_;
+        return true;
+    }
+    bool start_array(std::size_t) override { return open(false); }
+    bool end_array() override {
+        --depth_;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
+
+private:
+    static Value nested() {
+        Value x;
+        x.kind = Value::Kind::Nested;
+        return x;
+    }
+    bool open(bool object) {
+        if (depth_ == 0) {
+            top_is_object = object;
+        } else if (depth_ == 1) {
+            put(nested());
+        }
+        ++depth_;
+        return true;
+    }
+    bool put(Value v) {
+        if (depth_ == 1) {
+            for (auto& [k, existing] : fields) {  // a repeated key: the last one holds
+                if (k == key_) {
+                    existing = std::move(v);
+                    return true;
+                }
+            }
+            fields.emplace_back(key_, std::move(v));
+        }
+        return true;
+    }
+    int depth_ = 0;
+    std::string key_;
+};
+
 // Reads typed fields of one JSON object and keeps the first problem. Every accessor is
 // safe to call after a failure (it then does nothing), so parsers read straight through.
 class Fields {
@@ -22,26 +125,31 @@ public:
             error_ = "payload larger than 64 KiB";
             return;
         }
-        j_ = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-        if (j_.is_discarded()) {
+        FlatSax sax;
+        sax.fields.reserve(16);
+        const bool parsed = json::sax_parse(payload.begin(), payload.end(), &sax,
+                                            json::input_format_t::json, /*strict=*/true);
+        if (!parsed) {
             error_ = "not JSON";
-        } else if (!j_.is_object()) {
+        } else if (!sax.top_is_object) {
             error_ = "not a JSON object";
         }
+        fields_ = std::move(sax.fields);
     }
     const std::string& error() const { return error_; }
     bool ok() const { return error_.empty(); }
-    bool has(const char* key) const { return ok() && j_.contains(key) && !j_[key].is_null(); }
+    bool has(const char* key) const { return ok() && find(key) != nullptr; }
 
     void text(const char* key, std::string& out, bool required = true) {
-        if (!want(key, required)) {
+        const Value* v = want(key, required);
+        if (v == nullptr) {
             return;
         }
-        if (!j_[key].is_string()) {
+        if (v->kind != Value::Kind::String) {
             fail(key, "a string");
             return;
         }
-        out = j_[key].get<std::string>();
+        out = v->s;
         if (out.size() > 256) {
             fail(key, "at most 256 bytes");
         }
@@ -53,34 +161,52 @@ public:
         }
     }
     void number(const char* key, double& out, bool required = true) {
-        if (!want(key, required)) {
+        const Value* v = want(key, required);
+        if (v == nullptr) {
             return;
         }
-        if (!j_[key].is_number() || !std::isfinite(j_[key].get<double>())) {
-            fail(key, "a number");
-            return;
+        switch (v->kind) {
+            case Value::Kind::Int:
+                out = static_cast<double>(v->i);
+                return;
+            case Value::Kind::Uint:
+                out = static_cast<double>(v->u);
+                return;
+            case Value::Kind::Float:
+                if (std::isfinite(v->d)) {
+                    out = v->d;
+                    return;
+                }
+                break;
+            default:
+                break;
         }
-        out = j_[key].get<double>();
+        fail(key, "a number");
     }
     void integer(const char* key, std::int64_t& out, bool required = true) {
-        if (!want(key, required)) {
+        const Value* v = want(key, required);
+        if (v == nullptr) {
             return;
         }
-        if (!j_[key].is_number_integer()) {
+        if (v->kind == Value::Kind::Int) {
+            out = v->i;
+        } else if (v->kind == Value::Kind::Uint &&
+                   v->u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            out = static_cast<std::int64_t>(v->u);
+        } else {
             fail(key, "an integer");
-            return;
         }
-        out = j_[key].get<std::int64_t>();
     }
     void flag(const char* key, bool& out, bool required = true) {
-        if (!want(key, required)) {
+        const Value* v = want(key, required);
+        if (v == nullptr) {
             return;
         }
-        if (!j_[key].is_boolean()) {
+        if (v->kind != Value::Kind::Bool) {
             fail(key, "true or false");
             return;
         }
-        out = j_[key].get<bool>();
+        out = v->b;
     }
     /// Whole minutes, 0 to 100000 (optional, 0 when absent).
     void minutes(const char* key, int& out) {
@@ -88,15 +214,6 @@ public:
         integer(key, v, false);
         check(v >= 0 && v <= 100000, key, "whole minutes between 0 and 100000");
         out = static_cast<int>(v);
-    }
-    void object(const char* key, json& out) {
-        if (has(key)) {
-            if (!j_[key].is_object()) {
-                fail(key, "an object");
-                return;
-            }
-            out = j_[key];
-        }
     }
     void check(bool condition, const char* key, const char* what) {
         if (ok() && !condition) {
@@ -110,20 +227,26 @@ public:
     }
 
 private:
-    bool want(const char* key, bool required) {
-        if (!ok()) {
-            return false;
-        }
-        if (!j_.contains(key) || j_[key].is_null()) {
-            if (required) {
-                error_ = std::string("field \"") + key + "\" is missing";
+    const Value* find(const char* key) const {
+        for (const auto& [k, v] : fields_) {
+            if (k == key) {
+                return v.kind == Value::Kind::Null ? nullptr : &v;
             }
-            return false;
         }
-        return true;
+        return nullptr;
+    }
+    const Value* want(const char* key, bool required) {
+        if (!ok()) {
+            return nullptr;
+        }
+        const Value* v = find(key);
+        if (v == nullptr && required) {
+            error_ = std::string("field \"") + key + "\" is missing";
+        }
+        return v;
     }
 
-    json j_;
+    std::vector<std::pair<std::string, Value>> fields_;
     std::string error_;
 };
 
@@ -166,6 +289,7 @@ const std::pair<RequestOp, std::string_view> kOps[] = {
     {RequestOp::SwitchOff, "switch_off"},  {RequestOp::ClockGet, "clock_get"},
     {RequestOp::ClockSet, "clock_set"},    {RequestOp::ClockAdvance, "clock_advance"},
     {RequestOp::State, "state"},           {RequestOp::Bills, "bills"},
+    {RequestOp::Stats, "stats"},
 };
 const std::pair<station::PileState, std::string_view> kPileStates[] = {
     {station::PileState::Off, "OFF"},
@@ -488,6 +612,7 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
         case RequestOp::ClockGet:
         case RequestOp::State:
         case RequestOp::Bills:
+        case RequestOp::Stats:
             break;
     }
     return f.error();
@@ -511,7 +636,16 @@ std::string parse(std::string_view payload, SchedulerReply& m) {
     f.flag("ok", m.ok);
     f.text("error", m.error, false);
     f.text("reason", m.reason, false);
-    f.object("data", m.data);
+    if (f.ok() && f.has("data")) {
+        // The one nested field of the contract; replies are read by clients, not on the
+        // scheduler's hot path, so a DOM is fine here.
+        const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+        if (!j.is_object() || !j["data"].is_object()) {
+            f.fail("data", "an object");
+        } else {
+            m.data = j["data"];
+        }
+    }
     return f.error();
 }
 

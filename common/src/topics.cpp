@@ -45,13 +45,13 @@ std::string scheduler_requests_topic() { return join("scheduler", "requests"); }
 std::string replies_topic(std::string_view client) { return join("replies", client); }
 
 bool is_replies_topic(std::string_view topic) {
-    const std::string prefix = std::string(kRoot) + "/replies/";
+    static const std::string prefix = std::string(kRoot) + "/replies/";
     return topic.size() > prefix.size() && topic.substr(0, prefix.size()) == prefix &&
            valid_topic_id(topic.substr(prefix.size()));
 }
 
 std::optional<PileTopic> parse_pile_topic(std::string_view topic) {
-    const std::string prefix = std::string(kRoot) + "/piles/";
+    static const std::string prefix = std::string(kRoot) + "/piles/";
     if (topic.substr(0, prefix.size()) != prefix) {
         return std::nullopt;
     }

@@ -120,10 +120,10 @@ int main(int argc, char** argv) {
         const int source = static_cast<int>(i);
         clients.push_back(std::make_unique<bus::MqttClient>(
             copts,
-            [&inbox, source](std::string topic, std::string payload) {
-                inbox.push({bus::InboxItem::Kind::Message, std::move(topic), std::move(payload), source});
+            [&inbox, source](bus::Received m) {
+                inbox.push({bus::InboxItem::Kind::Message, std::move(m), source});
             },
-            [&inbox, source] { inbox.push({bus::InboxItem::Kind::Connected, {}, {}, source}); }));
+            [&inbox, source] { inbox.push({bus::InboxItem::Kind::Connected, {}, source}); }));
     }
     cli::install_stop_handlers();
     // Start every connection before waiting on any (a Paho client connecting while
@@ -156,9 +156,9 @@ int main(int argc, char** argv) {
             piles[static_cast<std::size_t>(item->source)]->report_status(now);
         } else if (item && item->kind == bus::InboxItem::Kind::Message) {
             const auto i = static_cast<std::size_t>(item->source);
-            if (item->topic == clock_topic) {
+            if (item->message.topic == clock_topic) {
                 contract::ClockMessage m;
-                if (std::string e = contract::parse(item->payload, m); !e.empty()) {
+                if (std::string e = contract::parse(item->message.payload, m); !e.empty()) {
                     log("warn", "dropped a clock message: " + e);
                 } else if (m.wall_ms > last_clock_wall) {
                     // Every pile's client receives each clock message: the first copy of a
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
                 }
             } else {
                 contract::PileCommand cmd;
-                if (std::string e = contract::parse(item->payload, cmd); !e.empty()) {
+                if (std::string e = contract::parse(item->message.payload, cmd); !e.empty()) {
                     log("warn", "pile " + piles[i]->spec().id + " dropped a command: " + e);
                 } else {
                     piles[i]->on_command(cmd, now);

@@ -140,16 +140,20 @@ std::string Process::log() const { return read_text(log_path_); }
 
 // ---- probe ---------------------------------------------------------------------------
 
-Probe::Probe(const std::string& uri, const std::string& client_id) : client_id_(client_id) {
+Probe::Probe(const std::string& uri, const std::string& client_id, const std::string& filter)
+    : client_id_(client_id) {
     bus::ClientOptions o;
     o.uri = uri;
     o.client_id = client_id;
     o.persistent_session = false;
-    o.subscriptions = {{std::string(contract::kRoot) + "/#", 1}};
-    client_ = std::make_unique<bus::MqttClient>(o, [this](std::string topic, std::string payload) {
+    o.subscriptions = {{filter.empty() ? std::string(contract::kRoot) + "/#" : filter, 1}};
+    if (!filter.empty()) {
+        o.subscriptions.push_back({contract::replies_topic(client_id), 1});
+    }
+    client_ = std::make_unique<bus::MqttClient>(o, [this](bus::Received m) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            messages_.push_back({std::move(topic), std::move(payload)});
+            messages_.push_back({std::string(m.topic), std::string(m.payload), std::chrono::steady_clock::now()});
         }
         arrived_.notify_all();
     });
@@ -185,9 +189,11 @@ std::optional<Message> Probe::wait_for(std::function<bool(const Message&)> match
                 return messages_[i];
             }
         }
-        if (arrived_.wait_until(lock, until) == std::cv_status::timeout && i == messages_.size()) {
+        // Checked explicitly: with a steady stream of other messages the wait never times out.
+        if (std::chrono::steady_clock::now() >= until) {
             return std::nullopt;
         }
+        arrived_.wait_until(lock, until);
     }
 }
 

@@ -54,6 +54,7 @@ public:
     /// SIGKILL: the process dies without a clean disconnect (its last will fires).
     void kill_hard();
     bool running();
+    pid_t pid() const { return pid_; }
     std::string log() const;
 
 private:
@@ -64,12 +65,14 @@ private:
 struct Message {
     std::string topic;
     std::string payload;
+    std::chrono::steady_clock::time_point at;  ///< when the probe received it
 };
 
 /// Subscribes to everything under the root, records it, sends requests.
 class Probe {
 public:
-    Probe(const std::string& uri, const std::string& client_id);
+    /// Subscribes to `filter` (default: everything under the root) and its own replies.
+    Probe(const std::string& uri, const std::string& client_id, const std::string& filter = "");
     /// Publishes a request with a fresh id and waits for its reply.
     contract::SchedulerReply request(contract::SchedulerRequest req, std::chrono::milliseconds timeout = 5s);
     void publish(const std::string& topic, const std::string& payload, int qos = 1, bool retain = false);

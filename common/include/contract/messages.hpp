@@ -92,7 +92,7 @@ struct ClockMessage {
 
 enum class RequestOp {
     Submit, Change, Cancel, Fault, Recover, SwitchOn, SwitchOff,
-    ClockGet, ClockSet, ClockAdvance, State, Bills
+    ClockGet, ClockSet, ClockAdvance, State, Bills, Stats
 };
 
 /// scheduler/requests: a request to the scheduler, answered on `reply_to`.

@@ -1,10 +1,67 @@
 #include "bus/mqtt_client.hpp"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <iostream>
 #include <mqtt/async_client.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 
 namespace bus {
+
+namespace {
+
+// The broker's TCP port in a "tcp://host:port" URI (1883 if none is given).
+int uri_port(const std::string& uri) {
+    const auto colon = uri.rfind(':');
+    if (colon == std::string::npos || colon < uri.find("://") + 3) {
+        return 1883;
+    }
+    try {
+        return std::stoi(uri.substr(colon + 1));
+    } catch (const std::exception&) {
+        return 1883;
+    }
+}
+
+// Paho C 1.3.12 (Debian 12) has no option for TCP_NODELAY (upstream added one later,
+// eclipse-paho/paho.mqtt.c#1417). Without it a client that sends two messages back to
+// back waits for the broker's delayed ACK: ~40 ms per command or reply. So once connected
+// we set it on this process's sockets to the broker's port. Remove when Paho offers it.
+void set_nodelay_to_port(int port) {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) {
+        return;
+    }
+    while (const dirent* entry = readdir(dir)) {
+        const int fd = std::atoi(entry->d_name);
+        struct stat st {};
+        if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+            continue;
+        }
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+            continue;
+        }
+        int peer_port = -1;
+        if (peer.ss_family == AF_INET) {
+            peer_port = ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
+        } else if (peer.ss_family == AF_INET6) {
+            peer_port = ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
+        }
+        if (peer_port == port) {
+            const int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+    }
+    closedir(dir);
+}
+
+}  // namespace
 
 MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_connected,
                        EventFn on_lost)
@@ -17,11 +74,14 @@ MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_c
     client_ = std::make_unique<mqtt::async_client>(options_.uri, options_.client_id, create);
     client_->set_message_callback([this](mqtt::const_message_ptr m) {
         if (m && on_message_) {
-            on_message_(m->get_topic(), m->to_string());
+            const std::string& topic = m->get_topic();
+            const mqtt::binary& payload = m->get_payload();
+            on_message_(Received{m, topic, std::string_view(payload.data(), payload.size())});
         }
     });
     client_->set_connected_handler([this](const std::string&) {
         ever_connected_ = true;
+        set_nodelay_to_port(uri_port(options_.uri));
         // Subscriptions are renewed on every connection: a broker restarted without
         // persistence has forgotten them.
         for (const auto& [filter, qos] : options_.subscriptions) {

@@ -49,7 +49,8 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
       options_(std::move(options)),
       clock_(make_clock(options_.clock, wall_ms)),
       log_(std::move(log)),
-      links_(station_.pile_count()) {
+      links_(station_.pile_count()),
+      requests_topic_(contract::scheduler_requests_topic()) {
     station_.record_events(true);
     // A pile takes cars only once it has said it is online (its retained status arrives
     // as soon as we subscribe); until then it counts as faulty.
@@ -76,21 +77,36 @@ void SchedulerApp::log(std::string_view level, std::string_view message) const {
 
 void SchedulerApp::drop(std::string_view why, std::string_view topic) {
     ++stats_.dropped;
-    log("warn", "dropped a message on " + std::string(topic) + ": " + std::string(why));
+    constexpr int kLogsPerSecond = 10;
+    const std::int64_t second = last_wall_ / 1000;
+    if (second != drop_log_second_) {
+        if (drops_not_logged_ > 0) {
+            log("warn", std::to_string(drops_not_logged_) + " more messages dropped without a log line");
+        }
+        drop_log_second_ = second;
+        drop_logs_this_second_ = 0;
+        drops_not_logged_ = 0;
+    }
+    if (drop_logs_this_second_++ < kLogsPerSecond) {
+        log("warn", "dropped a message on " + std::string(topic) + ": " + std::string(why));
+    } else {
+        ++drops_not_logged_;
+    }
 }
 
 void SchedulerApp::advance(std::int64_t wall_ms) { station_.advance_to(clock_.now(wall_ms)); }
 
 void SchedulerApp::on_message(std::string_view topic, std::string_view payload, std::int64_t wall_ms) {
     ++stats_.messages;
+    last_wall_ = wall_ms;
     advance(wall_ms);
-    if (topic == contract::scheduler_requests_topic()) {
+    if (topic == requests_topic_) {
         handle_request(payload, wall_ms);
     } else if (const auto pt = contract::parse_pile_topic(topic)) {
         if (!station_.find_pile(pt->pile)) {
             drop("unknown pile", topic);
         } else {
-            handle_pile(pt->pile, static_cast<int>(pt->channel), payload, wall_ms);
+            handle_pile(topic, pt->pile, static_cast<int>(pt->channel), payload, wall_ms);
         }
     } else {
         drop("not a topic the scheduler reads", topic);
@@ -123,13 +139,14 @@ void SchedulerApp::on_connected(std::int64_t wall_ms) {
 void SchedulerApp::on_connection_lost() { connected_ = false; }
 
 void SchedulerApp::check_offline(std::int64_t wall_ms) {
-    if (!connected_) {
+    if (!connected_ || offline_pending_ == 0) {
         return;
     }
     for (std::size_t p = 0; p < links_.size(); ++p) {
         PileLink& link = links_[p];
         if (link.offline_since && wall_ms - *link.offline_since >= options_.offline_grace_ms) {
             link.offline_since.reset();
+            --offline_pending_;
             const auto pi = static_cast<station::PileIndex>(p);
             if (station_.pile_state(pi) != station::PileState::Fault) {
                 const std::string& id = station_.pile_spec(pi).id;
@@ -143,8 +160,9 @@ void SchedulerApp::check_offline(std::int64_t wall_ms) {
 
 std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms) const {
     std::optional<std::int64_t> due;
-    for (const PileLink& link : links_) {
-        if (link.offline_since && connected_) {
+    for (std::size_t i = 0; connected_ && offline_pending_ > 0 && i < links_.size(); ++i) {
+        const PileLink& link = links_[i];
+        if (link.offline_since) {
             const auto at = std::max(wall_ms, *link.offline_since + options_.offline_grace_ms);
             due = due ? std::min(*due, at) : at;
         }
@@ -196,12 +214,11 @@ bool SchedulerApp::fresh(PileLink& link, const contract::Origin& origin) {
     return true;
 }
 
-void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_view payload,
-                               std::int64_t wall_ms) {
+void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, int channel,
+                               std::string_view payload, std::int64_t wall_ms) {
     const auto p = *station_.find_pile(pile);
     PileLink& link = links_[static_cast<std::size_t>(p)];
-    const std::string topic = contract::pile_topic(pile, static_cast<PileChannel>(channel));
-    const std::string id(pile);
+    const std::string& id = station_.pile_spec(p).id;
     switch (static_cast<PileChannel>(channel)) {
         case PileChannel::Status: {
             contract::PileStatus m;
@@ -211,6 +228,9 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
             if (!m.online) {
                 if (link.online) {
                     log("warn", "pile " + id + " went offline");
+                    if (!link.offline_since) {
+                        ++offline_pending_;
+                    }
                     link.offline_since = wall_ms;
                 }
                 link.online = false;
@@ -223,7 +243,10 @@ void SchedulerApp::handle_pile(std::string_view pile, int channel, std::string_v
                 link.last_seq = -1;
             }
             link.online = true;
-            link.offline_since.reset();
+            if (link.offline_since) {
+                --offline_pending_;
+                link.offline_since.reset();
+            }
             if (!m.session.empty() && m.session != link.session) {
                 // The pile runs a session the station has ended (e.g. while it was away).
                 contract::PileCommand stop;
@@ -341,13 +364,19 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
     contract::SchedulerReply reply = apply(req, wall_ms);
     reply.id = req.id;
     std::string text = contract::to_json(reply);
-    out_.push_back({req.reply_to, text, 1, false});
-    recent_replies_.emplace(req.id, std::move(text));
-    recent_order_.push_back(req.id);
-    if (recent_order_.size() > kRecentReplies) {
-        recent_replies_.erase(recent_order_.front());
-        recent_order_.pop_front();
+    // Only a request that changes something must not act twice; reads (state, bills,
+    // stats, clock) are answered afresh, and their replies can be large.
+    const bool changes = req.op != contract::RequestOp::State && req.op != contract::RequestOp::Bills &&
+                         req.op != contract::RequestOp::Stats && req.op != contract::RequestOp::ClockGet;
+    if (changes) {
+        recent_replies_.emplace(req.id, text);
+        recent_order_.push_back(req.id);
+        if (recent_order_.size() > kRecentReplies) {
+            recent_replies_.erase(recent_order_.front());
+            recent_order_.pop_front();
+        }
     }
+    out_.push_back({req.reply_to, std::move(text), 1, false});
 }
 
 contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& req,
@@ -436,6 +465,15 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
             contract::SchedulerReply r;
             r.ok = true;
             r.data = contract::bills_view(station_);
+            return r;
+        }
+        case RequestOp::Stats: {
+            contract::SchedulerReply r;
+            r.ok = true;
+            r.data = json{{"messages", stats_.messages},
+                          {"dropped", stats_.dropped},
+                          {"commands_sent", stats_.commands_sent},
+                          {"bills", stats_.bills}};
             return r;
         }
     }

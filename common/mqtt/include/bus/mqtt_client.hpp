@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,9 +37,17 @@ struct ClientOptions {
     std::chrono::seconds keep_alive{10};
 };
 
+/// A received message, handed over without copying: the views stay valid as long as the
+/// Received (which keeps Paho's message alive) does.
+struct Received {
+    std::shared_ptr<const void> owner;
+    std::string_view topic;
+    std::string_view payload;
+};
+
 class MqttClient {
 public:
-    using MessageFn = std::function<void(std::string topic, std::string payload)>;
+    using MessageFn = std::function<void(Received message)>;
     using EventFn = std::function<void()>;
 
     MqttClient(ClientOptions options, MessageFn on_message, EventFn on_connected = {},

@@ -94,7 +94,8 @@ private:
         std::int64_t last_seq = -1;
     };
 
-    void handle_pile(std::string_view pile, int channel, std::string_view payload, std::int64_t wall_ms);
+    void handle_pile(std::string_view topic, std::string_view pile, int channel, std::string_view payload,
+                     std::int64_t wall_ms);
     void check_offline(std::int64_t wall_ms);
     void handle_request(std::string_view payload, std::int64_t wall_ms);
     contract::SchedulerReply apply(const contract::SchedulerRequest& req, std::int64_t wall_ms);
@@ -117,6 +118,13 @@ private:
     std::vector<PileLink> links_;
     std::vector<contract::Publication> out_;
     bool connected_ = false;
+    // Drop warnings are limited to a few per second, so a flood of junk is no log flood.
+    std::int64_t drop_log_second_ = 0;
+    int drop_logs_this_second_ = 0;
+    std::int64_t drops_not_logged_ = 0;
+    std::int64_t last_wall_ = 0;
+    int offline_pending_ = 0;  // piles whose grace period is running
+    const std::string requests_topic_;
     std::int64_t command_seq_ = 0;
     std::int64_t revision_ = 0;
     std::int64_t published_revision_ = -1;
