@@ -39,34 +39,22 @@ Sink& Sink::integer(long long v) {
     return *this;
 }
 
-Sink& Sink::money(double v) {
-    long long cents = to_cents(v);
-    if (cents < 0) {
+Sink& Sink::cents(double v, bool trim) {
+    long long c = to_cents(v);
+    if (c < 0) {
         buf_.push_back('-');
-        cents = -cents;
+        c = -c;
     }
-    integer(cents / 100);
-    const long long frac = cents % 100;
-    if (frac != 0) {
-        buf_.push_back('.');
-        buf_.push_back(static_cast<char>('0' + frac / 10));
-        if (frac % 10 != 0) {
-            buf_.push_back(static_cast<char>('0' + frac % 10));
-        }
+    integer(c / 100);
+    const long long frac = c % 100;
+    if (trim && frac == 0) {
+        return *this;
     }
-    return *this;
-}
-
-Sink& Sink::fixed2(double v) {
-    long long cents = to_cents(v);
-    if (cents < 0) {
-        buf_.push_back('-');
-        cents = -cents;
-    }
-    integer(cents / 100);
     buf_.push_back('.');
-    buf_.push_back(static_cast<char>('0' + cents % 100 / 10));
-    buf_.push_back(static_cast<char>('0' + cents % 10));
+    buf_.push_back(static_cast<char>('0' + frac / 10));
+    if (!trim || frac % 10 != 0) {
+        buf_.push_back(static_cast<char>('0' + frac % 10));
+    }
     return *this;
 }
 

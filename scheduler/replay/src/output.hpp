@@ -33,9 +33,9 @@ public:
     /// A non-negative integer.
     Sink& integer(long long v);
     /// A number rounded half up to 2 decimals, trailing zeros dropped ("1", "0.83").
-    Sink& money(double v);
+    Sink& money(double v) { return cents(v, true); }
     /// A number rounded half up to 2 decimals, always with 2 decimals ("1.00").
-    Sink& fixed2(double v);
+    Sink& fixed2(double v) { return cents(v, false); }
     /// "HH:MM:SS" of the time of day.
     Sink& hms(station::TimeMs t);
     void flush() {
@@ -44,6 +44,8 @@ public:
     }
 
 private:
+    Sink& cents(double v, bool trim);
+
     static constexpr std::size_t kFlushAt = 1 << 20;
     std::ostream& out_;
     std::string buf_;
