@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs broker/prod.conf (on a free loopback port, with a password file made here) and
+# checks broker/evcs.acl: anonymous clients are refused; a pile writes only its own topics
+# and reads only its own commands; a monitor reads but cannot write; the scheduler reads
+# and writes the whole tree.
+#   broker_acl.sh SOURCE_DIR
+set -euo pipefail
+src=$1
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cleanup() { [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+mkdir -p "$dir/data"
+sed -e "s|^listener 1883 .*|listener $port 127.0.0.1|" \
+    -e "s|/etc/mosquitto/evcs.passwd|$dir/passwd|" \
+    -e "s|/etc/mosquitto/evcs.acl|$dir/evcs.acl|" \
+    -e "s|/var/lib/mosquitto/|$dir/data/|" \
+    -e "s|^log_dest syslog|log_dest stderr|" "$src/broker/prod.conf" >"$dir/mosquitto.conf"
+cp "$src/broker/evcs.acl" "$dir/evcs.acl"
+: >"$dir/passwd"
+for user in scheduler monitor api F1 T1; do
+    mosquitto_passwd -b "$dir/passwd" "$user" "pw-$user"
+done
+if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
+    chown -R mosquitto "$dir" && chmod 700 "$dir"  # mosquitto drops to this user
+fi
+mosquitto -c "$dir/mosquitto.conf" >"$dir/broker.log" 2>&1 &
+echo $! >"$dir/pid"
+for _ in $(seq 1 100); do
+    python3 -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $port)))" && break
+    sleep 0.05
+done
+
+fails=0
+as() { local user=$1; shift; echo -h 127.0.0.1 -p "$port" -u "$user" -P "pw-$user" -q 1 "$@"; }
+# receives USER TOPIC PUBLISHER PUB_TOPIC: does USER, subscribed to TOPIC, get what PUBLISHER
+# sends to PUB_TOPIC?
+receives() {
+    local sub=$1 topic=$2 pub=$3 pub_topic=$4 out
+    out=$(mktemp)
+    # shellcheck disable=SC2046
+    mosquitto_sub $(as "$sub" -t "$topic") -C 1 -W 2 >"$out" 2>/dev/null &
+    local waiter=$!
+    sleep 0.3
+    # shellcheck disable=SC2046
+    mosquitto_pub $(as "$pub" -t "$pub_topic" -m probe) 2>/dev/null || true
+    wait "$waiter" 2>/dev/null || true
+    grep -q probe "$out"
+    local rc=$?
+    rm -f "$out"
+    return $rc
+}
+expect() {
+    local want=$1 what=$2
+    shift 2
+    if receives "$@"; then got=yes; else got=no; fi
+    if [ "$got" = "$want" ]; then
+        echo "ok: $what"
+    else
+        echo "FAIL: $what (delivered: $got, expected: $want)"
+        fails=$((fails + 1))
+    fi
+}
+
+expect yes "a pile publishes its own status"        monitor 'evcs/v1/#' F1 evcs/v1/piles/F1/status
+expect no  "a pile cannot publish another's status" monitor 'evcs/v1/#' F1 evcs/v1/piles/T1/status
+expect no  "a pile cannot publish a request"        scheduler evcs/v1/scheduler/requests F1 evcs/v1/scheduler/requests
+expect yes "a pile reads its own commands"          T1 evcs/v1/piles/T1/commands scheduler evcs/v1/piles/T1/commands
+expect no  "a pile cannot read another's commands"  F1 evcs/v1/piles/T1/commands scheduler evcs/v1/piles/T1/commands
+expect yes "a pile reads the clock"                 F1 evcs/v1/station/clock scheduler evcs/v1/station/clock
+expect yes "the scheduler reads pile events"        scheduler 'evcs/v1/piles/+/events' T1 evcs/v1/piles/T1/events
+expect no  "a monitor cannot write"                 scheduler 'evcs/v1/#' monitor evcs/v1/piles/T1/commands
+expect yes "the API sends requests"                 scheduler evcs/v1/scheduler/requests api evcs/v1/scheduler/requests
+expect no  "the API cannot command a pile"          T1 evcs/v1/piles/T1/commands api evcs/v1/piles/T1/commands
+
+if mosquitto_pub -h 127.0.0.1 -p "$port" -t evcs/v1/piles/F1/status -m x 2>/dev/null; then
+    echo "FAIL: an anonymous client was accepted"
+    fails=$((fails + 1))
+else
+    echo "ok: anonymous clients are refused"
+fi
+[ "$fails" = 0 ] || { cat "$dir/broker.log"; exit 1; }
+echo "all ACL checks passed"
