@@ -208,3 +208,25 @@ TEST_CASE("sim pile: charges on the clock, finishes at its target, obeys command
     CHECK(will.retain);
     CHECK(will.payload == R"({"online":false,"pile":"T1"})");
 }
+
+TEST_CASE("scheduler app: an event overtaken by later telemetry is still taken; a replay is not",
+          "[service]") {
+    App a;
+    contract::Telemetry t{"T1", "s", 0, 1, 10, 0, {"pile-boot", 11}};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Telemetry), contract::to_json(t), a.wall);
+    contract::PileEvent fault;
+    fault.pile = "T1";
+    fault.type = contract::PileEventType::FaultRaised;
+    fault.origin = {"pile-boot", 10};  // sent before the telemetry, delivered after it
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
+    CHECK(a.app.station().pile_state(1) == station::PileState::Fault);
+    contract::PileEvent cleared = fault;
+    cleared.type = contract::PileEventType::FaultCleared;
+    cleared.origin = {"pile-boot", 12};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(cleared), a.wall);
+    CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
+    const auto dropped = a.app.stats().dropped;
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
+    CHECK(a.app.stats().dropped == dropped + 1);  // the replayed fault changes nothing
+    CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
+}

@@ -201,16 +201,16 @@ bool SchedulerApp::read(std::string_view payload, std::string_view pile, std::st
     return true;
 }
 
-bool SchedulerApp::fresh(PileLink& link, const contract::Origin& origin) {
-    if (origin.boot != link.boot) {  // the pile (re)started: a new sequence begins
+bool SchedulerApp::fresh(PileLink& link, int channel, const contract::Origin& origin) {
+    if (origin.boot != link.boot) {  // the pile (re)started: new sequences begin
         link.boot = origin.boot;
-        link.last_seq = origin.seq;
-        return true;
+        link.last_seq[0] = link.last_seq[1] = -1;
     }
-    if (origin.seq <= link.last_seq) {
+    std::int64_t& last = link.last_seq[channel];
+    if (origin.seq <= last) {
         return false;
     }
-    link.last_seq = origin.seq;
+    last = origin.seq;
     return true;
 }
 
@@ -240,7 +240,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             // with itself only through the boot id, so a retained status is always taken.
             if (m.origin.boot != link.boot) {
                 link.boot = m.origin.boot;
-                link.last_seq = -1;
+                link.last_seq[0] = link.last_seq[1] = -1;
             }
             link.online = true;
             if (link.offline_since) {
@@ -268,7 +268,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             if (!read(payload, pile, topic, m)) {
                 return;
             }
-            if (!fresh(link, m.origin)) {
+            if (!fresh(link, 0, m.origin)) {
                 drop("replayed or out-of-order telemetry", topic);
                 return;
             }
@@ -282,7 +282,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             if (!read(payload, pile, topic, m)) {
                 return;
             }
-            if (!fresh(link, m.origin)) {
+            if (!fresh(link, 1, m.origin)) {
                 drop("replayed or duplicated event", topic);
                 return;
             }

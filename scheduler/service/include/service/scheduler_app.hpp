@@ -91,7 +91,9 @@ private:
         std::string session;       // the session the pile was told to run
         double meter_kwh = 0;      // the pile's last reported energy for it
         std::string boot;          // de-duplication of the pile's messages
-        std::int64_t last_seq = -1;
+        // Last sequence number seen per channel (telemetry, events): MQTT keeps order
+        // within a topic only, so a QoS 1 event may arrive after later QoS 0 telemetry.
+        std::int64_t last_seq[2] = {-1, -1};
     };
 
     void handle_pile(std::string_view topic, std::string_view pile, int channel, std::string_view payload,
@@ -102,7 +104,8 @@ private:
     /// Parses a pile's message and checks it names the topic's pile; drops it if not.
     template <typename Message>
     bool read(std::string_view payload, std::string_view pile, std::string_view topic, Message& m);
-    bool fresh(PileLink& link, const contract::Origin& origin);
+    /// Whether a pile's message on `channel` (0 telemetry, 1 events) is new, not a replay.
+    bool fresh(PileLink& link, int channel, const contract::Origin& origin);
     void drop(std::string_view why, std::string_view topic);
     void advance(std::int64_t wall_ms);
     void flush_events();
