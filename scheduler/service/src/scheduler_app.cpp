@@ -268,12 +268,10 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             if (!read(payload, pile, topic, m)) {
                 return;
             }
+            // Validated and de-duplicated for monitors' sake; the meter is reconciled from
+            // the session's end event, which carries the final reading.
             if (!fresh(link, 0, m.origin)) {
                 drop("replayed or out-of-order telemetry", topic);
-                return;
-            }
-            if (m.session == link.session) {
-                link.meter_kwh = m.energy_kwh;
             }
             return;
         }
@@ -302,15 +300,14 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 }
                 case contract::PileEventType::SessionFinished:
                 case contract::PileEventType::SessionInterrupted: {
-                    // Reconciliation: the pile's meter against the bill the core made.
-                    for (auto it = station_.bills().rbegin(); it != station_.bills().rend(); ++it) {
-                        if (it->pile == p && it->order == m.order) {
-                            if (std::fabs(it->kwh - m.energy_kwh) > options_.reconcile_tolerance_kwh) {
-                                log("warn", "pile " + id + " metered " + std::to_string(m.energy_kwh) +
-                                                " kWh for order " + std::to_string(m.order) +
-                                                ", the bill says " + std::to_string(it->kwh));
-                            }
-                            break;
+                    // Reconciliation: the pile's meter against the bill the core made for
+                    // that session (a zero-length session has none).
+                    if (m.session == link.ended_session && link.ended_bill != station::kNone) {
+                        const double billed = station_.bill(link.ended_bill).kwh;
+                        if (std::fabs(billed - m.energy_kwh) > options_.reconcile_tolerance_kwh) {
+                            log("warn", "pile " + id + " metered " + std::to_string(m.energy_kwh) +
+                                            " kWh in session " + m.session + ", the bill says " +
+                                            std::to_string(billed));
                         }
                     }
                     return;
@@ -507,7 +504,6 @@ void SchedulerApp::flush_events() {
             cmd.order = s->order;
             cmd.target_kwh = s->target_kwh;
             link.session = cmd.session;
-            link.meter_kwh = 0;
             command(s->pile, cmd);
         } else if (const auto* stop = std::get_if<station::SessionStopped>(&e)) {
             PileLink& link = links_[static_cast<std::size_t>(stop->pile)];
@@ -517,6 +513,8 @@ void SchedulerApp::flush_events() {
                 cmd.session = link.session;
                 command(stop->pile, cmd);
             }
+            link.ended_session = std::move(link.session);
+            link.ended_bill = stop->bill;
             link.session.clear();
             if (stop->bill != station::kNone) {
                 ++stats_.bills;

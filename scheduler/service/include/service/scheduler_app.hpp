@@ -89,7 +89,8 @@ private:
         std::optional<std::int64_t> offline_since;  // wall time of its last will, until back
         bool fault_from_disconnect = false;
         std::string session;       // the session the pile was told to run
-        double meter_kwh = 0;      // the pile's last reported energy for it
+        std::string ended_session; // the last session the station ended here ...
+        station::BillId ended_bill = station::kNone;  // ... and its bill, for reconciliation
         std::string boot;          // de-duplication of the pile's messages
         // Last sequence number seen per channel (telemetry, events): MQTT keeps order
         // within a topic only, so a QoS 1 event may arrive after later QoS 0 telemetry.
