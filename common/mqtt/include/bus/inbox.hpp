@@ -38,11 +38,7 @@ public:
     /// The oldest item, waiting until `deadline` at most.
     std::optional<InboxItem> pop_until(std::chrono::steady_clock::time_point deadline) {
         std::unique_lock<std::mutex> lock(mutex_);
-        if (!ready_.wait_until(lock, deadline, [this] { return !items_.empty() || woken_; })) {
-            return std::nullopt;
-        }
-        woken_ = false;
-        if (items_.empty()) {
+        if (!ready_.wait_until(lock, deadline, [this] { return !items_.empty(); })) {
             return std::nullopt;
         }
         InboxItem item = std::move(items_.front());
@@ -52,30 +48,16 @@ public:
     /// Everything waiting, oldest first, waiting until `deadline` for the first item.
     std::deque<InboxItem> pop_all_until(std::chrono::steady_clock::time_point deadline) {
         std::unique_lock<std::mutex> lock(mutex_);
-        ready_.wait_until(lock, deadline, [this] { return !items_.empty() || woken_; });
-        woken_ = false;
+        ready_.wait_until(lock, deadline, [this] { return !items_.empty(); });
         std::deque<InboxItem> all;
         all.swap(items_);
         return all;
     }
-    /// Wakes a waiting pop (e.g. to shut down).
-    void wake() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            woken_ = true;
-        }
-        ready_.notify_all();
-    }
-    std::size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return items_.size();
-    }
 
 private:
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<InboxItem> items_;
-    bool woken_ = false;
 };
 
 }  // namespace bus
