@@ -29,8 +29,7 @@ constexpr const char* kUsage =
     "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n";
 
 int usage(const std::string& message) {
-    std::cerr << "station-pile-sim: " << message << "\n" << kUsage;
-    return 2;
+    return cli::usage_error("station-pile-sim", kUsage, message);
 }
 
 struct ScriptedFault {

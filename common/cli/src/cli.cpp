@@ -13,13 +13,15 @@ volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_stop_signal(int) { g_stop = 1; }
 }  // namespace
 
+int usage_error(const std::string& program, const std::string& usage, const std::string& message) {
+    std::cerr << program << ": " << message << "\n" << usage;
+    return 2;
+}
+
 std::optional<int> parse_options(int argc, char** argv, const std::string& program,
                                  const std::string& usage,
                                  const std::function<bool(const std::string&, const std::string&)>& on_option) {
-    auto fail = [&](const std::string& message) {
-        std::cerr << program << ": " << message << "\n" << usage;
-        return 2;
-    };
+    auto fail = [&](const std::string& message) { return usage_error(program, usage, message); };
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {

@@ -24,8 +24,7 @@ constexpr const char* kUsage =
     "be - for standard input.\n";
 
 int usage_error(const std::string& message) {
-    std::cerr << "station-replay: " << message << "\n" << kUsage;
-    return 2;
+    return cli::usage_error("station-replay", kUsage, message);
 }
 
 }  // namespace

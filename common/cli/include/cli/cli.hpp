@@ -20,6 +20,9 @@ struct ProfileLoad {
 /// A built-in profile by name, or else a JSON profile file.
 ProfileLoad load_profile(const std::string& name_or_path);
 
+/// Prints "PROGRAM: MESSAGE" and the usage text to stderr; returns 2, the usage-error exit.
+int usage_error(const std::string& program, const std::string& usage, const std::string& message);
+
 /// Reads "--name value" options. `on_option` applies one and returns false for an unknown
 /// name; it may throw std::exception for a bad value. Returns nullopt to go on, or the
 /// exit status to end with (0 after --help, 2 after a usage error, both printed).
