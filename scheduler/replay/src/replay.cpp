@@ -234,7 +234,7 @@ ReplayResult play(Writer& writer, const station::Profile& profile, std::string_v
         return failure(reader);
     }
     Station st(profile, ev.at);
-    // At most one order per scenario line.
+    // About one order per line: a hint (a line may hold several events, most hold one).
     st.reserve(static_cast<std::size_t>(std::count(scenario.begin(), scenario.end(), '\n')) + 1);
     std::vector<EventResult> results;
     // The next event is read before the current one is applied, so the station can start
