@@ -45,9 +45,16 @@ public:
         return reply.data;
     }
 
+    // The pile's state, or "" if the scheduler did not answer: while the system comes up
+    // a request can go out before the scheduler has subscribed, and is then lost.
     std::string pile_state(const std::string& pile) {
-        const json s = state();  // kept: a range-for over state()["piles"] would dangle
-        for (const auto& p : s["piles"]) {
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::State;
+        const auto reply = probe_.request(r, 2s);
+        if (!reply.ok) {
+            return "";
+        }
+        for (const auto& p : reply.data["piles"]) {
             if (p["id"] == pile) {
                 return p["state"];
             }
