@@ -529,6 +529,9 @@ std::string to_json(const SchedulerRequest& m) {
     if (!m.car.empty()) {
         j["car"] = m.car;
     }
+    if (m.order) {
+        j["order"] = *m.order;
+    }
     if (m.mode) {
         j["mode"] = std::string(1, station::mode_letter(*m.mode));
     }
@@ -569,6 +572,12 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
         case RequestOp::Change:
         case RequestOp::Cancel: {
             f.id("car", m.car);
+            if (m.op != RequestOp::Submit && f.has("order")) {
+                std::int64_t order = 0;
+                f.integer("order", order);
+                f.check(order >= 0, "order", "0 or above");
+                m.order = order;
+            }
             read_mode(f, "mode", m.mode, m.op == RequestOp::Submit);
             if (m.op != RequestOp::Cancel && (m.op == RequestOp::Submit || f.has("kwh"))) {
                 double kwh = 0;

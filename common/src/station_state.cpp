@@ -27,6 +27,14 @@ std::string_view place_state(const station::Order& o) {
     return station::to_string(o.state);
 }
 
+// Hours from the request until charging began (or until now, if it has not).
+double waited_hours(const station::Station& st, const station::Order& o) {
+    const station::TimeMs until = o.started_at >= 0 ? o.started_at : st.now();
+    return cents(station::ms_to_hours(until - o.created_at));
+}
+
+json optional_time(station::TimeMs t) { return t < 0 ? json() : time_fields(t); }
+
 json car_entry(const station::Station& st, station::OrderId id, bool remaining) {
     const station::Order& o = st.order(id);
     return json{{"order", id},
@@ -34,6 +42,13 @@ json car_entry(const station::Station& st, station::OrderId id, bool remaining) 
                 {"number", st.number_text(o)},
                 {"mode", std::string(1, station::mode_letter(o.mode))},
                 {"kwh", cents(remaining ? o.remaining_kwh() : o.requested_kwh)},
+                {"requested_kwh", o.requested_kwh},
+                {"charged_kwh", cents(o.delivered_kwh)},
+                {"charge_fee", cents(o.charge_fee)},
+                {"service_fee", cents(o.service_fee)},
+                {"fee", cents(o.charge_fee + o.service_fee)},
+                {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))},
+                {"waited_hours", waited_hours(st, o)},
                 {"front_cars", st.front_cars(id)}};
 }
 
@@ -63,7 +78,10 @@ json order_view(const station::Station& st, station::OrderId id) {
            {"fee", cents(pr.total_fee())},
            {"front_cars", st.front_cars(id)},
            {"pile", o.pile == station::kNone ? "" : st.pile_spec(o.pile).id},
-           {"created", time_fields(o.created_at)}};
+           {"created", time_fields(o.created_at)},
+           {"dispatched", optional_time(o.dispatched_at)},
+           {"started", optional_time(o.started_at)},
+           {"closed", optional_time(o.closed_at)}};
     return j;
 }
 
@@ -82,8 +100,11 @@ json station_state(const station::Station& st, std::int64_t revision) {
                                  {"state", station::to_string(o.state)},
                                  {"requested_kwh", o.requested_kwh},
                                  {"kwh", cents(pr.kwh)},
+                                 {"charge_fee", cents(pr.charge_fee)},
+                                 {"service_fee", cents(pr.service_fee)},
                                  {"fee", cents(pr.total_fee())},
-                                 {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))}});
+                                 {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))},
+                                 {"waited_hours", waited_hours(st, o)}});
         }
         piles.push_back(json{{"id", spec.id},
                              {"name", spec.name},

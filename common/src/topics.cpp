@@ -41,6 +41,7 @@ std::string all_piles(PileChannel channel) { return join("piles/+", channel_name
 std::string station_state_topic() { return join("station", "state"); }
 std::string station_clock_topic() { return join("station", "clock"); }
 std::string station_bills_topic() { return join("station", "bills"); }
+std::string station_orders_topic() { return join("station", "orders"); }
 std::string scheduler_requests_topic() { return join("scheduler", "requests"); }
 std::string replies_topic(std::string_view client) { return join("replies", client); }
 

@@ -435,6 +435,9 @@ void Station::pile_push(PileIndex p, OrderId id) {
     o.pile = p;
     o.state = OrderState::Dispatched;
     o.place_since = now_;
+    if (o.dispatched_at < 0) {
+        o.dispatched_at = now_;
+    }
     if (r.queue.size() == 1 && available(r)) {
         start_head(p);
     }
@@ -463,6 +466,9 @@ void Station::start_head(PileIndex p) {
     PileRuntime& r = piles_[idx(p)];
     Order& o = mut(r.queue.front());
     o.state = OrderState::Charging;
+    if (o.started_at < 0) {
+        o.started_at = now_;
+    }
     r.session_start = now_;
     r.head_done_at = now_ + duration_for(o.remaining_kwh(), p);
     ++r.completion_version;

@@ -101,6 +101,9 @@ struct SchedulerRequest {
     std::string reply_to;  ///< must be a replies/{client} topic
     RequestOp op = RequestOp::State;
     std::string car;                   ///< Submit, Change, Cancel
+    /// Change, Cancel (optional): the order the caller means; refused unless it is the
+    /// car's open order, so a change aimed at a finished order cannot hit a newer one.
+    std::optional<std::int64_t> order;
     std::optional<station::Mode> mode; ///< Submit (required), Change (optional)
     std::optional<double> kwh;         ///< Submit (required, > 0), Change (optional, > 0)
     std::string pile;                  ///< Fault, Recover, SwitchOn, SwitchOff

@@ -24,6 +24,8 @@ struct Order {
     TimeMs created_at = 0;
     TimeMs place_since = 0;      ///< when it entered its current place
     TimeMs closed_at = -1;       ///< when it became FINISHED or CANCELLED
+    TimeMs dispatched_at = -1;   ///< when it first joined a pile's queue, -1 before
+    TimeMs started_at = -1;      ///< when it first began charging, -1 before
     BillId first_bill = kNone;
     BillId last_bill = kNone;
     OrderId prev = kNone;        ///< waiting-area neighbours (same mode)

@@ -20,7 +20,7 @@ constexpr const char* kUsage =
     "usage: station-scheduler [--broker URI] [--profile NAME|FILE] [--client-id ID]\n"
     "                         [--sim-start \"YYYY-MM-DD HH:MM:SS\"] [--sim-speed X]\n"
     "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
-    "                         [--offline-grace-ms N]\n"
+    "                         [--state-refresh-ms N] [--offline-grace-ms N]\n"
     "\n"
     "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
             options.clock.utc_offset_minutes = std::stoi(value);
         } else if (arg == "--state-interval-ms") {
             options.state_interval_ms = std::stoll(value);
+        } else if (arg == "--state-refresh-ms") {
+            options.state_refresh_ms = std::stoll(value);
         } else if (arg == "--offline-grace-ms") {
             options.offline_grace_ms = std::stoll(value);
         } else {

@@ -118,9 +118,27 @@ void SchedulerApp::tick(std::int64_t wall_ms) {
     advance(wall_ms);
     check_offline(wall_ms);
     flush_events();
-    if (revision_ != published_revision_ && wall_ms - last_state_wall_ >= options_.state_interval_ms) {
+    if (state_due(wall_ms)) {
         publish_state(wall_ms);
     }
+}
+
+bool SchedulerApp::charging() const {
+    for (std::size_t p = 0; p < station_.pile_count(); ++p) {
+        if (station_.pile_state(static_cast<station::PileIndex>(p)) == station::PileState::Work) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool SchedulerApp::state_due(std::int64_t wall_ms) const {
+    const std::int64_t since = wall_ms - last_state_wall_;
+    if (revision_ != published_revision_) {
+        return since >= options_.state_interval_ms;
+    }
+    return options_.state_refresh_ms > 0 && clock_.speed() > 0 && since >= options_.state_refresh_ms &&
+           charging();
 }
 
 void SchedulerApp::on_connected(std::int64_t wall_ms) {
@@ -168,7 +186,11 @@ std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms)
         }
     }
     if (revision_ != published_revision_) {
-        due = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
+        const auto at = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
+        due = due ? std::min(*due, at) : at;
+    } else if (options_.state_refresh_ms > 0 && clock_.speed() > 0 && charging()) {
+        const auto at = std::max(wall_ms, last_state_wall_ + options_.state_refresh_ms);
+        due = due ? std::min(*due, at) : at;
     }
     const auto next = station_.next_event_time();
     if (next && clock_.speed() > 0) {
@@ -383,7 +405,7 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
     auto order_reply = [&](const station::Outcome& o) {
         auto r = from_outcome(o);
         if (o.order != station::kNone) {
-            r.data = contract::order_view(station_, o.order);
+            r.data = order_update(o.order);
         }
         return r;
     };
@@ -393,6 +415,12 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
         cmd.fault_minutes = minutes;
         command(*station_.find_pile(pile), cmd);
     };
+    if (req.order && (req.op == RequestOp::Change || req.op == RequestOp::Cancel)) {
+        const auto open = station_.active_order(req.car);
+        if (!open || *open != *req.order) {
+            return refused("order_not_open", "that order is not the car's open order");
+        }
+    }
     switch (req.op) {
         case RequestOp::Submit:
             return order_reply(station_.submit(req.car, *req.mode, *req.kwh));
@@ -456,6 +484,7 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
             contract::SchedulerReply r;
             r.ok = true;
             r.data = contract::station_state(station_, revision_);
+            r.data["run"] = options_.boot;
             return r;
         }
         case RequestOp::Bills: {
@@ -494,9 +523,12 @@ void SchedulerApp::command(station::PileIndex p, contract::PileCommand cmd) {
 }
 
 void SchedulerApp::flush_events() {
+    std::vector<station::OrderId> changed;
     for (const station::StationEvent& e : station_.take_events()) {
         ++revision_;
-        if (const auto* s = std::get_if<station::SessionStarted>(&e)) {
+        if (const auto* c = std::get_if<station::OrderChanged>(&e)) {
+            changed.push_back(c->order);
+        } else if (const auto* s = std::get_if<station::SessionStarted>(&e)) {
             PileLink& link = links_[static_cast<std::size_t>(s->pile)];
             contract::PileCommand cmd;
             cmd.type = contract::CommandType::Start;
@@ -518,12 +550,25 @@ void SchedulerApp::flush_events() {
             link.session.clear();
             if (stop->bill != station::kNone) {
                 ++stats_.bills;
-                out_.push_back({contract::station_bills_topic(),
-                                contract::bill_view(station_, station_.bill(stop->bill)).dump(), 1,
-                                false});
+                json bill = contract::bill_view(station_, station_.bill(stop->bill));
+                bill["run"] = options_.boot;
+                out_.push_back({contract::station_bills_topic(), bill.dump(), 1, false});
             }
         }
     }
+    // One update per order and step, after its bills: a reader that stores orders sees the
+    // bill of a closed session before the order's closing update.
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    for (const station::OrderId id : changed) {
+        out_.push_back({contract::station_orders_topic(), order_update(id).dump(), 1, false});
+    }
+}
+
+json SchedulerApp::order_update(station::OrderId id) const {
+    json j = contract::order_view(station_, id);
+    j["run"] = options_.boot;  // order and bill ids restart with the scheduler
+    return j;
 }
 
 void SchedulerApp::publish_clock(std::int64_t wall_ms) {
@@ -536,8 +581,9 @@ void SchedulerApp::publish_clock(std::int64_t wall_ms) {
 }
 
 void SchedulerApp::publish_state(std::int64_t wall_ms) {
-    out_.push_back({contract::station_state_topic(),
-                    contract::station_state(station_, revision_).dump(), 1, true});
+    json state = contract::station_state(station_, revision_);
+    state["run"] = options_.boot;
+    out_.push_back({contract::station_state_topic(), state.dump(), 1, true});
     published_revision_ = revision_;
     last_state_wall_ = wall_ms;
 }

@@ -36,6 +36,9 @@ struct SchedulerOptions {
     std::string boot = "s";
     /// Minimum wall time between two retained station/state publications.
     std::int64_t state_interval_ms = 200;
+    /// While a pile charges and the clock runs, the state is published again at least this
+    /// often (wall ms), so that readers see energy and fees grow; 0 = only on changes.
+    std::int64_t state_refresh_ms = 1000;
     /// |meter - model| above this (kWh) is logged when a session's bill is made.
     double reconcile_tolerance_kwh = 0.05;
     /// A pile that went offline (its last will) counts as faulty only if it is not back
@@ -110,6 +113,10 @@ private:
     void drop(std::string_view why, std::string_view topic);
     void advance(std::int64_t wall_ms);
     void flush_events();
+    /// An order as published on station/orders and in order replies.
+    nlohmann::json order_update(station::OrderId id) const;
+    bool charging() const;
+    bool state_due(std::int64_t wall_ms) const;
     void command(station::PileIndex p, contract::PileCommand cmd);
     void publish_clock(std::int64_t wall_ms);
     void publish_state(std::int64_t wall_ms);

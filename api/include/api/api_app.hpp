@@ -1,0 +1,105 @@
+#pragma once
+/// @file The REST API of ../shared/spec/api-v1.0.0.md (with station-rules.md §9): routing,
+/// authentication, validation and the answers, independent of the HTTP server. Changes to
+/// orders and piles go to the scheduler; reads come from storage and the read model.
+/// docs/openapi.yaml documents every endpoint as served. Thread-safe: the server calls
+/// `handle` from many threads at once.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "api/http_types.hpp"
+#include "api/scheduler_link.hpp"
+#include "api/station_view.hpp"
+#include "api/store.hpp"
+#include "api/tokens.hpp"
+
+namespace api {
+
+struct ApiOptions {
+    /// PBKDF2 iterations for new password hashes (tests lower it to run fast).
+    int password_iterations = 600000;
+    /// How long the API waits for the scheduler before answering 503.
+    std::chrono::milliseconds scheduler_timeout{5000};
+    /// Folder with the two home pages (admin/index.html, client/index.html) and assets.
+    std::string web_root;
+    /// Largest charging request accepted, kWh (beyond any car's battery).
+    double max_capacity_kwh = 1000;
+};
+
+class ApiApp {
+public:
+    /// `wall_s` gives UTC seconds (token times); `wall_ms` for the station clock.
+    ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens, ApiOptions options,
+           LogFn log);
+
+    HttpResponse handle(const HttpRequest& request);
+
+    /// Creates the first admin if that account does not exist yet; true if created.
+    bool ensure_admin(const std::string& account, const std::string& password);
+
+private:
+    struct Context;  // one request being answered
+    using Handler = HttpResponse (ApiApp::*)(Context&);
+    struct Route;
+    static const Route* find_route(const std::string& path, bool& path_known, const std::string& method);
+    HttpResponse dispatch(const HttpRequest& request, const Route* route, bool path_known);
+
+    // accounts
+    HttpResponse admin_login(Context& c);
+    HttpResponse client_register(Context& c);
+    HttpResponse client_login(Context& c);
+    HttpResponse get_information(Context& c);
+    HttpResponse post_information(Context& c);
+    HttpResponse recharge(Context& c);
+    // cars
+    HttpResponse get_cars(Context& c);
+    HttpResponse post_car(Context& c);
+    HttpResponse patch_car(Context& c);
+    HttpResponse delete_car(Context& c);
+    // orders
+    HttpResponse get_orders(Context& c);
+    HttpResponse post_order(Context& c);
+    HttpResponse patch_order(Context& c);
+    HttpResponse delete_order(Context& c);
+    HttpResponse get_bills(Context& c);
+    // administration
+    HttpResponse get_manage(Context& c);
+    HttpResponse post_manage(Context& c);
+    HttpResponse get_charge(Context& c);
+    HttpResponse get_report(Context& c);
+    HttpResponse get_clock(Context& c);
+    HttpResponse post_clock(Context& c);
+    HttpResponse post_fault(Context& c);
+    HttpResponse post_recover(Context& c);
+    // pages
+    HttpResponse page(Context& c);
+
+    /// Asks the scheduler; nullopt (and a 503 in `failure`) if it did not answer.
+    std::optional<contract::SchedulerReply> ask(contract::SchedulerRequest request);
+    /// After a change: takes the scheduler's state at once, so the next read sees it.
+    void refresh_view();
+    HttpResponse pile_op(Context& c, contract::RequestOp op, bool with_minutes);
+    nlohmann::json order_json(const OrderRecord& o, const StationSnapshot& snap) const;
+    std::string manage_body();
+
+    Store& store_;
+    StationView& view_;
+    SchedulerPort& scheduler_;
+    TokenService tokens_;
+    ApiOptions options_;
+    LogFn log_;
+    // The rendered GET /admin/index/manage answer, rebuilt only when its inputs change.
+    std::mutex manage_mutex_;
+    std::shared_ptr<const StationSnapshot> manage_snapshot_;
+    std::int64_t manage_cars_version_ = -1;
+    std::int64_t manage_bills_version_ = -1;
+    std::shared_ptr<const std::string> manage_body_;
+};
+
+}  // namespace api

@@ -1,0 +1,172 @@
+#pragma once
+/// @file Durable storage of the API on SQLite through POCO Data: users, admins, cars,
+/// orders and detailed bills as the scheduler reports them, pile totals, settings. One
+/// connection in WAL mode with foreign keys on and synchronous=FULL (a committed write
+/// survives a power cut); the schema is versioned (PRAGMA user_version) and migrated at
+/// start-up. Every method is thread-safe and each write is one transaction: on an error
+/// nothing is stored.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace api {
+
+struct UserRecord {
+    std::int64_t id = 0;
+    std::string account;
+    std::string name;
+    std::string password_hash;
+    std::int64_t balance_cents = 0;
+};
+
+struct AdminRecord {
+    std::int64_t id = 0;
+    std::string account;
+    std::string password_hash;
+};
+
+struct CarRecord {
+    std::int64_t id = 0;
+    std::int64_t user_id = 0;
+    std::string name;
+    double capacity_kwh = 0;
+    double current_kwh = 0;
+};
+
+/// An order as the scheduler last reported it. `station_key` ("RUN/ORDER") names it on
+/// the bus; `id` is the API's own id.
+struct OrderRecord {
+    std::int64_t id = 0;
+    std::string station_key;
+    std::int64_t user_id = 0;
+    std::int64_t car_id = 0;
+    std::string mode;         ///< "F" / "T"
+    std::int64_t number = 0;  ///< the counter of its queue number
+    std::string number_text;  ///< e.g. "F7"
+    std::string state;        ///< WAITING, DISPATCHED, REDISPATCH, CHARGING, FINISHED, CANCELLED
+    double apply_kwh = 0;
+    double charge_kwh = 0;
+    double charge_fee = 0;
+    double service_fee = 0;
+    std::string pile;
+    std::string create_time;  ///< "YYYY-MM-DD HH:MM:SS", "" if not yet
+    std::string dispatch_time;
+    std::string start_time;
+    std::string finish_time;
+    std::int64_t front_cars = 0;
+
+    bool closed() const { return state == "FINISHED" || state == "CANCELLED"; }
+};
+
+/// A detailed bill (详单) of one charging session.
+struct BillRecord {
+    std::int64_t id = 0;
+    std::string station_key;  ///< "RUN/BILL"
+    std::string order_key;    ///< the order's station_key
+    std::string pile;
+    std::int64_t start_ms = 0;  ///< station time
+    std::int64_t stop_ms = 0;   ///< station time; also when it was generated
+    double kwh = 0;
+    double hours = 0;
+    double charge_fee = 0;
+    double service_fee = 0;
+    std::string reason;
+};
+
+/// Sums over bills: a pile's totals or a report.
+struct Totals {
+    std::int64_t charges = 0;
+    double hours = 0;
+    double kwh = 0;
+    double charge_fee = 0;
+    double service_fee = 0;
+};
+
+class Store {
+public:
+    /// Opens (creating if needed) the database file and migrates it to the current schema.
+    /// Throws if the file cannot be opened or is newer than this program.
+    explicit Store(const std::string& path);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    static int schema_version();
+
+    // ---- settings ----------------------------------------------------------------------
+    std::optional<std::string> setting(const std::string& key);
+    /// Stores `value` under `key` unless one is there; returns the stored value.
+    std::string setting_or_insert(const std::string& key, const std::string& value);
+
+    // ---- accounts ----------------------------------------------------------------------
+    /// The new user's id; nullopt if the account is taken.
+    std::optional<std::int64_t> create_user(const std::string& account, const std::string& name,
+                                            const std::string& password_hash);
+    std::optional<UserRecord> user(std::int64_t id);
+    std::optional<UserRecord> user_by_account(const std::string& account);
+    /// Changes the name and/or the password hash (an empty optional keeps it).
+    void update_user(std::int64_t id, const std::optional<std::string>& name,
+                     const std::optional<std::string>& password_hash);
+    /// Adds to the balance; returns the new balance.
+    std::int64_t add_balance(std::int64_t user_id, std::int64_t cents);
+    /// Creates the admin unless the account exists; true if it was created.
+    bool ensure_admin(const std::string& account, const std::string& password_hash);
+    std::optional<AdminRecord> admin(std::int64_t id);
+    std::optional<AdminRecord> admin_by_account(const std::string& account);
+
+    // ---- cars --------------------------------------------------------------------------
+    std::int64_t add_car(std::int64_t user_id, const std::string& name, double capacity, double current);
+    /// A car that has not been deleted.
+    std::optional<CarRecord> car(std::int64_t id);
+    std::vector<CarRecord> cars_of(std::int64_t user_id);
+    void update_car(const CarRecord& car);
+    /// Marks the car deleted (its orders and bills stay).
+    void delete_car(std::int64_t id);
+    /// Grows whenever a car changes, so that views built from cars can be cached.
+    std::int64_t cars_version() const { return cars_version_.load(); }
+
+    // ---- orders and bills (as the scheduler reports them) --------------------------------
+    /// Inserts or updates the order by its station key, keeping its API id. When the order
+    /// first reaches FINISHED or CANCELLED it is settled in the same transaction: its fee
+    /// is taken from the owner's balance and the energy added to the car's charge. Returns
+    /// the order's API id; nullopt if the car is unknown.
+    /// With `only_if_new`, an order the store has already is left as it is (a reply can be
+    /// older than an update that overtook it).
+    std::optional<std::int64_t> record_order(const OrderRecord& order, bool only_if_new = false);
+    std::optional<OrderRecord> order(std::int64_t id);
+    /// The API id of the order with this station key.
+    std::optional<std::int64_t> order_id_by_key(const std::string& station_key);
+    /// The user's orders, newest first: open ones (`open` true) or closed ones.
+    std::vector<OrderRecord> orders_of(std::int64_t user_id, bool open);
+    /// The car's open order, if the store has one.
+    std::optional<OrderRecord> open_order_of_car(std::int64_t car_id);
+    /// Stores a bill once (a repeat of its station key changes nothing) and adds it to its
+    /// pile's totals in the same transaction; true if it was new.
+    bool record_bill(const BillRecord& bill);
+    std::vector<BillRecord> bills_of_order(const std::string& order_key);
+    /// Totals of every pile that has a bill, since the station was first started.
+    std::vector<std::pair<std::string, Totals>> pile_totals();
+    /// Grows whenever a bill is stored (pile totals changed).
+    std::int64_t bills_version() const { return bills_version_.load(); }
+    /// Sums of one pile's bills whose stop time is in [from_ms, to_ms).
+    Totals report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms);
+
+private:
+    void migrate();
+
+    std::mutex mutex_;
+    std::unique_ptr<Poco::Data::Session> session_;
+    std::atomic<std::int64_t> cars_version_{0};
+    std::atomic<std::int64_t> bills_version_{0};
+};
+
+}  // namespace api

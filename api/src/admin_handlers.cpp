@@ -1,0 +1,343 @@
+// The administrator's views of the station, pile switching, reports and the simulation
+// controls of station-rules §9.
+#include <chrono>
+
+#include "api/api_app.hpp"
+#include "api/body_fields.hpp"
+#include "api_internal.hpp"
+#include "station/report.hpp"
+#include "station/time.hpp"
+
+namespace api {
+
+using nlohmann::json;
+using namespace detail;
+
+namespace {
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+json totals_fields(json j, const Totals& t) {
+    j["total_charge"] = money(t.kwh);
+    j["total_charge_times"] = t.charges;
+    j["total_charge_duration"] = money(t.hours);
+    j["total_charge_fee"] = money(t.charge_fee);
+    j["total_charge_service"] = money(t.service_fee);
+    j["total_fee"] = money(t.charge_fee + t.service_fee);
+    return j;
+}
+
+// A car block of the API document from one car entry of the station state.
+json car_block(Store& store, const StationSnapshot& snap, const json& e, const LiveOrder& live,
+               const std::string& state) {
+    const std::string car_key = e.value("car", "");
+    std::optional<CarRecord> car;
+    if (const auto id = parse_id(car_key)) {
+        car = store.car(*id);
+    }
+    const auto order = store.order_id_by_key(snap.run + "/" + std::to_string(e.value("order", std::int64_t{-1})));
+    const double current = car ? std::min(car->capacity_kwh, car->current_kwh + live.charged_kwh) : 0.0;
+    return json{{"number", live.number},
+                {"car_id", car_key},
+                {"user_id", car ? std::to_string(car->user_id) : ""},
+                {"name", car ? car->name : car_key},
+                {"power_capacity", car ? car->capacity_kwh : 0.0},
+                {"power_current", money(current)},
+                {"apply_kwh", live.requested_kwh},
+                {"wait_time", live.waited_hours},
+                {"state", state},
+                {"order_id", order ? std::to_string(*order) : ""},
+                {"charged_kwh", live.charged_kwh},
+                {"remaining_kwh", live.remaining_kwh},
+                {"fee", live.fee}};
+}
+
+const LiveOrder& live_of(const StationSnapshot& snap, const json& e) {
+    static const LiveOrder kNone;
+    const auto it = snap.orders.find(e.value("order", std::int64_t{-1}));
+    return it == snap.orders.end() ? kNone : it->second;
+}
+
+json pile_json(Store& store, const StationSnapshot& snap, const json& p, const Totals& totals, bool with_totals) {
+    json blocks = json::array();
+    for (const auto& e : p.at("queue")) {
+        blocks.push_back(car_block(store, snap, e, live_of(snap, e), e.value("state", "")));
+    }
+    json j{{"id", p.value("id", "")},
+           {"name", p.value("name", "")},
+           {"mode", p.value("mode", "")},
+           {"state", p.value("state", "")},
+           {"power", p.value("power_kw", 0.0)}};
+    if (with_totals) {
+        j = totals_fields(std::move(j), totals);
+    }
+    j["car_blocks"] = std::move(blocks);
+    return j;
+}
+
+const json* find_pile(const StationSnapshot& snap, const std::string& id) {
+    if (!snap.state.is_object()) {
+        return nullptr;
+    }
+    for (const auto& p : snap.state.at("piles")) {
+        if (p.value("id", "") == id) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+std::string query(const HttpRequest& r, const char* key) {
+    const auto it = r.query.find(key);
+    return it == r.query.end() ? "" : it->second;
+}
+
+}  // namespace
+
+std::string ApiApp::manage_body() {
+    const auto snap = view_.snapshot();
+    const auto cars = store_.cars_version();
+    const auto bills = store_.bills_version();
+    {
+        std::lock_guard lock(manage_mutex_);
+        if (manage_body_ && manage_snapshot_ == snap && manage_cars_version_ == cars && manage_bills_version_ == bills) {
+            return *manage_body_;
+        }
+    }
+    std::map<std::string, Totals> totals;
+    for (auto& [pile, t] : store_.pile_totals()) {
+        totals[pile] = t;
+    }
+    json piles = json::array();
+    json waiting = json::array();
+    json redispatch = json::array();
+    if (snap->state.is_object()) {
+        for (const auto& p : snap->state.at("piles")) {
+            piles.push_back(pile_json(store_, *snap, p, totals[p.value("id", "")], true));
+        }
+        for (const auto& e : snap->state.at("waiting")) {
+            waiting.push_back(car_block(store_, *snap, e, live_of(*snap, e), "WAITING"));
+        }
+        for (const auto& e : snap->state.at("redispatch")) {
+            redispatch.push_back(car_block(store_, *snap, e, live_of(*snap, e), "DISPATCHED"));
+        }
+    }
+    json data{{"id", "station"},
+              {"name", snap->state.is_object() ? snap->state.value("profile", "") : ""},
+              {"time", snap->state.is_object() ? snap->state.value("time", "") : ""},
+              {"charge_array", std::move(piles)},
+              {"wait_array", std::move(waiting)},
+              {"redispatch_array", std::move(redispatch)}};
+    auto body = std::make_shared<const std::string>(success("查询成功", data).body);
+    std::lock_guard lock(manage_mutex_);
+    manage_snapshot_ = snap;
+    manage_cars_version_ = cars;
+    manage_bills_version_ = bills;
+    manage_body_ = body;
+    return *body;
+}
+
+HttpResponse ApiApp::get_manage(Context&) {
+    HttpResponse r;
+    r.body = manage_body();
+    return r;
+}
+
+HttpResponse ApiApp::post_manage(Context& c) {
+    BodyFields f(c.body);
+    const auto mode = f.text("mode", Need::Required, 16);
+    const auto piles = f.texts("switch_array", Need::Required);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    if (*mode != "SWITCHON" && *mode != "SWITCHOFF") {
+        return bad_request("开关模式 mode 必须是 SWITCHON 或 SWITCHOFF");
+    }
+    if (piles->empty()) {
+        return bad_request("switch_array 不能为空");
+    }
+    const auto snap = view_.snapshot();
+    for (const std::string& id : *piles) {
+        if (!find_pile(*snap, id)) {
+            return refusal("充电桩 " + id + " 不存在", "unknown_pile");
+        }
+    }
+    json results = json::array();
+    int failed = 0;
+    for (const std::string& id : *piles) {
+        contract::SchedulerRequest r;
+        r.op = *mode == "SWITCHON" ? contract::RequestOp::SwitchOn : contract::RequestOp::SwitchOff;
+        r.pile = id;
+        const auto reply = ask(r);
+        if (!reply) {
+            return scheduler_unavailable();
+        }
+        failed += reply->ok ? 0 : 1;
+        results.push_back(json{{"charge_id", id},
+                               {"ok", reply->ok},
+                               {"msg", reply->ok ? "成功" : refusal_message(reply->error)}});
+    }
+    refresh_view();
+    if (failed > 0) {
+        return envelope(200, 1, std::to_string(failed) + " 个充电桩未能切换", json{{"results", results}},
+                        "partly_refused");
+    }
+    return success(*mode == "SWITCHON" ? "已开启" : "已关闭", json{{"results", results}});
+}
+
+HttpResponse ApiApp::get_charge(Context& c) {
+    const std::string id = query(c.request, "charge_id");
+    if (id.empty()) {
+        return bad_request("缺少参数 charge_id");
+    }
+    const auto snap = view_.snapshot();
+    const json* p = find_pile(*snap, id);
+    if (!p) {
+        return refusal("充电桩不存在", "unknown_pile");
+    }
+    return success("查询成功", pile_json(store_, *snap, *p, Totals{}, false));
+}
+
+HttpResponse ApiApp::get_report(Context& c) {
+    const std::string id = query(c.request, "charge_id");
+    if (id.empty()) {
+        return bad_request("缺少参数 charge_id");
+    }
+    const auto snap = view_.snapshot();
+    const json* p = find_pile(*snap, id);
+    if (!p) {
+        return refusal("充电桩不存在", "unknown_pile");
+    }
+    const auto now = view_.station_now(wall_ms()).value_or(snap->at_ms);
+    json data{{"id", id},
+              {"name", p->value("name", "")},
+              {"mode", p->value("mode", "")},
+              {"state", p->value("state", "")},
+              {"time", station::format_datetime(now)}};
+    const std::string period_text = query(c.request, "period");
+    const std::string date_text = query(c.request, "date");
+    if (period_text.empty()) {
+        if (!date_text.empty()) {
+            return bad_request("参数 date 需要与 period 一起使用");
+        }
+        Totals t;
+        for (auto& [pile, totals] : store_.pile_totals()) {
+            if (pile == id) {
+                t = totals;
+            }
+        }
+        data["period"] = "all";
+        return success("查询成功", totals_fields(std::move(data), t));
+    }
+    const auto period = station::parse_period(period_text);
+    if (!period) {
+        return bad_request("参数 period 必须是 day、week 或 month");
+    }
+    std::int64_t day = station::day_of(now);
+    if (!date_text.empty()) {
+        const auto d = station::parse_date(date_text);
+        if (!d) {
+            return bad_request("参数 date 必须是 YYYY-MM-DD 格式的日期");
+        }
+        day = *d;
+    }
+    const auto span = station::period_span(*period, day);
+    data["period"] = period_text;
+    data["from"] = station::format_datetime(span.from);
+    data["to"] = station::format_datetime(span.to);
+    return success("查询成功", totals_fields(std::move(data), store_.report(id, span.from, span.to)));
+}
+
+// ---- simulation control ----------------------------------------------------------------
+
+HttpResponse ApiApp::get_clock(Context&) {
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::ClockGet;
+    const auto reply = ask(r);
+    if (!reply) {
+        return scheduler_unavailable();
+    }
+    if (!reply->data.value("simulated", false)) {
+        return refusal(refusal_message("not_simulation"), "not_simulation");
+    }
+    return success("查询成功", reply->data);
+}
+
+HttpResponse ApiApp::post_clock(Context& c) {
+    BodyFields f(c.body);
+    const auto time = f.text("time", Need::Optional, 19);
+    const auto speed = f.number("speed", Need::Optional);
+    const auto advance = f.number("advance_seconds", Need::Optional);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    contract::SchedulerRequest r;
+    if (advance) {
+        if (time || speed) {
+            return bad_request("advance_seconds 不能与 time 或 speed 同时使用");
+        }
+        if (*advance < 1 || *advance > 366.0 * 86400 || *advance != static_cast<double>(static_cast<std::int64_t>(*advance))) {
+            return bad_request("advance_seconds 必须是 1 到 31622400 之间的整数");
+        }
+        r.op = contract::RequestOp::ClockAdvance;
+        r.advance_seconds = static_cast<std::int64_t>(*advance);
+    } else {
+        if (!time && !speed) {
+            return bad_request("需要 time、speed 或 advance_seconds");
+        }
+        r.op = contract::RequestOp::ClockSet;
+        if (time) {
+            r.time = station::parse_datetime(*time);
+            if (!r.time) {
+                return bad_request("time 必须是 \"YYYY-MM-DD HH:MM:SS\" 格式");
+            }
+        }
+        if (speed && (*speed < 0 || *speed > 1e6)) {
+            return bad_request("speed 必须在 0 到 1000000 之间");
+        }
+        r.speed = speed;
+    }
+    const auto reply = ask(r);
+    if (!reply) {
+        return scheduler_unavailable();
+    }
+    if (!reply->ok) {
+        return refusal(refusal_message(reply->error), reply->error);
+    }
+    refresh_view();
+    return success("时钟已更新", reply->data);
+}
+
+HttpResponse ApiApp::pile_op(Context& c, contract::RequestOp op, bool with_minutes) {
+    BodyFields f(c.body);
+    const auto pile = f.text("charge_id", Need::Required, 64);
+    const double minutes = with_minutes ? f.number("minutes", Need::Optional).value_or(0.0) : 0.0;
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    contract::SchedulerRequest r;
+    r.op = op;
+    r.pile = *pile;
+    if (minutes < 0 || minutes > 525600 || minutes != static_cast<double>(static_cast<int>(minutes))) {
+        return bad_request("minutes 必须是 0 到 525600 之间的整数（0 表示直到恢复）");
+    }
+    r.minutes = static_cast<int>(minutes);
+    const auto reply = ask(r);
+    if (!reply) {
+        return scheduler_unavailable();
+    }
+    if (!reply->ok) {
+        return refusal(refusal_message(reply->error), reply->error);
+    }
+    refresh_view();
+    return success(op == contract::RequestOp::Fault ? "已设置故障" : "已恢复");
+}
+
+HttpResponse ApiApp::post_fault(Context& c) { return pile_op(c, contract::RequestOp::Fault, true); }
+HttpResponse ApiApp::post_recover(Context& c) { return pile_op(c, contract::RequestOp::Recover, false); }
+
+}  // namespace api

@@ -1,0 +1,386 @@
+#include "api/api_app.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "api/body_fields.hpp"
+#include "api/passwords.hpp"
+#include "api_internal.hpp"
+#include "contract/station_state.hpp"
+
+namespace api {
+
+using nlohmann::json;
+using namespace detail;
+
+namespace {
+
+enum class Access { Public, Client, Admin };
+
+// §9: POST /client/index/order answers 200 on success and -1 on failure; DELETE
+// /client/index/order types `code` as a string. Every other endpoint: 0 on success.
+enum class CodeStyle { Plain, CreateOrder, Text };
+
+HttpResponse restyle(HttpResponse r, CodeStyle style) {
+    if (style == CodeStyle::Plain) {
+        return r;
+    }
+    json j = json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("code") || !j["code"].is_number_integer()) {
+        return r;
+    }
+    const int code = j["code"].get<int>();
+    j["code"] = style == CodeStyle::Text ? json(std::to_string(code)) : json(code == 0 ? 200 : -1);
+    r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    return r;
+}
+
+std::int64_t now_s() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+namespace detail {
+
+HttpResponse envelope(int status, const json& code, const std::string& msg, const json& data,
+                      const std::string& error) {
+    json j{{"code", code}, {"msg", msg}, {"data", data}};
+    if (!error.empty()) {
+        j["error"] = error;
+    }
+    HttpResponse r;
+    r.status = status;
+    r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    return r;
+}
+
+std::string refusal_message(const std::string& error) {
+    static const std::map<std::string, std::string> kMessages = {
+        {"waiting_area_full", "等候区已满，暂时不能提交充电请求"},
+        {"car_already_active", "该车辆已有未完成的充电订单"},
+        {"unknown_car", "该车辆没有未完成的充电订单"},
+        {"not_in_waiting_area", "车辆已进入充电区，不能修改充电请求"},
+        {"unknown_pile", "充电桩不存在"},
+        {"pile_already_faulty", "充电桩已处于故障状态"},
+        {"pile_not_faulty", "充电桩没有故障"},
+        {"pile_already_off", "充电桩已经关闭"},
+        {"pile_already_on", "充电桩已经开启"},
+        {"invalid_amount", "申请充电量必须大于 0"},
+        {"invalid_car", "车辆编号无效"},
+        {"no_pile_for_mode", "没有该充电模式的充电桩"},
+        {"invalid_duration", "故障时长无效"},
+        {"order_not_open", "订单已结束"},
+        {"not_simulation", "仅在模拟模式下可用"},
+        {"clock_backwards", "模拟时钟不能倒退"},
+        {"bad_request", "调度服务拒绝了请求"},
+    };
+    const auto it = kMessages.find(error);
+    return it == kMessages.end() ? "请求被拒绝（" + error + "）" : it->second;
+}
+
+double money(double yuan) { return contract::cents(yuan); }
+
+}  // namespace detail
+
+struct ApiApp::Route {
+    const char* method;
+    const char* path;
+    Access access;
+    bool body;  // takes a JSON body
+    Handler handler;
+    CodeStyle style = CodeStyle::Plain;
+};
+
+const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_known, const std::string& method) {
+    static const Route kRoutes[] = {
+        {"POST", "/admin/login", Access::Public, true, &ApiApp::admin_login},
+        {"GET", "/admin/index", Access::Public, false, &ApiApp::page},
+        {"GET", "/admin/index/manage", Access::Admin, false, &ApiApp::get_manage},
+        {"POST", "/admin/index/manage", Access::Admin, true, &ApiApp::post_manage},
+        {"GET", "/admin/index/report", Access::Admin, false, &ApiApp::get_report},
+        {"GET", "/admin/index/charge", Access::Admin, false, &ApiApp::get_charge},
+        {"GET", "/admin/sim/clock", Access::Admin, false, &ApiApp::get_clock},
+        {"POST", "/admin/sim/clock", Access::Admin, true, &ApiApp::post_clock},
+        {"POST", "/admin/sim/fault", Access::Admin, true, &ApiApp::post_fault},
+        {"POST", "/admin/sim/recover", Access::Admin, true, &ApiApp::post_recover},
+        {"POST", "/client/register", Access::Public, true, &ApiApp::client_register},
+        {"POST", "/client/login", Access::Public, true, &ApiApp::client_login},
+        {"GET", "/client/index", Access::Public, false, &ApiApp::page},
+        {"GET", "/client/index/order", Access::Client, false, &ApiApp::get_orders},
+        {"POST", "/client/index/order", Access::Client, true, &ApiApp::post_order, CodeStyle::CreateOrder},
+        {"PATCH", "/client/index/order", Access::Client, true, &ApiApp::patch_order},
+        {"DELETE", "/client/index/order", Access::Client, true, &ApiApp::delete_order, CodeStyle::Text},
+        {"GET", "/client/index/bill", Access::Client, false, &ApiApp::get_bills},
+        {"GET", "/client/index/information", Access::Client, false, &ApiApp::get_information},
+        {"POST", "/client/index/information", Access::Client, true, &ApiApp::post_information},
+        {"GET", "/client/index/car", Access::Client, false, &ApiApp::get_cars},
+        {"POST", "/client/index/car", Access::Client, true, &ApiApp::post_car},
+        {"PATCH", "/client/index/car", Access::Client, true, &ApiApp::patch_car},
+        {"DELETE", "/client/index/car", Access::Client, true, &ApiApp::delete_car},
+        {"POST", "/client/index/recharge", Access::Client, false, &ApiApp::recharge},
+    };
+    path_known = false;
+    for (const Route& r : kRoutes) {
+        if (path == r.path) {
+            path_known = true;
+            if (method == r.method) {
+                return &r;
+            }
+        }
+    }
+    return nullptr;
+}
+
+ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens, ApiOptions options,
+               LogFn log)
+    : store_(store),
+      view_(view),
+      scheduler_(scheduler),
+      tokens_(std::move(tokens)),
+      options_(std::move(options)),
+      log_(std::move(log)) {}
+
+bool ApiApp::ensure_admin(const std::string& account, const std::string& password) {
+    if (!valid_account(account) || !valid_password(password)) {
+        throw std::invalid_argument("the admin account must be an e-mail address and the password 1-32 characters");
+    }
+    if (store_.admin_by_account(account)) {
+        return false;
+    }
+    return store_.ensure_admin(account, hash_password(password, options_.password_iterations));
+}
+
+HttpResponse ApiApp::handle(const HttpRequest& request) {
+    bool path_known = false;
+    const Route* route = find_route(request.path, path_known, request.method);
+    return restyle(dispatch(request, route, path_known), route ? route->style : CodeStyle::Plain);
+}
+
+HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bool path_known) {
+    try {
+        if (!route) {
+            if (path_known) {
+                return http_error(405, "不支持的请求方法 " + request.method, "method_not_allowed");
+            }
+            if (request.method == "GET" && request.path.rfind("/web/", 0) == 0) {
+                Context c{request, {}, std::nullopt, json()};
+                return page(c);
+            }
+            return http_error(404, "接口不存在：" + request.path, "not_found");
+        }
+        Context c{request, {}, std::nullopt, json()};
+        if (route->access != Access::Public) {
+            std::string token = request.token;
+            if (token.empty() && request.authorization.rfind("Bearer ", 0) == 0) {
+                token = request.authorization.substr(7);
+            }
+            const auto claims = tokens_.verify(token, now_s());
+            if (!claims) {
+                return http_error(401, token.empty() ? "未登录：缺少 token" : "登录已失效，请重新登录",
+                                  "unauthorized");
+            }
+            c.claims = *claims;
+            const Role needed = route->access == Access::Admin ? Role::Admin : Role::Client;
+            if (claims->role != needed) {
+                return http_error(403, needed == Role::Admin ? "需要管理员权限" : "此接口仅供用户使用",
+                                  "forbidden");
+            }
+            if (needed == Role::Client) {
+                c.user = store_.user(claims->subject);
+                if (!c.user) {
+                    return http_error(401, "账户不存在，请重新登录", "unauthorized");
+                }
+            } else if (!store_.admin(claims->subject)) {
+                return http_error(401, "管理员账户不存在，请重新登录", "unauthorized");
+            }
+        }
+        if (route->body) {
+            c.body = json::parse(request.body, nullptr, false);
+            if (!c.body.is_object()) {
+                return bad_request("请求体必须是 JSON 对象");
+            }
+        }
+        return (this->*route->handler)(c);
+    } catch (const std::exception& e) {
+        if (log_) {
+            log_("error", std::string("request ") + request.method + " " + request.path + " failed: " + e.what());
+        }
+        return http_error(500, "服务器内部错误", "internal_error");
+    }
+}
+
+std::optional<contract::SchedulerReply> ApiApp::ask(contract::SchedulerRequest request) {
+    return scheduler_.call(std::move(request), options_.scheduler_timeout);
+}
+
+void ApiApp::refresh_view() {
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::State;
+    if (const auto reply = ask(r); reply && reply->ok) {
+        view_.offer(reply->data);
+    }
+}
+
+// ---- accounts ------------------------------------------------------------------------
+
+HttpResponse ApiApp::admin_login(Context& c) {
+    BodyFields f(c.body);
+    const auto account = f.text("account", Need::Required, 254);
+    const auto password = f.text("password", Need::Required, 32);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    const auto admin = store_.admin_by_account(*account);
+    if (!admin || !verify_password(*password, admin->password_hash)) {
+        return envelope(200, 1, "账号或密码错误", json{{"token", ""}, {"account", ""}}, "wrong_credentials");
+    }
+    return success("登录成功",
+                   json{{"token", tokens_.issue(admin->id, Role::Admin, now_s())}, {"account", admin->account}});
+}
+
+HttpResponse ApiApp::client_register(Context& c) {
+    BodyFields f(c.body);
+    const auto account = f.text("account", Need::Required, 254);
+    const auto password = f.text("password", Need::Required, 32);
+    const auto name = f.text("name", Need::Required, 32);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    if (!valid_account(*account)) {
+        return bad_request("账户名必须是邮箱地址");
+    }
+    if (!valid_password(*password)) {
+        return bad_request("密码必须是 1 到 32 个字符");
+    }
+    const auto id = store_.create_user(*account, *name, hash_password(*password, options_.password_iterations));
+    if (!id) {
+        return envelope(200, 1, "该账户已被注册", json{{"token", ""}}, "account_taken");
+    }
+    return success("注册成功", json{{"token", tokens_.issue(*id, Role::Client, now_s())}});
+}
+
+HttpResponse ApiApp::client_login(Context& c) {
+    BodyFields f(c.body);
+    const auto account = f.text("account", Need::Required, 254);
+    const auto password = f.text("password", Need::Required, 32);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    const auto user = store_.user_by_account(*account);
+    if (!user || !verify_password(*password, user->password_hash)) {
+        return envelope(200, 1, "账号或密码错误", json{{"token", nullptr}}, "wrong_credentials");
+    }
+    return success("登录成功", json{{"token", tokens_.issue(user->id, Role::Client, now_s())}});
+}
+
+HttpResponse ApiApp::get_information(Context& c) {
+    json cars = json::array();
+    for (const CarRecord& car : store_.cars_of(c.user->id)) {
+        cars.push_back(json{{"car_id", std::to_string(car.id)},
+                            {"user_id", std::to_string(car.user_id)},
+                            {"name", car.name},
+                            {"power_capacity", car.capacity_kwh},
+                            {"power_current", money(car.current_kwh)}});
+    }
+    return success("查询成功", json{{"id", std::to_string(c.user->id)},
+                                   {"account", c.user->account},
+                                   {"name", c.user->name},
+                                   {"car_array", cars},
+                                   {"balance", static_cast<double>(c.user->balance_cents) / 100.0}});
+}
+
+HttpResponse ApiApp::post_information(Context& c) {
+    BodyFields f(c.body);
+    const auto name = f.text("name", Need::Optional, 32);
+    const auto old_password = f.text("old_password", Need::Optional, 32);
+    const auto new_password = f.text("new_password", Need::Optional, 32);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    if (!name && !new_password) {
+        return bad_request("没有要修改的内容（name 或 new_password）");
+    }
+    std::optional<std::string> hash;
+    if (new_password) {
+        if (!valid_password(*new_password)) {
+            return bad_request("新密码必须是 1 到 32 个字符");
+        }
+        if (!old_password || !verify_password(*old_password, c.user->password_hash)) {
+            return refusal("原密码错误", "wrong_credentials");
+        }
+        hash = hash_password(*new_password, options_.password_iterations);
+    }
+    store_.update_user(c.user->id, name, hash);
+    return success("修改成功");
+}
+
+HttpResponse ApiApp::recharge(Context& c) {
+    std::string text;
+    if (const auto it = c.request.query.find("amount"); it != c.request.query.end()) {
+        text = it->second;
+    } else {
+        const json body = json::parse(c.request.body, nullptr, false);
+        if (body.is_object() && body.contains("amount")) {
+            const json& a = body["amount"];
+            text = a.is_string() ? a.get<std::string>() : a.is_number() ? a.dump() : "";
+        }
+    }
+    // Yuan with at most two decimals: 1-9 digits, optionally "." and 1-2 digits.
+    const auto dot = text.find('.');
+    const std::string whole = text.substr(0, dot);
+    const std::string frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+    const bool shape = !whole.empty() && whole.size() <= 9 && whole.find_first_not_of("0123456789") == std::string::npos &&
+                       (dot == std::string::npos || (!frac.empty() && frac.size() <= 2 &&
+                                                     frac.find_first_not_of("0123456789") == std::string::npos));
+    if (!shape) {
+        return bad_request("充值金额 amount 必须是正数，最多两位小数");
+    }
+    std::int64_t cents = std::stoll(whole) * 100;
+    if (!frac.empty()) {
+        cents += std::stoll(frac) * (frac.size() == 1 ? 10 : 1);
+    }
+    constexpr std::int64_t kMaxCents = 100000000;  // 1,000,000 yuan at once
+    if (cents <= 0 || cents > kMaxCents) {
+        return bad_request("充值金额必须大于 0 且不超过 1000000 元");
+    }
+    const auto balance = store_.add_balance(c.user->id, cents);
+    return success("充值成功", json{{"balance", static_cast<double>(balance) / 100.0}});
+}
+
+// ---- pages -----------------------------------------------------------------------------
+
+HttpResponse ApiApp::page(Context& c) {
+    std::string rel;
+    const std::string& path = c.request.path;
+    if (path == "/admin/index") {
+        rel = "admin/index.html";
+    } else if (path == "/client/index") {
+        rel = "client/index.html";
+    } else {
+        rel = path.substr(5);  // under /web/
+        if (rel.empty() || rel.find("..") != std::string::npos || rel.find("//") != std::string::npos ||
+            rel.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") !=
+                std::string::npos) {
+            return http_error(404, "文件不存在", "not_found");
+        }
+    }
+    std::ifstream in(options_.web_root + "/" + rel, std::ios::binary);
+    if (options_.web_root.empty() || !in) {
+        return http_error(404, "文件不存在", "not_found");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    HttpResponse r;
+    r.body = text.str();
+    const auto ext = rel.substr(rel.find_last_of('.') + 1);
+    r.content_type = ext == "html"  ? "text/html; charset=utf-8"
+                     : ext == "css" ? "text/css; charset=utf-8"
+                     : ext == "js"  ? "text/javascript; charset=utf-8"
+                                    : "application/octet-stream";
+    return r;
+}
+
+}  // namespace api

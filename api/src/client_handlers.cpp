@@ -1,0 +1,362 @@
+// The client's cars, orders and bills.
+#include <cmath>
+
+#include "api/api_app.hpp"
+#include "api/body_fields.hpp"
+#include "api_internal.hpp"
+#include "station/time.hpp"
+
+namespace api {
+
+using nlohmann::json;
+using namespace detail;
+
+namespace {
+
+constexpr double kEpsilon = 1e-9;
+
+json car_json(const CarRecord& car) {
+    return json{{"car_id", std::to_string(car.id)},
+                {"user_id", std::to_string(car.user_id)},
+                {"name", car.name},
+                {"power_capacity", car.capacity_kwh},
+                {"power_current", money(car.current_kwh)}};
+}
+
+// The user's car, or nullopt for an unknown id or another user's car (the two answers are
+// the same, so ids of other users' cars are not disclosed).
+std::optional<CarRecord> own_car(Store& store, std::int64_t user_id, std::int64_t car_id) {
+    auto car = store.car(car_id);
+    if (!car || car->user_id != user_id) {
+        return std::nullopt;
+    }
+    return car;
+}
+
+std::optional<OrderRecord> own_order(Store& store, std::int64_t user_id, std::int64_t order_id) {
+    auto order = store.order(order_id);
+    if (!order || order->user_id != user_id) {
+        return std::nullopt;
+    }
+    return order;
+}
+
+// The scheduler's id of an order ("RUN/ORDER").
+std::int64_t station_order_id(const std::string& key) { return std::stoll(key.substr(key.rfind('/') + 1)); }
+std::string station_run(const std::string& key) { return key.substr(0, key.rfind('/')); }
+
+double unit_price(double fee, double kwh) { return kwh > kEpsilon ? std::round(fee / kwh * 10000) / 10000 : 0.0; }
+
+std::optional<station::Mode> mode_of(const std::string& m) {
+    if (m == "F") {
+        return station::Mode::Fast;
+    }
+    if (m == "T") {
+        return station::Mode::Slow;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) const {
+    OrderRecord o = stored;
+    std::int64_t front_cars = 0;
+    if (!o.closed() && station_run(o.station_key) == snap.run) {
+        // An open order is shown as the scheduler last published it.
+        if (const auto it = snap.orders.find(station_order_id(o.station_key)); it != snap.orders.end()) {
+            const LiveOrder& live = it->second;
+            o.state = live.state;
+            o.mode = live.mode;
+            o.number_text = live.number;
+            o.number = live.number.size() > 1 ? std::stoll(live.number.substr(1)) : o.number;
+            o.apply_kwh = live.requested_kwh;
+            o.charge_kwh = live.charged_kwh;
+            o.charge_fee = live.charge_fee;
+            o.service_fee = live.service_fee;
+            o.pile = live.pile;
+            front_cars = live.front_cars;
+        } else {
+            front_cars = o.front_cars;
+        }
+    }
+    // §9: a car in a re-dispatch group is DISPATCHED with no pile.
+    if (o.state == "REDISPATCH") {
+        o.state = "DISPATCHED";
+        o.pile.clear();
+    }
+    return json{{"id", std::to_string(o.id)},
+                {"user_id", std::to_string(o.user_id)},
+                {"car_id", std::to_string(o.car_id)},
+                {"mode", o.mode},
+                {"apply_kwh", o.apply_kwh},
+                {"charge_kwh", money(o.charge_kwh)},
+                {"state", o.state},
+                {"charge_price", unit_price(o.charge_fee, o.charge_kwh)},
+                {"service_price", unit_price(o.service_fee, o.charge_kwh)},
+                {"charge_fee", money(o.charge_fee)},
+                {"service_fee", money(o.service_fee)},
+                {"fee", money(o.charge_fee + o.service_fee)},
+                {"create_time", o.create_time},
+                {"dispatch_time", o.dispatch_time},
+                {"charge_id", o.pile},
+                {"start_time", o.start_time},
+                {"finish_time", o.finish_time},
+                {"number", o.number},
+                {"queue_number", o.number_text},
+                {"front_cars", front_cars}};
+}
+
+// ---- cars ----------------------------------------------------------------------------
+
+HttpResponse ApiApp::get_cars(Context& c) {
+    json cars = json::array();
+    for (const CarRecord& car : store_.cars_of(c.user->id)) {
+        cars.push_back(car_json(car));
+    }
+    return success("查询成功", cars);
+}
+
+HttpResponse ApiApp::post_car(Context& c) {
+    BodyFields f(c.body);
+    const auto name = f.text("name", Need::Required, 32);
+    const auto capacity = f.number("power_capacity", Need::Required);
+    const auto current = f.number("power_current", Need::Required);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    if (*capacity <= 0 || *capacity > options_.max_capacity_kwh) {
+        return bad_request("总电量 power_capacity 必须大于 0 且不超过 " +
+                           std::to_string(static_cast<int>(options_.max_capacity_kwh)) + " kWh");
+    }
+    if (*current < 0 || *current > *capacity) {
+        return bad_request("当前电量 power_current 必须在 0 与总电量之间");
+    }
+    const auto id = store_.add_car(c.user->id, *name, *capacity, *current);
+    return success("添加成功", json{{"car_id", std::to_string(id)}});
+}
+
+HttpResponse ApiApp::patch_car(Context& c) {
+    BodyFields f(c.body);
+    const auto car_id = f.id("car_id", Need::Required);
+    const auto name = f.text("name", Need::Optional, 32);
+    const auto capacity = f.number("power_capacity", Need::Optional);
+    const auto current = f.number("power_current", Need::Optional);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    auto car = own_car(store_, c.user->id, *car_id);
+    if (!car) {
+        return refusal("车辆不存在", "car_not_found");
+    }
+    if ((capacity || current) && store_.open_order_of_car(car->id)) {
+        return refusal("车辆有未完成的充电订单，不能修改电量", "car_busy");
+    }
+    car->name = name.value_or(car->name);
+    car->capacity_kwh = capacity.value_or(car->capacity_kwh);
+    car->current_kwh = current.value_or(car->current_kwh);
+    if (car->capacity_kwh <= 0 || car->capacity_kwh > options_.max_capacity_kwh) {
+        return bad_request("总电量 power_capacity 必须大于 0 且不超过 " +
+                           std::to_string(static_cast<int>(options_.max_capacity_kwh)) + " kWh");
+    }
+    if (car->current_kwh < 0 || car->current_kwh > car->capacity_kwh) {
+        return bad_request("当前电量 power_current 必须在 0 与总电量之间");
+    }
+    store_.update_car(*car);
+    return success("修改成功");
+}
+
+HttpResponse ApiApp::delete_car(Context& c) {
+    BodyFields f(c.body);
+    const auto car_id = f.id("car_id", Need::Required);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    const auto car = own_car(store_, c.user->id, *car_id);
+    if (!car) {
+        return refusal("车辆不存在", "car_not_found");
+    }
+    if (store_.open_order_of_car(car->id)) {
+        return refusal("车辆有未完成的充电订单，不能删除", "car_busy");
+    }
+    store_.delete_car(car->id);
+    return success("删除成功");
+}
+
+// ---- orders --------------------------------------------------------------------------
+
+HttpResponse ApiApp::get_orders(Context& c) {
+    const auto it = c.request.query.find("mode");
+    const std::string mode = it == c.request.query.end() ? "" : it->second;
+    if (mode != "CURRENT" && mode != "HISTORY") {
+        return bad_request("参数 mode 必须是 CURRENT 或 HISTORY");
+    }
+    const auto snap = view_.snapshot();
+    json orders = json::array();
+    for (const OrderRecord& o : store_.orders_of(c.user->id, mode == "CURRENT")) {
+        orders.push_back(order_json(o, *snap));
+    }
+    return success("查询成功", orders);
+}
+
+HttpResponse ApiApp::post_order(Context& c) {
+    BodyFields f(c.body);
+    const auto car_id = f.id("car_id", Need::Required);
+    const auto mode_text = f.text("mode", Need::Required, 1);
+    const auto kwh = f.number("apply_kwh", Need::Required);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    const auto mode = mode_of(*mode_text);
+    if (!mode) {
+        return bad_request("充电模式 mode 必须是 F（快充）或 T（慢充）");
+    }
+    if (*kwh <= 0) {
+        return bad_request("申请充电量 apply_kwh 必须大于 0");
+    }
+    const auto car = own_car(store_, c.user->id, *car_id);
+    if (!car) {
+        return refusal("车辆不存在", "car_not_found");
+    }
+    const double room = car->capacity_kwh - car->current_kwh;
+    if (*kwh > room + kEpsilon) {
+        return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）", "amount_exceeds_capacity");
+    }
+    if (store_.open_order_of_car(car->id)) {
+        return refusal(refusal_message("car_already_active"), "car_already_active");
+    }
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::Submit;
+    r.car = std::to_string(car->id);
+    r.mode = mode;
+    r.kwh = *kwh;
+    const auto reply = ask(r);
+    if (!reply) {
+        return scheduler_unavailable();
+    }
+    if (!reply->ok) {
+        return refusal(refusal_message(reply->error), reply->error);
+    }
+    auto order = order_from_update(reply->data);
+    const auto id = order ? store_.record_order(*order, true) : std::nullopt;
+    if (!id) {
+        return http_error(500, "订单保存失败", "internal_error");
+    }
+    refresh_view();
+    return success("充电请求已提交", order_json(*store_.order(*id), *view_.snapshot()));
+}
+
+HttpResponse ApiApp::patch_order(Context& c) {
+    BodyFields f(c.body);
+    const auto order_id = f.id("id", Need::Required);
+    const auto mode_text = f.text("mode", Need::Optional, 1);
+    const auto kwh = f.number("apply_kwh", Need::Optional);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    if (!mode_text && !kwh) {
+        return bad_request("没有要修改的内容（mode 或 apply_kwh）");
+    }
+    std::optional<station::Mode> mode;
+    if (mode_text) {
+        mode = mode_of(*mode_text);
+        if (!mode) {
+            return bad_request("充电模式 mode 必须是 F（快充）或 T（慢充）");
+        }
+    }
+    if (kwh && *kwh <= 0) {
+        return bad_request("申请充电量 apply_kwh 必须大于 0");
+    }
+    const auto order = own_order(store_, c.user->id, *order_id);
+    if (!order) {
+        return refusal("订单不存在", "order_not_found");
+    }
+    if (order->closed()) {
+        return refusal("订单已结束，不能修改", "order_not_open");
+    }
+    if (kwh) {
+        const auto car = store_.car(order->car_id);
+        const double room = car ? car->capacity_kwh - car->current_kwh : 0;
+        if (*kwh > room + kEpsilon) {
+            return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
+                           "amount_exceeds_capacity");
+        }
+    }
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::Change;
+    r.car = std::to_string(order->car_id);
+    r.order = station_order_id(order->station_key);
+    r.mode = mode;
+    r.kwh = kwh;
+    const auto reply = ask(r);
+    if (!reply) {
+        return scheduler_unavailable();
+    }
+    if (!reply->ok) {
+        return refusal(refusal_message(reply->error), reply->error);
+    }
+    refresh_view();
+    return success("修改成功", order_json(*store_.order(order->id), *view_.snapshot()));
+}
+
+HttpResponse ApiApp::delete_order(Context& c) {
+    BodyFields f(c.body);
+    const auto order_id = f.id("id", Need::Required);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    const auto order = own_order(store_, c.user->id, *order_id);
+    if (!order) {
+        return refusal("订单不存在", "order_not_found");
+    }
+    if (order->closed()) {
+        return refusal("订单已结束", "order_not_open");
+    }
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::Cancel;
+    r.car = std::to_string(order->car_id);
+    r.order = station_order_id(order->station_key);
+    const auto reply = ask(r);
+    if (!reply) {
+        return scheduler_unavailable();
+    }
+    if (!reply->ok) {
+        return refusal(refusal_message(reply->error), reply->error);
+    }
+    // Closing is final, so the reply may be stored as it is (settling the order once).
+    if (const auto closed = order_from_update(reply->data)) {
+        store_.record_order(*closed);
+    }
+    refresh_view();
+    return success("订单已结束", order_json(*store_.order(order->id), *view_.snapshot()));
+}
+
+HttpResponse ApiApp::get_bills(Context& c) {
+    const auto it = c.request.query.find("order_id");
+    const auto order_id = it == c.request.query.end() ? std::nullopt : parse_id(it->second);
+    if (!order_id) {
+        return bad_request("参数 order_id 必须是订单编号");
+    }
+    const auto order = own_order(store_, c.user->id, *order_id);
+    if (!order) {
+        return refusal("订单不存在", "order_not_found");
+    }
+    json bills = json::array();
+    for (const BillRecord& b : store_.bills_of_order(order->station_key)) {
+        bills.push_back(json{{"id", std::to_string(b.id)},
+                             {"order_id", std::to_string(order->id)},
+                             {"charge_id", b.pile},
+                             {"charge_kwh", money(b.kwh)},
+                             {"charge_duration", money(b.hours)},
+                             {"start_time", station::format_datetime(b.start_ms)},
+                             {"stop_time", station::format_datetime(b.stop_ms)},
+                             {"create_time", station::format_datetime(b.stop_ms)},
+                             {"charge_fee", money(b.charge_fee)},
+                             {"service_fee", money(b.service_fee)},
+                             {"fee", money(b.charge_fee + b.service_fee)},
+                             {"reason", b.reason}});
+    }
+    return success("查询成功", bills);
+}
+
+}  // namespace api

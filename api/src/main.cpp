@@ -1,0 +1,124 @@
+// station-api: the REST API (issue #4). This file only wires the pieces: options, the
+// SQLite store, the link to the scheduler, the API logic and the POCO HTTP server.
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "api/api_app.hpp"
+#include "api/http_server.hpp"
+#include "api/passwords.hpp"
+#include "cli/cli.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: station-api [--broker URI] [--client-id ID] [--db FILE] [--host HOST] [--port N]\n"
+    "                   [--port-file FILE] [--threads N] [--web-root DIR] [--token-hours H]\n"
+    "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
+    "\n"
+    "Environment: STATION_ADMIN_ACCOUNT and STATION_ADMIN_PASSWORD create the first admin\n"
+    "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
+    "random key is made once and kept in the database).\n";
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    api::SchedulerLink::Options link_options;
+    api::HttpServerOptions http;
+    api::ApiOptions options;
+    options.web_root = STATION_WEB_ROOT;
+    std::string db = "station.db";
+    std::string port_file;
+    double token_hours = 24;
+    const auto done = cli::parse_options(argc, argv, "station-api", kUsage,
+                                         [&](const std::string& arg, const std::string& value) {
+        if (arg == "--broker") {
+            link_options.uri = value;
+        } else if (arg == "--client-id") {
+            link_options.client_id = value;
+        } else if (arg == "--db") {
+            db = value;
+        } else if (arg == "--host") {
+            http.host = value;
+        } else if (arg == "--port") {
+            http.port = std::stoi(value);
+        } else if (arg == "--port-file") {
+            port_file = value;
+        } else if (arg == "--threads") {
+            http.threads = std::stoi(value);
+        } else if (arg == "--web-root") {
+            options.web_root = value;
+        } else if (arg == "--token-hours") {
+            token_hours = std::stod(value);
+        } else if (arg == "--password-iterations") {
+            options.password_iterations = std::stoi(value);
+        } else if (arg == "--scheduler-timeout-ms") {
+            options.scheduler_timeout = std::chrono::milliseconds(std::stoll(value));
+        } else if (arg == "--max-body-bytes") {
+            http.max_body_bytes = std::stoul(value);
+        } else {
+            return false;
+        }
+        return true;
+    });
+    if (done) {
+        return *done;
+    }
+    if (http.threads < 1 || options.password_iterations < 1000 || token_hours <= 0) {
+        return cli::usage_error("station-api", kUsage,
+                                "--threads must be at least 1, --password-iterations at least 1000, "
+                                "--token-hours above 0");
+    }
+    auto log = [](std::string_view level, std::string_view message) {
+        std::cerr << "station-api " << level << ": " << message << "\n";
+    };
+    try {
+        api::Store store(db);
+        std::string secret = env("STATION_JWT_SECRET");
+        if (secret.empty()) {
+            secret = store.setting_or_insert("jwt_secret", api::random_hex(32));
+        } else if (secret.size() < 32) {
+            throw std::invalid_argument("STATION_JWT_SECRET must have at least 32 characters");
+        }
+        api::StationView view;
+        api::SchedulerLink link(link_options, store, view, log);
+        api::ApiApp app(store, view, link,
+                        api::TokenService(secret, static_cast<std::int64_t>(token_hours * 3600)), options, log);
+        const std::string admin = env("STATION_ADMIN_ACCOUNT");
+        if (!admin.empty()) {
+            if (app.ensure_admin(admin, env("STATION_ADMIN_PASSWORD"))) {
+                log("info", "created the admin account " + admin);
+            }
+        }
+        link.start();
+        api::HttpServer server(app, http);
+        server.start();
+        log("info", "listening on http://" + http.host + ":" + std::to_string(server.port()) + ", database " + db +
+                        ", broker " + link_options.uri);
+        if (!port_file.empty()) {
+            std::ofstream(port_file + ".tmp") << server.port() << "\n";
+            std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+        }
+        cli::install_stop_handlers();
+        while (!cli::stop_requested()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        log("info", "stopping");
+        server.stop();
+        link.stop();
+    } catch (const std::exception& e) {
+        std::cerr << "station-api: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,550 @@
+#include "api/store.hpp"
+
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace api {
+
+using namespace Poco::Data::Keywords;
+using Poco::Data::RecordSet;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+
+namespace {
+
+// Schema migrations, in order; migration i brings the schema to version i + 1. Never edit
+// a published one: add the next.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    balance_cents INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE admins (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE cars (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    name         TEXT NOT NULL,
+    capacity_kwh REAL NOT NULL CHECK (capacity_kwh > 0),
+    current_kwh  REAL NOT NULL CHECK (current_kwh >= 0),
+    deleted      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX cars_by_user ON cars(user_id);
+CREATE TABLE orders (
+    id            INTEGER PRIMARY KEY,
+    station_key   TEXT NOT NULL UNIQUE,
+    user_id       INTEGER NOT NULL REFERENCES users(id),
+    car_id        INTEGER NOT NULL REFERENCES cars(id),
+    mode          TEXT NOT NULL CHECK (mode IN ('F', 'T')),
+    number        INTEGER NOT NULL,
+    number_text   TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    apply_kwh     REAL NOT NULL,
+    charge_kwh    REAL NOT NULL DEFAULT 0,
+    charge_fee    REAL NOT NULL DEFAULT 0,
+    service_fee   REAL NOT NULL DEFAULT 0,
+    pile          TEXT NOT NULL DEFAULT '',
+    create_time   TEXT NOT NULL DEFAULT '',
+    dispatch_time TEXT NOT NULL DEFAULT '',
+    start_time    TEXT NOT NULL DEFAULT '',
+    finish_time   TEXT NOT NULL DEFAULT '',
+    front_cars    INTEGER NOT NULL DEFAULT 0,
+    open          INTEGER NOT NULL,
+    settled       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX orders_by_user ON orders(user_id, open, id);
+CREATE INDEX orders_by_car ON orders(car_id, open);
+CREATE TABLE bills (
+    id          INTEGER PRIMARY KEY,
+    station_key TEXT NOT NULL UNIQUE,
+    order_key   TEXT NOT NULL,
+    pile        TEXT NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    stop_ms     INTEGER NOT NULL,
+    kwh         REAL NOT NULL,
+    hours       REAL NOT NULL,
+    charge_fee  REAL NOT NULL,
+    service_fee REAL NOT NULL,
+    reason      TEXT NOT NULL
+);
+CREATE INDEX bills_by_order ON bills(order_key);
+CREATE INDEX bills_by_pile ON bills(pile, stop_ms);
+CREATE TABLE pile_totals (
+    pile        TEXT PRIMARY KEY,
+    charges     INTEGER NOT NULL,
+    hours       REAL NOT NULL,
+    kwh         REAL NOT NULL,
+    charge_fee  REAL NOT NULL,
+    service_fee REAL NOT NULL
+);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
+template <typename F>
+auto transaction(Session& s, F&& body) {
+    s.begin();
+    try {
+        if constexpr (std::is_void_v<decltype(body())>) {
+            body();
+            s.commit();
+        } else {
+            auto result = body();
+            s.commit();
+            return result;
+        }
+    } catch (...) {
+        s.rollback();
+        throw;
+    }
+}
+
+std::int64_t last_id(Session& s) {
+    Poco::Int64 id = 0;
+    s << "SELECT last_insert_rowid()", into(id), now;
+    return id;
+}
+
+std::string text(RecordSet& rs, const char* col) {
+    const auto& v = rs[col];
+    return v.isEmpty() ? std::string() : v.convert<std::string>();
+}
+std::int64_t integer(RecordSet& rs, const char* col) {
+    const auto& v = rs[col];
+    return v.isEmpty() ? 0 : v.convert<Poco::Int64>();
+}
+double real(RecordSet& rs, const char* col) {
+    const auto& v = rs[col];
+    return v.isEmpty() ? 0.0 : v.convert<double>();
+}
+
+UserRecord user_from(RecordSet& rs) {
+    return UserRecord{integer(rs, "id"), text(rs, "account"), text(rs, "name"), text(rs, "password_hash"),
+                      integer(rs, "balance_cents")};
+}
+CarRecord car_from(RecordSet& rs) {
+    return CarRecord{integer(rs, "id"), integer(rs, "user_id"), text(rs, "name"), real(rs, "capacity_kwh"),
+                     real(rs, "current_kwh")};
+}
+OrderRecord order_from(RecordSet& rs) {
+    OrderRecord o;
+    o.id = integer(rs, "id");
+    o.station_key = text(rs, "station_key");
+    o.user_id = integer(rs, "user_id");
+    o.car_id = integer(rs, "car_id");
+    o.mode = text(rs, "mode");
+    o.number = integer(rs, "number");
+    o.number_text = text(rs, "number_text");
+    o.state = text(rs, "state");
+    o.apply_kwh = real(rs, "apply_kwh");
+    o.charge_kwh = real(rs, "charge_kwh");
+    o.charge_fee = real(rs, "charge_fee");
+    o.service_fee = real(rs, "service_fee");
+    o.pile = text(rs, "pile");
+    o.create_time = text(rs, "create_time");
+    o.dispatch_time = text(rs, "dispatch_time");
+    o.start_time = text(rs, "start_time");
+    o.finish_time = text(rs, "finish_time");
+    o.front_cars = integer(rs, "front_cars");
+    return o;
+}
+BillRecord bill_from(RecordSet& rs) {
+    BillRecord b;
+    b.id = integer(rs, "id");
+    b.station_key = text(rs, "station_key");
+    b.order_key = text(rs, "order_key");
+    b.pile = text(rs, "pile");
+    b.start_ms = integer(rs, "start_ms");
+    b.stop_ms = integer(rs, "stop_ms");
+    b.kwh = real(rs, "kwh");
+    b.hours = real(rs, "hours");
+    b.charge_fee = real(rs, "charge_fee");
+    b.service_fee = real(rs, "service_fee");
+    b.reason = text(rs, "reason");
+    return b;
+}
+Totals totals_from(RecordSet& rs) {
+    return Totals{integer(rs, "charges"), real(rs, "hours"), real(rs, "kwh"), real(rs, "charge_fee"),
+                  real(rs, "service_fee")};
+}
+
+// Runs a query and maps each row.
+template <typename T, typename Map>
+std::vector<T> rows(Statement& st, Map map) {
+    st.execute();
+    RecordSet rs(st);
+    std::vector<T> out;
+    for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+        out.push_back(map(rs));
+    }
+    return out;
+}
+
+template <typename T, typename Map>
+std::optional<T> first(Statement& st, Map map) {
+    auto all = rows<T>(st, map);
+    if (all.empty()) {
+        return std::nullopt;
+    }
+    return std::move(all.front());
+}
+
+std::int64_t to_cents(double yuan) { return static_cast<std::int64_t>(std::floor(yuan * 100.0 + 0.5 + 1e-7)); }
+
+}  // namespace
+
+Store::Store(const std::string& path) {
+    Poco::Data::SQLite::Connector::registerConnector();
+    session_ = std::make_unique<Session>("SQLite", path);
+    Session& s = *session_;
+    std::string mode;
+    s << "PRAGMA journal_mode=WAL", into(mode), now;
+    s << "PRAGMA foreign_keys=ON", now;
+    s << "PRAGMA synchronous=FULL", now;
+    s << "PRAGMA busy_timeout=5000", now;
+    migrate();
+}
+
+Store::~Store() = default;
+
+int Store::schema_version() { return kSchemaVersion; }
+
+void Store::migrate() {
+    Session& s = *session_;
+    int version = 0;
+    s << "PRAGMA user_version", into(version), now;
+    if (version > kSchemaVersion) {
+        throw std::runtime_error("the database has schema version " + std::to_string(version) +
+                                 ", newer than this program's " + std::to_string(kSchemaVersion));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+        transaction(s, [&] {
+            // POCO runs one SQL statement per execution: split the migration on ';'.
+            const std::string sql = kMigrations[v];
+            std::size_t from = 0;
+            while (from < sql.size()) {
+                std::size_t end = sql.find(';', from);
+                if (end == std::string::npos) {
+                    end = sql.size();
+                }
+                const std::string one = sql.substr(from, end - from);
+                if (one.find_first_not_of(" \n\t") != std::string::npos) {
+                    s << one, now;
+                }
+                from = end + 1;
+            }
+            s << "PRAGMA user_version=" + std::to_string(v + 1), now;
+        });
+    }
+}
+
+// ---- settings ------------------------------------------------------------------------
+
+std::optional<std::string> Store::setting(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT value FROM settings WHERE key = ?", bind(key);
+    return first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
+}
+
+std::string Store::setting_or_insert(const std::string& key, const std::string& value) {
+    std::lock_guard lock(mutex_);
+    *session_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value), now;
+    Statement st(*session_);
+    st << "SELECT value FROM settings WHERE key = ?", bind(key);
+    return *first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
+}
+
+// ---- accounts ------------------------------------------------------------------------
+
+std::optional<std::int64_t> Store::create_user(const std::string& account, const std::string& name,
+                                               const std::string& password_hash) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    return transaction(s, [&]() -> std::optional<std::int64_t> {
+        int taken = 0;
+        s << "SELECT COUNT(*) FROM users WHERE account = ?", bind(account), into(taken), now;
+        if (taken > 0) {
+            return std::nullopt;
+        }
+        s << "INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?)", bind(account), bind(name),
+            bind(password_hash), now;
+        return last_id(s);
+    });
+}
+
+std::optional<UserRecord> Store::user(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+    return first<UserRecord>(st, user_from);
+}
+
+std::optional<UserRecord> Store::user_by_account(const std::string& account) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM users WHERE account = ?", bind(account);
+    return first<UserRecord>(st, user_from);
+}
+
+void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
+                        const std::optional<std::string>& password_hash) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    transaction(s, [&] {
+        if (name) {
+            s << "UPDATE users SET name = ? WHERE id = ?", bind(*name), bind(static_cast<Poco::Int64>(id)), now;
+        }
+        if (password_hash) {
+            s << "UPDATE users SET password_hash = ? WHERE id = ?", bind(*password_hash),
+                bind(static_cast<Poco::Int64>(id)), now;
+        }
+    });
+}
+
+std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    return transaction(s, [&] {
+        s << "UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", bind(static_cast<Poco::Int64>(cents)),
+            bind(static_cast<Poco::Int64>(user_id)), now;
+        Poco::Int64 balance = 0;
+        s << "SELECT balance_cents FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(user_id)), into(balance),
+            now;
+        return static_cast<std::int64_t>(balance);
+    });
+}
+
+bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    s << "INSERT OR IGNORE INTO admins(account, password_hash) VALUES(?, ?)", bind(account), bind(password_hash),
+        now;
+    int changed = 0;
+    s << "SELECT changes()", into(changed), now;
+    return changed > 0;
+}
+
+std::optional<AdminRecord> Store::admin(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM admins WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+    return first<AdminRecord>(st, [](RecordSet& rs) {
+        return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+    });
+}
+
+std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM admins WHERE account = ?", bind(account);
+    return first<AdminRecord>(st, [](RecordSet& rs) {
+        return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+    });
+}
+
+// ---- cars ----------------------------------------------------------------------------
+
+std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, double capacity, double current) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    const auto id = transaction(s, [&] {
+        s << "INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) VALUES(?, ?, ?, ?)",
+            bind(static_cast<Poco::Int64>(user_id)), bind(name), bind(capacity), bind(current), now;
+        return last_id(s);
+    });
+    ++cars_version_;
+    return id;
+}
+
+std::optional<CarRecord> Store::car(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM cars WHERE id = ? AND deleted = 0", bind(static_cast<Poco::Int64>(id));
+    return first<CarRecord>(st, car_from);
+}
+
+std::vector<CarRecord> Store::cars_of(std::int64_t user_id) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id", bind(static_cast<Poco::Int64>(user_id));
+    return rows<CarRecord>(st, car_from);
+}
+
+void Store::update_car(const CarRecord& car) {
+    std::lock_guard lock(mutex_);
+    *session_ << "UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?", bind(car.name),
+        bind(car.capacity_kwh), bind(car.current_kwh), bind(static_cast<Poco::Int64>(car.id)), now;
+    ++cars_version_;
+}
+
+void Store::delete_car(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    *session_ << "UPDATE cars SET deleted = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
+    ++cars_version_;
+}
+
+// ---- orders and bills ------------------------------------------------------------------
+
+std::optional<std::int64_t> Store::record_order(const OrderRecord& o, bool only_if_new) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    const auto stored = transaction(s, [&]() -> std::optional<std::int64_t> {
+        Statement find(s);
+        find << "SELECT id, open, settled, user_id FROM orders WHERE station_key = ?", bind(o.station_key);
+        struct Existing {
+            std::int64_t id, open, settled, user_id;
+        };
+        const auto existing = first<Existing>(find, [](RecordSet& rs) {
+            return Existing{integer(rs, "id"), integer(rs, "open"), integer(rs, "settled"), integer(rs, "user_id")};
+        });
+        const Poco::Int64 open = o.closed() ? 0 : 1;
+        std::int64_t id = 0;
+        std::int64_t user_id = 0;
+        if (!existing) {
+            Statement owner(s);
+            owner << "SELECT user_id FROM cars WHERE id = ?", bind(static_cast<Poco::Int64>(o.car_id));
+            const auto uid = first<std::int64_t>(owner, [](RecordSet& rs) { return integer(rs, "user_id"); });
+            if (!uid) {
+                return std::nullopt;
+            }
+            user_id = *uid;
+            s << "INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, state, apply_kwh, "
+                 "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, start_time, finish_time, "
+                 "front_cars, open) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(o.car_id)),
+                bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
+                bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee), bind(o.pile),
+                bind(o.create_time), bind(o.dispatch_time), bind(o.start_time), bind(o.finish_time),
+                bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), now;
+            id = last_id(s);
+        } else {
+            id = existing->id;
+            user_id = existing->user_id;
+            if (existing->open == 0 || only_if_new) {
+                return id;  // closed is final: a late or repeated update changes nothing
+            }
+            s << "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = ?, "
+                 "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, start_time = ?, "
+                 "finish_time = ?, front_cars = ?, open = ? WHERE id = ?",
+                bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
+                bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee), bind(o.pile),
+                bind(o.dispatch_time), bind(o.start_time), bind(o.finish_time),
+                bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), bind(static_cast<Poco::Int64>(id)), now;
+        }
+        if (o.closed() && !(existing && only_if_new)) {
+            s << "UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?",
+                bind(static_cast<Poco::Int64>(to_cents(o.charge_fee + o.service_fee))),
+                bind(static_cast<Poco::Int64>(user_id)), now;
+            s << "UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = ?", bind(o.charge_kwh),
+                bind(static_cast<Poco::Int64>(o.car_id)), now;
+            s << "UPDATE orders SET settled = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
+        }
+        return id;
+    });
+    if (stored && o.closed()) {
+        ++cars_version_;  // the car's charge grew
+    }
+    return stored;
+}
+
+std::optional<OrderRecord> Store::order(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM orders WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+    return first<OrderRecord>(st, order_from);
+}
+
+std::optional<std::int64_t> Store::order_id_by_key(const std::string& station_key) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT id FROM orders WHERE station_key = ?", bind(station_key);
+    return first<std::int64_t>(st, [](RecordSet& rs) { return integer(rs, "id"); });
+}
+
+std::vector<OrderRecord> Store::orders_of(std::int64_t user_id, bool open) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
+        bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(open ? 1 : 0));
+    return rows<OrderRecord>(st, order_from);
+}
+
+std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM orders WHERE car_id = ? AND open = 1 ORDER BY id DESC LIMIT 1",
+        bind(static_cast<Poco::Int64>(car_id));
+    return first<OrderRecord>(st, order_from);
+}
+
+bool Store::record_bill(const BillRecord& b) {
+    std::lock_guard lock(mutex_);
+    Session& s = *session_;
+    const bool added = transaction(s, [&] {
+        s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee, "
+             "service_fee, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            bind(b.station_key), bind(b.order_key), bind(b.pile), bind(static_cast<Poco::Int64>(b.start_ms)),
+            bind(static_cast<Poco::Int64>(b.stop_ms)), bind(b.kwh), bind(b.hours), bind(b.charge_fee),
+            bind(b.service_fee), bind(b.reason), now;
+        int changed = 0;
+        s << "SELECT changes()", into(changed), now;
+        if (changed == 0) {
+            return false;
+        }
+        s << "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) VALUES(?, 1, ?, ?, ?, ?) "
+             "ON CONFLICT(pile) DO UPDATE SET charges = charges + 1, hours = hours + excluded.hours, "
+             "kwh = kwh + excluded.kwh, charge_fee = charge_fee + excluded.charge_fee, "
+             "service_fee = service_fee + excluded.service_fee",
+            bind(b.pile), bind(b.hours), bind(b.kwh), bind(b.charge_fee), bind(b.service_fee), now;
+        return true;
+    });
+    if (added) {
+        ++bills_version_;
+    }
+    return added;
+}
+
+std::vector<BillRecord> Store::bills_of_order(const std::string& order_key) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM bills WHERE order_key = ? ORDER BY start_ms, id", bind(order_key);
+    return rows<BillRecord>(st, bill_from);
+}
+
+std::vector<std::pair<std::string, Totals>> Store::pile_totals() {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT * FROM pile_totals ORDER BY pile";
+    return rows<std::pair<std::string, Totals>>(
+        st, [](RecordSet& rs) { return std::make_pair(text(rs, "pile"), totals_from(rs)); });
+}
+
+Totals Store::report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms) {
+    std::lock_guard lock(mutex_);
+    Statement st(*session_);
+    st << "SELECT COUNT(*) AS charges, TOTAL(hours) AS hours, TOTAL(kwh) AS kwh, TOTAL(charge_fee) AS charge_fee, "
+          "TOTAL(service_fee) AS service_fee FROM bills WHERE pile = ? AND stop_ms >= ? AND stop_ms < ?",
+        bind(pile), bind(static_cast<Poco::Int64>(from_ms)), bind(static_cast<Poco::Int64>(to_ms));
+    return *first<Totals>(st, totals_from);
+}
+
+}  // namespace api

@@ -1,0 +1,64 @@
+#include "api/tokens.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+
+namespace api {
+
+namespace {
+
+constexpr const char* kRoleClaim = "role";
+
+const char* role_name(Role r) { return r == Role::Admin ? "admin" : "client"; }
+
+}  // namespace
+
+TokenService::TokenService(std::string secret, std::int64_t lifetime_s)
+    : secret_(std::move(secret)), lifetime_s_(lifetime_s) {}
+
+std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t now_s) const {
+    Poco::JWT::Token token;
+    token.setType("JWT");
+    token.setSubject(std::to_string(subject));
+    // Integer seconds (RFC 7519 NumericDate): POCO's setExpiration writes a fraction.
+    token.payload().set("iat", static_cast<Poco::Int64>(now_s));
+    token.payload().set("exp", static_cast<Poco::Int64>(now_s + lifetime_s_));
+    token.payload().set(kRoleClaim, std::string(role_name(role)));
+    Poco::JWT::Signer signer(secret_);
+    return signer.sign(token, Poco::JWT::Signer::ALGO_HS256);
+}
+
+std::optional<TokenClaims> TokenService::verify(const std::string& text, std::int64_t now_s) const {
+    if (text.empty() || text.size() > 4096) {
+        return std::nullopt;
+    }
+    try {
+        // Only HS256 is accepted (the Signer's default set); POCO does not check expiry.
+        Poco::JWT::Signer signer(secret_);
+        Poco::JWT::Token token;
+        if (!signer.tryVerify(text, token) || token.getAlgorithm() != Poco::JWT::Signer::ALGO_HS256) {
+            return std::nullopt;
+        }
+        const auto& payload = token.payload();
+        if (!payload.has("exp") || !payload.has(kRoleClaim) || !payload.has("sub")) {
+            return std::nullopt;
+        }
+        TokenClaims claims;
+        claims.expires_s = static_cast<std::int64_t>(payload.getValue<double>("exp"));
+        const std::string role = payload.getValue<std::string>(kRoleClaim);
+        const std::string sub = payload.getValue<std::string>("sub");
+        if (claims.expires_s <= now_s || (role != "admin" && role != "client") || sub.empty() ||
+            sub.size() > 18 || sub.find_first_not_of("0123456789") != std::string::npos) {
+            return std::nullopt;
+        }
+        claims.role = role == "admin" ? Role::Admin : Role::Client;
+        claims.subject = std::stoll(sub);
+        return claims;
+    } catch (...) {
+        // Malformed base64 or JSON makes POCO throw even from tryVerify (stack-notes).
+        return std::nullopt;
+    }
+}
+
+}  // namespace api
