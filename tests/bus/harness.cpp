@@ -16,6 +16,7 @@ namespace harness {
 
 std::string scheduler_binary() { return STATION_SCHEDULER_BIN; }
 std::string pile_sim_binary() { return STATION_PILE_SIM_BIN; }
+std::string api_binary() { return STATION_API_BIN; }
 
 std::string temp_dir() {
     std::string tmpl = "/tmp/evcs-bus-test-XXXXXX";
@@ -25,13 +26,14 @@ std::string temp_dir() {
     return tmpl;
 }
 
-namespace {
 std::string read_text(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
 }
+
+namespace {
 
 // Whether a process that is not our child still runs. Its zombie counts as gone: where
 // PID 1 does not reap orphans (some containers), a zombie lingers but holds no socket.

@@ -97,7 +97,10 @@ private:
 /// Paths of the binaries under test (set by CMake).
 std::string scheduler_binary();
 std::string pile_sim_binary();
+std::string api_binary();
 /// A fresh temporary folder.
 std::string temp_dir();
+/// A whole file's text ("" if it cannot be read).
+std::string read_text(const std::string& path);
 
 }  // namespace harness

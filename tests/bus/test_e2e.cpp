@@ -11,6 +11,7 @@
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
 #include "harness.hpp"
+#include "replay_lines.hpp"
 #include "replay/scenario.hpp"
 #include "station/time.hpp"
 
@@ -21,15 +22,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Day 0 of the scenario is this station date.
-const station::TimeMs kDay0 = *station::parse_date("2026-11-25") * station::kMsPerDay;
-
-json when(station::TimeMs scenario_t) {
-    return json{{"t", station::format_hms(scenario_t)}, {"day", station::day_of(scenario_t)}};
-}
+using harness::when;
 
 // A state reply's time (station ms) as scenario time.
-station::TimeMs scenario_time(const json& stamp) { return stamp["at_ms"].get<station::TimeMs>() - kDay0; }
+station::TimeMs scenario_time(const json& stamp) {
+    return stamp["at_ms"].get<station::TimeMs>() - harness::kScenarioDay0;
+}
 
 class Driver {
 public:
@@ -158,27 +156,12 @@ public:
             }
             json sessions = json::array();
             for (const auto& b : o["sessions"]) {
-                const auto start = scenario_time(b["start"]);
-                const auto stop = scenario_time(b["stop"]);
-                sessions.push_back(json{{"pile", b["pile"]},
-                                        {"start", station::format_hms(start)},
-                                        {"start_day", station::day_of(start)},
-                                        {"stop", station::format_hms(stop)},
-                                        {"stop_day", station::day_of(stop)},
-                                        {"kwh", b["kwh"]},
-                                        {"hours", b["hours"]},
-                                        {"charge_fee", b["charge_fee"]},
-                                        {"service_fee", b["service_fee"]},
-                                        {"total", b["total_fee"]}});
+                sessions.push_back(harness::session_line(b["pile"], scenario_time(b["start"]), scenario_time(b["stop"]),
+                                                         b["kwh"], b["hours"], b["charge_fee"], b["service_fee"],
+                                                         b["total_fee"]));
             }
-            bills.push_back(json{{"car", o["car"]},
-                                 {"number", o["number"]},
-                                 {"state", o["state"]},
-                                 {"kwh", o["kwh"]},
-                                 {"charge_fee", o["charge_fee"]},
-                                 {"service_fee", o["service_fee"]},
-                                 {"total", o["total_fee"]},
-                                 {"sessions", sessions}});
+            bills.push_back(harness::order_line({o["car"], o["number"], o["state"], o["kwh"], o["charge_fee"],
+                                                 o["service_fee"], o["total_fee"], sessions}));
         }
         return json{{"end", when(end)}, {"bills", bills}};
     }
@@ -223,37 +206,16 @@ TEST_CASE("e2e: the acceptance case through broker, scheduler and simulated pile
     }
 
     std::ofstream out(dir + "/actual.jsonl");
-    replay::ScenarioReader reader(scenario);
-    replay::ScenarioEvent ev;
-    REQUIRE(reader.next(ev));
-    driver.start_at(ev.at);
-    bool more = true;
-    station::TimeMs t = ev.at;
-    while (more) {
-        t = ev.at;
-        driver.advance_to(t);
-        json events = json::array();
-        while (more && ev.at == t) {
-            events.push_back(json{{"event", std::string(ev.text)}, {"ok", driver.apply(ev)}});
-            more = reader.next(ev);
-        }
-        out << driver.snapshot(events).dump() << "\n";
-    }
-    REQUIRE_FALSE(reader.failed());
+    const auto last = harness::play_scenario(scenario, driver, out);
+    REQUIRE(last);
     // Run on until every order is closed (the expected end is 01:35 the next day).
     for (int hour = 0; hour < 48 && !driver.all_closed(); ++hour) {
         driver.advance_to(driver.now() + station::kMsPerHour);
     }
-    out << driver.final_line(t).dump() << "\n";
+    out << driver.final_line(*last).dump() << "\n";
     out.close();
 
-    const std::string compare = "python3 " + shared + "/tools/compare-replay.py " + shared +
-                                "/acceptance/case42.expected.jsonl " + dir + "/actual.jsonl > " + dir +
-                                "/compare.txt 2>&1";
-    const int rc = std::system(compare.c_str());
-    std::string diff;
-    cli::read_file(dir + "/compare.txt", diff);
+    const std::string diff = harness::compare_with_case42(shared, dir, dir + "/actual.jsonl");
     INFO(diff << "\nscheduler log:\n" << scheduler.log());
-    CHECK(rc == 0);
     CHECK(diff == "match\n");
 }

@@ -1,0 +1,245 @@
+// Unit tests of the API's pieces that need no server: password hashing, tokens, body
+// fields, and the SQLite store (on a real file).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "api/body_fields.hpp"
+#include "api/passwords.hpp"
+#include "api/scheduler_link.hpp"
+#include "api/station_view.hpp"
+#include "api/store.hpp"
+#include "api/tokens.hpp"
+#include "harness.hpp"
+
+using namespace api;
+using nlohmann::json;
+
+TEST_CASE("passwords — salted and slow: same password different hashes, both verify", "[api]") {
+    const std::string a = hash_password("秘密 pass", 2000);
+    const std::string b = hash_password("秘密 pass", 2000);
+    CHECK(a != b);
+    CHECK(a.rfind("pbkdf2-sha256$2000$", 0) == 0);
+    CHECK(verify_password("秘密 pass", a));
+    CHECK(verify_password("秘密 pass", b));
+    CHECK_FALSE(verify_password("秘密 pas", a));
+    CHECK_FALSE(verify_password("", a));
+}
+
+TEST_CASE("passwords — a malformed stored hash never verifies", "[api]") {
+    for (const char* stored : {"", "plain", "pbkdf2-sha256$", "pbkdf2-sha256$x$00$00", "pbkdf2-sha256$10$zz$00",
+                               "md5$1000$00$00", "pbkdf2-sha256$1000$00$abcd"}) {
+        CHECK_FALSE(verify_password("anything", stored));
+    }
+}
+
+TEST_CASE("tokens — issued tokens verify with role and subject until they expire", "[api]") {
+    TokenService tokens(std::string(32, 'k'), 3600);
+    const auto t = tokens.issue(42, Role::Admin, 1000);
+    const auto claims = tokens.verify(t, 1000);
+    REQUIRE(claims);
+    CHECK(claims->subject == 42);
+    CHECK(claims->role == Role::Admin);
+    CHECK(claims->expires_s == 4600);
+    CHECK(tokens.verify(t, 4599));
+    CHECK_FALSE(tokens.verify(t, 4600));
+}
+
+TEST_CASE("tokens — another key, a changed payload or junk is refused without throwing", "[api]") {
+    TokenService tokens(std::string(32, 'k'), 3600);
+    TokenService other(std::string(32, 'x'), 3600);
+    const auto t = tokens.issue(7, Role::Client, 1000);
+    CHECK_FALSE(other.verify(t, 1000));
+    // Swap the payload for one claiming admin, keeping the signature.
+    const auto admin = tokens.issue(7, Role::Admin, 1000);
+    const std::string forged = t.substr(0, t.find('.')) + admin.substr(admin.find('.'), admin.rfind('.') - admin.find('.')) +
+                               t.substr(t.rfind('.'));
+    CHECK_FALSE(tokens.verify(forged, 1000));
+    // alg "none" with no signature.
+    CHECK_FALSE(tokens.verify("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiI3Iiwicm9sZSI6ImFkbWluIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
+                              1000));
+    for (const char* junk : {"", ".", "..", "a.b.c", "%%%.&&&.***", "eyJ.eyJ.x", "not a token at all"}) {
+        CHECK_FALSE(tokens.verify(junk, 1000));
+    }
+    CHECK_FALSE(tokens.verify(std::string(10000, 'a'), 1000));
+}
+
+TEST_CASE("fields — account and password rules of the document", "[api]") {
+    CHECK(valid_account("u.zomc@oeoeh.mz"));
+    CHECK(valid_account("a+b_c%d-e@x-y.example.cn"));
+    CHECK_FALSE(valid_account("no-at-sign"));
+    CHECK_FALSE(valid_account("a@b"));
+    CHECK_FALSE(valid_account("a@b.c"));
+    CHECK_FALSE(valid_account("a b@c.de"));
+    CHECK_FALSE(valid_account(""));
+    CHECK(valid_password("x"));
+    CHECK(valid_password(std::string(32, 'p')));
+    CHECK(valid_password("密码密码密码密码密码密码密码密码密码密码密码密码密码密码密码密码"));  // 32 characters
+    CHECK_FALSE(valid_password(""));
+    CHECK_FALSE(valid_password(std::string(33, 'p')));
+    CHECK_FALSE(valid_password("line\nbreak"));
+    CHECK_FALSE(valid_password(std::string("\xff\xfe", 2)));
+}
+
+TEST_CASE("fields — typed getters: null is absent, wrong types are named", "[api]") {
+    const json body = json::parse(R"({"s":"abc","n":1.5,"id":"17","nid":17,"bad_id":"1x","null":null,"arr":["F1"],"num_str":"5"})");
+    BodyFields f(body);
+    CHECK(f.text("s", Need::Required) == "abc");
+    CHECK(f.number("n", Need::Required) == 1.5);
+    CHECK(f.id("id", Need::Required) == 17);
+    CHECK(f.id("nid", Need::Required) == 17);
+    CHECK_FALSE(f.text("null", Need::Optional));
+    CHECK(f.texts("arr", Need::Required)->at(0) == "F1");
+    CHECK(f.ok());
+    CHECK_FALSE(f.number("num_str", Need::Required));
+    CHECK(f.error() == "字段 num_str 必须是数字");
+    BodyFields g(body);
+    CHECK_FALSE(g.id("bad_id", Need::Required));
+    CHECK_FALSE(g.ok());
+    BodyFields h(body);
+    CHECK_FALSE(h.text("missing", Need::Required));
+    CHECK(h.error() == "缺少字段 missing");
+}
+
+namespace {
+
+struct TempDb {
+    std::string path = harness::temp_dir() + "/store.db";
+};
+
+OrderRecord order(const std::string& key, std::int64_t car, const std::string& state, double kwh, double fee) {
+    OrderRecord o;
+    o.station_key = key;
+    o.car_id = car;
+    o.mode = "T";
+    o.number = 1;
+    o.number_text = "T1";
+    o.state = state;
+    o.apply_kwh = 10;
+    o.charge_kwh = kwh;
+    o.charge_fee = fee * 0.6;
+    o.service_fee = fee * 0.4;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("store — schema is migrated once and survives reopening", "[api][store]") {
+    TempDb db;
+    std::int64_t user = 0;
+    {
+        Store s(db.path);
+        user = *s.create_user("a@b.cn", "A", "hash");
+        CHECK_FALSE(s.create_user("a@b.cn", "again", "hash"));
+        s.add_car(user, "car", 60, 10);
+    }
+    Store s(db.path);
+    CHECK(s.user_by_account("a@b.cn")->name == "A");
+    CHECK(s.cars_of(user).size() == 1);
+    CHECK(Store::schema_version() >= 1);
+}
+
+TEST_CASE("store — a database newer than the program is refused", "[api][store]") {
+    TempDb db;
+    { Store s(db.path); }
+    {
+        // Mark it as version 999 through sqlite3 itself.
+        const std::string cmd = "python3 -c \"import sqlite3; c=sqlite3.connect('" + db.path +
+                                "'); c.execute('PRAGMA user_version=999'); c.commit()\"";
+        REQUIRE(std::system(cmd.c_str()) == 0);
+    }
+    CHECK_THROWS_AS(Store(db.path), std::runtime_error);
+}
+
+TEST_CASE("store — closing an order settles it exactly once", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    const auto user = *s.create_user("a@b.cn", "A", "hash");
+    const auto car = s.add_car(user, "car", 60, 10);
+    const auto id = s.record_order(order("run/0", car, "WAITING", 0, 0));
+    REQUIRE(id);
+    CHECK(s.open_order_of_car(car)->id == *id);
+    CHECK(s.record_order(order("run/0", car, "CHARGING", 5, 6)) == id);
+    CHECK(s.record_order(order("run/0", car, "FINISHED", 10, 12.345)) == id);
+    CHECK(s.record_order(order("run/0", car, "FINISHED", 10, 12.345)) == id);  // a repeat
+    CHECK(s.record_order(order("run/0", car, "CHARGING", 5, 6)) == id);        // late: ignored
+    CHECK(s.user(user)->balance_cents == -1235);
+    CHECK(s.car(car)->current_kwh == Approx(20));
+    CHECK(s.order(*id)->state == "FINISHED");
+    CHECK_FALSE(s.open_order_of_car(car));
+    CHECK(s.orders_of(user, false).size() == 1);
+    CHECK(s.orders_of(user, true).empty());
+}
+
+TEST_CASE("store — an order of an unknown car is not stored — only_if_new keeps the newer", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    CHECK_FALSE(s.record_order(order("run/1", 99, "WAITING", 0, 0)));
+    const auto user = *s.create_user("a@b.cn", "A", "hash");
+    const auto car = s.add_car(user, "car", 60, 0);
+    const auto id = s.record_order(order("run/1", car, "CHARGING", 1, 1));
+    CHECK(s.record_order(order("run/1", car, "WAITING", 0, 0), true) == id);
+    CHECK(s.order(*id)->state == "CHARGING");
+}
+
+TEST_CASE("store — bills are stored once and pile totals are their sum", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    BillRecord b{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"};
+    CHECK(s.record_bill(b));
+    CHECK_FALSE(s.record_bill(b));
+    b.station_key = "run/1";
+    b.stop_ms = 90000000;  // the next day
+    CHECK(s.record_bill(b));
+    const auto totals = s.pile_totals();
+    REQUIRE(totals.size() == 1);
+    CHECK(totals[0].first == "T1");
+    CHECK(totals[0].second.charges == 2);
+    CHECK(totals[0].second.kwh == Approx(20));
+    CHECK(totals[0].second.charge_fee == Approx(14));
+    CHECK(s.report("T1", 0, 86400000).charges == 1);
+    CHECK(s.report("T1", 0, 86400000 * 2).charge_fee == Approx(14));
+    CHECK(s.report("F1", 0, 86400000 * 2).charges == 0);
+    CHECK(s.bills_of_order("run/0").size() == 2);
+}
+
+TEST_CASE("link — order and bill updates from the bus become records — junk does not", "[api]") {
+    const json order_update = json::parse(R"({"order":3,"run":"s-1","car":"17","number":"F2","mode":"F",
+        "state":"CHARGING","requested_kwh":20,"charged_kwh":1.5,"charge_fee":1.05,"service_fee":1.2,"fee":2.25,
+        "front_cars":0,"pile":"F1","created":{"at_ms":1,"time":"2026-11-25 06:00:00"},
+        "dispatched":{"at_ms":2,"time":"2026-11-25 06:01:00"},"started":null,"closed":null})");
+    const auto o = order_from_update(order_update);
+    REQUIRE(o);
+    CHECK(o->station_key == "s-1/3");
+    CHECK(o->car_id == 17);
+    CHECK(o->number == 2);
+    CHECK(o->dispatch_time == "2026-11-25 06:01:00");
+    CHECK(o->start_time.empty());
+    json not_ours = order_update;
+    not_ours["car"] = "V1";
+    CHECK_FALSE(order_from_update(not_ours));
+    CHECK_FALSE(order_from_update(json::parse(R"({"order":"x"})")));
+    CHECK_FALSE(order_from_update(json()));
+    CHECK_FALSE(bill_from_update(json::parse(R"({"bill":1})")));
+}
+
+TEST_CASE("view — takes only newer states and indexes orders by place", "[api]") {
+    StationView view;
+    const json state = json::parse(R"({"at_ms":1000,"revision":5,"time":"t","run":"r","piles":[{"id":"F1",
+        "queue":[{"order":1,"number":"F1","state":"CHARGING","requested_kwh":10,"kwh":2}]}],
+        "waiting":[{"order":2,"number":"F2","kwh":5,"requested_kwh":5,"front_cars":0}],
+        "redispatch":[]})");
+    CHECK(view.offer(state));
+    auto snap = view.snapshot();
+    CHECK(snap->orders.at(1).pile == "F1");
+    CHECK(snap->orders.at(1).remaining_kwh == Approx(8));
+    CHECK(snap->orders.at(2).state == "WAITING");
+    json older = state;
+    older["revision"] = 4;
+    CHECK_FALSE(view.offer(older));
+    CHECK_FALSE(view.offer(json::parse(R"({"at_ms":"x"})")));
+    CHECK_FALSE(view.offer(json()));
+    CHECK(view.snapshot()->revision == 5);
+}
