@@ -12,6 +12,8 @@ packages=(
     nlohmann-json3-dev                   # JSON
     catch2                               # unit tests (v2)
     time                                 # /usr/bin/time for the benchmarks' peak memory
+    curl                                 # the README's REST session and run.sh's demo
+    wrk                                  # HTTP load for bench/api_bench.sh
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.

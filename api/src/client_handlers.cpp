@@ -45,6 +45,17 @@ std::optional<OrderRecord> own_order(Store& store, std::int64_t user_id, std::in
 std::int64_t station_order_id(const std::string& key) { return std::stoll(key.substr(key.rfind('/') + 1)); }
 std::string station_run(const std::string& key) { return key.substr(0, key.rfind('/')); }
 
+// The car's open order, unless it belongs to an earlier scheduler run: the scheduler
+// keeps no state across restarts yet, so such an order can no longer be served and must
+// not keep its car from charging again.
+std::optional<OrderRecord> open_order(Store& store, const StationSnapshot& snap, std::int64_t car_id) {
+    auto o = store.open_order_of_car(car_id);
+    if (o && !snap.run.empty() && station_run(o->station_key) != snap.run) {
+        return std::nullopt;
+    }
+    return o;
+}
+
 double unit_price(double fee, double kwh) { return kwh > kEpsilon ? std::round(fee / kwh * 10000) / 10000 : 0.0; }
 
 std::optional<station::Mode> mode_of(const std::string& m) {
@@ -149,7 +160,7 @@ HttpResponse ApiApp::patch_car(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    if ((capacity || current) && store_.open_order_of_car(car->id)) {
+    if ((capacity || current) && open_order(store_, *view_.snapshot(), car->id)) {
         return refusal("车辆有未完成的充电订单，不能修改电量", "car_busy");
     }
     car->name = name.value_or(car->name);
@@ -176,7 +187,7 @@ HttpResponse ApiApp::delete_car(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    if (store_.open_order_of_car(car->id)) {
+    if (open_order(store_, *view_.snapshot(), car->id)) {
         return refusal("车辆有未完成的充电订单，不能删除", "car_busy");
     }
     store_.delete_car(car->id);
@@ -222,7 +233,7 @@ HttpResponse ApiApp::post_order(Context& c) {
     if (*kwh > room + kEpsilon) {
         return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）", "amount_exceeds_capacity");
     }
-    if (store_.open_order_of_car(car->id)) {
+    if (open_order(store_, *view_.snapshot(), car->id)) {
         return refusal(refusal_message("car_already_active"), "car_already_active");
     }
     contract::SchedulerRequest r;
