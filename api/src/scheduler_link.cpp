@@ -148,21 +148,34 @@ void SchedulerLink::work() {
     const std::string orders = contract::station_orders_topic();
     while (!stopping_.load()) {
         auto batch = inbox_.pop_all_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+        // A burst is stored in one transaction: one fsync, not one per message.
+        std::vector<std::variant<OrderRecord, BillRecord>> updates;
         for (const auto& item : batch) {
             const json j = json::parse(item.message.payload, nullptr, false);
-            try {
-                if (item.message.topic == orders) {
-                    if (const auto o = order_from_update(j)) {
-                        store_.record_order(*o);
-                    }
-                } else if (const auto b = bill_from_update(j)) {
-                    store_.record_bill(*b);
-                } else if (log_) {
-                    log_("warn", "ignored a malformed bill");
+            if (item.message.topic == orders) {
+                if (auto o = order_from_update(j)) {
+                    updates.emplace_back(std::move(*o));
                 }
-            } catch (const std::exception& e) {
-                if (log_) {
-                    log_("error", std::string("could not store an update: ") + e.what());
+            } else if (auto b = bill_from_update(j)) {
+                updates.emplace_back(std::move(*b));
+            } else if (log_) {
+                log_("warn", "ignored a malformed bill");
+            }
+        }
+        if (updates.empty()) {
+            continue;
+        }
+        try {
+            store_.record_updates(updates);
+        } catch (const std::exception&) {
+            // One bad update must not lose the others: store them one by one.
+            for (const auto& u : updates) {
+                try {
+                    store_.record_updates({u});
+                } catch (const std::exception& one) {
+                    if (log_) {
+                        log_("error", std::string("could not store an update: ") + one.what());
+                    }
                 }
             }
         }

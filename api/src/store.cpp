@@ -5,6 +5,7 @@
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -211,16 +212,43 @@ std::int64_t to_cents(double yuan) { return static_cast<std::int64_t>(std::floor
 
 }  // namespace
 
-Store::Store(const std::string& path) {
-    Poco::Data::SQLite::Connector::registerConnector();
-    session_ = std::make_unique<Session>("SQLite", path);
-    Session& s = *session_;
+namespace {
+
+std::unique_ptr<Session> open_connection(const std::string& path, bool read_only) {
+    auto session = std::make_unique<Session>("SQLite", path);
+    Session& s = *session;
     std::string mode;
     s << "PRAGMA journal_mode=WAL", into(mode), now;
     s << "PRAGMA foreign_keys=ON", now;
     s << "PRAGMA synchronous=FULL", now;
     s << "PRAGMA busy_timeout=5000", now;
+    if (read_only) {
+        s << "PRAGMA query_only=ON", now;
+    }
+    return session;
+}
+
+}  // namespace
+
+Store::Store(const std::string& path, int readers) {
+    Poco::Data::SQLite::Connector::registerConnector();
+    writer_ = open_connection(path, false);
     migrate();
+    for (int i = 0; i < std::max(1, readers); ++i) {
+        auto r = std::make_unique<Reader>();
+        r->session = open_connection(path, true);
+        readers_.push_back(std::move(r));
+    }
+}
+
+template <typename F>
+auto Store::read(F&& query) {
+    // Each thread keeps to one reader, so threads spread over the pool without a search.
+    static std::atomic<std::size_t> next_thread{0};
+    thread_local const std::size_t ticket = next_thread++;
+    Reader& r = *readers_[ticket % readers_.size()];
+    std::lock_guard lock(r.mutex);
+    return query(*r.session);
 }
 
 Store::~Store() = default;
@@ -228,7 +256,7 @@ Store::~Store() = default;
 int Store::schema_version() { return kSchemaVersion; }
 
 void Store::migrate() {
-    Session& s = *session_;
+    Session& s = *writer_;
     int version = 0;
     s << "PRAGMA user_version", into(version), now;
     if (version > kSchemaVersion) {
@@ -259,16 +287,17 @@ void Store::migrate() {
 // ---- settings ------------------------------------------------------------------------
 
 std::optional<std::string> Store::setting(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT value FROM settings WHERE key = ?", bind(key);
-    return first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT value FROM settings WHERE key = ?", bind(key);
+        return first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
+    });
 }
 
 std::string Store::setting_or_insert(const std::string& key, const std::string& value) {
     std::lock_guard lock(mutex_);
-    *session_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value), now;
-    Statement st(*session_);
+    *writer_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value), now;
+    Statement st(*writer_);
     st << "SELECT value FROM settings WHERE key = ?", bind(key);
     return *first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
 }
@@ -278,7 +307,7 @@ std::string Store::setting_or_insert(const std::string& key, const std::string& 
 std::optional<std::int64_t> Store::create_user(const std::string& account, const std::string& name,
                                                const std::string& password_hash) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
+    Session& s = *writer_;
     return transaction(s, [&]() -> std::optional<std::int64_t> {
         int taken = 0;
         s << "SELECT COUNT(*) FROM users WHERE account = ?", bind(account), into(taken), now;
@@ -292,23 +321,25 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
 }
 
 std::optional<UserRecord> Store::user(std::int64_t id) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-    return first<UserRecord>(st, user_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+        return first<UserRecord>(st, user_from);
+    });
 }
 
 std::optional<UserRecord> Store::user_by_account(const std::string& account) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM users WHERE account = ?", bind(account);
-    return first<UserRecord>(st, user_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM users WHERE account = ?", bind(account);
+        return first<UserRecord>(st, user_from);
+    });
 }
 
 void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
                         const std::optional<std::string>& password_hash) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
+    Session& s = *writer_;
     transaction(s, [&] {
         if (name) {
             s << "UPDATE users SET name = ? WHERE id = ?", bind(*name), bind(static_cast<Poco::Int64>(id)), now;
@@ -322,7 +353,7 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
 
 std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
+    Session& s = *writer_;
     return transaction(s, [&] {
         s << "UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", bind(static_cast<Poco::Int64>(cents)),
             bind(static_cast<Poco::Int64>(user_id)), now;
@@ -335,7 +366,7 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
 
 bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
+    Session& s = *writer_;
     s << "INSERT OR IGNORE INTO admins(account, password_hash) VALUES(?, ?)", bind(account), bind(password_hash),
         now;
     int changed = 0;
@@ -344,20 +375,22 @@ bool Store::ensure_admin(const std::string& account, const std::string& password
 }
 
 std::optional<AdminRecord> Store::admin(std::int64_t id) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM admins WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-    return first<AdminRecord>(st, [](RecordSet& rs) {
-        return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM admins WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+        return first<AdminRecord>(st, [](RecordSet& rs) {
+            return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+        });
     });
 }
 
 std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM admins WHERE account = ?", bind(account);
-    return first<AdminRecord>(st, [](RecordSet& rs) {
-        return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM admins WHERE account = ?", bind(account);
+        return first<AdminRecord>(st, [](RecordSet& rs) {
+            return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+        });
     });
 }
 
@@ -365,7 +398,7 @@ std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
 
 std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, double capacity, double current) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
+    Session& s = *writer_;
     const auto id = transaction(s, [&] {
         s << "INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) VALUES(?, ?, ?, ?)",
             bind(static_cast<Poco::Int64>(user_id)), bind(name), bind(capacity), bind(current), now;
@@ -376,29 +409,31 @@ std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, doubl
 }
 
 std::optional<CarRecord> Store::car(std::int64_t id) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM cars WHERE id = ? AND deleted = 0", bind(static_cast<Poco::Int64>(id));
-    return first<CarRecord>(st, car_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM cars WHERE id = ? AND deleted = 0", bind(static_cast<Poco::Int64>(id));
+        return first<CarRecord>(st, car_from);
+    });
 }
 
 std::vector<CarRecord> Store::cars_of(std::int64_t user_id) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id", bind(static_cast<Poco::Int64>(user_id));
-    return rows<CarRecord>(st, car_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id", bind(static_cast<Poco::Int64>(user_id));
+        return rows<CarRecord>(st, car_from);
+    });
 }
 
 void Store::update_car(const CarRecord& car) {
     std::lock_guard lock(mutex_);
-    *session_ << "UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?", bind(car.name),
+    *writer_ << "UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?", bind(car.name),
         bind(car.capacity_kwh), bind(car.current_kwh), bind(static_cast<Poco::Int64>(car.id)), now;
     ++cars_version_;
 }
 
 void Store::delete_car(std::int64_t id) {
     std::lock_guard lock(mutex_);
-    *session_ << "UPDATE cars SET deleted = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
+    *writer_ << "UPDATE cars SET deleted = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
     ++cars_version_;
 }
 
@@ -406,8 +441,39 @@ void Store::delete_car(std::int64_t id) {
 
 std::optional<std::int64_t> Store::record_order(const OrderRecord& o, bool only_if_new) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
-    const auto stored = transaction(s, [&]() -> std::optional<std::int64_t> {
+    Session& s = *writer_;
+    const auto stored = transaction(s, [&] { return write_order(o, only_if_new); });
+    if (stored && o.closed()) {
+        ++cars_version_;  // the car's charge grew
+    }
+    return stored;
+}
+
+void Store::record_updates(const std::vector<std::variant<OrderRecord, BillRecord>>& updates) {
+    std::lock_guard lock(mutex_);
+    Session& s = *writer_;
+    bool closed = false;
+    bool billed = false;
+    transaction(s, [&] {
+        for (const auto& u : updates) {
+            if (const auto* o = std::get_if<OrderRecord>(&u)) {
+                closed = write_order(*o, false).has_value() && o->closed() ? true : closed;
+            } else {
+                billed = write_bill(std::get<BillRecord>(u)) || billed;
+            }
+        }
+    });
+    if (closed) {
+        ++cars_version_;
+    }
+    if (billed) {
+        ++bills_version_;
+    }
+}
+
+std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_if_new) {
+    Session& s = *writer_;
+    {
         Statement find(s);
         find << "SELECT id, open, settled, user_id FROM orders WHERE station_key = ?", bind(o.station_key);
         struct Existing {
@@ -459,47 +525,55 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o, bool only_
             s << "UPDATE orders SET settled = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
         }
         return id;
-    });
-    if (stored && o.closed()) {
-        ++cars_version_;  // the car's charge grew
     }
-    return stored;
 }
 
 std::optional<OrderRecord> Store::order(std::int64_t id) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM orders WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-    return first<OrderRecord>(st, order_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM orders WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+        return first<OrderRecord>(st, order_from);
+    });
 }
 
 std::optional<std::int64_t> Store::order_id_by_key(const std::string& station_key) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT id FROM orders WHERE station_key = ?", bind(station_key);
-    return first<std::int64_t>(st, [](RecordSet& rs) { return integer(rs, "id"); });
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT id FROM orders WHERE station_key = ?", bind(station_key);
+        return first<std::int64_t>(st, [](RecordSet& rs) { return integer(rs, "id"); });
+    });
 }
 
 std::vector<OrderRecord> Store::orders_of(std::int64_t user_id, bool open) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
-        bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(open ? 1 : 0));
-    return rows<OrderRecord>(st, order_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
+            bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(open ? 1 : 0));
+        return rows<OrderRecord>(st, order_from);
+    });
 }
 
 std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM orders WHERE car_id = ? AND open = 1 ORDER BY id DESC LIMIT 1",
-        bind(static_cast<Poco::Int64>(car_id));
-    return first<OrderRecord>(st, order_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM orders WHERE car_id = ? AND open = 1 ORDER BY id DESC LIMIT 1",
+            bind(static_cast<Poco::Int64>(car_id));
+        return first<OrderRecord>(st, order_from);
+    });
 }
 
 bool Store::record_bill(const BillRecord& b) {
     std::lock_guard lock(mutex_);
-    Session& s = *session_;
-    const bool added = transaction(s, [&] {
+    const bool added = transaction(*writer_, [&] { return write_bill(b); });
+    if (added) {
+        ++bills_version_;
+    }
+    return added;
+}
+
+bool Store::write_bill(const BillRecord& b) {
+    Session& s = *writer_;
+    {
         s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee, "
              "service_fee, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             bind(b.station_key), bind(b.order_key), bind(b.pile), bind(static_cast<Poco::Int64>(b.start_ms)),
@@ -516,35 +590,34 @@ bool Store::record_bill(const BillRecord& b) {
              "service_fee = service_fee + excluded.service_fee",
             bind(b.pile), bind(b.hours), bind(b.kwh), bind(b.charge_fee), bind(b.service_fee), now;
         return true;
-    });
-    if (added) {
-        ++bills_version_;
     }
-    return added;
 }
 
 std::vector<BillRecord> Store::bills_of_order(const std::string& order_key) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM bills WHERE order_key = ? ORDER BY start_ms, id", bind(order_key);
-    return rows<BillRecord>(st, bill_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM bills WHERE order_key = ? ORDER BY start_ms, id", bind(order_key);
+        return rows<BillRecord>(st, bill_from);
+    });
 }
 
 std::vector<std::pair<std::string, Totals>> Store::pile_totals() {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT * FROM pile_totals ORDER BY pile";
-    return rows<std::pair<std::string, Totals>>(
-        st, [](RecordSet& rs) { return std::make_pair(text(rs, "pile"), totals_from(rs)); });
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT * FROM pile_totals ORDER BY pile";
+        return rows<std::pair<std::string, Totals>>(
+            st, [](RecordSet& rs) { return std::make_pair(text(rs, "pile"), totals_from(rs)); });
+    });
 }
 
 Totals Store::report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms) {
-    std::lock_guard lock(mutex_);
-    Statement st(*session_);
-    st << "SELECT COUNT(*) AS charges, TOTAL(hours) AS hours, TOTAL(kwh) AS kwh, TOTAL(charge_fee) AS charge_fee, "
-          "TOTAL(service_fee) AS service_fee FROM bills WHERE pile = ? AND stop_ms >= ? AND stop_ms < ?",
-        bind(pile), bind(static_cast<Poco::Int64>(from_ms)), bind(static_cast<Poco::Int64>(to_ms));
-    return *first<Totals>(st, totals_from);
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT COUNT(*) AS charges, TOTAL(hours) AS hours, TOTAL(kwh) AS kwh, TOTAL(charge_fee) AS charge_fee, "
+              "TOTAL(service_fee) AS service_fee FROM bills WHERE pile = ? AND stop_ms >= ? AND stop_ms < ?",
+            bind(pile), bind(static_cast<Poco::Int64>(from_ms)), bind(static_cast<Poco::Int64>(to_ms));
+        return *first<Totals>(st, totals_from);
+    });
 }
 
 }  // namespace api

@@ -1,5 +1,6 @@
 #include "api/tokens.hpp"
 
+#include <Poco/Crypto/OpenSSLInitializer.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
@@ -15,7 +16,13 @@ const char* role_name(Role r) { return r == Role::Admin ? "admin" : "client"; }
 }  // namespace
 
 TokenService::TokenService(std::string secret, std::int64_t lifetime_s)
-    : secret_(std::move(secret)), lifetime_s_(lifetime_s) {}
+    : secret_(std::move(secret)), lifetime_s_(lifetime_s) {
+    // POCO 1.11 sets OpenSSL up and tears it down as the reference count of its
+    // OpenSSLInitializer goes 0 -> 1 -> 0, once per HMAC; under concurrent requests that
+    // races (a double free, found by ASan under wrk). One reference held for the life of
+    // the process keeps the count above zero.
+    static const Poco::Crypto::OpenSSLInitializer keep_openssl;
+}
 
 std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t now_s) const {
     Poco::JWT::Token token;

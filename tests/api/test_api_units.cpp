@@ -205,6 +205,26 @@ TEST_CASE("store — bills are stored once and pile totals are their sum", "[api
     CHECK(s.bills_of_order("run/0").size() == 2);
 }
 
+TEST_CASE("store — a burst of updates is one transaction with the same rules", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    const auto user = *s.create_user("a@b.cn", "A", "hash");
+    const auto car = s.add_car(user, "car", 60, 10);
+    const auto bills = s.bills_version();
+    s.record_updates({order("run/0", car, "WAITING", 0, 0), order("run/0", car, "CHARGING", 5, 6),
+                      BillRecord{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"},
+                      order("run/0", car, "FINISHED", 10, 15), order("run/0", car, "FINISHED", 10, 15)});
+    const auto orders = s.orders_of(user, false);
+    REQUIRE(orders.size() == 1);
+    CHECK(orders[0].state == "FINISHED");
+    CHECK(s.user(user)->balance_cents == -1500);  // settled once
+    CHECK(s.bills_version() == bills + 1);
+    CHECK(s.pile_totals().at(0).second.charges == 1);
+    // An order of a car that is not ours is skipped; the rest of the burst is stored.
+    s.record_updates({order("run/1", 999, "WAITING", 0, 0), order("run/2", car, "WAITING", 0, 0)});
+    CHECK(s.orders_of(user, true).size() == 1);
+}
+
 TEST_CASE("link — order and bill updates from the bus become records — junk does not", "[api]") {
     const json order_update = json::parse(R"({"order":3,"run":"s-1","car":"17","number":"F2","mode":"F",
         "state":"CHARGING","requested_kwh":20,"charged_kwh":1.5,"charge_fee":1.05,"service_fee":1.2,"fee":2.25,

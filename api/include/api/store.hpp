@@ -1,10 +1,11 @@
 #pragma once
 /// @file Durable storage of the API on SQLite through POCO Data: users, admins, cars,
-/// orders and detailed bills as the scheduler reports them, pile totals, settings. One
-/// connection in WAL mode with foreign keys on and synchronous=FULL (a committed write
-/// survives a power cut); the schema is versioned (PRAGMA user_version) and migrated at
-/// start-up. Every method is thread-safe and each write is one transaction: on an error
-/// nothing is stored.
+/// orders and detailed bills as the scheduler reports them, pile totals, settings. WAL
+/// mode with foreign keys on and synchronous=FULL (a committed write survives a power
+/// cut); the schema is versioned (PRAGMA user_version) and migrated at start-up. One
+/// connection writes; a small pool of read-only connections reads, so that reads never
+/// wait for a write's fsync (WAL lets them run beside it). Every method is thread-safe
+/// and each write is one transaction: on an error nothing is stored.
 
 #include <atomic>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace Poco::Data {
@@ -95,7 +97,8 @@ class Store {
 public:
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     /// Throws if the file cannot be opened or is newer than this program.
-    explicit Store(const std::string& path);
+    /// `readers` read-only connections serve the reads.
+    explicit Store(const std::string& path, int readers = 4);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -149,6 +152,9 @@ public:
     std::vector<OrderRecord> orders_of(std::int64_t user_id, bool open);
     /// The car's open order, if the store has one.
     std::optional<OrderRecord> open_order_of_car(std::int64_t car_id);
+    /// Order updates and bills from the bus, in arrival order, in one transaction (one
+    /// fsync for a burst); the same rules as record_order and record_bill.
+    void record_updates(const std::vector<std::variant<OrderRecord, BillRecord>>& updates);
     /// Stores a bill once (a repeat of its station key changes nothing) and adds it to its
     /// pile's totals in the same transaction; true if it was new.
     bool record_bill(const BillRecord& bill);
@@ -161,10 +167,20 @@ public:
     Totals report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms);
 
 private:
+    struct Reader {
+        std::mutex mutex;
+        std::unique_ptr<Poco::Data::Session> session;
+    };
     void migrate();
+    template <typename F>
+    auto read(F&& query);
+    // In a transaction of the writer, with mutex_ held.
+    std::optional<std::int64_t> write_order(const OrderRecord& order, bool only_if_new);
+    bool write_bill(const BillRecord& bill);
 
-    std::mutex mutex_;
-    std::unique_ptr<Poco::Data::Session> session_;
+    std::mutex mutex_;  // the writer
+    std::unique_ptr<Poco::Data::Session> writer_;
+    std::vector<std::unique_ptr<Reader>> readers_;
     std::atomic<std::int64_t> cars_version_{0};
     std::atomic<std::int64_t> bills_version_{0};
 };
