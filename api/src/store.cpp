@@ -321,11 +321,19 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
 }
 
 std::optional<UserRecord> Store::user(std::int64_t id) {
-    return read([&](Session& session) {
+    std::int64_t generation = 0;
+    if (auto hit = users_.get(id, generation)) {
+        return hit;
+    }
+    auto found = read([&](Session& session) {
         Statement st(session);
         st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
         return first<UserRecord>(st, user_from);
     });
+    if (found) {
+        users_.put(id, *found, generation);
+    }
+    return found;
 }
 
 std::optional<UserRecord> Store::user_by_account(const std::string& account) {
@@ -349,19 +357,22 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
                 bind(static_cast<Poco::Int64>(id)), now;
         }
     });
+    users_.forget(id);
 }
 
 std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
-    return transaction(s, [&] {
+    const auto balance = transaction(s, [&] {
         s << "UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", bind(static_cast<Poco::Int64>(cents)),
             bind(static_cast<Poco::Int64>(user_id)), now;
-        Poco::Int64 balance = 0;
-        s << "SELECT balance_cents FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(user_id)), into(balance),
+        Poco::Int64 after = 0;
+        s << "SELECT balance_cents FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(user_id)), into(after),
             now;
-        return static_cast<std::int64_t>(balance);
+        return static_cast<std::int64_t>(after);
     });
+    users_.forget(user_id);
+    return balance;
 }
 
 bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
@@ -442,10 +453,12 @@ void Store::delete_car(std::int64_t id) {
 std::optional<std::int64_t> Store::record_order(const OrderRecord& o, bool only_if_new) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
+    touched_users_.clear();
     const auto stored = transaction(s, [&] { return write_order(o, only_if_new); });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
+    forget_touched_users();
     return stored;
 }
 
@@ -454,6 +467,7 @@ void Store::record_updates(const std::vector<std::variant<OrderRecord, BillRecor
     Session& s = *writer_;
     bool closed = false;
     bool billed = false;
+    touched_users_.clear();
     transaction(s, [&] {
         for (const auto& u : updates) {
             if (const auto* o = std::get_if<OrderRecord>(&u)) {
@@ -466,9 +480,19 @@ void Store::record_updates(const std::vector<std::variant<OrderRecord, BillRecor
     if (closed) {
         ++cars_version_;
     }
+    forget_touched_users();
     if (billed) {
         ++bills_version_;
     }
+}
+
+void Store::forget_touched_users() {
+    for (const std::int64_t user : touched_users_) {
+        users_.forget(user);  // the balance changes when an order closes
+        orders_.forget(user * 2);
+        orders_.forget(user * 2 + 1);
+    }
+    touched_users_.clear();
 }
 
 std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_if_new) {
@@ -502,12 +526,14 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
                 bind(o.create_time), bind(o.dispatch_time), bind(o.start_time), bind(o.finish_time),
                 bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), now;
             id = last_id(s);
+            touched_users_.push_back(user_id);
         } else {
             id = existing->id;
             user_id = existing->user_id;
             if (existing->open == 0 || only_if_new) {
                 return id;  // closed is final: a late or repeated update changes nothing
             }
+            touched_users_.push_back(user_id);
             s << "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = ?, "
                  "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, start_time = ?, "
                  "finish_time = ?, front_cars = ?, open = ? WHERE id = ?",
@@ -545,12 +571,19 @@ std::optional<std::int64_t> Store::order_id_by_key(const std::string& station_ke
 }
 
 std::vector<OrderRecord> Store::orders_of(std::int64_t user_id, bool open) {
-    return read([&](Session& session) {
+    const std::int64_t key = user_id * 2 + (open ? 1 : 0);
+    std::int64_t generation = 0;
+    if (auto hit = orders_.get(key, generation)) {
+        return *hit;
+    }
+    auto found = read([&](Session& session) {
         Statement st(session);
         st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
             bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(open ? 1 : 0));
         return rows<OrderRecord>(st, order_from);
     });
+    orders_.put(key, found, generation);
+    return found;
 }
 
 std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {

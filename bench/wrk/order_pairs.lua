@@ -18,6 +18,7 @@ function init(args)
     counter = 0
     pending = {}
     created, cancelled, refused = 0, 0, 0
+    refusal = ""
 end
 
 function request()
@@ -41,6 +42,7 @@ function response(status, headers, body)
         cancelled = cancelled + 1
     else
         refused = refused + 1
+        refusal = status .. " " .. body
     end
 end
 
@@ -48,5 +50,8 @@ function done(summary, latency, requests)
     for _, t in ipairs(threads) do
         io.write(string.format("thread %d: created %d, cancelled %d, refused %d\n", t:get("tid"),
             t:get("created"), t:get("cancelled"), t:get("refused")))
+        if t:get("refusal") ~= "" then
+            io.write("  last refusal: " .. t:get("refusal") .. "\n")
+        end
     end
 end

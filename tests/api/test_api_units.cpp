@@ -205,6 +205,43 @@ TEST_CASE("store — bills are stored once and pile totals are their sum", "[api
     CHECK(s.bills_of_order("run/0").size() == 2);
 }
 
+TEST_CASE("store — a cached user sees every change of its row", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    const auto user = *s.create_user("a@b.cn", "A", "hash");
+    const auto car = s.add_car(user, "car", 60, 10);
+    CHECK(s.user(user)->balance_cents == 0);  // now cached
+    s.add_balance(user, 500);
+    CHECK(s.user(user)->balance_cents == 500);
+    s.update_user(user, std::string("B"), std::string("hash2"));
+    CHECK(s.user(user)->name == "B");
+    CHECK(s.user(user)->password_hash == "hash2");
+    s.record_order(order("run/0", car, "FINISHED", 10, 3));
+    CHECK(s.user(user)->balance_cents == 200);
+    s.record_updates({order("run/1", car, "CANCELLED", 1, 1)});
+    CHECK(s.user(user)->balance_cents == 100);
+}
+
+TEST_CASE("store — cached order lists follow every write", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    const auto user = *s.create_user("a@b.cn", "A", "hash");
+    const auto other = *s.create_user("b@b.cn", "B", "hash");
+    const auto car = s.add_car(user, "car", 60, 10);
+    const auto other_car = s.add_car(other, "car", 60, 10);
+    CHECK(s.orders_of(user, true).empty());  // cached empty
+    s.record_order(order("run/0", car, "WAITING", 0, 0));
+    REQUIRE(s.orders_of(user, true).size() == 1);
+    CHECK(s.orders_of(user, true)[0].state == "WAITING");
+    s.record_updates({order("run/0", car, "CHARGING", 1, 1)});
+    CHECK(s.orders_of(user, true)[0].state == "CHARGING");
+    CHECK(s.orders_of(other, true).empty());
+    s.record_updates({order("run/1", other_car, "WAITING", 0, 0), order("run/0", car, "FINISHED", 2, 2)});
+    CHECK(s.orders_of(user, true).empty());
+    CHECK(s.orders_of(user, false).size() == 1);
+    CHECK(s.orders_of(other, true).size() == 1);
+}
+
 TEST_CASE("store — a burst of updates is one transaction with the same rules", "[api][store]") {
     TempDb db;
     Store s(db.path);

@@ -16,6 +16,8 @@
 #include <variant>
 #include <vector>
 
+#include "api/read_cache.hpp"
+
 namespace Poco::Data {
 class Session;
 }
@@ -114,6 +116,8 @@ public:
     /// The new user's id; nullopt if the account is taken.
     std::optional<std::int64_t> create_user(const std::string& account, const std::string& name,
                                             const std::string& password_hash);
+    /// A user by id; served from memory after the first read (every request of a user
+    /// needs it), forgotten whenever the user's row changes.
     std::optional<UserRecord> user(std::int64_t id);
     std::optional<UserRecord> user_by_account(const std::string& account);
     /// Changes the name and/or the password hash (an empty optional keeps it).
@@ -148,7 +152,8 @@ public:
     std::optional<OrderRecord> order(std::int64_t id);
     /// The API id of the order with this station key.
     std::optional<std::int64_t> order_id_by_key(const std::string& station_key);
-    /// The user's orders, newest first: open ones (`open` true) or closed ones.
+    /// The user's orders, newest first: open ones (`open` true) or closed ones. Served
+    /// from memory after the first read, forgotten whenever one of them changes.
     std::vector<OrderRecord> orders_of(std::int64_t user_id, bool open);
     /// The car's open order, if the store has one.
     std::optional<OrderRecord> open_order_of_car(std::int64_t car_id);
@@ -177,7 +182,12 @@ private:
     // In a transaction of the writer, with mutex_ held.
     std::optional<std::int64_t> write_order(const OrderRecord& order, bool only_if_new);
     bool write_bill(const BillRecord& bill);
+    /// After a commit: forgets the cached rows of the users whose orders were written.
+    void forget_touched_users();
 
+    ReadCache<std::int64_t, UserRecord> users_;                 // by id
+    ReadCache<std::int64_t, std::vector<OrderRecord>> orders_;  // by user id * 2 + open
+    std::vector<std::int64_t> touched_users_;                   // by the writer, in a write
     std::mutex mutex_;  // the writer
     std::unique_ptr<Poco::Data::Session> writer_;
     std::vector<std::unique_ptr<Reader>> readers_;
