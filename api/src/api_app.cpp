@@ -217,10 +217,29 @@ std::optional<contract::SchedulerReply> ApiApp::ask(contract::SchedulerRequest r
 }
 
 void ApiApp::refresh_view() {
-    contract::SchedulerRequest r;
-    r.op = contract::RequestOp::State;
-    if (const auto reply = ask(r); reply && reply->ok) {
-        view_.offer(reply->data);
+    // Single flight: concurrent callers share one state request, as long as it was sent
+    // after their change (so it includes it). `target` is the first request to start from
+    // now on; whoever finds none in flight sends the next one.
+    std::unique_lock lock(refresh_mutex_);
+    const std::int64_t target = refresh_started_ + 1;
+    while (refresh_done_ < target) {
+        if (refresh_in_flight_) {
+            refresh_finished_.wait(lock);
+            continue;
+        }
+        refresh_in_flight_ = true;
+        const std::int64_t mine = ++refresh_started_;
+        lock.unlock();
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::State;
+        if (const auto reply = ask(r); reply && reply->ok) {
+            view_.offer(reply->data);
+        }
+        lock.lock();
+        refresh_in_flight_ = false;
+        // A failed request still ends the wait: the reader sees the retained state later.
+        refresh_done_ = mine;
+        refresh_finished_.notify_all();
     }
 }
 

@@ -254,7 +254,9 @@ HttpResponse ApiApp::post_order(Context& c) {
         return http_error(500, "订单保存失败", "internal_error");
     }
     refresh_view();
-    return success("充电请求已提交", order_json(*store_.order(*id), *view_.snapshot()));
+    order->id = *id;
+    order->user_id = c.user->id;
+    return success("充电请求已提交", order_json(*order, *view_.snapshot()));
 }
 
 HttpResponse ApiApp::patch_order(Context& c) {
@@ -307,7 +309,12 @@ HttpResponse ApiApp::patch_order(Context& c) {
         return refusal(refusal_message(reply->error), reply->error);
     }
     refresh_view();
-    return success("修改成功", order_json(*store_.order(order->id), *view_.snapshot()));
+    // The order as the scheduler answered, under its API id (an update on the bus may not
+    // have been stored yet).
+    OrderRecord changed = order_from_update(reply->data).value_or(*order);
+    changed.id = order->id;
+    changed.user_id = order->user_id;
+    return success("修改成功", order_json(changed, *view_.snapshot()));
 }
 
 HttpResponse ApiApp::delete_order(Context& c) {
@@ -335,11 +342,12 @@ HttpResponse ApiApp::delete_order(Context& c) {
         return refusal(refusal_message(reply->error), reply->error);
     }
     // Closing is final, so the reply may be stored as it is (settling the order once).
-    if (const auto closed = order_from_update(reply->data)) {
-        store_.record_order(*closed);
-    }
+    OrderRecord closed = order_from_update(reply->data).value_or(*order);
+    store_.record_order(closed);
+    closed.id = order->id;
+    closed.user_id = order->user_id;
     refresh_view();
-    return success("订单已结束", order_json(*store_.order(order->id), *view_.snapshot()));
+    return success("订单已结束", order_json(closed, *view_.snapshot()));
 }
 
 HttpResponse ApiApp::get_bills(Context& c) {

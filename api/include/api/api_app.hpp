@@ -6,6 +6,7 @@
 /// `handle` from many threads at once.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,6 +84,7 @@ private:
     /// Asks the scheduler; nullopt (and a 503 in `failure`) if it did not answer.
     std::optional<contract::SchedulerReply> ask(contract::SchedulerRequest request);
     /// After a change: takes the scheduler's state at once, so the next read sees it.
+    /// Concurrent callers share one request sent after their change.
     void refresh_view();
     HttpResponse pile_op(Context& c, contract::RequestOp op, bool with_minutes);
     nlohmann::json order_json(const OrderRecord& o, const StationSnapshot& snap) const;
@@ -100,6 +102,12 @@ private:
     std::int64_t manage_cars_version_ = -1;
     std::int64_t manage_bills_version_ = -1;
     std::shared_ptr<const std::string> manage_body_;
+    // refresh_view's single flight.
+    std::mutex refresh_mutex_;
+    std::condition_variable refresh_finished_;
+    bool refresh_in_flight_ = false;
+    std::int64_t refresh_started_ = 0;
+    std::int64_t refresh_done_ = 0;
 };
 
 }  // namespace api
