@@ -63,7 +63,11 @@ bool StationView::offer(const json& state) {
         return false;
     }
     std::lock_guard lock(mutex_);
-    if (snap->at_ms < current_->at_ms || (snap->at_ms == current_->at_ms && snap->revision < current_->revision)) {
+    // A new scheduler run starts its own clock and revisions: its first state is taken
+    // whatever its time (a simulated run may start earlier than the last one ended).
+    const bool same_run = snap->run == current_->run;
+    if (same_run && (snap->at_ms < current_->at_ms ||
+                     (snap->at_ms == current_->at_ms && snap->revision < current_->revision))) {
         return false;
     }
     current_ = std::move(snap);

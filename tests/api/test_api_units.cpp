@@ -299,4 +299,10 @@ TEST_CASE("view — takes only newer states and indexes orders by place", "[api]
     CHECK_FALSE(view.offer(json::parse(R"({"at_ms":"x"})")));
     CHECK_FALSE(view.offer(json()));
     CHECK(view.snapshot()->revision == 5);
+    json restarted = state;  // a new scheduler run, its clock started earlier
+    restarted["run"] = "r2";
+    restarted["at_ms"] = 10;
+    restarted["revision"] = 0;
+    CHECK(view.offer(restarted));
+    CHECK(view.snapshot()->run == "r2");
 }

@@ -44,7 +44,8 @@ struct StationSnapshot {
 class StationView {
 public:
     /// Takes `state` if it is a station state no older than the one held (station time,
-    /// then revision); returns whether it was taken. Malformed input is refused.
+    /// then revision) or one of another scheduler run (a restart); returns whether it was
+    /// taken. Malformed input is refused.
     bool offer(const nlohmann::json& state);
     /// The current snapshot; never null (empty before the first state arrives).
     std::shared_ptr<const StationSnapshot> snapshot() const;
