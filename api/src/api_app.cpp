@@ -193,6 +193,9 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
                 if (!c.user) {
                     return http_error(401, "账户不存在，请重新登录", "unauthorized");
                 }
+                if (c.user->token_version != claims->version) {
+                    return http_error(401, "密码已修改，请重新登录", "unauthorized");
+                }
             } else if (!store_.admin(claims->subject)) {
                 return http_error(401, "管理员账户不存在，请重新登录", "unauthorized");
             }
@@ -278,7 +281,7 @@ HttpResponse ApiApp::client_register(Context& c) {
     if (!id) {
         return envelope(200, 1, "该账户已被注册", json{{"token", ""}}, "account_taken");
     }
-    return success("注册成功", json{{"token", tokens_.issue(*id, Role::Client, now_s())}});
+    return success("注册成功", json{{"token", tokens_.issue(*id, Role::Client, now_s(), 0)}});
 }
 
 HttpResponse ApiApp::client_login(Context& c) {
@@ -292,7 +295,7 @@ HttpResponse ApiApp::client_login(Context& c) {
     if (!user || !verify_password(*password, user->password_hash)) {
         return envelope(200, 1, "账号或密码错误", json{{"token", nullptr}}, "wrong_credentials");
     }
-    return success("登录成功", json{{"token", tokens_.issue(user->id, Role::Client, now_s())}});
+    return success("登录成功", json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
 }
 
 HttpResponse ApiApp::get_information(Context& c) {
@@ -333,7 +336,13 @@ HttpResponse ApiApp::post_information(Context& c) {
         hash = hash_password(*new_password, options_.password_iterations);
     }
     store_.update_user(c.user->id, name, hash);
-    return success("修改成功");
+    if (!hash) {
+        return success("修改成功");
+    }
+    // Other sessions end with the old password; this one goes on with a new token.
+    const auto user = store_.user(c.user->id);
+    return success("修改成功，其他设备需要重新登录",
+                   json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
 }
 
 HttpResponse ApiApp::recharge(Context& c) {

@@ -95,6 +95,10 @@ CREATE TABLE pile_totals (
     service_fee REAL NOT NULL
 );
 )sql",
+    // 2: a password change ends the user's other sessions (tokens carry this version).
+    R"sql(
+ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -139,7 +143,7 @@ double real(RecordSet& rs, const char* col) {
 
 UserRecord user_from(RecordSet& rs) {
     return UserRecord{integer(rs, "id"), text(rs, "account"), text(rs, "name"), text(rs, "password_hash"),
-                      integer(rs, "balance_cents")};
+                      integer(rs, "balance_cents"), integer(rs, "token_version")};
 }
 CarRecord car_from(RecordSet& rs) {
     return CarRecord{integer(rs, "id"), integer(rs, "user_id"), text(rs, "name"), real(rs, "capacity_kwh"),
@@ -230,10 +234,10 @@ std::unique_ptr<Session> open_connection(const std::string& path, bool read_only
 
 }  // namespace
 
-Store::Store(const std::string& path, int readers) {
+Store::Store(const std::string& path, int readers, int schema) {
     Poco::Data::SQLite::Connector::registerConnector();
     writer_ = open_connection(path, false);
-    migrate();
+    migrate(schema < 0 ? kSchemaVersion : std::min(schema, kSchemaVersion));
     for (int i = 0; i < std::max(1, readers); ++i) {
         auto r = std::make_unique<Reader>();
         r->session = open_connection(path, true);
@@ -255,7 +259,7 @@ Store::~Store() = default;
 
 int Store::schema_version() { return kSchemaVersion; }
 
-void Store::migrate() {
+void Store::migrate(int target) {
     Session& s = *writer_;
     int version = 0;
     s << "PRAGMA user_version", into(version), now;
@@ -263,7 +267,7 @@ void Store::migrate() {
         throw std::runtime_error("the database has schema version " + std::to_string(version) +
                                  ", newer than this program's " + std::to_string(kSchemaVersion));
     }
-    for (int v = version; v < kSchemaVersion; ++v) {
+    for (int v = version; v < target; ++v) {
         transaction(s, [&] {
             // POCO runs one SQL statement per execution: split the migration on ';'.
             const std::string sql = kMigrations[v];
@@ -353,7 +357,8 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
             s << "UPDATE users SET name = ? WHERE id = ?", bind(*name), bind(static_cast<Poco::Int64>(id)), now;
         }
         if (password_hash) {
-            s << "UPDATE users SET password_hash = ? WHERE id = ?", bind(*password_hash),
+            s << "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?",
+                bind(*password_hash),
                 bind(static_cast<Poco::Int64>(id)), now;
         }
     });

@@ -24,7 +24,7 @@ TokenService::TokenService(std::string secret, std::int64_t lifetime_s)
     static const Poco::Crypto::OpenSSLInitializer keep_openssl;
 }
 
-std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t now_s) const {
+std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t now_s, std::int64_t version) const {
     Poco::JWT::Token token;
     token.setType("JWT");
     token.setSubject(std::to_string(subject));
@@ -32,6 +32,7 @@ std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t no
     token.payload().set("iat", static_cast<Poco::Int64>(now_s));
     token.payload().set("exp", static_cast<Poco::Int64>(now_s + lifetime_s_));
     token.payload().set(kRoleClaim, std::string(role_name(role)));
+    token.payload().set("ver", static_cast<Poco::Int64>(version));
     Poco::JWT::Signer signer(secret_);
     return signer.sign(token, Poco::JWT::Signer::ALGO_HS256);
 }
@@ -60,6 +61,7 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
             return std::nullopt;
         }
         claims.role = role == "admin" ? Role::Admin : Role::Client;
+        claims.version = payload.has("ver") ? static_cast<std::int64_t>(payload.getValue<double>("ver")) : 0;
         claims.subject = std::stoll(sub);
         return claims;
     } catch (...) {

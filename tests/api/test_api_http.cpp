@@ -99,22 +99,26 @@ TEST_CASE("api: user information and password change", "[api]") {
                                   json{{"old_password", "bad"}, {"new_password", "new-pw"}}, token);
     CHECK(is_envelope(wrong_old, 200, 1));
     CHECK(is_envelope(h.call("POST", "/client/login", json{{"account", "wang@bupt.cn"}, {"password", "pw-wang@bup"}}), 200, 0));
-    CHECK(is_envelope(h.call("POST", "/client/index/information",
-                             json{{"old_password", "pw-wang@bup"}, {"new_password", "new-pw"}}, token),
-                      200, 0));
+    const auto changed = h.call("POST", "/client/index/information",
+                                json{{"old_password", "pw-wang@bup"}, {"new_password", "new-pw"}}, token);
+    REQUIRE(is_envelope(changed, 200, 0));
+    // The other sessions end; this one goes on with the token in the answer.
+    CHECK(is_envelope(h.call("GET", "/client/index/car", std::nullopt, token), 401, 401));
+    const std::string renewed = data_of(changed)["token"];
+    CHECK(is_envelope(h.call("GET", "/client/index/car", std::nullopt, renewed), 200, 0));
     CHECK(is_envelope(h.call("POST", "/client/login", json{{"account", "wang@bupt.cn"}, {"password", "new-pw"}}), 200, 0));
     CHECK(is_envelope(h.call("POST", "/client/login", json{{"account", "wang@bupt.cn"}, {"password", "pw-wang@bup"}}), 200, 1));
 
     SECTION("recharge adds to the balance, in yuan with two decimals") {
-        auto r = h.call("POST", "/client/index/recharge?amount=100.25", std::nullopt, token);
+        auto r = h.call("POST", "/client/index/recharge?amount=100.25", std::nullopt, renewed);
         REQUIRE(is_envelope(r, 200, 0));
         CHECK(data_of(r)["balance"] == 100.25);
-        CHECK(is_envelope(h.call("POST", "/client/index/recharge?amount=0.5", std::nullopt, token), 200, 0));
+        CHECK(is_envelope(h.call("POST", "/client/index/recharge?amount=0.5", std::nullopt, renewed), 200, 0));
         for (const char* bad : {"0", "-5", "1.234", "abc", "", "1e3", "99999999999"}) {
-            CHECK(is_envelope(h.call("POST", std::string("/client/index/recharge?amount=") + bad, std::nullopt, token),
+            CHECK(is_envelope(h.call("POST", std::string("/client/index/recharge?amount=") + bad, std::nullopt, renewed),
                               400, 400));
         }
-        CHECK(data_of(h.call("GET", "/client/index/information", std::nullopt, token))["balance"] == 100.75);
+        CHECK(data_of(h.call("GET", "/client/index/information", std::nullopt, renewed))["balance"] == 100.75);
     }
 }
 

@@ -45,6 +45,8 @@ TEST_CASE("tokens — issued tokens verify with role and subject until they expi
     CHECK(claims->expires_s == 4600);
     CHECK(tokens.verify(t, 4599));
     CHECK_FALSE(tokens.verify(t, 4600));
+    CHECK(claims->version == 0);
+    CHECK(tokens.verify(tokens.issue(42, Role::Client, 1000, 3), 1000)->version == 3);
 }
 
 TEST_CASE("tokens — another key, a changed payload or junk is refused without throwing", "[api]") {
@@ -139,6 +141,24 @@ TEST_CASE("store — schema is migrated once and survives reopening", "[api][sto
     CHECK(s.user_by_account("a@b.cn")->name == "A");
     CHECK(s.cars_of(user).size() == 1);
     CHECK(Store::schema_version() >= 1);
+}
+
+TEST_CASE("store — a version 1 database is migrated to the current schema with its rows", "[api][store]") {
+    TempDb db;
+    std::int64_t user = 0;
+    {
+        Store v1(db.path, 1, 1);
+        user = *v1.create_user("old@b.cn", "Old", "hash");
+        v1.add_balance(user, 250);
+    }
+    Store s(db.path);
+    const auto u = s.user(user);
+    REQUIRE(u);
+    CHECK(u->account == "old@b.cn");
+    CHECK(u->balance_cents == 250);
+    CHECK(u->token_version == 0);
+    s.update_user(user, std::nullopt, std::string("new-hash"));
+    CHECK(s.user(user)->token_version == 1);
 }
 
 TEST_CASE("store — a database newer than the program is refused", "[api][store]") {

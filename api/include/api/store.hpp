@@ -30,6 +30,7 @@ struct UserRecord {
     std::string name;
     std::string password_hash;
     std::int64_t balance_cents = 0;
+    std::int64_t token_version = 0;  ///< grows with each password change; tokens carry it
 };
 
 struct AdminRecord {
@@ -99,8 +100,9 @@ class Store {
 public:
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     /// Throws if the file cannot be opened or is newer than this program.
-    /// `readers` read-only connections serve the reads.
-    explicit Store(const std::string& path, int readers = 4);
+    /// `readers` read-only connections serve the reads. `schema` migrates only up to that
+    /// version (tests of the migrations); -1 = the current one.
+    explicit Store(const std::string& path, int readers = 4, int schema = -1);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -120,7 +122,8 @@ public:
     /// needs it), forgotten whenever the user's row changes.
     std::optional<UserRecord> user(std::int64_t id);
     std::optional<UserRecord> user_by_account(const std::string& account);
-    /// Changes the name and/or the password hash (an empty optional keeps it).
+    /// Changes the name and/or the password hash (an empty optional keeps it). A new
+    /// password also moves the user's token version on, ending their other sessions.
     void update_user(std::int64_t id, const std::optional<std::string>& name,
                      const std::optional<std::string>& password_hash);
     /// Adds to the balance; returns the new balance.
@@ -176,7 +179,7 @@ private:
         std::mutex mutex;
         std::unique_ptr<Poco::Data::Session> session;
     };
-    void migrate();
+    void migrate(int target);
     template <typename F>
     auto read(F&& query);
     // In a transaction of the writer, with mutex_ held.

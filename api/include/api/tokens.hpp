@@ -14,6 +14,7 @@ struct TokenClaims {
     std::int64_t subject = 0;  ///< user id or admin id, by role
     Role role = Role::Client;
     std::int64_t expires_s = 0;  ///< UTC seconds
+    std::int64_t version = 0;    ///< the account's token version when it was issued
 };
 
 class TokenService {
@@ -21,7 +22,7 @@ public:
     /// `secret` is the HMAC key (at least 32 bytes of entropy); tokens live `lifetime_s`.
     TokenService(std::string secret, std::int64_t lifetime_s);
 
-    std::string issue(std::int64_t subject, Role role, std::int64_t now_s) const;
+    std::string issue(std::int64_t subject, Role role, std::int64_t now_s, std::int64_t version = 0) const;
     /// The claims of a well-formed, correctly signed, unexpired HS256 token; nullopt else.
     std::optional<TokenClaims> verify(const std::string& token, std::int64_t now_s) const;
 
