@@ -248,6 +248,13 @@ void ApiApp::refresh_view() {
 
 // ---- accounts ------------------------------------------------------------------------
 
+std::optional<HttpResponse> ApiApp::locked_out(const std::string& key) {
+    if (const auto wait = logins_.wait_s(key, now_s()); wait > 0) {
+        return refusal("登录失败次数过多，请 " + std::to_string(wait) + " 秒后再试", "too_many_attempts");
+    }
+    return std::nullopt;
+}
+
 HttpResponse ApiApp::admin_login(Context& c) {
     BodyFields f(c.body);
     const auto account = f.text("account", Need::Required, 254);
@@ -255,10 +262,16 @@ HttpResponse ApiApp::admin_login(Context& c) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
+    const std::string key = "admin:" + *account;
+    if (auto locked = locked_out(key)) {
+        return *locked;
+    }
     const auto admin = store_.admin_by_account(*account);
     if (!admin || !verify_password(*password, admin->password_hash)) {
+        logins_.failed(key, now_s());
         return envelope(200, 1, "账号或密码错误", json{{"token", ""}, {"account", ""}}, "wrong_credentials");
     }
+    logins_.succeeded(key);
     return success("登录成功",
                    json{{"token", tokens_.issue(admin->id, Role::Admin, now_s())}, {"account", admin->account}});
 }
@@ -291,10 +304,16 @@ HttpResponse ApiApp::client_login(Context& c) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
+    const std::string key = "client:" + *account;
+    if (auto locked = locked_out(key)) {
+        return *locked;
+    }
     const auto user = store_.user_by_account(*account);
     if (!user || !verify_password(*password, user->password_hash)) {
+        logins_.failed(key, now_s());
         return envelope(200, 1, "账号或密码错误", json{{"token", nullptr}}, "wrong_credentials");
     }
+    logins_.succeeded(key);
     return success("登录成功", json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
 }
 

@@ -53,6 +53,19 @@ TEST_CASE("api: register and log in follow the document's rules", "[api]") {
         CHECK(is_envelope(h.call("POST", "/client/login", json{{"account", "nobody@bupt.cn"}, {"password", "p1"}}), 200, 1));
         CHECK(is_envelope(h.call("POST", "/admin/login", json{{"account", "li@bupt.cn"}, {"password", "p1"}}), 200, 1));
     }
+    SECTION("after five failed logins the account waits, even with the right password") {
+        for (int i = 0; i < 5; ++i) {
+            CHECK(h.call("POST", "/client/login", json{{"account", "li@bupt.cn"}, {"password", "guess"}}).body["error"] ==
+                  "wrong_credentials");
+        }
+        CHECK(h.call("POST", "/client/login", json{{"account", "li@bupt.cn"}, {"password", "guess"}}).body["error"] ==
+              "wrong_credentials");
+        const auto locked = h.call("POST", "/client/login", json{{"account", "li@bupt.cn"}, {"password", "p1"}});
+        CHECK(is_envelope(locked, 200, 1));
+        CHECK(locked.body["error"] == "too_many_attempts");
+        // The session that is logged in goes on.
+        CHECK(is_envelope(h.call("GET", "/client/index/car", std::nullopt, token), 200, 0));
+    }
     SECTION("tokens: header or Bearer; missing or bad is 401; wrong role is 403") {
         CHECK(is_envelope(h.raw("GET", "/client/index/car", "", {{"Authorization", "Bearer " + token}}), 200, 0));
         CHECK(is_envelope(h.call("GET", "/client/index/car"), 401, 401));

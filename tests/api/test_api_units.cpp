@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "api/body_fields.hpp"
+#include "api/login_guard.hpp"
 #include "api/passwords.hpp"
 #include "api/scheduler_link.hpp"
 #include "api/station_view.hpp"
@@ -66,6 +67,28 @@ TEST_CASE("tokens — another key, a changed payload or junk is refused without 
         CHECK_FALSE(tokens.verify(junk, 1000));
     }
     CHECK_FALSE(tokens.verify(std::string(10000, 'a'), 1000));
+}
+
+TEST_CASE("login guard — five failures are free and then the lock doubles up to a cap", "[api]") {
+    LoginGuard g(5, 60, 900);
+    for (int i = 0; i < 5; ++i) {
+        CHECK(g.wait_s("a", 1000) == 0);
+        g.failed("a", 1000);
+    }
+    CHECK(g.wait_s("a", 1000) == 0);
+    g.failed("a", 1000);  // the sixth
+    CHECK(g.wait_s("a", 1000) == 60);
+    CHECK(g.wait_s("a", 1059) == 1);
+    CHECK(g.wait_s("a", 1060) == 0);
+    g.failed("a", 1060);
+    CHECK(g.wait_s("a", 1060) == 120);
+    for (int i = 0; i < 10; ++i) {
+        g.failed("a", 2000);
+    }
+    CHECK(g.wait_s("a", 2000) == 900);
+    CHECK(g.wait_s("b", 2000) == 0);  // accounts are apart
+    g.succeeded("a");
+    CHECK(g.wait_s("a", 2000) == 0);
 }
 
 TEST_CASE("fields — account and password rules of the document", "[api]") {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "api/http_types.hpp"
+#include "api/login_guard.hpp"
 #include "api/scheduler_link.hpp"
 #include "api/station_view.hpp"
 #include "api/store.hpp"
@@ -87,6 +88,8 @@ private:
     /// Concurrent callers share one request sent after their change.
     void refresh_view();
     HttpResponse pile_op(Context& c, contract::RequestOp op, bool with_minutes);
+    /// The refusal for an account locked after failed logins, if it is.
+    std::optional<HttpResponse> locked_out(const std::string& key);
     nlohmann::json order_json(const OrderRecord& o, const StationSnapshot& snap) const;
     std::string manage_body();
 
@@ -102,6 +105,7 @@ private:
     std::int64_t manage_cars_version_ = -1;
     std::int64_t manage_bills_version_ = -1;
     std::shared_ptr<const std::string> manage_body_;
+    LoginGuard logins_;
     // refresh_view's single flight.
     std::mutex refresh_mutex_;
     std::condition_variable refresh_finished_;
