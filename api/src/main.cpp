@@ -20,15 +20,12 @@ constexpr const char* kUsage =
     "usage: station-api [--broker URI] [--client-id ID] [--db FILE] [--host HOST] [--port N]\n"
     "                   [--port-file FILE] [--threads N] [--web-root DIR] [--token-hours H]\n"
     "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
+    "                   [--mqtt-user NAME]\n"
     "\n"
     "Environment: STATION_ADMIN_ACCOUNT and STATION_ADMIN_PASSWORD create the first admin\n"
     "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
-    "random key is made once and kept in the database).\n";
-
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
+    "random key is made once and kept in the database); with --mqtt-user the broker\n"
+    "password is read from STATION_MQTT_PASSWORD.\n";
 
 }  // namespace
 
@@ -46,6 +43,8 @@ int main(int argc, char** argv) {
             link_options.uri = value;
         } else if (arg == "--client-id") {
             link_options.client_id = value;
+        } else if (arg == "--mqtt-user") {
+            link_options.username = value;
         } else if (arg == "--db") {
             db = value;
         } else if (arg == "--host") {
@@ -82,9 +81,10 @@ int main(int argc, char** argv) {
     auto log = [](std::string_view level, std::string_view message) {
         std::cerr << "station-api " << level << ": " << message << "\n";
     };
+    link_options.password = cli::env("STATION_MQTT_PASSWORD");
     try {
         api::Store store(db);
-        std::string secret = env("STATION_JWT_SECRET");
+        std::string secret = cli::env("STATION_JWT_SECRET");
         if (secret.empty()) {
             secret = store.setting_or_insert("jwt_secret", api::random_hex(32));
         } else if (secret.size() < 32) {
@@ -94,9 +94,9 @@ int main(int argc, char** argv) {
         api::SchedulerLink link(link_options, store, view, log);
         api::ApiApp app(store, view, link,
                         api::TokenService(secret, static_cast<std::int64_t>(token_hours * 3600)), options, log);
-        const std::string admin = env("STATION_ADMIN_ACCOUNT");
+        const std::string admin = cli::env("STATION_ADMIN_ACCOUNT");
         if (!admin.empty()) {
-            if (app.ensure_admin(admin, env("STATION_ADMIN_PASSWORD"))) {
+            if (app.ensure_admin(admin, cli::env("STATION_ADMIN_PASSWORD"))) {
                 log("info", "created the admin account " + admin);
             }
         }

@@ -86,6 +86,8 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
     bus::ClientOptions copts;
     copts.uri = options_.uri;
     copts.client_id = options_.client_id;
+    copts.username = options_.username;
+    copts.password = options_.password;
     // A persistent session: order updates and bills published while the API is down wait
     // for it at the broker.
     copts.persistent_session = true;

@@ -2,13 +2,21 @@
 # Runs broker/prod.conf (on a free loopback port, with a password file made here) and
 # checks broker/evcs.acl: anonymous clients are refused; a pile writes only its own topics
 # and reads only its own commands; a monitor reads but cannot write; the scheduler reads
-# and writes the whole tree.
-#   broker_acl.sh SOURCE_DIR
+# and writes the whole tree. Given the binaries, it also runs station-scheduler and
+# station-api with their broker users and checks that a REST request goes through.
+#   broker_acl.sh SOURCE_DIR [SCHEDULER_BIN API_BIN]
 set -euo pipefail
 src=$1
+scheduler_bin=${2:-}
+api_bin=${3:-}
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cleanup() { [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null; rm -rf "$dir"; }
+service_pids=()
+cleanup() {
+    for p in "${service_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null
+    rm -rf "$dir"
+}
 trap cleanup EXIT
 
 mkdir -p "$dir/data"
@@ -73,12 +81,40 @@ expect yes "the scheduler reads pile events"        scheduler 'evcs/v1/piles/+/e
 expect no  "a monitor cannot write"                 scheduler 'evcs/v1/#' monitor evcs/v1/piles/T1/commands
 expect yes "the API sends requests"                 scheduler evcs/v1/scheduler/requests api evcs/v1/scheduler/requests
 expect no  "the API cannot command a pile"          T1 evcs/v1/piles/T1/commands api evcs/v1/piles/T1/commands
+expect yes "the API reads its replies"              api evcs/v1/replies/station-api scheduler evcs/v1/replies/station-api
+expect yes "the API reads order updates"            api evcs/v1/station/orders scheduler evcs/v1/station/orders
+expect no  "a pile cannot read the API's replies"   F1 evcs/v1/replies/station-api scheduler evcs/v1/replies/station-api
 
 if mosquitto_pub -h 127.0.0.1 -p "$port" -t evcs/v1/piles/F1/status -m x 2>/dev/null; then
     echo "FAIL: an anonymous client was accepted"
     fails=$((fails + 1))
 else
     echo "ok: anonymous clients are refused"
+fi
+if [ -n "$scheduler_bin" ] && [ -n "$api_bin" ]; then
+    STATION_MQTT_PASSWORD=pw-scheduler "$scheduler_bin" --broker "tcp://127.0.0.1:$port" --mqtt-user scheduler \
+        --sim-start "2026-11-25 06:00:00" --sim-speed 0 >"$dir/scheduler.log" 2>&1 &
+    service_pids+=($!)
+    STATION_MQTT_PASSWORD=pw-api STATION_ADMIN_ACCOUNT=admin@acl.test STATION_ADMIN_PASSWORD=acl-admin \
+        "$api_bin" --broker "tcp://127.0.0.1:$port" --mqtt-user api --db "$dir/api.db" --port 0 \
+        --port-file "$dir/api.port" --password-iterations 1000 >"$dir/api.log" 2>&1 &
+    service_pids+=($!)
+    for _ in $(seq 1 100); do [ -s "$dir/api.port" ] && break; sleep 0.1; done
+    api=http://127.0.0.1:$(cat "$dir/api.port")
+    token=$(curl -s -X POST "$api/admin/login" -d '{"account":"admin@acl.test","password":"acl-admin"}' |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+    answer=""
+    for _ in $(seq 1 50); do  # until both services are connected and subscribed
+        answer=$(curl -s "$api/admin/sim/clock" -H "token: $token")
+        case "$answer" in *'"code":0'*) break ;; esac
+        sleep 0.2
+    done
+    case "$answer" in
+        *'"time":"2026-11-25 06:00:00"'*) echo "ok: the scheduler and the API work through the ACL with their users" ;;
+        *) echo "FAIL: a REST request did not go through the authenticated broker: $answer"
+           cat "$dir/scheduler.log" "$dir/api.log"
+           fails=$((fails + 1)) ;;
+    esac
 fi
 [ "$fails" = 0 ] || { cat "$dir/broker.log"; exit 1; }
 echo "all ACL checks passed"

@@ -46,6 +46,8 @@ public:
     struct Options {
         std::string uri = "tcp://127.0.0.1:1883";
         std::string client_id = "station-api";
+        std::string username;  ///< broker credentials, none when empty
+        std::string password;
     };
 
     SchedulerLink(Options options, Store& store, StationView& view, LogFn log);

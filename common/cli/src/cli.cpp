@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -81,6 +82,11 @@ ProfileLoad load_profile(const std::string& name_or_path) {
     }
     r.profile = std::move(parsed.profile);
     return r;
+}
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
 }
 
 std::int64_t wall_ms() {

@@ -122,6 +122,10 @@ std::shared_ptr<void> MqttClient::connect_once() {
                        .keep_alive_interval(options_.keep_alive)
                        .automatic_reconnect(std::chrono::milliseconds(250), std::chrono::seconds(5))
                        .connect_timeout(std::chrono::seconds(5));
+    if (!options_.username.empty()) {
+        builder.user_name(options_.username);
+        builder.password(options_.password);
+    }
     if (options_.will) {
         const auto& w = *options_.will;
         builder.will(mqtt::message(w.topic, w.payload, w.qos, w.retain));

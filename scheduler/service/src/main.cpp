@@ -20,11 +20,12 @@ constexpr const char* kUsage =
     "usage: station-scheduler [--broker URI] [--profile NAME|FILE] [--client-id ID]\n"
     "                         [--sim-start \"YYYY-MM-DD HH:MM:SS\"] [--sim-speed X]\n"
     "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
-    "                         [--state-refresh-ms N] [--offline-grace-ms N]\n"
+    "                         [--state-refresh-ms N] [--offline-grace-ms N] [--mqtt-user NAME]\n"
     "\n"
     "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
-    "clock requests).\n";
+    "clock requests). With --mqtt-user the broker password is read from\n"
+    "STATION_MQTT_PASSWORD.\n";
 
 }  // namespace
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     std::string broker = "tcp://127.0.0.1:1883";
     std::string profile_arg(station::kDefaultProfile);
     std::string client_id = "station-scheduler";
+    std::string mqtt_user;
     service::SchedulerOptions options;
     const auto done = cli::parse_options(argc, argv, "station-scheduler", kUsage,
                                          [&](const std::string& arg, const std::string& value) {
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
             options.state_interval_ms = std::stoll(value);
         } else if (arg == "--state-refresh-ms") {
             options.state_refresh_ms = std::stoll(value);
+        } else if (arg == "--mqtt-user") {
+            mqtt_user = value;
         } else if (arg == "--offline-grace-ms") {
             options.offline_grace_ms = std::stoll(value);
         } else {
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
     bus::ClientOptions copts;
     copts.uri = broker;
     copts.client_id = client_id;
+    copts.username = mqtt_user;
+    copts.password = cli::env("STATION_MQTT_PASSWORD");
     copts.subscriptions = service::SchedulerApp::subscriptions();
     bus::MqttClient client(
         copts,

@@ -33,6 +33,9 @@ std::optional<int> parse_options(int argc, char** argv, const std::string& progr
 /// Reads a whole file ("-" = standard input); false if it cannot be read.
 bool read_file(const std::string& path, std::string& out);
 
+/// An environment variable's value, "" if unset.
+std::string env(const char* name);
+
 /// Wall-clock UTC milliseconds since the epoch.
 std::int64_t wall_ms();
 

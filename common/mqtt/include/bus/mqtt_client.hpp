@@ -27,6 +27,9 @@ struct ClientOptions {
     std::string uri = "tcp://127.0.0.1:1883";
     std::string client_id;
     std::optional<contract::Publication> will;
+    /// Broker credentials (broker/prod.conf requires them); none when empty.
+    std::string username;
+    std::string password;
     std::vector<std::pair<std::string, int>> subscriptions;
     /// Keep the broker-side session (subscriptions, queued QoS 1 messages) across
     /// reconnects.
