@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$work/profile.json" \
-    --sim-start "2026-11-25 06:00:00" --sim-speed 0 2>"$work/scheduler.log" &
+    --sim-start "2026-11-25 06:00:00" --sim-speed 0 --journal "$work/scheduler.journal" 2>"$work/scheduler.log" &
 pids+=($!)
 "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$work/profile.json" 2>"$work/pile-sim.log" &
 pids+=($!)

@@ -53,7 +53,7 @@ trap cleanup EXIT INT TERM
 
 start="$(date +%F) 06:00:00"
 "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" \
-    --sim-start "$start" --sim-speed "$speed" 2>"$run/scheduler.log" &
+    --sim-start "$start" --sim-speed "$speed" --journal "$run/scheduler.journal" 2>"$run/scheduler.log" &
 pids+=($!)
 "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
 pids+=($!)

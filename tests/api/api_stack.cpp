@@ -86,12 +86,7 @@ using harness::read_text;
 
 Stack::Stack(StackOptions options)
     : options_(std::move(options)), dir_(harness::temp_dir()), db_(options_.db.empty() ? dir_ + "/api.db" : options_.db) {
-    std::vector<std::string> sched{harness::scheduler_binary(), "--broker", broker_.uri(), "--profile",
-                                   options_.profile, "--client-id", "scheduler-under-test"};
-    if (options_.simulated) {
-        sched.insert(sched.end(), {"--sim-start", options_.sim_start, "--sim-speed", "0"});
-    }
-    scheduler_ = std::make_unique<harness::Process>(sched, dir_ + "/scheduler.log");
+    start_scheduler();
     if (options_.pile_sim) {
         sim_ = std::make_unique<harness::Process>(
             std::vector<std::string>{harness::pile_sim_binary(), "--broker", broker_.uri(), "--profile", options_.profile},
@@ -134,7 +129,26 @@ void Stack::stop_api() {
     api_->stop();
 }
 
+void Stack::start_scheduler() {
+    std::vector<std::string> sched{harness::scheduler_binary(), "--broker", broker_.uri(), "--profile",
+                                   options_.profile, "--client-id", "scheduler-under-test"};
+    if (options_.simulated) {
+        sched.insert(sched.end(), {"--sim-start", options_.sim_start, "--sim-speed", "0"});
+    }
+    if (options_.journal) {
+        sched.insert(sched.end(), {"--journal", dir_ + "/scheduler.journal"});
+    }
+    const std::string log = ++scheduler_starts_ == 1 ? "/scheduler.log" : "/scheduler-" + std::to_string(scheduler_starts_) + ".log";
+    scheduler_ = std::make_unique<harness::Process>(sched, dir_ + log);
+}
+
 void Stack::stop_scheduler() { scheduler_->stop(); }
+
+void Stack::crash_and_restart_scheduler() {
+    scheduler_->kill_hard();
+    scheduler_.reset();
+    start_scheduler();
+}
 
 std::string Stack::admin_token() {
     const auto r = http_->call("POST", "/admin/login", json{{"account", kAdminAccount}, {"password", kAdminPassword}});
@@ -182,7 +196,7 @@ bool Stack::piles_are(const std::string& state, std::chrono::milliseconds timeou
 
 std::string Stack::logs() const {
     std::string out;
-    for (const char* name : {"scheduler.log", "pile-sim.log", "api-1.log", "api-2.log"}) {
+    for (const char* name : {"scheduler.log", "scheduler-2.log", "pile-sim.log", "api-1.log", "api-2.log"}) {
         const std::string text = read_text(dir_ + "/" + name);
         if (!text.empty()) {
             out += std::string("--- ") + name + "\n" + text.substr(text.size() > 3000 ? text.size() - 3000 : 0);

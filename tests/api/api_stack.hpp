@@ -50,6 +50,7 @@ struct StackOptions {
     std::string db;  ///< default: a fresh file in the stack's folder
     int scheduler_timeout_ms = 3000;
     bool pile_sim = true;
+    bool journal = false;  ///< the scheduler keeps a journal (and so survives a restart)
 };
 
 inline const std::string kAdminAccount = "admin@station.test";
@@ -64,6 +65,8 @@ public:
     void start_api();
     void stop_api();
     void stop_scheduler();
+    /// Kills the scheduler (SIGKILL: no clean shutdown) and starts it again, same options.
+    void crash_and_restart_scheduler();
     int port() const { return port_; }
     std::string broker_uri() const { return broker_.uri(); }
     const std::string& dir() const { return dir_; }
@@ -84,7 +87,9 @@ private:
     std::string dir_;
     std::string db_;
     harness::Broker broker_;
+    void start_scheduler();
     std::unique_ptr<harness::Process> scheduler_;
+    int scheduler_starts_ = 0;
     std::unique_ptr<harness::Process> sim_;
     std::unique_ptr<harness::Process> api_;
     std::unique_ptr<Http> http_;

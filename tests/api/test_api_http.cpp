@@ -555,3 +555,47 @@ TEST_CASE("api: without the scheduler changes answer 503 and store nothing", "[a
     CHECK(r.body["error"] == "scheduler_unavailable");
     CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)).empty());
 }
+
+TEST_CASE("api: a scheduler crash and restart with its journal keeps every order and queue place", "[api][journal]") {
+    apitest::StackOptions options;
+    options.journal = true;
+    Stack s(options);
+    auto& h = s.http();
+    INFO("logs in " << s.dir());
+    REQUIRE(s.piles_are("REST"));
+    const std::string admin = s.admin_token();
+    const std::string u = s.user("j@bupt.cn");
+    std::vector<std::string> orders;
+    for (int i = 0; i < 12; ++i) {  // 9 at the slow piles, 3 waiting
+        const std::string car = s.car(u, "J" + std::to_string(i), 100, 0);
+        const auto r = h.call("POST", "/client/index/order", json{{"car_id", car}, {"mode", "T"}, {"apply_kwh", 10 + i}}, u);
+        REQUIRE(is_envelope(r, 200, 200));
+        orders.push_back(data_of(r)["id"]);
+    }
+    REQUIRE(is_envelope(h.call("POST", "/admin/sim/clock", json{{"advance_seconds", 1800}}, admin), 200, 0));
+    const json before = data_of(h.call("GET", "/admin/index/manage", std::nullopt, admin));
+    const json current = data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u));
+
+    s.crash_and_restart_scheduler();
+    REQUIRE(harness::Probe::eventually(
+        [&] { return is_envelope(h.call("GET", "/admin/sim/clock", std::nullopt, admin), 200, 0); }, 20s));
+    // The same station at the same time: piles, queues, waiting area, numbers, energy so far.
+    REQUIRE(harness::Probe::eventually([&] {
+        json now = data_of(h.call("GET", "/admin/index/manage", std::nullopt, admin));
+        return now["charge_array"] == before["charge_array"] && now["wait_array"] == before["wait_array"];
+    }, 10s));
+    CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)) == current);
+
+    // It runs on: every order finishes once, with its bill.
+    REQUIRE(is_envelope(h.call("POST", "/admin/sim/clock", json{{"advance_seconds", 12 * 3600}}, admin), 200, 0));
+    REQUIRE(harness::Probe::eventually([&] {
+        return data_of(h.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u)).size() == orders.size();
+    }, 10s));
+    for (const std::string& id : orders) {
+        const auto bills = data_of(h.call("GET", "/client/index/bill?order_id=" + id, std::nullopt, u));
+        CHECK(bills.size() == 1);
+    }
+    for (const auto& o : data_of(h.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u))) {
+        CHECK(o["state"] == "FINISHED");
+    }
+}

@@ -2,10 +2,13 @@
 // publications out, the wall clock passed in.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "contract/topics.hpp"
 #include "pilesim/sim_pile.hpp"
+#include "service/file_journal.hpp"
 #include "service/scheduler_app.hpp"
 #include "station/time.hpp"
 #include "contract/station_state.hpp"
@@ -20,7 +23,8 @@ constexpr std::int64_t kWall = 1'000'000;
 const station::TimeMs kStart = test::at(6, 0, 0, 20000);
 
 struct App {
-    App() : app(test::profile(1, 2, 30, 10, 5, 2), options(), kWall, [this](std::string_view, std::string_view m) {
+    explicit App(service::SchedulerOptions o = options())
+        : app(test::profile(1, 2, 30, 10, 5, 2), std::move(o), kWall, [this](std::string_view, std::string_view m) {
               logs += std::string(m) + "\n";
           }) {
         app.on_connected(kWall);
@@ -229,4 +233,133 @@ TEST_CASE("scheduler app: an event overtaken by later telemetry is still taken; 
     a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
     CHECK(a.app.stats().dropped == dropped + 1);  // the replayed fault changes nothing
     CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
+}
+
+TEST_CASE("scheduler app: a restart from its journal resumes the same station", "[service][journal]") {
+    std::vector<std::string> journal;
+    auto o = App::options();
+    o.run = "run-1";
+    o.journal = [&journal](const std::string& line) { journal.push_back(line); };
+    App a(o);
+    a.submit("A", station::Mode::Slow, 10);
+    a.submit("B", station::Mode::Slow, 20);
+    a.submit("C", station::Mode::Fast, 30);
+    a.submit("D", station::Mode::Slow, 5);
+    contract::SchedulerRequest step;
+    step.op = contract::RequestOp::ClockAdvance;
+    step.advance_seconds = 1800;
+    REQUIRE(a.request(step)["ok"] == true);
+    contract::PileEvent fault{"T1", contract::PileEventType::FaultRaised, "", 0, 0, 0, "", 0, {"b1", 2}};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
+    contract::SchedulerRequest cancel;
+    cancel.op = contract::RequestOp::Cancel;
+    cancel.car = "D";
+    a.request(cancel);
+    contract::SchedulerRequest change;
+    change.op = contract::RequestOp::Change;
+    change.car = "C";
+    change.kwh = 40;
+    a.request(change);
+    step.advance_seconds = 600;
+    REQUIRE(a.request(step)["ok"] == true);
+    const json before = contract::station_state(a.app.station(), 0);
+    const json bills_before = contract::bills_view(a.app.station());
+    // The session the pile runs, as the first run told it.
+    std::string f1_session;
+    for (const auto& p : a.on(contract::pile_topic("F1", PileChannel::Commands))) {
+        contract::PileCommand cmd;
+        if (contract::parse(p.payload, cmd).empty() && cmd.type == contract::CommandType::Start) {
+            f1_session = cmd.session;
+        }
+    }
+    REQUIRE_FALSE(f1_session.empty());
+
+    // A new process, an hour of wall time later, with the journal.
+    std::vector<std::string> journal2;
+    auto o2 = App::options();
+    o2.run = "run-2";
+    o2.resume = journal;
+    o2.journal = [&journal2](const std::string& line) { journal2.push_back(line); };
+    std::string logs;
+    service::SchedulerApp b(test::profile(1, 2, 30, 10, 5, 2), o2, kWall + 3'600'000,
+                            [&logs](std::string_view, std::string_view m) { logs += std::string(m) + "\n"; });
+    INFO(logs);
+    CHECK(contract::station_state(b.station(), 0) == before);
+    CHECK(contract::bills_view(b.station()) == bills_before);
+    CHECK(b.station_time(kWall + 3'600'000) == a.app.station_time(a.wall));  // a stepped clock stays put
+    CHECK(b.take_publications().empty());  // nothing of the past is sent again
+    CHECK(journal2.empty());                // nor journaled again
+
+    // The run goes on: replies name the first run, and the pile's session is known.
+    b.on_connected(kWall + 3'600'000);
+    b.take_publications();
+    contract::PileStatus running{"F1", true, station::PileState::Work, station::Mode::Fast, 30, f1_session,
+                                 0, {"b1", 5}};
+    b.on_message(contract::pile_topic("F1", PileChannel::Status), contract::to_json(running), kWall + 3'600'000);
+    for (const auto& p : b.take_publications()) {
+        CHECK(p.topic != contract::pile_topic("F1", PileChannel::Commands));  // no "stop"
+    }
+    contract::SchedulerRequest more;
+    more.id = "after";
+    more.reply_to = contract::replies_topic("t");
+    more.op = contract::RequestOp::Submit;
+    more.car = "E";
+    more.mode = station::Mode::Fast;
+    more.kwh = 10;
+    b.on_message(contract::scheduler_requests_topic(), contract::to_json(more), kWall + 3'600'000);
+    bool answered = false;
+    for (const auto& p : b.take_publications()) {
+        if (p.topic == more.reply_to) {
+            const json reply = json::parse(p.payload);
+            CHECK(reply["ok"] == true);
+            CHECK(reply["data"]["run"] == "run-1");
+            CHECK(reply["data"]["order"] == 4);  // ids go on from the first run's
+            answered = true;
+        }
+    }
+    CHECK(answered);
+    CHECK(journal2.size() == 1);  // the new command is journaled
+}
+
+TEST_CASE("scheduler app: a journal of another profile or a broken one is refused", "[service][journal]") {
+    std::vector<std::string> journal;
+    auto o = App::options();
+    o.journal = [&journal](const std::string& line) { journal.push_back(line); };
+    App a(o);
+    a.submit("A", station::Mode::Slow, 10);
+    auto other = App::options();
+    other.resume = journal;
+    auto log = [](std::string_view, std::string_view) {};
+    CHECK_THROWS_AS(service::SchedulerApp(test::profile(2, 2, 30, 10, 5, 2), other, kWall, log), std::runtime_error);
+    other.resume = {"not json"};
+    CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log), std::runtime_error);
+    other.resume = journal;
+    other.resume.push_back("{\"op\":\"submit\"}");  // no time
+    CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log), std::runtime_error);
+}
+
+TEST_CASE("file journal: lines survive reopening and a torn last line is dropped", "[service][journal]") {
+    char tmpl[] = "/tmp/evcs-journal-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    const std::string path = std::string(tmpl) + "/journal.jsonl";
+    {
+        service::FileJournal j(path);
+        CHECK(j.lines().empty());
+        j.append("{\"op\":\"start\"}");
+        j.append("{\"op\":\"submit\",\"t\":1}");
+    }
+    {
+        // A crash in the middle of the third write.
+        std::FILE* f = std::fopen(path.c_str(), "a");
+        std::fputs("{\"op\":\"canc", f);
+        std::fclose(f);
+    }
+    service::FileJournal j(path);
+    REQUIRE(j.lines().size() == 2);
+    CHECK(j.lines()[1] == "{\"op\":\"submit\",\"t\":1}");
+    j.append("{\"op\":\"cancel\",\"t\":2}");
+    service::FileJournal again(path);
+    REQUIRE(again.lines().size() == 3);
+    CHECK(again.lines()[2] == "{\"op\":\"cancel\",\"t\":2}");
+    CHECK_THROWS_AS(service::FileJournal(std::string(tmpl) + "/no/such/dir/j"), std::runtime_error);
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "bus/inbox.hpp"
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
+#include "service/file_journal.hpp"
 #include "service/scheduler_app.hpp"
 #include "station/time.hpp"
 
@@ -21,11 +23,13 @@ constexpr const char* kUsage =
     "                         [--sim-start \"YYYY-MM-DD HH:MM:SS\"] [--sim-speed X]\n"
     "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
     "                         [--state-refresh-ms N] [--offline-grace-ms N] [--mqtt-user NAME]\n"
+    "                         [--journal FILE]\n"
     "\n"
     "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
     "clock requests). With --mqtt-user the broker password is read from\n"
-    "STATION_MQTT_PASSWORD.\n";
+    "STATION_MQTT_PASSWORD. With --journal every command is kept in FILE before it takes\n"
+    "effect, and a restart with the same FILE resumes the station where it was.\n";
 
 }  // namespace
 
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
     std::string profile_arg(station::kDefaultProfile);
     std::string client_id = "station-scheduler";
     std::string mqtt_user;
+    std::string journal_path;
     service::SchedulerOptions options;
     const auto done = cli::parse_options(argc, argv, "station-scheduler", kUsage,
                                          [&](const std::string& arg, const std::string& value) {
@@ -62,6 +67,8 @@ int main(int argc, char** argv) {
             options.state_refresh_ms = std::stoll(value);
         } else if (arg == "--mqtt-user") {
             mqtt_user = value;
+        } else if (arg == "--journal") {
+            journal_path = value;
         } else if (arg == "--offline-grace-ms") {
             options.offline_grace_ms = std::stoll(value);
         } else {
@@ -78,11 +85,30 @@ int main(int argc, char** argv) {
         return loaded.malformed ? 1 : 2;
     }
     options.boot = client_id + "-" + std::to_string(cli::wall_ms());
+    options.run = options.boot;
+    std::unique_ptr<service::FileJournal> journal;
+    if (!journal_path.empty()) {
+        try {
+            journal = std::make_unique<service::FileJournal>(journal_path);
+        } catch (const std::exception& e) {
+            std::cerr << "station-scheduler: " << e.what() << "\n";
+            return 1;
+        }
+        options.resume = journal->lines();
+        options.journal = [&journal](const std::string& line) { journal->append(line); };
+    }
 
     auto log = [](std::string_view level, std::string_view message) {
         std::cerr << "station-scheduler " << level << ": " << message << "\n";
     };
-    service::SchedulerApp app(std::move(*loaded.profile), options, cli::wall_ms(), log);
+    std::unique_ptr<service::SchedulerApp> app_ptr;
+    try {
+        app_ptr = std::make_unique<service::SchedulerApp>(std::move(*loaded.profile), options, cli::wall_ms(), log);
+    } catch (const std::exception& e) {
+        std::cerr << "station-scheduler: cannot start: " << e.what() << "\n";
+        return 1;
+    }
+    service::SchedulerApp& app = *app_ptr;
 
     bus::Inbox inbox;
     bus::ClientOptions copts;

@@ -32,6 +32,27 @@ contract::SchedulerReply refused(std::string error, std::string reason) {
     return r;
 }
 
+// The first line of a journal: what the station is and when it started.
+json journal_start(const std::vector<std::string>& resume) {
+    if (resume.empty()) {
+        return json();
+    }
+    json start = json::parse(resume.front(), nullptr, false);
+    if (!start.is_object() || start.value("op", "") != "start" || !start.contains("at") || !start.contains("run")) {
+        throw std::runtime_error("the journal does not begin with its start line");
+    }
+    return start;
+}
+
+station::TimeMs start_time(const SchedulerOptions& o, std::int64_t wall_ms) {
+    if (!o.resume.empty()) {
+        return journal_start(o.resume).at("at").get<station::TimeMs>();
+    }
+    return make_clock(o.clock, wall_ms).now(wall_ms);
+}
+
+std::string mode_text(station::Mode m) { return std::string(1, station::mode_letter(m)); }
+
 contract::SchedulerReply from_outcome(const station::Outcome& o) {
     if (o.ok()) {
         contract::SchedulerReply r;
@@ -45,20 +66,138 @@ contract::SchedulerReply from_outcome(const station::Outcome& o) {
 
 SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, std::int64_t wall_ms,
                            LogFn log)
-    : station_(std::move(profile), make_clock(options.clock, wall_ms).now(wall_ms)),
+    : station_(std::move(profile), start_time(options, wall_ms)),
       options_(std::move(options)),
       clock_(make_clock(options_.clock, wall_ms)),
       log_(std::move(log)),
       links_(station_.pile_count()),
       requests_topic_(contract::scheduler_requests_topic()) {
     station_.record_events(true);
+    if (!options_.resume.empty()) {
+        resume(wall_ms);
+        return;
+    }
+    if (options_.journal) {
+        options_.journal(json{{"op", "start"},
+                              {"at", station_.now()},
+                              {"run", options_.run},
+                              {"profile", station_.profile().name},
+                              {"piles", pile_ids()},
+                              {"simulated", options_.clock.simulated}}
+                             .dump());
+    }
     // A pile takes cars only once it has said it is online (its retained status arrives
     // as soon as we subscribe); until then it counts as faulty.
     for (std::size_t p = 0; p < station_.pile_count(); ++p) {
-        station_.fault(station_.pile_spec(static_cast<station::PileIndex>(p)).id);
+        act(json{{"op", "fault"}, {"pile", station_.pile_spec(static_cast<station::PileIndex>(p)).id}, {"offline", true}});
         links_[p].fault_from_disconnect = true;
     }
     station_.take_events();
+}
+
+void SchedulerApp::resume(std::int64_t wall_ms) {
+    const json start = journal_start(options_.resume);
+    if (start.value("profile", "") != station_.profile().name || start.value("piles", json()) != pile_ids()) {
+        throw std::runtime_error("the journal is of another station (profile " + start.value("profile", "?") +
+                                 ", piles " + start.value("piles", json()).dump() + "), not " +
+                                 station_.profile().name + " " + pile_ids().dump());
+    }
+    options_.run = start.at("run").get<std::string>();
+    replaying_ = true;
+    station::TimeMs clock_at = station_.now();
+    double clock_speed = options_.clock.speed;
+    std::size_t applied = 0;
+    for (std::size_t i = 1; i < options_.resume.size(); ++i) {
+        const json c = json::parse(options_.resume[i], nullptr, false);
+        if (!c.is_object() || !c.contains("t") || !c["t"].is_number_integer()) {
+            throw std::runtime_error("journal line " + std::to_string(i + 1) + " is not a command");
+        }
+        station_.advance_to(c["t"].get<station::TimeMs>());
+        if (c.value("op", "") == "clock") {
+            clock_at = c["t"].get<station::TimeMs>();
+            clock_speed = c.value("speed", clock_speed);
+        } else {
+            apply_command(c);
+            // Which piles are faulty only because they went away, as the live run knew it.
+            if (const auto p = station_.find_pile(c.value("pile", ""))) {
+                const std::string op = c.value("op", "");
+                if (op == "fault" || op == "recover") {
+                    links_[static_cast<std::size_t>(*p)].fault_from_disconnect = op == "fault" && c.value("offline", false);
+                }
+            }
+        }
+        ++applied;
+    }
+    // Rebuild what the events tell (the piles' sessions), without sending anything again.
+    flush_events();
+    out_.clear();
+    stats_ = Stats{};
+    replaying_ = false;
+    // A simulated clock goes on from where it stood; wall time is wall time.
+    if (options_.clock.simulated) {
+        clock_.set(std::max(clock_at, station_.now()), clock_speed, wall_ms);
+    }
+    station_.advance_to(std::max(station_.now(), clock_.now(wall_ms)));
+    log("info", "resumed run " + options_.run + " from its journal: " + std::to_string(applied) +
+                    " commands, " + std::to_string(station_.orders().size()) + " orders");
+}
+
+json SchedulerApp::pile_ids() const {
+    json ids = json::array();
+    for (std::size_t p = 0; p < station_.pile_count(); ++p) {
+        ids.push_back(station_.pile_spec(static_cast<station::PileIndex>(p)).id);
+    }
+    return ids;
+}
+
+station::Outcome SchedulerApp::act(json command) {
+    command["t"] = station_.now();
+    if (options_.journal && !replaying_) {
+        options_.journal(command.dump());  // durable before it takes effect
+    }
+    return apply_command(command);
+}
+
+station::Outcome SchedulerApp::apply_command(const json& c) {
+    const std::string op = c.value("op", "");
+    const std::string pile = c.value("pile", "");
+    const std::string car = c.value("car", "");
+    std::optional<station::Mode> mode;
+    if (c.contains("mode")) {
+        mode = c["mode"] == "F" ? station::Mode::Fast : station::Mode::Slow;
+    }
+    std::optional<double> kwh;
+    if (c.contains("kwh")) {
+        kwh = c["kwh"].get<double>();
+    }
+    if (op == "submit") {
+        return station_.submit(car, *mode, *kwh);
+    }
+    if (op == "change") {
+        return station_.change(car, mode, kwh);
+    }
+    if (op == "cancel") {
+        return station_.cancel(car);
+    }
+    if (op == "fault") {
+        return station_.fault(pile, c.value("duration_ms", station::TimeMs{0}));
+    }
+    if (op == "recover") {
+        return station_.recover(pile);
+    }
+    if (op == "switch_on") {
+        return station_.switch_on(pile);
+    }
+    if (op == "switch_off") {
+        return station_.switch_off(pile);
+    }
+    throw std::runtime_error("unknown journal command " + op);
+}
+
+void SchedulerApp::journal_clock(std::int64_t wall_ms) {
+    if (options_.journal) {
+        options_.journal(json{{"op", "clock"}, {"t", clock_.now(wall_ms)}, {"speed", clock_.speed()}}.dump());
+    }
 }
 
 std::vector<std::pair<std::string, int>> SchedulerApp::subscriptions() {
@@ -106,7 +245,11 @@ void SchedulerApp::on_message(std::string_view topic, std::string_view payload, 
         if (!station_.find_pile(pt->pile)) {
             drop("unknown pile", topic);
         } else {
-            handle_pile(topic, pt->pile, static_cast<int>(pt->channel), payload, wall_ms);
+            try {
+                handle_pile(topic, pt->pile, static_cast<int>(pt->channel), payload, wall_ms);
+            } catch (const std::exception& e) {
+                log("error", std::string("pile report not applied: ") + e.what());
+            }
         }
     } else {
         drop("not a topic the scheduler reads", topic);
@@ -169,7 +312,11 @@ void SchedulerApp::check_offline(std::int64_t wall_ms) {
             if (station_.pile_state(pi) != station::PileState::Fault) {
                 const std::string& id = station_.pile_spec(pi).id;
                 log("warn", "pile " + id + " has been offline too long: treated as a fault");
-                station_.fault(id);
+                try {
+                    act(json{{"op", "fault"}, {"pile", id}, {"offline", true}});
+                } catch (const std::exception& e) {
+                    log("error", std::string("fault not applied: ") + e.what());
+                }
                 link.fault_from_disconnect = true;
             }
         }
@@ -280,7 +427,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 link.fault_from_disconnect = false;
                 if (m.state != station::PileState::Fault) {
                     log("info", "pile " + id + " is online");
-                    station_.recover(id);
+                    act(json{{"op", "recover"}, {"pile", id}});
                 }
             }
             return;
@@ -308,14 +455,16 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             }
             switch (m.type) {
                 case contract::PileEventType::FaultRaised: {
-                    const auto r = station_.fault(id, m.fault_minutes * station::kMsPerMinute);
+                    const auto r = act(json{{"op", "fault"},
+                                            {"pile", id},
+                                            {"duration_ms", m.fault_minutes * station::kMsPerMinute}});
                     link.fault_from_disconnect = false;
                     log(r.ok() ? "warn" : "info",
                         "pile " + id + " reports a fault" + (r.ok() ? "" : " (already faulty)"));
                     return;
                 }
                 case contract::PileEventType::FaultCleared: {
-                    const auto r = station_.recover(id);
+                    const auto r = act(json{{"op", "recover"}, {"pile", id}});
                     log("info", "pile " + id + " reports its fault cleared" +
                                     (r.ok() ? "" : " (the station had recovered it already)"));
                     return;
@@ -380,7 +529,14 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         out_.push_back({req.reply_to, it->second, 1, false});
         return;
     }
-    contract::SchedulerReply reply = apply(req, wall_ms);
+    contract::SchedulerReply reply;
+    try {
+        reply = apply(req, wall_ms);
+    } catch (const std::exception& e) {
+        // The journal could not keep the command, so it did not take effect.
+        log("error", std::string("request not applied: ") + e.what());
+        reply = refused("journal_failed", e.what());
+    }
     reply.id = req.id;
     std::string text = contract::to_json(reply);
     // Only a request that changes something must not act twice; reads (state, bills,
@@ -423,19 +579,29 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
     }
     switch (req.op) {
         case RequestOp::Submit:
-            return order_reply(station_.submit(req.car, *req.mode, *req.kwh));
-        case RequestOp::Change:
-            return order_reply(station_.change(req.car, req.mode, req.kwh));
+            return order_reply(act(json{{"op", "submit"}, {"car", req.car}, {"mode", mode_text(*req.mode)}, {"kwh", *req.kwh}}));
+        case RequestOp::Change: {
+            json c{{"op", "change"}, {"car", req.car}};
+            if (req.mode) {
+                c["mode"] = mode_text(*req.mode);
+            }
+            if (req.kwh) {
+                c["kwh"] = *req.kwh;
+            }
+            return order_reply(act(c));
+        }
         case RequestOp::Cancel:
-            return order_reply(station_.cancel(req.car));
+            return order_reply(act(json{{"op", "cancel"}, {"car", req.car}}));
         case RequestOp::Fault:
         case RequestOp::Recover: {
             if (!sim) {
                 return refused("not_simulation", "fault injection needs the simulated clock");
             }
             const bool fault = req.op == RequestOp::Fault;
-            const auto o = fault ? station_.fault(req.pile, req.minutes * station::kMsPerMinute)
-                                 : station_.recover(req.pile);
+            const auto o = fault ? act(json{{"op", "fault"},
+                                            {"pile", req.pile},
+                                            {"duration_ms", req.minutes * station::kMsPerMinute}})
+                                 : act(json{{"op", "recover"}, {"pile", req.pile}});
             if (o.ok()) {
                 // The simulated pile is told too, so that what it reports agrees.
                 pile_command(req.pile,
@@ -447,7 +613,7 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
         case RequestOp::SwitchOn:
         case RequestOp::SwitchOff: {
             const bool on = req.op == RequestOp::SwitchOn;
-            const auto o = on ? station_.switch_on(req.pile) : station_.switch_off(req.pile);
+            const auto o = act(json{{"op", on ? "switch_on" : "switch_off"}, {"pile", req.pile}});
             if (o.ok()) {
                 pile_command(req.pile, on ? contract::CommandType::SwitchOn
                                           : contract::CommandType::SwitchOff);
@@ -466,6 +632,7 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
                 return refused("clock_backwards", "station time never runs backwards");
             }
             clock_.set(to, req.speed.value_or(clock_.speed()), wall_ms);
+            journal_clock(wall_ms);
             advance(wall_ms);
             publish_clock(wall_ms);
             break;
@@ -475,6 +642,7 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
                 return refused("not_simulation", "the clock is wall time outside simulation");
             }
             clock_.advance(req.advance_seconds * station::kMsPerSecond, wall_ms);
+            journal_clock(wall_ms);
             advance(wall_ms);
             publish_clock(wall_ms);
             break;
@@ -484,7 +652,7 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
             contract::SchedulerReply r;
             r.ok = true;
             r.data = contract::station_state(station_, revision_);
-            r.data["run"] = options_.boot;
+            r.data["run"] = options_.run;
             return r;
         }
         case RequestOp::Bills: {
@@ -551,7 +719,7 @@ void SchedulerApp::flush_events() {
             if (stop->bill != station::kNone) {
                 ++stats_.bills;
                 json bill = contract::bill_view(station_, station_.bill(stop->bill));
-                bill["run"] = options_.boot;
+                bill["run"] = options_.run;
                 out_.push_back({contract::station_bills_topic(), bill.dump(), 1, false});
             }
         }
@@ -567,7 +735,7 @@ void SchedulerApp::flush_events() {
 
 json SchedulerApp::order_update(station::OrderId id) const {
     json j = contract::order_view(station_, id);
-    j["run"] = options_.boot;  // order and bill ids restart with the scheduler
+    j["run"] = options_.run;  // order and bill ids count from 0 in each run
     return j;
 }
 
@@ -582,7 +750,7 @@ void SchedulerApp::publish_clock(std::int64_t wall_ms) {
 
 void SchedulerApp::publish_state(std::int64_t wall_ms) {
     json state = contract::station_state(station_, revision_);
-    state["run"] = options_.boot;
+    state["run"] = options_.run;
     out_.push_back({contract::station_state_topic(), state.dump(), 1, true});
     published_revision_ = revision_;
     last_state_wall_ = wall_ms;

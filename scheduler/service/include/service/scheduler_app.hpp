@@ -30,10 +30,23 @@ struct ClockConfig {
     int utc_offset_minutes = 480;  ///< production: station local time = UTC + offset
 };
 
+/// Appends one line to durable storage and returns once it is there (throws if it cannot).
+using JournalFn = std::function<void(const std::string& line)>;
+
 struct SchedulerOptions {
     ClockConfig clock;
-    /// Distinguishes this run's command ids from an earlier run's.
+    /// Distinguishes this process's command ids from an earlier one's.
     std::string boot = "s";
+    /// Names this station's order and bill ids on the bus (they count from 0); a journal
+    /// keeps it across restarts, so ids go on meaning the same orders.
+    std::string run = "s";
+    /// Every command the station takes (requests, pile reports, the clock) is journaled
+    /// here before it is applied; none = the station lives in memory only.
+    JournalFn journal;
+    /// An earlier run's journal lines to resume from (empty = a fresh start). The station is
+    /// rebuilt by replaying them (the core is deterministic), with its run, clock and the
+    /// piles' sessions, before anything new is taken.
+    std::vector<std::string> resume;
     /// Minimum wall time between two retained station/state publications.
     std::int64_t state_interval_ms = 200;
     /// While a pile charges and the clock runs, the state is published again at least this
@@ -115,6 +128,12 @@ private:
     void flush_events();
     /// An order as published on station/orders and in order replies.
     nlohmann::json order_update(station::OrderId id) const;
+    /// Journals a station command (unless replaying) and applies it at station time.
+    station::Outcome act(nlohmann::json command);
+    station::Outcome apply_command(const nlohmann::json& command);
+    void resume(std::int64_t wall_ms);
+    nlohmann::json pile_ids() const;
+    void journal_clock(std::int64_t wall_ms);
     bool charging() const;
     bool state_due(std::int64_t wall_ms) const;
     void command(station::PileIndex p, contract::PileCommand cmd);
@@ -137,6 +156,7 @@ private:
     int offline_pending_ = 0;  // piles whose grace period is running
     const std::string requests_topic_;
     std::int64_t command_seq_ = 0;
+    bool replaying_ = false;
     std::int64_t revision_ = 0;
     std::int64_t published_revision_ = -1;
     std::int64_t last_state_wall_ = 0;
