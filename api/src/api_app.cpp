@@ -76,6 +76,7 @@ std::string refusal_message(const std::string& error) {
         {"not_simulation", "仅在模拟模式下可用"},
         {"clock_backwards", "模拟时钟不能倒退"},
         {"bad_request", "调度服务拒绝了请求"},
+        {"journal_failed", "调度服务无法保存该操作，操作未生效，请稍后重试"},
     };
     const auto it = kMessages.find(error);
     return it == kMessages.end() ? "请求被拒绝（" + error + "）" : it->second;
