@@ -363,3 +363,36 @@ TEST_CASE("file journal: lines survive reopening and a torn last line is dropped
     CHECK(again.lines()[2] == "{\"op\":\"cancel\",\"t\":2}");
     CHECK_THROWS_AS(service::FileJournal(std::string(tmpl) + "/no/such/dir/j"), std::runtime_error);
 }
+
+TEST_CASE("scheduler app: a pile that restarts mid-session is told to go on with what is left", "[service]") {
+    App a;
+    a.submit("A", station::Mode::Fast, 30);
+    std::string session;
+    for (const auto& p : a.on(contract::pile_topic("F1", PileChannel::Commands))) {
+        contract::PileCommand cmd;
+        REQUIRE(contract::parse(p.payload, cmd).empty());
+        session = cmd.session;
+    }
+    REQUIRE_FALSE(session.empty());
+    contract::SchedulerRequest step;
+    step.op = contract::RequestOp::ClockAdvance;
+    step.advance_seconds = 600;  // 5 kWh at 30 kW
+    REQUIRE(a.request(step)["ok"] == true);
+    a.sent.clear();
+    // The same boot reporting no session (e.g. before its start) is not a restart.
+    a.online("F1", "b1");
+    CHECK(a.app.take_publications().empty());
+    // A new boot without the session: it restarted.
+    a.online("F1", "b2");
+    std::vector<contract::PileCommand> cmds;
+    for (const auto& p : a.app.take_publications()) {
+        contract::PileCommand cmd;
+        if (p.topic == contract::pile_topic("F1", PileChannel::Commands) && contract::parse(p.payload, cmd).empty()) {
+            cmds.push_back(cmd);
+        }
+    }
+    REQUIRE(cmds.size() == 1);
+    CHECK(cmds[0].type == contract::CommandType::Start);
+    CHECK(cmds[0].session == session);
+    CHECK(cmds[0].target_kwh == Approx(25));
+}

@@ -142,6 +142,29 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
                     " commands, " + std::to_string(station_.orders().size()) + " orders");
 }
 
+void SchedulerApp::resume_session(station::PileIndex p) {
+    // The pile restarted and lost the session the station runs on it: it is told again,
+    // for what the order still needs. Its meter starts over, so this session's end is not
+    // reconciled against the bill.
+    const auto queue = station_.pile_queue(p);
+    if (queue.empty() || station_.order(queue.front()).state != station::OrderState::Charging) {
+        return;
+    }
+    const station::OrderId id = queue.front();
+    PileLink& link = links_[static_cast<std::size_t>(p)];
+    contract::PileCommand cmd;
+    cmd.type = contract::CommandType::Start;
+    cmd.session = link.session;
+    cmd.order = id;
+    cmd.target_kwh = station_.order(id).requested_kwh - station_.progress(id).kwh;
+    if (cmd.target_kwh <= 0) {
+        return;
+    }
+    link.session_resumed = true;
+    log("warn", "pile " + station_.pile_spec(p).id + " restarted during session " + link.session + ": resumed");
+    command(p, cmd);
+}
+
 json SchedulerApp::pile_ids() const {
     json ids = json::array();
     for (std::size_t p = 0; p < station_.pile_count(); ++p) {
@@ -407,11 +430,15 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             }
             // Sequence numbers order one pile's messages per channel; status is compared
             // with itself only through the boot id, so a retained status is always taken.
+            const bool restarted = !link.boot.empty() && m.origin.boot != link.boot;
             if (m.origin.boot != link.boot) {
                 link.boot = m.origin.boot;
                 link.last_seq[0] = link.last_seq[1] = -1;
             }
             link.online = true;
+            if (restarted && m.session.empty() && !link.session.empty()) {
+                resume_session(p);
+            }
             if (link.offline_since) {
                 --offline_pending_;
                 link.offline_since.reset();
@@ -473,7 +500,8 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 case contract::PileEventType::SessionInterrupted: {
                     // Reconciliation: the pile's meter against the bill the core made for
                     // that session (a zero-length session has none).
-                    if (m.session == link.ended_session && link.ended_bill != station::kNone) {
+                    if (m.session == link.ended_session && link.ended_bill != station::kNone &&
+                        !link.ended_resumed) {
                         const double billed = station_.bill(link.ended_bill).kwh;
                         if (std::fabs(billed - m.energy_kwh) > options_.reconcile_tolerance_kwh) {
                             log("warn", "pile " + id + " metered " + std::to_string(m.energy_kwh) +
@@ -715,7 +743,9 @@ void SchedulerApp::flush_events() {
             }
             link.ended_session = std::move(link.session);
             link.ended_bill = stop->bill;
+            link.ended_resumed = link.session_resumed;
             link.session.clear();
+            link.session_resumed = false;
             if (stop->bill != station::kNone) {
                 ++stats_.bills;
                 json bill = contract::bill_view(station_, station_.bill(stop->bill));

@@ -105,6 +105,8 @@ private:
         std::optional<std::int64_t> offline_since;  // wall time of its last will, until back
         bool fault_from_disconnect = false;
         std::string session;       // the session the pile was told to run
+        bool session_resumed = false;  // ... told again after the pile restarted
+        bool ended_resumed = false;
         std::string ended_session; // the last session the station ended here ...
         station::BillId ended_bill = station::kNone;  // ... and its bill, for reconciliation
         std::string boot;          // de-duplication of the pile's messages
@@ -133,6 +135,7 @@ private:
     station::Outcome apply_command(const nlohmann::json& command);
     void resume(std::int64_t wall_ms);
     nlohmann::json pile_ids() const;
+    void resume_session(station::PileIndex p);
     void journal_clock(std::int64_t wall_ms);
     bool charging() const;
     bool state_due(std::int64_t wall_ms) const;
