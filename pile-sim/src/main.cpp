@@ -26,7 +26,9 @@ constexpr const char* kUsage =
     "                        [--utc-offset-minutes N]\n"
     "\n"
     "Simulates the profile's piles (or those listed). --fault injects a fault into PILE at\n"
-    "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n";
+    "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n"
+    "With STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id with\n"
+    "that password (broker/prod.conf), as a real charger would.\n";
 
 int usage(const std::string& message) {
     return cli::usage_error("station-pile-sim", kUsage, message);
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
     double telemetry_hz = 1;
     int utc_offset = 480;
     std::vector<ScriptedFault> faults;
+    const std::string mqtt_password = cli::env("STATION_MQTT_PASSWORD");
     const auto done = cli::parse_options(argc, argv, "station-pile-sim", kUsage,
                                          [&](const std::string& arg, const std::string& value) {
         if (arg == "--broker") {
@@ -113,6 +116,10 @@ int main(int argc, char** argv) {
         bus::ClientOptions copts;
         copts.uri = broker;
         copts.client_id = "pile-" + id;
+        if (!mqtt_password.empty()) {
+            copts.username = id;
+            copts.password = mqtt_password;
+        }
         copts.will = piles[i]->last_will();
         copts.subscriptions = {{contract::pile_topic(id, contract::PileChannel::Commands), 1},
                                {clock_topic, 1}};

@@ -4,11 +4,12 @@
 # and reads only its own commands; a monitor reads but cannot write; the scheduler reads
 # and writes the whole tree. Given the binaries, it also runs station-scheduler and
 # station-api with their broker users and checks that a REST request goes through.
-#   broker_acl.sh SOURCE_DIR [SCHEDULER_BIN API_BIN]
+#   broker_acl.sh SOURCE_DIR [SCHEDULER_BIN API_BIN PILE_SIM_BIN]
 set -euo pipefail
 src=$1
 scheduler_bin=${2:-}
 api_bin=${3:-}
+sim_bin=${4:-}
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 service_pids=()
@@ -115,6 +116,22 @@ if [ -n "$scheduler_bin" ] && [ -n "$api_bin" ]; then
            cat "$dir/scheduler.log" "$dir/api.log"
            fails=$((fails + 1)) ;;
     esac
+    if [ -n "$sim_bin" ]; then
+        STATION_MQTT_PASSWORD=pw-F1 "$sim_bin" --broker "tcp://127.0.0.1:$port" --piles F1 >"$dir/pile-sim.log" 2>&1 &
+        service_pids+=($!)
+        state=""
+        for _ in $(seq 1 50); do  # F1 logs in as F1 and reports online: the station takes it
+            state=$(curl -s "$api/admin/index/charge?charge_id=F1" -H "token: $token")
+            case "$state" in *'"state":"REST"'*) break ;; esac
+            sleep 0.2
+        done
+        case "$state" in
+            *'"state":"REST"'*) echo "ok: a simulated pile logs in as its id and comes online" ;;
+            *) echo "FAIL: the simulated pile F1 did not come online through the ACL: $state"
+               cat "$dir/pile-sim.log"
+               fails=$((fails + 1)) ;;
+        esac
+    fi
 fi
 [ "$fails" = 0 ] || { cat "$dir/broker.log"; exit 1; }
 echo "all ACL checks passed"
