@@ -39,8 +39,10 @@ json car_block(Store& store, const StationSnapshot& snap, const json& e, const L
     if (const auto id = parse_id(car_key)) {
         car = store.car(*id);
     }
-    const auto order = store.order_id_by_key(snap.run + "/" + std::to_string(e.value("order", std::int64_t{-1})));
-    const double current = car ? std::min(car->capacity_kwh, car->current_kwh + live.charged_kwh) : 0.0;
+    const auto order =
+        store.order_id_by_key(snap.run + "/" + std::to_string(e.value("order", std::int64_t{-1})));
+    const double current =
+        car ? std::min(car->capacity_kwh, car->current_kwh + live.charged_kwh) : 0.0;
     return json{{"number", live.number},
                 {"car_id", car_key},
                 {"user_id", car ? std::to_string(car->user_id) : ""},
@@ -62,7 +64,8 @@ const LiveOrder& live_of(const StationSnapshot& snap, const json& e) {
     return it == snap.orders.end() ? kNone : it->second;
 }
 
-json pile_json(Store& store, const StationSnapshot& snap, const json& p, const Totals& totals, bool with_totals) {
+json pile_json(Store& store, const StationSnapshot& snap, const json& p, const Totals& totals,
+               bool with_totals) {
     json blocks = json::array();
     for (const auto& e : p.at("queue")) {
         blocks.push_back(car_block(store, snap, e, live_of(snap, e), e.value("state", "")));
@@ -104,7 +107,8 @@ std::string ApiApp::manage_body() {
     const auto bills = store_.bills_version();
     {
         std::lock_guard lock(manage_mutex_);
-        if (manage_body_ && manage_snapshot_ == snap && manage_cars_version_ == cars && manage_bills_version_ == bills) {
+        if (manage_body_ && manage_snapshot_ == snap && manage_cars_version_ == cars &&
+            manage_bills_version_ == bills) {
             return *manage_body_;
         }
     }
@@ -183,8 +187,8 @@ HttpResponse ApiApp::post_manage(Context& c) {
     }
     refresh_view();
     if (failed > 0) {
-        return envelope(200, 1, std::to_string(failed) + " 个充电桩未能切换", json{{"results", results}},
-                        "partly_refused");
+        return envelope(200, 1, std::to_string(failed) + " 个充电桩未能切换",
+                        json{{"results", results}}, "partly_refused");
     }
     return success(*mode == "SWITCHON" ? "已开启" : "已关闭", json{{"results", results}});
 }
@@ -249,7 +253,8 @@ HttpResponse ApiApp::get_report(Context& c) {
     data["period"] = period_text;
     data["from"] = station::format_datetime(span.from);
     data["to"] = station::format_datetime(span.to);
-    return success("查询成功", totals_fields(std::move(data), store_.report(id, span.from, span.to)));
+    return success("查询成功",
+                   totals_fields(std::move(data), store_.report(id, span.from, span.to)));
 }
 
 // ---- simulation control ----------------------------------------------------------------
@@ -280,7 +285,8 @@ HttpResponse ApiApp::post_clock(Context& c) {
         if (time || speed) {
             return bad_request("advance_seconds 不能与 time 或 speed 同时使用");
         }
-        if (*advance < 1 || *advance > 366.0 * 86400 || *advance != static_cast<double>(static_cast<std::int64_t>(*advance))) {
+        if (*advance < 1 || *advance > 366.0 * 86400 ||
+            *advance != static_cast<double>(static_cast<std::int64_t>(*advance))) {
             return bad_request("advance_seconds 必须是 1 到 31622400 之间的整数");
         }
         r.op = contract::RequestOp::ClockAdvance;
@@ -322,7 +328,8 @@ HttpResponse ApiApp::pile_op(Context& c, contract::RequestOp op, bool with_minut
     contract::SchedulerRequest r;
     r.op = op;
     r.pile = *pile;
-    if (minutes < 0 || minutes > 525600 || minutes != static_cast<double>(static_cast<int>(minutes))) {
+    if (minutes < 0 || minutes > 525600 ||
+        minutes != static_cast<double>(static_cast<int>(minutes))) {
         return bad_request("minutes 必须是 0 到 525600 之间的整数（0 表示直到恢复）");
     }
     r.minutes = static_cast<int>(minutes);
@@ -337,7 +344,11 @@ HttpResponse ApiApp::pile_op(Context& c, contract::RequestOp op, bool with_minut
     return success(op == contract::RequestOp::Fault ? "已设置故障" : "已恢复");
 }
 
-HttpResponse ApiApp::post_fault(Context& c) { return pile_op(c, contract::RequestOp::Fault, true); }
-HttpResponse ApiApp::post_recover(Context& c) { return pile_op(c, contract::RequestOp::Recover, false); }
+HttpResponse ApiApp::post_fault(Context& c) {
+    return pile_op(c, contract::RequestOp::Fault, true);
+}
+HttpResponse ApiApp::post_recover(Context& c) {
+    return pile_op(c, contract::RequestOp::Recover, false);
+}
 
 }  // namespace api

@@ -37,7 +37,8 @@ HttpResponse restyle(HttpResponse r, CodeStyle style) {
 }
 
 std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -82,7 +83,9 @@ std::string refusal_message(const std::string& error) {
     return it == kMessages.end() ? "请求被拒绝（" + error + "）" : it->second;
 }
 
-double money(double yuan) { return contract::cents(yuan); }
+double money(double yuan) {
+    return contract::cents(yuan);
+}
 
 }  // namespace detail
 
@@ -95,7 +98,8 @@ struct ApiApp::Route {
     CodeStyle style = CodeStyle::Plain;
 };
 
-const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_known, const std::string& method) {
+const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_known,
+                                        const std::string& method) {
     static const Route kRoutes[] = {
         {"POST", "/admin/login", Access::Public, true, &ApiApp::admin_login},
         {"GET", "/admin/index", Access::Public, false, &ApiApp::page},
@@ -111,9 +115,11 @@ const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_know
         {"POST", "/client/login", Access::Public, true, &ApiApp::client_login},
         {"GET", "/client/index", Access::Public, false, &ApiApp::page},
         {"GET", "/client/index/order", Access::Client, false, &ApiApp::get_orders},
-        {"POST", "/client/index/order", Access::Client, true, &ApiApp::post_order, CodeStyle::CreateOrder},
+        {"POST", "/client/index/order", Access::Client, true, &ApiApp::post_order,
+         CodeStyle::CreateOrder},
         {"PATCH", "/client/index/order", Access::Client, true, &ApiApp::patch_order},
-        {"DELETE", "/client/index/order", Access::Client, true, &ApiApp::delete_order, CodeStyle::Text},
+        {"DELETE", "/client/index/order", Access::Client, true, &ApiApp::delete_order,
+         CodeStyle::Text},
         {"GET", "/client/index/bill", Access::Client, false, &ApiApp::get_bills},
         {"GET", "/client/index/information", Access::Client, false, &ApiApp::get_information},
         {"POST", "/client/index/information", Access::Client, true, &ApiApp::post_information},
@@ -135,8 +141,8 @@ const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_know
     return nullptr;
 }
 
-ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens, ApiOptions options,
-               LogFn log)
+ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
+               ApiOptions options, LogFn log)
     : store_(store),
       view_(view),
       scheduler_(scheduler),
@@ -146,7 +152,8 @@ ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenS
 
 bool ApiApp::ensure_admin(const std::string& account, const std::string& password) {
     if (!valid_account(account) || !valid_password(password)) {
-        throw std::invalid_argument("the admin account must be an e-mail address and the password 1-32 characters");
+        throw std::invalid_argument(
+            "the admin account must be an e-mail address and the password 1-32 characters");
     }
     if (store_.admin_by_account(account)) {
         return false;
@@ -180,13 +187,15 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
             }
             const auto claims = tokens_.verify(token, now_s());
             if (!claims) {
-                return http_error(401, token.empty() ? "未登录：缺少 token" : "登录已失效，请重新登录",
+                return http_error(401,
+                                  token.empty() ? "未登录：缺少 token" : "登录已失效，请重新登录",
                                   "unauthorized");
             }
             c.claims = *claims;
             const Role needed = route->access == Access::Admin ? Role::Admin : Role::Client;
             if (claims->role != needed) {
-                return http_error(403, needed == Role::Admin ? "需要管理员权限" : "此接口仅供用户使用",
+                return http_error(403,
+                                  needed == Role::Admin ? "需要管理员权限" : "此接口仅供用户使用",
                                   "forbidden");
             }
             if (needed == Role::Client) {
@@ -210,7 +219,8 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
         return (this->*route->handler)(c);
     } catch (const std::exception& e) {
         if (log_) {
-            log_("error", std::string("request ") + request.method + " " + request.path + " failed: " + e.what());
+            log_("error", std::string("request ") + request.method + " " + request.path +
+                              " failed: " + e.what());
         }
         return http_error(500, "服务器内部错误", "internal_error");
     }
@@ -251,7 +261,8 @@ void ApiApp::refresh_view() {
 
 std::optional<HttpResponse> ApiApp::locked_out(const std::string& key) {
     if (const auto wait = logins_.wait_s(key, now_s()); wait > 0) {
-        return refusal("登录失败次数过多，请 " + std::to_string(wait) + " 秒后再试", "too_many_attempts");
+        return refusal("登录失败次数过多，请 " + std::to_string(wait) + " 秒后再试",
+                       "too_many_attempts");
     }
     return std::nullopt;
 }
@@ -270,11 +281,12 @@ HttpResponse ApiApp::admin_login(Context& c) {
     const auto admin = store_.admin_by_account(*account);
     if (!admin || !verify_password(*password, admin->password_hash)) {
         logins_.failed(key, now_s());
-        return envelope(200, 1, "账号或密码错误", json{{"token", ""}, {"account", ""}}, "wrong_credentials");
+        return envelope(200, 1, "账号或密码错误", json{{"token", ""}, {"account", ""}},
+                        "wrong_credentials");
     }
     logins_.succeeded(key);
-    return success("登录成功",
-                   json{{"token", tokens_.issue(admin->id, Role::Admin, now_s())}, {"account", admin->account}});
+    return success("登录成功", json{{"token", tokens_.issue(admin->id, Role::Admin, now_s())},
+                                    {"account", admin->account}});
 }
 
 HttpResponse ApiApp::client_register(Context& c) {
@@ -291,7 +303,8 @@ HttpResponse ApiApp::client_register(Context& c) {
     if (!valid_password(*password)) {
         return bad_request("密码必须是 1 到 32 个字符");
     }
-    const auto id = store_.create_user(*account, *name, hash_password(*password, options_.password_iterations));
+    const auto id =
+        store_.create_user(*account, *name, hash_password(*password, options_.password_iterations));
     if (!id) {
         return envelope(200, 1, "该账户已被注册", json{{"token", ""}}, "account_taken");
     }
@@ -315,7 +328,9 @@ HttpResponse ApiApp::client_login(Context& c) {
         return envelope(200, 1, "账号或密码错误", json{{"token", nullptr}}, "wrong_credentials");
     }
     logins_.succeeded(key);
-    return success("登录成功", json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
+    return success(
+        "登录成功",
+        json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
 }
 
 HttpResponse ApiApp::get_information(Context& c) {
@@ -327,11 +342,12 @@ HttpResponse ApiApp::get_information(Context& c) {
                             {"power_capacity", car.capacity_kwh},
                             {"power_current", money(car.current_kwh)}});
     }
-    return success("查询成功", json{{"id", std::to_string(c.user->id)},
-                                   {"account", c.user->account},
-                                   {"name", c.user->name},
-                                   {"car_array", cars},
-                                   {"balance", static_cast<double>(c.user->balance_cents) / 100.0}});
+    return success("查询成功",
+                   json{{"id", std::to_string(c.user->id)},
+                        {"account", c.user->account},
+                        {"name", c.user->name},
+                        {"car_array", cars},
+                        {"balance", static_cast<double>(c.user->balance_cents) / 100.0}});
 }
 
 HttpResponse ApiApp::post_information(Context& c) {
@@ -361,8 +377,9 @@ HttpResponse ApiApp::post_information(Context& c) {
     }
     // Other sessions end with the old password; this one goes on with a new token.
     const auto user = store_.user(c.user->id);
-    return success("修改成功，其他设备需要重新登录",
-                   json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
+    return success(
+        "修改成功，其他设备需要重新登录",
+        json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
 }
 
 HttpResponse ApiApp::recharge(Context& c) {
@@ -380,9 +397,11 @@ HttpResponse ApiApp::recharge(Context& c) {
     const auto dot = text.find('.');
     const std::string whole = text.substr(0, dot);
     const std::string frac = dot == std::string::npos ? "" : text.substr(dot + 1);
-    const bool shape = !whole.empty() && whole.size() <= 9 && whole.find_first_not_of("0123456789") == std::string::npos &&
-                       (dot == std::string::npos || (!frac.empty() && frac.size() <= 2 &&
-                                                     frac.find_first_not_of("0123456789") == std::string::npos));
+    const bool shape =
+        !whole.empty() && whole.size() <= 9 &&
+        whole.find_first_not_of("0123456789") == std::string::npos &&
+        (dot == std::string::npos || (!frac.empty() && frac.size() <= 2 &&
+                                      frac.find_first_not_of("0123456789") == std::string::npos));
     if (!shape) {
         return bad_request("充值金额 amount 必须是正数，最多两位小数");
     }
@@ -409,8 +428,10 @@ HttpResponse ApiApp::page(Context& c) {
         rel = "client/index.html";
     } else {
         rel = path.substr(5);  // under /web/
-        if (rel.empty() || rel.find("..") != std::string::npos || rel.find("//") != std::string::npos ||
-            rel.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") !=
+        if (rel.empty() || rel.find("..") != std::string::npos ||
+            rel.find("//") != std::string::npos ||
+            rel.find_first_not_of(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") !=
                 std::string::npos) {
             return http_error(404, "文件不存在", "not_found");
         }

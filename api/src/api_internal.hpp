@@ -21,9 +21,10 @@ namespace detail {
 
 /// The envelope {code, msg, data} with an HTTP status; `error` (a machine-readable code)
 /// is added on failures.
-HttpResponse envelope(int status, const nlohmann::json& code, const std::string& msg, const nlohmann::json& data,
-                      const std::string& error = "");
-inline HttpResponse success(const std::string& msg, const nlohmann::json& data = nlohmann::json::object()) {
+HttpResponse envelope(int status, const nlohmann::json& code, const std::string& msg,
+                      const nlohmann::json& data, const std::string& error = "");
+inline HttpResponse success(const std::string& msg,
+                            const nlohmann::json& data = nlohmann::json::object()) {
     return envelope(200, 0, msg, data);
 }
 /// A business error: HTTP 200, code 1 (or `code`), the reason in `msg`.
@@ -35,7 +36,9 @@ inline HttpResponse refusal(const std::string& msg, const std::string& error,
 inline HttpResponse http_error(int status, const std::string& msg, const std::string& error) {
     return envelope(status, status, msg, nullptr, error);
 }
-inline HttpResponse bad_request(const std::string& msg) { return http_error(400, msg, "bad_request"); }
+inline HttpResponse bad_request(const std::string& msg) {
+    return http_error(400, msg, "bad_request");
+}
 inline HttpResponse scheduler_unavailable() {
     return http_error(503, "调度服务暂时不可用，请稍后重试", "scheduler_unavailable");
 }

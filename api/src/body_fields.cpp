@@ -81,7 +81,8 @@ std::optional<std::string> BodyFields::text(const char* key, Need need, std::siz
     std::string s = v->get<std::string>();
     const auto n = utf8_length(s);
     if (!n || *n == 0 || *n > max_chars) {
-        fail(std::string("字段 ") + key + " 必须是 1 到 " + std::to_string(max_chars) + " 个字符的文本");
+        fail(std::string("字段 ") + key + " 必须是 1 到 " + std::to_string(max_chars) +
+             " 个字符的文本");
         return std::nullopt;
     }
     return s;
@@ -116,7 +117,8 @@ std::optional<std::int64_t> BodyFields::id(const char* key, Need need) {
     return id;
 }
 
-std::optional<std::vector<std::string>> BodyFields::texts(const char* key, Need need, std::size_t max_items) {
+std::optional<std::vector<std::string>> BodyFields::texts(const char* key, Need need,
+                                                          std::size_t max_items) {
     const json* v = find(key, need);
     if (!v) {
         return std::nullopt;
@@ -127,7 +129,8 @@ std::optional<std::vector<std::string>> BodyFields::texts(const char* key, Need 
     }
     std::vector<std::string> out;
     for (const auto& item : *v) {
-        if (!item.is_string() || item.get<std::string>().empty() || item.get<std::string>().size() > 64) {
+        if (!item.is_string() || item.get<std::string>().empty() ||
+            item.get<std::string>().size() > 64) {
             fail(std::string("字段 ") + key + " 必须是字符串数组");
             return std::nullopt;
         }

@@ -42,13 +42,18 @@ std::optional<OrderRecord> own_order(Store& store, std::int64_t user_id, std::in
 }
 
 // The scheduler's id of an order ("RUN/ORDER").
-std::int64_t station_order_id(const std::string& key) { return std::stoll(key.substr(key.rfind('/') + 1)); }
-std::string station_run(const std::string& key) { return key.substr(0, key.rfind('/')); }
+std::int64_t station_order_id(const std::string& key) {
+    return std::stoll(key.substr(key.rfind('/') + 1));
+}
+std::string station_run(const std::string& key) {
+    return key.substr(0, key.rfind('/'));
+}
 
 // The car's open order, unless it belongs to an earlier scheduler run: the scheduler
 // keeps no state across restarts yet, so such an order can no longer be served and must
 // not keep its car from charging again.
-std::optional<OrderRecord> open_order(Store& store, const StationSnapshot& snap, std::int64_t car_id) {
+std::optional<OrderRecord> open_order(Store& store, const StationSnapshot& snap,
+                                      std::int64_t car_id) {
     auto o = store.open_order_of_car(car_id);
     if (o && !snap.run.empty() && station_run(o->station_key) != snap.run) {
         return std::nullopt;
@@ -56,7 +61,9 @@ std::optional<OrderRecord> open_order(Store& store, const StationSnapshot& snap,
     return o;
 }
 
-double unit_price(double fee, double kwh) { return kwh > kEpsilon ? std::round(fee / kwh * 10000) / 10000 : 0.0; }
+double unit_price(double fee, double kwh) {
+    return kwh > kEpsilon ? std::round(fee / kwh * 10000) / 10000 : 0.0;
+}
 
 std::optional<station::Mode> mode_of(const std::string& m) {
     if (m == "F") {
@@ -75,7 +82,8 @@ json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) 
     std::int64_t front_cars = 0;
     if (!o.closed() && station_run(o.station_key) == snap.run) {
         // An open order is shown as the scheduler last published it.
-        if (const auto it = snap.orders.find(station_order_id(o.station_key)); it != snap.orders.end()) {
+        if (const auto it = snap.orders.find(station_order_id(o.station_key));
+            it != snap.orders.end()) {
             const LiveOrder& live = it->second;
             o.state = live.state;
             o.mode = live.mode;
@@ -231,7 +239,8 @@ HttpResponse ApiApp::post_order(Context& c) {
     }
     const double room = car->capacity_kwh - car->current_kwh;
     if (*kwh > room + kEpsilon) {
-        return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）", "amount_exceeds_capacity");
+        return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
+                       "amount_exceeds_capacity");
     }
     if (open_order(store_, *view_.snapshot(), car->id)) {
         return refusal(refusal_message("car_already_active"), "car_already_active");

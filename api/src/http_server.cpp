@@ -30,10 +30,11 @@ HttpResponse error(int status, const std::string& msg, const std::string& code) 
 }
 
 class Handler final : public Poco::Net::HTTPRequestHandler {
-public:
+  public:
     Handler(ApiApp& app, std::size_t max_body) : app_(app), max_body_(max_body) {}
 
-    void handleRequest(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) override {
+    void handleRequest(Poco::Net::HTTPServerRequest& in,
+                       Poco::Net::HTTPServerResponse& out) override {
         try {
             send(out, respond(in, out));
         } catch (...) {
@@ -41,7 +42,7 @@ public:
         }
     }
 
-private:
+  private:
     HttpResponse respond(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) {
         if (in.getMethod() == "OPTIONS") {  // CORS preflight
             out.set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS");
@@ -66,9 +67,11 @@ private:
         if (length != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
             length > static_cast<Poco::Int64>(max_body_)) {
             out.setKeepAlive(false);  // the unread body would be taken for the next request
-            return error(413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）", "payload_too_large");
+            return error(413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）",
+                         "payload_too_large");
         }
-        if (length == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && !in.getChunkedTransferEncoding()) {
+        if (length == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
+            !in.getChunkedTransferEncoding()) {
             // RFC 9112 §6.3: a request with neither has no body. (POCO would read one until
             // the client closes the connection.)
             return app_.handle(req);
@@ -79,7 +82,8 @@ private:
         text.resize(static_cast<std::size_t>(body.gcount()));
         if (text.size() > max_body_) {
             out.setKeepAlive(false);
-            return error(413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）", "payload_too_large");
+            return error(413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）",
+                         "payload_too_large");
         }
         req.body = std::move(text);
         return app_.handle(req);
@@ -90,13 +94,14 @@ private:
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
-public:
+  public:
     Factory(ApiApp& app, std::size_t max_body) : app_(app), max_body_(max_body) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest&) override {
         return new Handler(app_, max_body_);
     }
 
-private:
+  private:
     ApiApp& app_;
     std::size_t max_body_;
 };
@@ -112,18 +117,22 @@ HttpServer::HttpServer(ApiApp& app, HttpServerOptions options) {
     params->setKeepAliveTimeout(Poco::Timespan(options.keep_alive.count(), 0));
     params->setMaxKeepAliveRequests(options.max_keep_alive_requests);
     params->setServerName("station-api");
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(options.port)),
-                                   256);
+    Poco::Net::ServerSocket socket(
+        Poco::Net::SocketAddress(options.host, static_cast<Poco::UInt16>(options.port)), 256);
     port_ = socket.address().port();
     // POCO's default pool has 16 threads; a pool of our own, sized for the connections.
     pool_ = std::make_unique<Poco::ThreadPool>(2, options.threads, 60);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(app, options.max_body_bytes), *pool_, socket,
-                                                      params);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(app, options.max_body_bytes),
+                                                      *pool_, socket, params);
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+    stop();
+}
 
-void HttpServer::start() { server_->start(); }
+void HttpServer::start() {
+    server_->start();
+}
 
 void HttpServer::stop() {
     if (server_) {
@@ -132,6 +141,8 @@ void HttpServer::stop() {
     }
 }
 
-int HttpServer::port() const { return port_; }
+int HttpServer::port() const {
+    return port_;
+}
 
 }  // namespace api

@@ -37,46 +37,47 @@ int main(int argc, char** argv) {
     std::string db = "station.db";
     std::string port_file;
     double token_hours = 24;
-    const auto done = cli::parse_options(argc, argv, "station-api", kUsage,
-                                         [&](const std::string& arg, const std::string& value) {
-        if (arg == "--broker") {
-            link_options.uri = value;
-        } else if (arg == "--client-id") {
-            link_options.client_id = value;
-        } else if (arg == "--mqtt-user") {
-            link_options.username = value;
-        } else if (arg == "--db") {
-            db = value;
-        } else if (arg == "--host") {
-            http.host = value;
-        } else if (arg == "--port") {
-            http.port = std::stoi(value);
-        } else if (arg == "--port-file") {
-            port_file = value;
-        } else if (arg == "--threads") {
-            http.threads = std::stoi(value);
-        } else if (arg == "--web-root") {
-            options.web_root = value;
-        } else if (arg == "--token-hours") {
-            token_hours = std::stod(value);
-        } else if (arg == "--password-iterations") {
-            options.password_iterations = std::stoi(value);
-        } else if (arg == "--scheduler-timeout-ms") {
-            options.scheduler_timeout = std::chrono::milliseconds(std::stoll(value));
-        } else if (arg == "--max-body-bytes") {
-            http.max_body_bytes = std::stoul(value);
-        } else {
-            return false;
-        }
-        return true;
-    });
+    const auto done = cli::parse_options(
+        argc, argv, "station-api", kUsage, [&](const std::string& arg, const std::string& value) {
+            if (arg == "--broker") {
+                link_options.uri = value;
+            } else if (arg == "--client-id") {
+                link_options.client_id = value;
+            } else if (arg == "--mqtt-user") {
+                link_options.username = value;
+            } else if (arg == "--db") {
+                db = value;
+            } else if (arg == "--host") {
+                http.host = value;
+            } else if (arg == "--port") {
+                http.port = std::stoi(value);
+            } else if (arg == "--port-file") {
+                port_file = value;
+            } else if (arg == "--threads") {
+                http.threads = std::stoi(value);
+            } else if (arg == "--web-root") {
+                options.web_root = value;
+            } else if (arg == "--token-hours") {
+                token_hours = std::stod(value);
+            } else if (arg == "--password-iterations") {
+                options.password_iterations = std::stoi(value);
+            } else if (arg == "--scheduler-timeout-ms") {
+                options.scheduler_timeout = std::chrono::milliseconds(std::stoll(value));
+            } else if (arg == "--max-body-bytes") {
+                http.max_body_bytes = std::stoul(value);
+            } else {
+                return false;
+            }
+            return true;
+        });
     if (done) {
         return *done;
     }
     if (http.threads < 1 || options.password_iterations < 1000 || token_hours <= 0) {
-        return cli::usage_error("station-api", kUsage,
-                                "--threads must be at least 1, --password-iterations at least 1000, "
-                                "--token-hours above 0");
+        return cli::usage_error(
+            "station-api", kUsage,
+            "--threads must be at least 1, --password-iterations at least 1000, "
+            "--token-hours above 0");
     }
     auto log = [](std::string_view level, std::string_view message) {
         std::cerr << "station-api " << level << ": " << message << "\n";
@@ -93,7 +94,8 @@ int main(int argc, char** argv) {
         api::StationView view;
         api::SchedulerLink link(link_options, store, view, log);
         api::ApiApp app(store, view, link,
-                        api::TokenService(secret, static_cast<std::int64_t>(token_hours * 3600)), options, log);
+                        api::TokenService(secret, static_cast<std::int64_t>(token_hours * 3600)),
+                        options, log);
         const std::string admin = cli::env("STATION_ADMIN_ACCOUNT");
         if (!admin.empty()) {
             if (app.ensure_admin(admin, cli::env("STATION_ADMIN_PASSWORD"))) {
@@ -103,8 +105,8 @@ int main(int argc, char** argv) {
         link.start();
         api::HttpServer server(app, http);
         server.start();
-        log("info", "listening on http://" + http.host + ":" + std::to_string(server.port()) + ", database " + db +
-                        ", broker " + link_options.uri);
+        log("info", "listening on http://" + http.host + ":" + std::to_string(server.port()) +
+                        ", database " + db + ", broker " + link_options.uri);
         if (!port_file.empty()) {
             std::ofstream(port_file + ".tmp") << server.port() << "\n";
             std::rename((port_file + ".tmp").c_str(), port_file.c_str());

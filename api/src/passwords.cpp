@@ -30,8 +30,10 @@ bool from_hex(std::string_view hex, std::vector<unsigned char>& out) {
         return false;
     }
     auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
         return -1;
     };
     out.clear();
@@ -50,8 +52,8 @@ std::vector<unsigned char> derive(std::string_view password, const std::vector<u
                                   int iterations) {
     std::vector<unsigned char> key(kHashBytes);
     if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
-                          static_cast<int>(salt.size()), iterations, EVP_sha256(), static_cast<int>(key.size()),
-                          key.data()) != 1) {
+                          static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                          static_cast<int>(key.size()), key.data()) != 1) {
         throw std::runtime_error("PBKDF2 failed");
     }
     return key;
@@ -71,8 +73,8 @@ std::string hash_password(std::string_view password, int iterations) {
     std::vector<unsigned char> salt;
     from_hex(random_hex(kSaltBytes), salt);
     const auto key = derive(password, salt, iterations);
-    return std::string(kScheme) + "$" + std::to_string(iterations) + "$" + to_hex(salt.data(), salt.size()) +
-           "$" + to_hex(key.data(), key.size());
+    return std::string(kScheme) + "$" + std::to_string(iterations) + "$" +
+           to_hex(salt.data(), salt.size()) + "$" + to_hex(key.data(), key.size());
 }
 
 bool verify_password(std::string_view password, std::string_view stored) {

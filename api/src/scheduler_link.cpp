@@ -27,11 +27,13 @@ std::int64_t wall_now_ms() {
 std::optional<OrderRecord> order_from_update(const json& u) {
     try {
         const std::string car = u.at("car").get<std::string>();
-        if (car.empty() || car.size() > 18 || car.find_first_not_of("0123456789") != std::string::npos) {
+        if (car.empty() || car.size() > 18 ||
+            car.find_first_not_of("0123456789") != std::string::npos) {
             return std::nullopt;
         }
         OrderRecord o;
-        o.station_key = u.at("run").get<std::string>() + "/" + std::to_string(u.at("order").get<std::int64_t>());
+        o.station_key = u.at("run").get<std::string>() + "/" +
+                        std::to_string(u.at("order").get<std::int64_t>());
         o.car_id = std::stoll(car);
         o.mode = u.at("mode").get<std::string>();
         o.number_text = u.at("number").get<std::string>();
@@ -100,7 +102,9 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
         copts, [this](bus::Received m) { on_message(std::move(m)); });
 }
 
-SchedulerLink::~SchedulerLink() { stop(); }
+SchedulerLink::~SchedulerLink() {
+    stop();
+}
 
 void SchedulerLink::start() {
     worker_ = std::thread([this] { work(); });
@@ -149,7 +153,8 @@ void SchedulerLink::on_message(bus::Received m) {
 void SchedulerLink::work() {
     const std::string orders = contract::station_orders_topic();
     while (!stopping_.load()) {
-        auto batch = inbox_.pop_all_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+        auto batch =
+            inbox_.pop_all_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
         // A burst is stored in one transaction: one fsync, not one per message.
         std::vector<std::variant<OrderRecord, BillRecord>> updates;
         for (const auto& item : batch) {

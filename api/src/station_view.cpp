@@ -34,7 +34,8 @@ std::shared_ptr<StationSnapshot> build(const json& state) {
         const std::string pile = p.at("id").get<std::string>();
         for (const auto& e : p.at("queue")) {
             LiveOrder o = live(e, e.at("state").get<std::string>(), pile);
-            o.remaining_kwh = std::max(0.0, std::round((o.requested_kwh - o.charged_kwh) * 100) / 100);
+            o.remaining_kwh =
+                std::max(0.0, std::round((o.requested_kwh - o.charged_kwh) * 100) / 100);
             snap->orders[e.at("order").get<std::int64_t>()] = std::move(o);
         }
     }

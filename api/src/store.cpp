@@ -142,12 +142,13 @@ double real(RecordSet& rs, const char* col) {
 }
 
 UserRecord user_from(RecordSet& rs) {
-    return UserRecord{integer(rs, "id"), text(rs, "account"), text(rs, "name"), text(rs, "password_hash"),
-                      integer(rs, "balance_cents"), integer(rs, "token_version")};
+    return UserRecord{
+        integer(rs, "id"),         text(rs, "account"),          text(rs, "name"),
+        text(rs, "password_hash"), integer(rs, "balance_cents"), integer(rs, "token_version")};
 }
 CarRecord car_from(RecordSet& rs) {
-    return CarRecord{integer(rs, "id"), integer(rs, "user_id"), text(rs, "name"), real(rs, "capacity_kwh"),
-                     real(rs, "current_kwh")};
+    return CarRecord{integer(rs, "id"), integer(rs, "user_id"), text(rs, "name"),
+                     real(rs, "capacity_kwh"), real(rs, "current_kwh")};
 }
 OrderRecord order_from(RecordSet& rs) {
     OrderRecord o;
@@ -187,8 +188,8 @@ BillRecord bill_from(RecordSet& rs) {
     return b;
 }
 Totals totals_from(RecordSet& rs) {
-    return Totals{integer(rs, "charges"), real(rs, "hours"), real(rs, "kwh"), real(rs, "charge_fee"),
-                  real(rs, "service_fee")};
+    return Totals{integer(rs, "charges"), real(rs, "hours"), real(rs, "kwh"),
+                  real(rs, "charge_fee"), real(rs, "service_fee")};
 }
 
 // Runs a query and maps each row.
@@ -212,7 +213,9 @@ std::optional<T> first(Statement& st, Map map) {
     return std::move(all.front());
 }
 
-std::int64_t to_cents(double yuan) { return static_cast<std::int64_t>(std::floor(yuan * 100.0 + 0.5 + 1e-7)); }
+std::int64_t to_cents(double yuan) {
+    return static_cast<std::int64_t>(std::floor(yuan * 100.0 + 0.5 + 1e-7));
+}
 
 }  // namespace
 
@@ -257,7 +260,9 @@ auto Store::read(F&& query) {
 
 Store::~Store() = default;
 
-int Store::schema_version() { return kSchemaVersion; }
+int Store::schema_version() {
+    return kSchemaVersion;
+}
 
 void Store::migrate(int target) {
     Session& s = *writer_;
@@ -300,7 +305,8 @@ std::optional<std::string> Store::setting(const std::string& key) {
 
 std::string Store::setting_or_insert(const std::string& key, const std::string& value) {
     std::lock_guard lock(mutex_);
-    *writer_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value), now;
+    *writer_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value),
+        now;
     Statement st(*writer_);
     st << "SELECT value FROM settings WHERE key = ?", bind(key);
     return *first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
@@ -318,8 +324,8 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
         if (taken > 0) {
             return std::nullopt;
         }
-        s << "INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?)", bind(account), bind(name),
-            bind(password_hash), now;
+        s << "INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?)", bind(account),
+            bind(name), bind(password_hash), now;
         return last_id(s);
     });
 }
@@ -354,12 +360,13 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
     Session& s = *writer_;
     transaction(s, [&] {
         if (name) {
-            s << "UPDATE users SET name = ? WHERE id = ?", bind(*name), bind(static_cast<Poco::Int64>(id)), now;
+            s << "UPDATE users SET name = ? WHERE id = ?", bind(*name),
+                bind(static_cast<Poco::Int64>(id)), now;
         }
         if (password_hash) {
-            s << "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?",
-                bind(*password_hash),
-                bind(static_cast<Poco::Int64>(id)), now;
+            s << "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = "
+                 "?",
+                bind(*password_hash), bind(static_cast<Poco::Int64>(id)), now;
         }
     });
     users_.forget(id);
@@ -369,11 +376,11 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
     const auto balance = transaction(s, [&] {
-        s << "UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", bind(static_cast<Poco::Int64>(cents)),
-            bind(static_cast<Poco::Int64>(user_id)), now;
+        s << "UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?",
+            bind(static_cast<Poco::Int64>(cents)), bind(static_cast<Poco::Int64>(user_id)), now;
         Poco::Int64 after = 0;
-        s << "SELECT balance_cents FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(user_id)), into(after),
-            now;
+        s << "SELECT balance_cents FROM users WHERE id = ?",
+            bind(static_cast<Poco::Int64>(user_id)), into(after), now;
         return static_cast<std::int64_t>(after);
     });
     users_.forget(user_id);
@@ -383,8 +390,8 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
 bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
-    s << "INSERT OR IGNORE INTO admins(account, password_hash) VALUES(?, ?)", bind(account), bind(password_hash),
-        now;
+    s << "INSERT OR IGNORE INTO admins(account, password_hash) VALUES(?, ?)", bind(account),
+        bind(password_hash), now;
     int changed = 0;
     s << "SELECT changes()", into(changed), now;
     return changed > 0;
@@ -412,7 +419,8 @@ std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
 
 // ---- cars ----------------------------------------------------------------------------
 
-std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, double capacity, double current) {
+std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, double capacity,
+                            double current) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
     const auto id = transaction(s, [&] {
@@ -435,15 +443,17 @@ std::optional<CarRecord> Store::car(std::int64_t id) {
 std::vector<CarRecord> Store::cars_of(std::int64_t user_id) {
     return read([&](Session& session) {
         Statement st(session);
-        st << "SELECT * FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id", bind(static_cast<Poco::Int64>(user_id));
+        st << "SELECT * FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id",
+            bind(static_cast<Poco::Int64>(user_id));
         return rows<CarRecord>(st, car_from);
     });
 }
 
 void Store::update_car(const CarRecord& car) {
     std::lock_guard lock(mutex_);
-    *writer_ << "UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?", bind(car.name),
-        bind(car.capacity_kwh), bind(car.current_kwh), bind(static_cast<Poco::Int64>(car.id)), now;
+    *writer_ << "UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?",
+        bind(car.name), bind(car.capacity_kwh), bind(car.current_kwh),
+        bind(static_cast<Poco::Int64>(car.id)), now;
     ++cars_version_;
 }
 
@@ -504,32 +514,39 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
     Session& s = *writer_;
     {
         Statement find(s);
-        find << "SELECT id, open, settled, user_id FROM orders WHERE station_key = ?", bind(o.station_key);
+        find << "SELECT id, open, settled, user_id FROM orders WHERE station_key = ?",
+            bind(o.station_key);
         struct Existing {
             std::int64_t id, open, settled, user_id;
         };
         const auto existing = first<Existing>(find, [](RecordSet& rs) {
-            return Existing{integer(rs, "id"), integer(rs, "open"), integer(rs, "settled"), integer(rs, "user_id")};
+            return Existing{integer(rs, "id"), integer(rs, "open"), integer(rs, "settled"),
+                            integer(rs, "user_id")};
         });
         const Poco::Int64 open = o.closed() ? 0 : 1;
         std::int64_t id = 0;
         std::int64_t user_id = 0;
         if (!existing) {
             Statement owner(s);
-            owner << "SELECT user_id FROM cars WHERE id = ?", bind(static_cast<Poco::Int64>(o.car_id));
-            const auto uid = first<std::int64_t>(owner, [](RecordSet& rs) { return integer(rs, "user_id"); });
+            owner << "SELECT user_id FROM cars WHERE id = ?",
+                bind(static_cast<Poco::Int64>(o.car_id));
+            const auto uid =
+                first<std::int64_t>(owner, [](RecordSet& rs) { return integer(rs, "user_id"); });
             if (!uid) {
                 return std::nullopt;
             }
             user_id = *uid;
-            s << "INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, state, apply_kwh, "
-                 "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, start_time, finish_time, "
+            s << "INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, "
+                 "state, apply_kwh, "
+                 "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, "
+                 "start_time, finish_time, "
                  "front_cars, open) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(o.car_id)),
-                bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
-                bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee), bind(o.pile),
-                bind(o.create_time), bind(o.dispatch_time), bind(o.start_time), bind(o.finish_time),
-                bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), now;
+                bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)),
+                bind(static_cast<Poco::Int64>(o.car_id)), bind(o.mode),
+                bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
+                bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee),
+                bind(o.pile), bind(o.create_time), bind(o.dispatch_time), bind(o.start_time),
+                bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), now;
             id = last_id(s);
             touched_users_.push_back(user_id);
         } else {
@@ -539,21 +556,25 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
                 return id;  // closed is final: a late or repeated update changes nothing
             }
             touched_users_.push_back(user_id);
-            s << "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = ?, "
-                 "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, start_time = ?, "
+            s << "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = "
+                 "?, "
+                 "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, "
+                 "start_time = ?, "
                  "finish_time = ?, front_cars = ?, open = ? WHERE id = ?",
-                bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
-                bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee), bind(o.pile),
-                bind(o.dispatch_time), bind(o.start_time), bind(o.finish_time),
-                bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), bind(static_cast<Poco::Int64>(id)), now;
+                bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text),
+                bind(o.state), bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee),
+                bind(o.service_fee), bind(o.pile), bind(o.dispatch_time), bind(o.start_time),
+                bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open),
+                bind(static_cast<Poco::Int64>(id)), now;
         }
         if (o.closed() && !(existing && only_if_new)) {
             s << "UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?",
                 bind(static_cast<Poco::Int64>(to_cents(o.charge_fee + o.service_fee))),
                 bind(static_cast<Poco::Int64>(user_id)), now;
-            s << "UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = ?", bind(o.charge_kwh),
-                bind(static_cast<Poco::Int64>(o.car_id)), now;
-            s << "UPDATE orders SET settled = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
+            s << "UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = ?",
+                bind(o.charge_kwh), bind(static_cast<Poco::Int64>(o.car_id)), now;
+            s << "UPDATE orders SET settled = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)),
+                now;
         }
         return id;
     }
@@ -612,18 +633,22 @@ bool Store::record_bill(const BillRecord& b) {
 bool Store::write_bill(const BillRecord& b) {
     Session& s = *writer_;
     {
-        s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee, "
+        s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, "
+             "hours, charge_fee, "
              "service_fee, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            bind(b.station_key), bind(b.order_key), bind(b.pile), bind(static_cast<Poco::Int64>(b.start_ms)),
-            bind(static_cast<Poco::Int64>(b.stop_ms)), bind(b.kwh), bind(b.hours), bind(b.charge_fee),
-            bind(b.service_fee), bind(b.reason), now;
+            bind(b.station_key), bind(b.order_key), bind(b.pile),
+            bind(static_cast<Poco::Int64>(b.start_ms)), bind(static_cast<Poco::Int64>(b.stop_ms)),
+            bind(b.kwh), bind(b.hours), bind(b.charge_fee), bind(b.service_fee), bind(b.reason),
+            now;
         int changed = 0;
         s << "SELECT changes()", into(changed), now;
         if (changed == 0) {
             return false;
         }
-        s << "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) VALUES(?, 1, ?, ?, ?, ?) "
-             "ON CONFLICT(pile) DO UPDATE SET charges = charges + 1, hours = hours + excluded.hours, "
+        s << "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) "
+             "VALUES(?, 1, ?, ?, ?, ?) "
+             "ON CONFLICT(pile) DO UPDATE SET charges = charges + 1, hours = hours + "
+             "excluded.hours, "
              "kwh = kwh + excluded.kwh, charge_fee = charge_fee + excluded.charge_fee, "
              "service_fee = service_fee + excluded.service_fee",
             bind(b.pile), bind(b.hours), bind(b.kwh), bind(b.charge_fee), bind(b.service_fee), now;
@@ -651,9 +676,12 @@ std::vector<std::pair<std::string, Totals>> Store::pile_totals() {
 Totals Store::report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms) {
     return read([&](Session& session) {
         Statement st(session);
-        st << "SELECT COUNT(*) AS charges, TOTAL(hours) AS hours, TOTAL(kwh) AS kwh, TOTAL(charge_fee) AS charge_fee, "
-              "TOTAL(service_fee) AS service_fee FROM bills WHERE pile = ? AND stop_ms >= ? AND stop_ms < ?",
-            bind(pile), bind(static_cast<Poco::Int64>(from_ms)), bind(static_cast<Poco::Int64>(to_ms));
+        st << "SELECT COUNT(*) AS charges, TOTAL(hours) AS hours, TOTAL(kwh) AS kwh, "
+              "TOTAL(charge_fee) AS charge_fee, "
+              "TOTAL(service_fee) AS service_fee FROM bills WHERE pile = ? AND stop_ms >= ? AND "
+              "stop_ms < ?",
+            bind(pile), bind(static_cast<Poco::Int64>(from_ms)),
+            bind(static_cast<Poco::Int64>(to_ms));
         return *first<Totals>(st, totals_from);
     });
 }

@@ -11,7 +11,9 @@ namespace {
 
 constexpr const char* kRoleClaim = "role";
 
-const char* role_name(Role r) { return r == Role::Admin ? "admin" : "client"; }
+const char* role_name(Role r) {
+    return r == Role::Admin ? "admin" : "client";
+}
 
 }  // namespace
 
@@ -24,7 +26,8 @@ TokenService::TokenService(std::string secret, std::int64_t lifetime_s)
     static const Poco::Crypto::OpenSSLInitializer keep_openssl;
 }
 
-std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t now_s, std::int64_t version) const {
+std::string TokenService::issue(std::int64_t subject, Role role, std::int64_t now_s,
+                                std::int64_t version) const {
     Poco::JWT::Token token;
     token.setType("JWT");
     token.setSubject(std::to_string(subject));
@@ -45,7 +48,8 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
         // Only HS256 is accepted (the Signer's default set); POCO does not check expiry.
         Poco::JWT::Signer signer(secret_);
         Poco::JWT::Token token;
-        if (!signer.tryVerify(text, token) || token.getAlgorithm() != Poco::JWT::Signer::ALGO_HS256) {
+        if (!signer.tryVerify(text, token) ||
+            token.getAlgorithm() != Poco::JWT::Signer::ALGO_HS256) {
             return std::nullopt;
         }
         const auto& payload = token.payload();
@@ -61,7 +65,8 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
             return std::nullopt;
         }
         claims.role = role == "admin" ? Role::Admin : Role::Client;
-        claims.version = payload.has("ver") ? static_cast<std::int64_t>(payload.getValue<double>("ver")) : 0;
+        claims.version =
+            payload.has("ver") ? static_cast<std::int64_t>(payload.getValue<double>("ver")) : 0;
         claims.subject = std::stoll(sub);
         return claims;
     } catch (...) {

@@ -25,8 +25,8 @@ struct Http::Impl {
 Http::Http(int port) : impl_(std::make_unique<Impl>(port)) {}
 Http::~Http() = default;
 
-Reply Http::call(const std::string& method, const std::string& path, const std::optional<json>& body,
-                 const std::string& token) {
+Reply Http::call(const std::string& method, const std::string& path,
+                 const std::optional<json>& body, const std::string& token) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (!token.empty()) {
         headers.emplace_back("token", token);
@@ -69,27 +69,33 @@ Reply Http::raw(const std::string& method, const std::string& path, const std::s
     reply.body = json::parse(reply.raw, nullptr, false);
     if (!record_.empty()) {
         const auto q = path.find('?');
-        std::ofstream(record_, std::ios::app)
-            << json{{"method", method}, {"path", path.substr(0, q)}, {"status", reply.status}, {"body", reply.body}}
-                   .dump()
-            << "\n";
+        std::ofstream(record_, std::ios::app) << json{{"method", method},
+                                                      {"path", path.substr(0, q)},
+                                                      {"status", reply.status},
+                                                      {"body", reply.body}}
+                                                     .dump()
+                                              << "\n";
     }
     return reply;
 }
 
 bool is_envelope(const Reply& r, int status, const json& code) {
-    return r.status == status && r.body.is_object() && r.body.contains("code") && r.body["code"] == code &&
-           r.body.contains("msg") && r.body["msg"].is_string() && r.body.contains("data");
+    return r.status == status && r.body.is_object() && r.body.contains("code") &&
+           r.body["code"] == code && r.body.contains("msg") && r.body["msg"].is_string() &&
+           r.body.contains("data");
 }
 
 using harness::read_text;
 
 Stack::Stack(StackOptions options)
-    : options_(std::move(options)), dir_(harness::temp_dir()), db_(options_.db.empty() ? dir_ + "/api.db" : options_.db) {
+    : options_(std::move(options)),
+      dir_(harness::temp_dir()),
+      db_(options_.db.empty() ? dir_ + "/api.db" : options_.db) {
     start_scheduler();
     if (options_.pile_sim) {
         sim_ = std::make_unique<harness::Process>(
-            std::vector<std::string>{harness::pile_sim_binary(), "--broker", broker_.uri(), "--profile", options_.profile},
+            std::vector<std::string>{harness::pile_sim_binary(), "--broker", broker_.uri(),
+                                     "--profile", options_.profile},
             dir_ + "/pile-sim.log");
     }
     start_api();
@@ -108,9 +114,10 @@ void Stack::start_api() {
     ::setenv("STATION_ADMIN_ACCOUNT", kAdminAccount.c_str(), 1);
     ::setenv("STATION_ADMIN_PASSWORD", kAdminPassword.c_str(), 1);
     api_ = std::make_unique<harness::Process>(
-        std::vector<std::string>{harness::api_binary(), "--broker", broker_.uri(), "--db", db_, "--port", "0",
-                                 "--port-file", port_file, "--password-iterations", "1000", "--threads", "16",
-                                 "--scheduler-timeout-ms", std::to_string(options_.scheduler_timeout_ms)},
+        std::vector<std::string>{harness::api_binary(), "--broker", broker_.uri(), "--db", db_,
+                                 "--port", "0", "--port-file", port_file, "--password-iterations",
+                                 "1000", "--threads", "16", "--scheduler-timeout-ms",
+                                 std::to_string(options_.scheduler_timeout_ms)},
         dir_ + "/api-" + std::to_string(++api_starts_) + ".log");
     const auto until = std::chrono::steady_clock::now() + 20s;
     std::string text;
@@ -130,19 +137,28 @@ void Stack::stop_api() {
 }
 
 void Stack::start_scheduler() {
-    std::vector<std::string> sched{harness::scheduler_binary(), "--broker", broker_.uri(), "--profile",
-                                   options_.profile, "--client-id", "scheduler-under-test"};
+    std::vector<std::string> sched{harness::scheduler_binary(),
+                                   "--broker",
+                                   broker_.uri(),
+                                   "--profile",
+                                   options_.profile,
+                                   "--client-id",
+                                   "scheduler-under-test"};
     if (options_.simulated) {
         sched.insert(sched.end(), {"--sim-start", options_.sim_start, "--sim-speed", "0"});
     }
     if (options_.journal) {
         sched.insert(sched.end(), {"--journal", dir_ + "/scheduler.journal"});
     }
-    const std::string log = ++scheduler_starts_ == 1 ? "/scheduler.log" : "/scheduler-" + std::to_string(scheduler_starts_) + ".log";
+    const std::string log = ++scheduler_starts_ == 1
+                                ? "/scheduler.log"
+                                : "/scheduler-" + std::to_string(scheduler_starts_) + ".log";
     scheduler_ = std::make_unique<harness::Process>(sched, dir_ + log);
 }
 
-void Stack::stop_scheduler() { scheduler_->stop(); }
+void Stack::stop_scheduler() {
+    scheduler_->stop();
+}
 
 void Stack::crash_and_restart_scheduler() {
     scheduler_->kill_hard();
@@ -151,7 +167,8 @@ void Stack::crash_and_restart_scheduler() {
 }
 
 std::string Stack::admin_token() {
-    const auto r = http_->call("POST", "/admin/login", json{{"account", kAdminAccount}, {"password", kAdminPassword}});
+    const auto r = http_->call("POST", "/admin/login",
+                               json{{"account", kAdminAccount}, {"password", kAdminPassword}});
     if (!is_envelope(r, 200, 0)) {
         throw std::runtime_error("admin login failed: " + r.raw);
     }
@@ -159,17 +176,20 @@ std::string Stack::admin_token() {
 }
 
 std::string Stack::user(const std::string& account, const std::string& name) {
-    const auto r = http_->call("POST", "/client/register",
-                               json{{"account", account}, {"password", "pw-" + account.substr(0, 8)}, {"name", name}});
+    const auto r = http_->call(
+        "POST", "/client/register",
+        json{{"account", account}, {"password", "pw-" + account.substr(0, 8)}, {"name", name}});
     if (!is_envelope(r, 200, 0)) {
         throw std::runtime_error("register failed: " + r.raw);
     }
     return r.body["data"]["token"];
 }
 
-std::string Stack::car(const std::string& token, const std::string& name, double capacity, double current) {
-    const auto r = http_->call("POST", "/client/index/car",
-                               json{{"name", name}, {"power_capacity", capacity}, {"power_current", current}}, token);
+std::string Stack::car(const std::string& token, const std::string& name, double capacity,
+                       double current) {
+    const auto r = http_->call(
+        "POST", "/client/index/car",
+        json{{"name", name}, {"power_capacity", capacity}, {"power_current", current}}, token);
     if (!is_envelope(r, 200, 0)) {
         throw std::runtime_error("add car failed: " + r.raw);
     }
@@ -196,10 +216,12 @@ bool Stack::piles_are(const std::string& state, std::chrono::milliseconds timeou
 
 std::string Stack::logs() const {
     std::string out;
-    for (const char* name : {"scheduler.log", "scheduler-2.log", "pile-sim.log", "api-1.log", "api-2.log"}) {
+    for (const char* name :
+         {"scheduler.log", "scheduler-2.log", "pile-sim.log", "api-1.log", "api-2.log"}) {
         const std::string text = read_text(dir_ + "/" + name);
         if (!text.empty()) {
-            out += std::string("--- ") + name + "\n" + text.substr(text.size() > 3000 ? text.size() - 3000 : 0);
+            out += std::string("--- ") + name + "\n" +
+                   text.substr(text.size() > 3000 ? text.size() - 3000 : 0);
         }
     }
     return out;

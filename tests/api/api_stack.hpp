@@ -18,26 +18,26 @@ using nlohmann::json;
 
 struct Reply {
     int status = 0;
-    json body;             ///< the parsed body (discarded if not JSON)
+    json body;  ///< the parsed body (discarded if not JSON)
     std::string raw;
     std::string content_type;
 };
 
 /// An HTTP/1.1 client for one server; keeps its connection alive.
 class Http {
-public:
+  public:
     explicit Http(int port);
     ~Http();
     /// Sends a request; `body` as JSON when given. `token` goes in the `token` header.
-    Reply call(const std::string& method, const std::string& path, const std::optional<json>& body = std::nullopt,
-               const std::string& token = "");
+    Reply call(const std::string& method, const std::string& path,
+               const std::optional<json>& body = std::nullopt, const std::string& token = "");
     /// Sends `raw_body` as it is, with extra headers.
     Reply raw(const std::string& method, const std::string& path, const std::string& raw_body,
               const std::vector<std::pair<std::string, std::string>>& headers);
     /// Appends every later exchange, as {"method","path","status","body"}, to `path`.
     void record_to(const std::string& path) { record_ = path; }
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::string record_;
@@ -57,7 +57,7 @@ inline const std::string kAdminAccount = "admin@station.test";
 inline const std::string kAdminPassword = "test-admin-pw";
 
 class Stack {
-public:
+  public:
     explicit Stack(StackOptions options = {});
     ~Stack();
 
@@ -76,13 +76,15 @@ public:
     /// Registers a user (with a car if `car_name` is given); returns its token.
     std::string user(const std::string& account, const std::string& name = "用户");
     /// Adds a car and returns its id.
-    std::string car(const std::string& token, const std::string& name, double capacity = 200, double current = 0);
+    std::string car(const std::string& token, const std::string& name, double capacity = 200,
+                    double current = 0);
     /// Waits until every pile of the station reports `state` through the API.
-    bool piles_are(const std::string& state, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    bool piles_are(const std::string& state,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
     /// The log files of the processes, for failure messages.
     std::string logs() const;
 
-private:
+  private:
     StackOptions options_;
     std::string dir_;
     std::string db_;

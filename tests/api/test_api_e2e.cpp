@@ -6,14 +6,13 @@
 // event time; afterwards each user's order history and detailed bills are compared with
 // the expected bills.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <map>
 
 #include "api_stack.hpp"
-#include "replay_lines.hpp"
 #include "cli/cli.hpp"
 #include "replay/scenario.hpp"
+#include "replay_lines.hpp"
 #include "station/time.hpp"
 
 using apitest::is_envelope;
@@ -29,7 +28,7 @@ station::TimeMs scenario_time(const std::string& text) {
 }
 
 class RestDriver {
-public:
+  public:
     explicit RestDriver(Stack& s) : s_(s), h_(s.http()), admin_(s.admin_token()) {}
 
     struct Owner {
@@ -63,13 +62,17 @@ public:
         switch (ev.kind) {
             case replay::EventKind::Arrive: {
                 Owner& o = owner(subject);
-                const json body{{"car_id", o.car}, {"mode", ev.mode == station::Mode::Fast ? "F" : "T"}, {"apply_kwh", *ev.kwh}};
+                const json body{{"car_id", o.car},
+                                {"mode", ev.mode == station::Mode::Fast ? "F" : "T"},
+                                {"apply_kwh", *ev.kwh}};
                 return h_.call("POST", "/client/index/order", body, o.token).body["code"] == 200;
             }
             case replay::EventKind::Cancel: {
                 Owner& o = owner(subject);
                 const std::string id = open_order(o);
-                return !id.empty() && h_.call("DELETE", "/client/index/order", json{{"id", id}}, o.token).body["code"] == "0";
+                return !id.empty() &&
+                       h_.call("DELETE", "/client/index/order", json{{"id", id}}, o.token)
+                               .body["code"] == "0";
             }
             case replay::EventKind::Change: {
                 Owner& o = owner(subject);
@@ -81,21 +84,26 @@ public:
                 if (ev.kwh) {
                     body["apply_kwh"] = *ev.kwh;
                 }
-                return !id.empty() && h_.call("PATCH", "/client/index/order", body, o.token).body["code"] == 0;
+                return !id.empty() &&
+                       h_.call("PATCH", "/client/index/order", body, o.token).body["code"] == 0;
             }
             case replay::EventKind::Fault:
                 return h_.call("POST", "/admin/sim/fault",
-                               json{{"charge_id", subject}, {"minutes", ev.fault_duration / station::kMsPerMinute}}, admin_)
+                               json{{"charge_id", subject},
+                                    {"minutes", ev.fault_duration / station::kMsPerMinute}},
+                               admin_)
                            .body["code"] == 0;
             case replay::EventKind::Recover:
-                return h_.call("POST", "/admin/sim/recover", json{{"charge_id", subject}}, admin_).body["code"] == 0;
+                return h_.call("POST", "/admin/sim/recover", json{{"charge_id", subject}}, admin_)
+                           .body["code"] == 0;
         }
         return false;
     }
 
     void advance_to(station::TimeMs t) {
         if (t > now_) {
-            const auto r = h_.call("POST", "/admin/sim/clock", json{{"advance_seconds", (t - now_) / 1000}}, admin_);
+            const auto r = h_.call("POST", "/admin/sim/clock",
+                                   json{{"advance_seconds", (t - now_) / 1000}}, admin_);
             REQUIRE(is_envelope(r, 200, 0));
             now_ = t;
         }
@@ -114,11 +122,13 @@ public:
         for (const auto& p : d["charge_array"]) {
             json queue = json::array();
             for (const auto& c : p["car_blocks"]) {
-                queue.push_back(json{{"car", c["name"]}, {"kwh", c["charged_kwh"]}, {"fee", c["fee"]}});
+                queue.push_back(
+                    json{{"car", c["name"]}, {"kwh", c["charged_kwh"]}, {"fee", c["fee"]}});
             }
             line["piles"].push_back(json{{"id", p["id"]}, {"state", p["state"]}, {"queue", queue}});
         }
-        for (const auto& [area, key] : {std::pair{"waiting", "wait_array"}, std::pair{"redispatch", "redispatch_array"}}) {
+        for (const auto& [area, key] :
+             {std::pair{"waiting", "wait_array"}, std::pair{"redispatch", "redispatch_array"}}) {
             line[area] = json::array();
             for (const auto& c : d[key]) {
                 const std::string number = c["number"];
@@ -135,15 +145,19 @@ public:
     json final_line(station::TimeMs last_event) {
         std::vector<std::pair<long long, json>> orders;
         for (const auto& [car, o] : owners_) {
-            const auto r = h_.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, o.token);
+            const auto r =
+                h_.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, o.token);
             for (const auto& order : r.body["data"]) {
-                json bills = h_.call("GET", "/client/index/bill?order_id=" + order["id"].get<std::string>(),
-                                     std::nullopt, o.token)
-                                 .body["data"];
-                orders.emplace_back(std::stoll(order["id"].get<std::string>()), json{{"order", order}, {"bills", bills}, {"car", car}});
+                json bills =
+                    h_.call("GET", "/client/index/bill?order_id=" + order["id"].get<std::string>(),
+                            std::nullopt, o.token)
+                        .body["data"];
+                orders.emplace_back(std::stoll(order["id"].get<std::string>()),
+                                    json{{"order", order}, {"bills", bills}, {"car", car}});
             }
         }
-        std::sort(orders.begin(), orders.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::sort(orders.begin(), orders.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
         station::TimeMs end = last_event;
         json out = json::array();
         for (const auto& [id, e] : orders) {
@@ -151,12 +165,14 @@ public:
             end = std::max(end, scenario_time(o["finish_time"]));
             json sessions = json::array();
             for (const auto& b : e["bills"]) {
-                sessions.push_back(harness::session_line(b["charge_id"], scenario_time(b["start_time"]),
-                                                         scenario_time(b["stop_time"]), b["charge_kwh"],
-                                                         b["charge_duration"], b["charge_fee"], b["service_fee"], b["fee"]));
+                sessions.push_back(harness::session_line(
+                    b["charge_id"], scenario_time(b["start_time"]), scenario_time(b["stop_time"]),
+                    b["charge_kwh"], b["charge_duration"], b["charge_fee"], b["service_fee"],
+                    b["fee"]));
             }
-            out.push_back(harness::order_line({e["car"], o["queue_number"], o["state"], o["charge_kwh"], o["charge_fee"],
-                                               o["service_fee"], o["fee"], sessions}));
+            out.push_back(
+                harness::order_line({e["car"], o["queue_number"], o["state"], o["charge_kwh"],
+                                     o["charge_fee"], o["service_fee"], o["fee"], sessions}));
         }
         return json{{"end", when(end)}, {"bills", out}};
     }
@@ -164,16 +180,20 @@ public:
     std::size_t open_orders() {
         std::size_t n = 0;
         for (const auto& [car, o] : owners_) {
-            n += h_.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, o.token).body["data"].size();
+            n += h_.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, o.token)
+                     .body["data"]
+                     .size();
         }
         return n;
     }
     std::size_t bills_stored() {
         std::size_t n = 0;
         for (const auto& [car, o] : owners_) {
-            const auto history = h_.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, o.token);
+            const auto history =
+                h_.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, o.token);
             for (const auto& order : history.body["data"]) {
-                n += h_.call("GET", "/client/index/bill?order_id=" + order["id"].get<std::string>(), std::nullopt, o.token)
+                n += h_.call("GET", "/client/index/bill?order_id=" + order["id"].get<std::string>(),
+                             std::nullopt, o.token)
                          .body["data"]
                          .size();
             }
@@ -181,7 +201,7 @@ public:
         return n;
     }
 
-private:
+  private:
     Stack& s_;
     apitest::Http& h_;
     std::string admin_;
@@ -191,7 +211,8 @@ private:
 
 }  // namespace
 
-TEST_CASE("api: e2e — the acceptance case through REST matches the expected station and bills", "[api][e2e]") {
+TEST_CASE("api: e2e — the acceptance case through REST matches the expected station and bills",
+          "[api][e2e]") {
     std::string scenario;
     REQUIRE(cli::read_file(std::string(STATION_SHARED_DIR) + "/acceptance/case42.txt", scenario));
     Stack s;
@@ -208,16 +229,19 @@ TEST_CASE("api: e2e — the acceptance case through REST matches the expected st
     REQUIRE(driver.open_orders() == 0);
     // Order updates and bills reach storage asynchronously: wait until they are all in.
     std::size_t bills = 0;
-    REQUIRE(harness::Probe::eventually([&] {
-        const auto n = driver.bills_stored();
-        const bool stable = n == bills && n > 0;
-        bills = n;
-        return stable;
-    }, std::chrono::seconds(10)));
+    REQUIRE(harness::Probe::eventually(
+        [&] {
+            const auto n = driver.bills_stored();
+            const bool stable = n == bills && n > 0;
+            bills = n;
+            return stable;
+        },
+        std::chrono::seconds(10)));
     out << driver.final_line(*last).dump() << "\n";
     out.close();
 
-    const std::string diff = harness::compare_with_case42(STATION_SHARED_DIR, s.dir(), s.dir() + "/actual.jsonl");
+    const std::string diff =
+        harness::compare_with_case42(STATION_SHARED_DIR, s.dir(), s.dir() + "/actual.jsonl");
     INFO(diff << "\n" << s.logs());
     CHECK(diff == "match\n");
 }

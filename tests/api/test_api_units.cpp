@@ -1,7 +1,6 @@
 // Unit tests of the API's pieces that need no server: password hashing, tokens, body
 // fields, and the SQLite store (on a real file).
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -30,8 +29,9 @@ TEST_CASE("passwords — salted and slow: same password different hashes, both v
 }
 
 TEST_CASE("passwords — a malformed stored hash never verifies", "[api]") {
-    for (const char* stored : {"", "plain", "pbkdf2-sha256$", "pbkdf2-sha256$x$00$00", "pbkdf2-sha256$10$zz$00",
-                               "md5$1000$00$00", "pbkdf2-sha256$1000$00$abcd"}) {
+    for (const char* stored :
+         {"", "plain", "pbkdf2-sha256$", "pbkdf2-sha256$x$00$00", "pbkdf2-sha256$10$zz$00",
+          "md5$1000$00$00", "pbkdf2-sha256$1000$00$abcd"}) {
         CHECK_FALSE(verify_password("anything", stored));
     }
 }
@@ -57,13 +57,17 @@ TEST_CASE("tokens — another key, a changed payload or junk is refused without 
     CHECK_FALSE(other.verify(t, 1000));
     // Swap the payload for one claiming admin, keeping the signature.
     const auto admin = tokens.issue(7, Role::Admin, 1000);
-    const std::string forged = t.substr(0, t.find('.')) + admin.substr(admin.find('.'), admin.rfind('.') - admin.find('.')) +
+    const std::string forged = t.substr(0, t.find('.')) +
+                               admin.substr(admin.find('.'), admin.rfind('.') - admin.find('.')) +
                                t.substr(t.rfind('.'));
     CHECK_FALSE(tokens.verify(forged, 1000));
     // alg "none" with no signature.
-    CHECK_FALSE(tokens.verify("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiI3Iiwicm9sZSI6ImFkbWluIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
-                              1000));
-    for (const char* junk : {"", ".", "..", "a.b.c", "%%%.&&&.***", "eyJ.eyJ.x", "not a token at all"}) {
+    CHECK_FALSE(
+        tokens.verify("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
+                      "eyJzdWIiOiI3Iiwicm9sZSI6ImFkbWluIiwiZXhwIjo5OTk5OTk5OTk5fQ.",
+                      1000));
+    for (const char* junk :
+         {"", ".", "..", "a.b.c", "%%%.&&&.***", "eyJ.eyJ.x", "not a token at all"}) {
         CHECK_FALSE(tokens.verify(junk, 1000));
     }
     CHECK_FALSE(tokens.verify(std::string(10000, 'a'), 1000));
@@ -101,7 +105,8 @@ TEST_CASE("fields — account and password rules of the document", "[api]") {
     CHECK_FALSE(valid_account(""));
     CHECK(valid_password("x"));
     CHECK(valid_password(std::string(32, 'p')));
-    CHECK(valid_password("密码密码密码密码密码密码密码密码密码密码密码密码密码密码密码密码"));  // 32 characters
+    CHECK(valid_password(
+        "密码密码密码密码密码密码密码密码密码密码密码密码密码密码密码密码"));  // 32 characters
     CHECK_FALSE(valid_password(""));
     CHECK_FALSE(valid_password(std::string(33, 'p')));
     CHECK_FALSE(valid_password("line\nbreak"));
@@ -109,7 +114,8 @@ TEST_CASE("fields — account and password rules of the document", "[api]") {
 }
 
 TEST_CASE("fields — typed getters: null is absent, wrong types are named", "[api]") {
-    const json body = json::parse(R"({"s":"abc","n":1.5,"id":"17","nid":17,"bad_id":"1x","null":null,"arr":["F1"],"num_str":"5"})");
+    const json body = json::parse(
+        R"({"s":"abc","n":1.5,"id":"17","nid":17,"bad_id":"1x","null":null,"arr":["F1"],"num_str":"5"})");
     BodyFields f(body);
     CHECK(f.text("s", Need::Required) == "abc");
     CHECK(f.number("n", Need::Required) == 1.5);
@@ -134,7 +140,8 @@ struct TempDb {
     std::string path = harness::temp_dir() + "/store.db";
 };
 
-OrderRecord order(const std::string& key, std::int64_t car, const std::string& state, double kwh, double fee) {
+OrderRecord order(const std::string& key, std::int64_t car, const std::string& state, double kwh,
+                  double fee) {
     OrderRecord o;
     o.station_key = key;
     o.car_id = car;
@@ -166,7 +173,8 @@ TEST_CASE("store — schema is migrated once and survives reopening", "[api][sto
     CHECK(Store::schema_version() >= 1);
 }
 
-TEST_CASE("store — a version 1 database is migrated to the current schema with its rows", "[api][store]") {
+TEST_CASE("store — a version 1 database is migrated to the current schema with its rows",
+          "[api][store]") {
     TempDb db;
     std::int64_t user = 0;
     {
@@ -216,7 +224,8 @@ TEST_CASE("store — closing an order settles it exactly once", "[api][store]") 
     CHECK(s.orders_of(user, true).empty());
 }
 
-TEST_CASE("store — an order of an unknown car is not stored — only_if_new keeps the newer", "[api][store]") {
+TEST_CASE("store — an order of an unknown car is not stored — only_if_new keeps the newer",
+          "[api][store]") {
     TempDb db;
     Store s(db.path);
     CHECK_FALSE(s.record_order(order("run/1", 99, "WAITING", 0, 0)));
@@ -279,7 +288,8 @@ TEST_CASE("store — cached order lists follow every write", "[api][store]") {
     s.record_updates({order("run/0", car, "CHARGING", 1, 1)});
     CHECK(s.orders_of(user, true)[0].state == "CHARGING");
     CHECK(s.orders_of(other, true).empty());
-    s.record_updates({order("run/1", other_car, "WAITING", 0, 0), order("run/0", car, "FINISHED", 2, 2)});
+    s.record_updates(
+        {order("run/1", other_car, "WAITING", 0, 0), order("run/0", car, "FINISHED", 2, 2)});
     CHECK(s.orders_of(user, true).empty());
     CHECK(s.orders_of(user, false).size() == 1);
     CHECK(s.orders_of(other, true).size() == 1);
@@ -293,7 +303,8 @@ TEST_CASE("store — a burst of updates is one transaction with the same rules",
     const auto bills = s.bills_version();
     s.record_updates({order("run/0", car, "WAITING", 0, 0), order("run/0", car, "CHARGING", 5, 6),
                       BillRecord{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"},
-                      order("run/0", car, "FINISHED", 10, 15), order("run/0", car, "FINISHED", 10, 15)});
+                      order("run/0", car, "FINISHED", 10, 15),
+                      order("run/0", car, "FINISHED", 10, 15)});
     const auto orders = s.orders_of(user, false);
     REQUIRE(orders.size() == 1);
     CHECK(orders[0].state == "FINISHED");
@@ -306,7 +317,8 @@ TEST_CASE("store — a burst of updates is one transaction with the same rules",
 }
 
 TEST_CASE("link — order and bill updates from the bus become records — junk does not", "[api]") {
-    const json order_update = json::parse(R"({"order":3,"run":"s-1","car":"17","number":"F2","mode":"F",
+    const json order_update =
+        json::parse(R"({"order":3,"run":"s-1","car":"17","number":"F2","mode":"F",
         "state":"CHARGING","requested_kwh":20,"charged_kwh":1.5,"charge_fee":1.05,"service_fee":1.2,"fee":2.25,
         "front_cars":0,"pile":"F1","created":{"at_ms":1,"time":"2026-11-25 06:00:00"},
         "dispatched":{"at_ms":2,"time":"2026-11-25 06:01:00"},"started":null,"closed":null})");
@@ -327,7 +339,8 @@ TEST_CASE("link — order and bill updates from the bus become records — junk 
 
 TEST_CASE("view — takes only newer states and indexes orders by place", "[api]") {
     StationView view;
-    const json state = json::parse(R"({"at_ms":1000,"revision":5,"time":"t","run":"r","piles":[{"id":"F1",
+    const json state =
+        json::parse(R"({"at_ms":1000,"revision":5,"time":"t","run":"r","piles":[{"id":"F1",
         "queue":[{"order":1,"number":"F1","state":"CHARGING","requested_kwh":10,"kwh":2}]}],
         "waiting":[{"order":2,"number":"F2","kwh":5,"requested_kwh":5,"front_cars":0}],
         "redispatch":[]})");

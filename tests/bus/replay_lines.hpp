@@ -9,18 +9,20 @@
 
 namespace harness {
 
-inline const station::TimeMs kScenarioDay0 = *station::parse_date("2026-11-25") * station::kMsPerDay;
+inline const station::TimeMs kScenarioDay0 =
+    *station::parse_date("2026-11-25") * station::kMsPerDay;
 
 /// {"t": "HH:MM:SS", "day": D} of a scenario time.
 inline nlohmann::json when(station::TimeMs scenario_t) {
-    return nlohmann::json{{"t", station::format_hms(scenario_t)}, {"day", station::day_of(scenario_t)}};
+    return nlohmann::json{{"t", station::format_hms(scenario_t)},
+                          {"day", station::day_of(scenario_t)}};
 }
 
 /// One charging session of the final line; times are scenario times.
-inline nlohmann::json session_line(const nlohmann::json& pile, station::TimeMs start, station::TimeMs stop,
-                                   const nlohmann::json& kwh, const nlohmann::json& hours,
-                                   const nlohmann::json& charge_fee, const nlohmann::json& service_fee,
-                                   const nlohmann::json& total) {
+inline nlohmann::json session_line(const nlohmann::json& pile, station::TimeMs start,
+                                   station::TimeMs stop, const nlohmann::json& kwh,
+                                   const nlohmann::json& hours, const nlohmann::json& charge_fee,
+                                   const nlohmann::json& service_fee, const nlohmann::json& total) {
     return nlohmann::json{{"pile", pile},
                           {"start", station::format_hms(start)},
                           {"start_day", station::day_of(start)},
@@ -38,14 +40,10 @@ struct OrderLine {
     nlohmann::json car, number, state, kwh, charge_fee, service_fee, total, sessions;
 };
 inline nlohmann::json order_line(const OrderLine& o) {
-    return nlohmann::json{{"car", o.car},
-                          {"number", o.number},
-                          {"state", o.state},
-                          {"kwh", o.kwh},
-                          {"charge_fee", o.charge_fee},
-                          {"service_fee", o.service_fee},
-                          {"total", o.total},
-                          {"sessions", o.sessions}};
+    return nlohmann::json{
+        {"car", o.car},     {"number", o.number},         {"state", o.state},
+        {"kwh", o.kwh},     {"charge_fee", o.charge_fee}, {"service_fee", o.service_fee},
+        {"total", o.total}, {"sessions", o.sessions}};
 }
 
 }  // namespace harness
@@ -63,7 +61,8 @@ namespace harness {
 /// snapshot(events) -> line), writing one snapshot line per event time to `out`. Returns
 /// the last event's time, or nullopt if the scenario did not read.
 template <typename Driver>
-std::optional<station::TimeMs> play_scenario(const std::string& scenario, Driver& driver, std::ostream& out) {
+std::optional<station::TimeMs> play_scenario(const std::string& scenario, Driver& driver,
+                                             std::ostream& out) {
     replay::ScenarioReader reader(scenario);
     replay::ScenarioEvent ev;
     if (!reader.next(ev)) {
@@ -77,7 +76,8 @@ std::optional<station::TimeMs> play_scenario(const std::string& scenario, Driver
         driver.advance_to(t);
         auto events = nlohmann::json::array();
         while (more && ev.at == t) {
-            events.push_back(nlohmann::json{{"event", std::string(ev.text)}, {"ok", driver.apply(ev)}});
+            events.push_back(
+                nlohmann::json{{"event", std::string(ev.text)}, {"ok", driver.apply(ev)}});
             more = reader.next(ev);
         }
         out << driver.snapshot(events).dump() << "\n";
@@ -90,9 +90,11 @@ std::optional<station::TimeMs> play_scenario(const std::string& scenario, Driver
 
 /// compare-replay.py's verdict on `actual` against case42.expected.jsonl: "match\n", or
 /// its exit status and differences.
-inline std::string compare_with_case42(const std::string& shared, const std::string& dir, const std::string& actual) {
+inline std::string compare_with_case42(const std::string& shared, const std::string& dir,
+                                       const std::string& actual) {
     const std::string cmd = "python3 " + shared + "/tools/compare-replay.py " + shared +
-                            "/acceptance/case42.expected.jsonl " + actual + " > " + dir + "/compare.txt 2>&1";
+                            "/acceptance/case42.expected.jsonl " + actual + " > " + dir +
+                            "/compare.txt 2>&1";
     const int rc = std::system(cmd.c_str());
     std::string diff;
     cli::read_file(dir + "/compare.txt", diff);

@@ -35,21 +35,22 @@ struct ApiOptions {
 };
 
 class ApiApp {
-public:
+  public:
     /// `wall_s` gives UTC seconds (token times); `wall_ms` for the station clock.
-    ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens, ApiOptions options,
-           LogFn log);
+    ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
+           ApiOptions options, LogFn log);
 
     HttpResponse handle(const HttpRequest& request);
 
     /// Creates the first admin if that account does not exist yet; true if created.
     bool ensure_admin(const std::string& account, const std::string& password);
 
-private:
+  private:
     struct Context;  // one request being answered
     using Handler = HttpResponse (ApiApp::*)(Context&);
     struct Route;
-    static const Route* find_route(const std::string& path, bool& path_known, const std::string& method);
+    static const Route* find_route(const std::string& path, bool& path_known,
+                                   const std::string& method);
     HttpResponse dispatch(const HttpRequest& request, const Route* route, bool path_known);
 
     // accounts

@@ -13,7 +13,7 @@ namespace api {
 enum class Need { Required, Optional };
 
 class BodyFields {
-public:
+  public:
     explicit BodyFields(const nlohmann::json& body) : body_(body) {}
 
     /// A string of 1..max_chars characters (UTF-8 code points).
@@ -23,7 +23,8 @@ public:
     /// An id: a string of digits (or, leniently, a non-negative JSON integer).
     std::optional<std::int64_t> id(const char* key, Need need);
     /// An array of strings of 1..64 characters.
-    std::optional<std::vector<std::string>> texts(const char* key, Need need, std::size_t max_items = 1000);
+    std::optional<std::vector<std::string>> texts(const char* key, Need need,
+                                                  std::size_t max_items = 1000);
 
     void fail(std::string message) {
         if (error_.empty()) {
@@ -33,7 +34,7 @@ public:
     bool ok() const { return error_.empty(); }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     const nlohmann::json* find(const char* key, Need need);
 
     const nlohmann::json& body_;

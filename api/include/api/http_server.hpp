@@ -27,13 +27,13 @@ struct HttpServerOptions {
     int threads = 128;
     int max_queued = 1024;
     std::size_t max_body_bytes = 64 * 1024;
-    std::chrono::seconds io_timeout{10};   ///< per receive/send
-    std::chrono::seconds keep_alive{10};   ///< idle time before a kept-alive connection is closed
+    std::chrono::seconds io_timeout{10};  ///< per receive/send
+    std::chrono::seconds keep_alive{10};  ///< idle time before a kept-alive connection is closed
     int max_keep_alive_requests = 100000;
 };
 
 class HttpServer {
-public:
+  public:
     HttpServer(ApiApp& app, HttpServerOptions options);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
@@ -44,7 +44,7 @@ public:
     /// The port it listens on (useful with port 0).
     int port() const;
 
-private:
+  private:
     std::unique_ptr<Poco::ThreadPool> pool_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     int port_ = 0;

@@ -11,17 +11,20 @@
 namespace api {
 
 class LoginGuard {
-public:
+  public:
     /// `free_failures` failures in a row are allowed; the next locks the account for
     /// `first_lock_s`, each further one for twice as long, at most `max_lock_s`.
-    explicit LoginGuard(int free_failures = 5, std::int64_t first_lock_s = 60, std::int64_t max_lock_s = 900)
+    explicit LoginGuard(int free_failures = 5, std::int64_t first_lock_s = 60,
+                        std::int64_t max_lock_s = 900)
         : free_failures_(free_failures), first_lock_s_(first_lock_s), max_lock_s_(max_lock_s) {}
 
     /// Seconds before `key` may try again; 0 = now.
     std::int64_t wait_s(const std::string& key, std::int64_t now_s) {
         std::lock_guard lock(mutex_);
         const auto it = accounts_.find(key);
-        return it == accounts_.end() || it->second.locked_until <= now_s ? 0 : it->second.locked_until - now_s;
+        return it == accounts_.end() || it->second.locked_until <= now_s
+                   ? 0
+                   : it->second.locked_until - now_s;
     }
     void failed(const std::string& key, std::int64_t now_s) {
         std::lock_guard lock(mutex_);
@@ -43,7 +46,7 @@ public:
         accounts_.erase(key);
     }
 
-private:
+  private:
     static constexpr std::size_t kMaxAccounts = 100000;
     struct Account {
         int failures = 0;

@@ -13,7 +13,7 @@ namespace api {
 
 template <typename Key, typename Value>
 class ReadCache {
-public:
+  public:
     explicit ReadCache(std::size_t max_entries = 100000) : max_entries_(max_entries) {}
 
     /// The cached value; on a miss, nullopt and `generation` to pass to put().
@@ -48,7 +48,7 @@ public:
         ++generation_;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::unordered_map<Key, Value> entries_;
     std::int64_t generation_ = 0;

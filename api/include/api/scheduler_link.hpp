@@ -33,7 +33,7 @@ std::optional<BillRecord> bill_from_update(const nlohmann::json& bill);
 
 /// What the API asks of the scheduler. The bus implementation is SchedulerLink.
 class SchedulerPort {
-public:
+  public:
     virtual ~SchedulerPort() = default;
     /// Sends `request` (its id and reply_to are filled in) and waits for the reply;
     /// nullopt if none came within `timeout`.
@@ -42,7 +42,7 @@ public:
 };
 
 class SchedulerLink final : public SchedulerPort {
-public:
+  public:
     struct Options {
         std::string uri = "tcp://127.0.0.1:1883";
         std::string client_id = "station-api";
@@ -54,14 +54,16 @@ public:
     ~SchedulerLink() override;
 
     void start();
-    bool wait_connected(std::chrono::milliseconds timeout) { return client_->wait_connected(timeout); }
+    bool wait_connected(std::chrono::milliseconds timeout) {
+        return client_->wait_connected(timeout);
+    }
     bool connected() const { return client_->connected(); }
     void stop();
 
     std::optional<contract::SchedulerReply> call(contract::SchedulerRequest request,
                                                  std::chrono::milliseconds timeout) override;
 
-private:
+  private:
     void on_message(bus::Received m);
     void work();
 

@@ -18,7 +18,7 @@ namespace api {
 
 /// Where an open order is and what it has received so far, as of the snapshot.
 struct LiveOrder {
-    std::string state;  ///< WAITING, DISPATCHED, CHARGING, or REDISPATCH (a re-dispatch group)
+    std::string state;   ///< WAITING, DISPATCHED, CHARGING, or REDISPATCH (a re-dispatch group)
     std::string number;  ///< e.g. "F7"
     std::string mode;
     std::string pile;  ///< "" unless at a pile
@@ -42,7 +42,7 @@ struct StationSnapshot {
 };
 
 class StationView {
-public:
+  public:
     /// Takes `state` if it is a station state no older than the one held (station time,
     /// then revision) or one of another scheduler run (a restart); returns whether it was
     /// taken. Malformed input is refused.
@@ -56,7 +56,7 @@ public:
     /// Whether the scheduler runs a simulated clock (false until the clock is known).
     bool simulated() const;
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::shared_ptr<const StationSnapshot> current_ = std::make_shared<StationSnapshot>();
     std::optional<contract::ClockMessage> clock_;

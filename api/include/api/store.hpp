@@ -97,7 +97,7 @@ struct Totals {
 };
 
 class Store {
-public:
+  public:
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     /// Throws if the file cannot be opened or is newer than this program.
     /// `readers` read-only connections serve the reads. `schema` migrates only up to that
@@ -134,7 +134,8 @@ public:
     std::optional<AdminRecord> admin_by_account(const std::string& account);
 
     // ---- cars --------------------------------------------------------------------------
-    std::int64_t add_car(std::int64_t user_id, const std::string& name, double capacity, double current);
+    std::int64_t add_car(std::int64_t user_id, const std::string& name, double capacity,
+                         double current);
     /// A car that has not been deleted.
     std::optional<CarRecord> car(std::int64_t id);
     std::vector<CarRecord> cars_of(std::int64_t user_id);
@@ -174,7 +175,7 @@ public:
     /// Sums of one pile's bills whose stop time is in [from_ms, to_ms).
     Totals report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms);
 
-private:
+  private:
     struct Reader {
         std::mutex mutex;
         std::unique_ptr<Poco::Data::Session> session;
@@ -191,7 +192,7 @@ private:
     ReadCache<std::int64_t, UserRecord> users_;                 // by id
     ReadCache<std::int64_t, std::vector<OrderRecord>> orders_;  // by user id * 2 + open
     std::vector<std::int64_t> touched_users_;                   // by the writer, in a write
-    std::mutex mutex_;  // the writer
+    std::mutex mutex_;                                          // the writer
     std::unique_ptr<Poco::Data::Session> writer_;
     std::vector<std::unique_ptr<Reader>> readers_;
     std::atomic<std::int64_t> cars_version_{0};

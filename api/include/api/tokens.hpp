@@ -18,17 +18,18 @@ struct TokenClaims {
 };
 
 class TokenService {
-public:
+  public:
     /// `secret` is the HMAC key (at least 32 bytes of entropy); tokens live `lifetime_s`.
     TokenService(std::string secret, std::int64_t lifetime_s);
 
-    std::string issue(std::int64_t subject, Role role, std::int64_t now_s, std::int64_t version = 0) const;
+    std::string issue(std::int64_t subject, Role role, std::int64_t now_s,
+                      std::int64_t version = 0) const;
     /// The claims of a well-formed, correctly signed, unexpired HS256 token; nullopt else.
     std::optional<TokenClaims> verify(const std::string& token, std::int64_t now_s) const;
 
     std::int64_t lifetime_s() const { return lifetime_s_; }
 
-private:
+  private:
     std::string secret_;
     std::int64_t lifetime_s_;
 };

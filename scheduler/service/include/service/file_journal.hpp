@@ -8,7 +8,7 @@
 namespace service {
 
 class FileJournal {
-public:
+  public:
     /// Opens (creating) `path`. A last line cut short by a crash is dropped from the file.
     explicit FileJournal(const std::string& path);
     ~FileJournal();
@@ -20,7 +20,7 @@ public:
     /// Appends a line durably; throws std::runtime_error if the disk refuses.
     void append(const std::string& line);
 
-private:
+  private:
     int fd_ = -1;
     std::vector<std::string> lines_;
 };
