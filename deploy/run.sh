@@ -28,6 +28,14 @@ cmake --build "$root/build/release" -j "$(nproc 2>/dev/null || echo 2)" \
     --target station-scheduler station-pile-sim station-api station-replay >&2
 bin=$root/build/release
 run=$root/build/run
+# A run still stopping (the simulated piles disconnect cleanly, which takes seconds) would
+# reconnect its piles to the new broker under the same client ids: wait for it to end.
+if [ -f "$run/pids" ]; then
+    for pid in $(cat "$run/pids"); do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+fi
 rm -rf "$run" && mkdir -p "$run"
 
 in_use() { python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $1)) != 0)"; }
@@ -65,6 +73,7 @@ export STATION_ADMIN_PASSWORD
 "$bin/api/station-api" --broker "$uri" --db "$run/station.db" --port "$http_port" \
     --port-file "$run/api.port" 2>"$run/api.log" &
 pids+=($!)
+echo "${pids[*]} $(cat "$run/broker/broker.pid")" >"$run/pids"
 for _ in $(seq 100); do [ -s "$run/api.port" ] && break; sleep 0.1; done
 http_port=$(cat "$run/api.port")
 api=http://127.0.0.1:$http_port
