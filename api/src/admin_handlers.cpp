@@ -1,10 +1,9 @@
 // The administrator's views of the station, pile switching, reports and the simulation
 // controls of station-rules §9.
-#include <chrono>
-
 #include "api/api_app.hpp"
 #include "api/body_fields.hpp"
 #include "api_internal.hpp"
+#include "cli/cli.hpp"
 #include "station/report.hpp"
 #include "station/time.hpp"
 
@@ -14,12 +13,6 @@ using nlohmann::json;
 using namespace detail;
 
 namespace {
-
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 json totals_fields(json j, const Totals& t) {
     j["total_charge"] = money(t.kwh);
@@ -94,9 +87,19 @@ const json* find_pile(const StationSnapshot& snap, const std::string& id) {
     return nullptr;
 }
 
-std::string query(const HttpRequest& r, const char* key) {
-    const auto it = r.query.find(key);
-    return it == r.query.end() ? "" : it->second;
+// The pile the `charge_id` parameter names; nullptr, with `failure` the answer, when it is
+// missing (400) or unknown.
+const json* pile_param(const HttpRequest& r, const StationSnapshot& snap, HttpResponse& failure) {
+    const std::string id = query_param(r, "charge_id");
+    if (id.empty()) {
+        failure = bad_request("缺少参数 charge_id");
+        return nullptr;
+    }
+    const json* p = find_pile(snap, id);
+    if (!p) {
+        failure = refusal("充电桩不存在", "unknown_pile");
+    }
+    return p;
 }
 
 }  // namespace
@@ -194,36 +197,31 @@ HttpResponse ApiApp::post_manage(Context& c) {
 }
 
 HttpResponse ApiApp::get_charge(Context& c) {
-    const std::string id = query(c.request, "charge_id");
-    if (id.empty()) {
-        return bad_request("缺少参数 charge_id");
-    }
     const auto snap = view_.snapshot();
-    const json* p = find_pile(*snap, id);
+    HttpResponse failure;
+    const json* p = pile_param(c.request, *snap, failure);
     if (!p) {
-        return refusal("充电桩不存在", "unknown_pile");
+        return failure;
     }
     return success("查询成功", pile_json(store_, *snap, *p, Totals{}, false));
 }
 
 HttpResponse ApiApp::get_report(Context& c) {
-    const std::string id = query(c.request, "charge_id");
-    if (id.empty()) {
-        return bad_request("缺少参数 charge_id");
-    }
     const auto snap = view_.snapshot();
-    const json* p = find_pile(*snap, id);
+    HttpResponse failure;
+    const json* p = pile_param(c.request, *snap, failure);
     if (!p) {
-        return refusal("充电桩不存在", "unknown_pile");
+        return failure;
     }
-    const auto now = view_.station_now(wall_ms()).value_or(snap->at_ms);
+    const std::string id = query_param(c.request, "charge_id");
+    const auto now = view_.station_now(cli::wall_ms()).value_or(snap->at_ms);
     json data{{"id", id},
               {"name", p->value("name", "")},
               {"mode", p->value("mode", "")},
               {"state", p->value("state", "")},
               {"time", station::format_datetime(now)}};
-    const std::string period_text = query(c.request, "period");
-    const std::string date_text = query(c.request, "date");
+    const std::string period_text = query_param(c.request, "period");
+    const std::string date_text = query_param(c.request, "date");
     if (period_text.empty()) {
         if (!date_text.empty()) {
             return bad_request("参数 date 需要与 period 一起使用");
@@ -307,12 +305,10 @@ HttpResponse ApiApp::post_clock(Context& c) {
         }
         r.speed = speed;
     }
-    const auto reply = ask(r);
+    HttpResponse failure;
+    const auto reply = change(r, failure);
     if (!reply) {
-        return scheduler_unavailable();
-    }
-    if (!reply->ok) {
-        return refusal(refusal_message(reply->error), reply->error);
+        return failure;
     }
     refresh_view();
     return success("时钟已更新", reply->data);
@@ -333,12 +329,10 @@ HttpResponse ApiApp::pile_op(Context& c, contract::RequestOp op, bool with_minut
         return bad_request("minutes 必须是 0 到 525600 之间的整数（0 表示直到恢复）");
     }
     r.minutes = static_cast<int>(minutes);
-    const auto reply = ask(r);
+    HttpResponse failure;
+    const auto reply = change(r, failure);
     if (!reply) {
-        return scheduler_unavailable();
-    }
-    if (!reply->ok) {
-        return refusal(refusal_message(reply->error), reply->error);
+        return failure;
     }
     refresh_view();
     return success(op == contract::RequestOp::Fault ? "已设置故障" : "已恢复");

@@ -1,12 +1,12 @@
 #include "api/api_app.hpp"
 
-#include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "api/body_fields.hpp"
 #include "api/passwords.hpp"
 #include "api_internal.hpp"
+#include "cli/cli.hpp"
 #include "contract/station_state.hpp"
 
 namespace api {
@@ -37,9 +37,7 @@ HttpResponse restyle(HttpResponse r, CodeStyle style) {
 }
 
 std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return cli::wall_ms() / 1000;
 }
 
 }  // namespace
@@ -228,6 +226,20 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
 
 std::optional<contract::SchedulerReply> ApiApp::ask(contract::SchedulerRequest request) {
     return scheduler_.call(std::move(request), options_.scheduler_timeout);
+}
+
+std::optional<contract::SchedulerReply> ApiApp::change(contract::SchedulerRequest request,
+                                                       HttpResponse& failure) {
+    auto reply = ask(std::move(request));
+    if (!reply) {
+        failure = scheduler_unavailable();
+        return std::nullopt;
+    }
+    if (!reply->ok) {
+        failure = refusal(refusal_message(reply->error), reply->error);
+        return std::nullopt;
+    }
+    return reply;
 }
 
 void ApiApp::refresh_view() {

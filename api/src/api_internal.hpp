@@ -46,6 +46,12 @@ inline HttpResponse scheduler_unavailable() {
 /// The Chinese message for a scheduler refusal code (e.g. "waiting_area_full").
 std::string refusal_message(const std::string& error);
 
+/// A query parameter, "" when absent.
+inline std::string query_param(const HttpRequest& r, const char* key) {
+    const auto it = r.query.find(key);
+    return it == r.query.end() ? "" : it->second;
+}
+
 /// Rounds to cents, half up.
 double money(double yuan);
 

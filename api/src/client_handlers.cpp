@@ -205,8 +205,7 @@ HttpResponse ApiApp::delete_car(Context& c) {
 // ---- orders --------------------------------------------------------------------------
 
 HttpResponse ApiApp::get_orders(Context& c) {
-    const auto it = c.request.query.find("mode");
-    const std::string mode = it == c.request.query.end() ? "" : it->second;
+    const std::string mode = query_param(c.request, "mode");
     if (mode != "CURRENT" && mode != "HISTORY") {
         return bad_request("参数 mode 必须是 CURRENT 或 HISTORY");
     }
@@ -250,12 +249,10 @@ HttpResponse ApiApp::post_order(Context& c) {
     r.car = std::to_string(car->id);
     r.mode = mode;
     r.kwh = *kwh;
-    const auto reply = ask(r);
+    HttpResponse failure;
+    const auto reply = change(r, failure);
     if (!reply) {
-        return scheduler_unavailable();
-    }
-    if (!reply->ok) {
-        return refusal(refusal_message(reply->error), reply->error);
+        return failure;
     }
     auto order = order_from_update(reply->data);
     const auto id = order ? store_.record_order(*order, true) : std::nullopt;
@@ -310,12 +307,10 @@ HttpResponse ApiApp::patch_order(Context& c) {
     r.order = station_order_id(order->station_key);
     r.mode = mode;
     r.kwh = kwh;
-    const auto reply = ask(r);
+    HttpResponse failure;
+    const auto reply = change(r, failure);
     if (!reply) {
-        return scheduler_unavailable();
-    }
-    if (!reply->ok) {
-        return refusal(refusal_message(reply->error), reply->error);
+        return failure;
     }
     refresh_view();
     // The order as the scheduler answered, under its API id (an update on the bus may not
@@ -343,12 +338,10 @@ HttpResponse ApiApp::delete_order(Context& c) {
     r.op = contract::RequestOp::Cancel;
     r.car = std::to_string(order->car_id);
     r.order = station_order_id(order->station_key);
-    const auto reply = ask(r);
+    HttpResponse failure;
+    const auto reply = change(r, failure);
     if (!reply) {
-        return scheduler_unavailable();
-    }
-    if (!reply->ok) {
-        return refusal(refusal_message(reply->error), reply->error);
+        return failure;
     }
     // Closing is final, so the reply may be stored as it is (settling the order once).
     OrderRecord closed = order_from_update(reply->data).value_or(*order);
@@ -360,8 +353,7 @@ HttpResponse ApiApp::delete_order(Context& c) {
 }
 
 HttpResponse ApiApp::get_bills(Context& c) {
-    const auto it = c.request.query.find("order_id");
-    const auto order_id = it == c.request.query.end() ? std::nullopt : parse_id(it->second);
+    const auto order_id = parse_id(query_param(c.request, "order_id"));
     if (!order_id) {
         return bad_request("参数 order_id 必须是订单编号");
     }

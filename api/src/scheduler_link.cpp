@@ -1,5 +1,6 @@
 #include "api/scheduler_link.hpp"
 
+#include "cli/cli.hpp"
 #include "contract/topics.hpp"
 
 namespace api {
@@ -14,12 +15,6 @@ std::string time_text(const json& j, const char* key) {
         return "";
     }
     return it->value("time", "");
-}
-
-std::int64_t wall_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 }  // namespace
@@ -84,7 +79,10 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
       view_(view),
       log_(std::move(log)),
       replies_topic_(contract::replies_topic(options_.client_id)),
-      boot_(options_.client_id + "-" + std::to_string(wall_now_ms())) {
+      state_topic_(contract::station_state_topic()),
+      clock_topic_(contract::station_clock_topic()),
+      orders_topic_(contract::station_orders_topic()),
+      boot_(options_.client_id + "-" + std::to_string(cli::wall_ms())) {
     bus::ClientOptions copts;
     copts.uri = options_.uri;
     copts.client_id = options_.client_id;
@@ -93,9 +91,9 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
     // A persistent session: order updates and bills published while the API is down wait
     // for it at the broker.
     copts.persistent_session = true;
-    copts.subscriptions = {{contract::station_state_topic(), 1},
-                           {contract::station_clock_topic(), 1},
-                           {contract::station_orders_topic(), 1},
+    copts.subscriptions = {{state_topic_, 1},
+                           {clock_topic_, 1},
+                           {orders_topic_, 1},
                            {contract::station_bills_topic(), 1},
                            {replies_topic_, 1}};
     client_ = std::make_unique<bus::MqttClient>(
@@ -136,11 +134,11 @@ void SchedulerLink::on_message(bus::Received m) {
         }
         return;
     }
-    if (m.topic == contract::station_state_topic()) {
+    if (m.topic == state_topic_) {
         view_.offer(json::parse(m.payload, nullptr, false));
         return;
     }
-    if (m.topic == contract::station_clock_topic()) {
+    if (m.topic == clock_topic_) {
         contract::ClockMessage clock;
         if (contract::parse(m.payload, clock).empty()) {
             view_.set_clock(clock);
@@ -151,7 +149,6 @@ void SchedulerLink::on_message(bus::Received m) {
 }
 
 void SchedulerLink::work() {
-    const std::string orders = contract::station_orders_topic();
     while (!stopping_.load()) {
         auto batch =
             inbox_.pop_all_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
@@ -159,7 +156,7 @@ void SchedulerLink::work() {
         std::vector<std::variant<OrderRecord, BillRecord>> updates;
         for (const auto& item : batch) {
             const json j = json::parse(item.message.payload, nullptr, false);
-            if (item.message.topic == orders) {
+            if (item.message.topic == orders_topic_) {
                 if (auto o = order_from_update(j)) {
                     updates.emplace_back(std::move(*o));
                 }

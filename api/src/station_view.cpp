@@ -94,9 +94,4 @@ std::optional<std::int64_t> StationView::station_now(std::int64_t wall_ms) const
     return clock_->at_ms + static_cast<std::int64_t>(std::llround(std::max(0.0, elapsed)));
 }
 
-bool StationView::simulated() const {
-    std::lock_guard lock(mutex_);
-    return clock_ && clock_->simulated;
-}
-
 }  // namespace api

@@ -295,14 +295,6 @@ void Store::migrate(int target) {
 
 // ---- settings ------------------------------------------------------------------------
 
-std::optional<std::string> Store::setting(const std::string& key) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT value FROM settings WHERE key = ?", bind(key);
-        return first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
-    });
-}
-
 std::string Store::setting_or_insert(const std::string& key, const std::string& value) {
     std::lock_guard lock(mutex_);
     *writer_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value),
@@ -331,19 +323,13 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
 }
 
 std::optional<UserRecord> Store::user(std::int64_t id) {
-    std::int64_t generation = 0;
-    if (auto hit = users_.get(id, generation)) {
-        return hit;
-    }
-    auto found = read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-        return first<UserRecord>(st, user_from);
+    return users_.get_or_load(id, [&] {
+        return read([&](Session& session) {
+            Statement st(session);
+            st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+            return first<UserRecord>(st, user_from);
+        });
     });
-    if (found) {
-        users_.put(id, *found, generation);
-    }
-    return found;
 }
 
 std::optional<UserRecord> Store::user_by_account(const std::string& account) {
@@ -398,11 +384,15 @@ bool Store::ensure_admin(const std::string& account, const std::string& password
 }
 
 std::optional<AdminRecord> Store::admin(std::int64_t id) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM admins WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-        return first<AdminRecord>(st, [](RecordSet& rs) {
-            return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
+    // Admin rows are only ever inserted, so a found one never goes stale.
+    return admins_.get_or_load(id, [&] {
+        return read([&](Session& session) {
+            Statement st(session);
+            st << "SELECT * FROM admins WHERE id = ?", bind(static_cast<Poco::Int64>(id));
+            return first<AdminRecord>(st, [](RecordSet& rs) {
+                return AdminRecord{integer(rs, "id"), text(rs, "account"),
+                                   text(rs, "password_hash")};
+            });
         });
     });
 }
@@ -598,18 +588,15 @@ std::optional<std::int64_t> Store::order_id_by_key(const std::string& station_ke
 
 std::vector<OrderRecord> Store::orders_of(std::int64_t user_id, bool open) {
     const std::int64_t key = user_id * 2 + (open ? 1 : 0);
-    std::int64_t generation = 0;
-    if (auto hit = orders_.get(key, generation)) {
-        return *hit;
-    }
-    auto found = read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
-            bind(static_cast<Poco::Int64>(user_id)), bind(static_cast<Poco::Int64>(open ? 1 : 0));
-        return rows<OrderRecord>(st, order_from);
+    return *orders_.get_or_load(key, [&] {
+        return std::optional(read([&](Session& session) {
+            Statement st(session);
+            st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
+                bind(static_cast<Poco::Int64>(user_id)),
+                bind(static_cast<Poco::Int64>(open ? 1 : 0));
+            return rows<OrderRecord>(st, order_from);
+        }));
     });
-    orders_.put(key, found, generation);
-    return found;
 }
 
 std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {

@@ -85,6 +85,10 @@ class ApiApp {
 
     /// Asks the scheduler; nullopt (and a 503 in `failure`) if it did not answer.
     std::optional<contract::SchedulerReply> ask(contract::SchedulerRequest request);
+    /// Asks the scheduler for a change: its reply when it was applied; otherwise nullopt,
+    /// with `failure` the answer to give (503 when it did not answer, else its refusal).
+    std::optional<contract::SchedulerReply> change(contract::SchedulerRequest request,
+                                                   HttpResponse& failure);
     /// After a change: takes the scheduler's state at once, so the next read sees it.
     /// Concurrent callers share one request sent after their change.
     void refresh_view();

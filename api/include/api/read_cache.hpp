@@ -37,6 +37,20 @@ class ReadCache {
         }
         entries_.insert_or_assign(key, value);
     }
+    /// The cached value, or else what `load` reads (std::optional<Value>), kept if it found
+    /// one.
+    template <typename Load>
+    std::optional<Value> get_or_load(const Key& key, Load&& load) {
+        std::int64_t generation = 0;
+        if (auto hit = get(key, generation)) {
+            return hit;
+        }
+        std::optional<Value> found = load();
+        if (found) {
+            put(key, *found, generation);
+        }
+        return found;
+    }
     void forget(const Key& key) {
         std::lock_guard lock(mutex_);
         entries_.erase(key);

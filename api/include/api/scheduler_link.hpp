@@ -54,10 +54,6 @@ class SchedulerLink final : public SchedulerPort {
     ~SchedulerLink() override;
 
     void start();
-    bool wait_connected(std::chrono::milliseconds timeout) {
-        return client_->wait_connected(timeout);
-    }
-    bool connected() const { return client_->connected(); }
     void stop();
 
     std::optional<contract::SchedulerReply> call(contract::SchedulerRequest request,
@@ -72,6 +68,9 @@ class SchedulerLink final : public SchedulerPort {
     StationView& view_;
     LogFn log_;
     const std::string replies_topic_;
+    const std::string state_topic_;
+    const std::string clock_topic_;
+    const std::string orders_topic_;
     const std::string boot_;
     std::atomic<std::int64_t> next_id_{0};
     std::mutex pending_mutex_;

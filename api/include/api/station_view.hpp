@@ -53,8 +53,6 @@ class StationView {
     void set_clock(const contract::ClockMessage& clock);
     /// Station time now by the scheduler's clock; nullopt until the clock is known.
     std::optional<std::int64_t> station_now(std::int64_t wall_ms) const;
-    /// Whether the scheduler runs a simulated clock (false until the clock is known).
-    bool simulated() const;
 
   private:
     mutable std::mutex mutex_;

@@ -110,7 +110,6 @@ class Store {
     static int schema_version();
 
     // ---- settings ----------------------------------------------------------------------
-    std::optional<std::string> setting(const std::string& key);
     /// Stores `value` under `key` unless one is there; returns the stored value.
     std::string setting_or_insert(const std::string& key, const std::string& value);
 
@@ -190,6 +189,7 @@ class Store {
     void forget_touched_users();
 
     ReadCache<std::int64_t, UserRecord> users_;                 // by id
+    ReadCache<std::int64_t, AdminRecord> admins_;               // by id
     ReadCache<std::int64_t, std::vector<OrderRecord>> orders_;  // by user id * 2 + open
     std::vector<std::int64_t> touched_users_;                   // by the writer, in a write
     std::mutex mutex_;                                          // the writer

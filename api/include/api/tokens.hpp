@@ -27,8 +27,6 @@ class TokenService {
     /// The claims of a well-formed, correctly signed, unexpired HS256 token; nullopt else.
     std::optional<TokenClaims> verify(const std::string& token, std::int64_t now_s) const;
 
-    std::int64_t lifetime_s() const { return lifetime_s_; }
-
   private:
     std::string secret_;
     std::int64_t lifetime_s_;
