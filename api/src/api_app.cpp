@@ -165,6 +165,13 @@ HttpResponse ApiApp::handle(const HttpRequest& request) {
     return restyle(dispatch(request, route, path_known), route ? route->style : CodeStyle::Plain);
 }
 
+HttpResponse ApiApp::refuse(const HttpRequest& request, int status, const std::string& msg,
+                            const std::string& error) {
+    bool path_known = false;
+    const Route* route = find_route(request.path, path_known, request.method);
+    return restyle(http_error(status, msg, error), route ? route->style : CodeStyle::Plain);
+}
+
 HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bool path_known) {
     try {
         if (!route) {

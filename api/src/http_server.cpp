@@ -10,11 +10,15 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
+#include <array>
 #include <istream>
 
 namespace api {
 
 namespace {
+
+constexpr std::size_t kDrainBytes = 1 << 20;
 
 void send(Poco::Net::HTTPServerResponse& out, const HttpResponse& r) {
     out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
@@ -22,11 +26,6 @@ void send(Poco::Net::HTTPServerResponse& out, const HttpResponse& r) {
     out.set("Access-Control-Allow-Origin", "*");
     out.setContentLength(static_cast<std::streamsize>(r.body.size()));
     out.send().write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
-}
-
-HttpResponse error(int status, const std::string& msg, const std::string& code) {
-    const nlohmann::json j{{"code", status}, {"msg", msg}, {"data", nullptr}, {"error", code}};
-    return HttpResponse{status, "application/json; charset=utf-8", j.dump()};
 }
 
 class Handler final : public Poco::Net::HTTPRequestHandler {
@@ -59,16 +58,15 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
                 req.query.emplace(k, v);
             }
         } catch (const std::exception&) {
-            return error(400, "请求地址无效", "bad_request");
+            return app_.refuse(req, 400, "请求地址无效", "bad_request");
         }
         req.token = in.get("token", "");
         req.authorization = in.get("Authorization", "");
         const auto length = in.getContentLength64();
         if (length != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
             length > static_cast<Poco::Int64>(max_body_)) {
-            out.setKeepAlive(false);  // the unread body would be taken for the next request
-            return error(413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）",
-                         "payload_too_large");
+            drain(in, out, length <= static_cast<Poco::Int64>(kDrainBytes));
+            return too_large(req);
         }
         if (length == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
             !in.getChunkedTransferEncoding()) {
@@ -81,12 +79,38 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         body.read(text.data(), static_cast<std::streamsize>(text.size()));
         text.resize(static_cast<std::size_t>(body.gcount()));
         if (text.size() > max_body_) {
-            out.setKeepAlive(false);
-            return error(413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）",
-                         "payload_too_large");
+            drain(in, out, true);
+            return too_large(req);
         }
         req.body = std::move(text);
         return app_.handle(req);
+    }
+
+    // A refused body is read and dropped (up to kDrainBytes) before the answer: a socket
+    // closed with unread data is reset, and the reset can destroy the answer before the
+    // client reads it. A larger body is not read; the connection closes after the answer
+    // (its rest would be taken for the next request).
+    static void drain(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out,
+                      bool small_enough) {
+        if (small_enough) {
+            std::istream& body = in.stream();
+            std::array<char, 16384> buf{};
+            std::size_t left = kDrainBytes;
+            while (left > 0 &&
+                   body.read(buf.data(), static_cast<std::streamsize>(std::min(left, buf.size())))
+                           .gcount() > 0) {
+                left -= static_cast<std::size_t>(body.gcount());
+            }
+            if (body.eof() || body.peek() == std::char_traits<char>::eof()) {
+                return;  // all read: the connection can go on
+            }
+        }
+        out.setKeepAlive(false);
+    }
+
+    HttpResponse too_large(const HttpRequest& req) {
+        return app_.refuse(req, 413, "请求体过大（上限 " + std::to_string(max_body_) + " 字节）",
+                           "payload_too_large");
     }
 
     ApiApp& app_;

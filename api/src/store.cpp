@@ -9,6 +9,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "contract/station_state.hpp"
+
 namespace api {
 
 using namespace Poco::Data::Keywords;
@@ -213,8 +215,10 @@ std::optional<T> first(Statement& st, Map map) {
     return std::move(all.front());
 }
 
+// Whole cents by the rounding the fee is shown with (contract::cents), so that what is
+// taken from the balance is what the order shows.
 std::int64_t to_cents(double yuan) {
-    return static_cast<std::int64_t>(std::floor(yuan * 100.0 + 0.5 + 1e-7));
+    return std::llround(contract::cents(yuan) * 100.0);
 }
 
 }  // namespace

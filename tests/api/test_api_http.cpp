@@ -633,6 +633,13 @@ TEST_CASE("api: malformed requests get a clear error and change nothing", "[api]
     // Too large, unknown path, wrong method.
     const auto large = h.raw("POST", "/client/register", std::string(100 * 1024, 'x'), {});
     CHECK(is_envelope(large, 413, 413));
+    // The two order endpoints keep their own code style even here.
+    CHECK(is_envelope(
+        h.raw("POST", "/client/index/order", std::string(100 * 1024, 'x'), {{"token", u}}), 413,
+        -1));
+    CHECK(is_envelope(
+        h.raw("DELETE", "/client/index/order", std::string(100 * 1024, 'x'), {{"token", u}}), 413,
+        "413"));
     CHECK(is_envelope(h.call("GET", "/no/such/path"), 404, 404));
     CHECK(is_envelope(h.call("PUT", "/client/index/car", json::object(), u), 405, 405));
     CHECK(is_envelope(h.call("GET", "/client/register"), 405, 405));

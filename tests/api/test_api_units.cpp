@@ -12,6 +12,7 @@
 #include "api/station_view.hpp"
 #include "api/store.hpp"
 #include "api/tokens.hpp"
+#include "contract/station_state.hpp"
 #include "harness.hpp"
 
 using namespace api;
@@ -222,6 +223,19 @@ TEST_CASE("store — closing an order settles it exactly once", "[api][store]") 
     CHECK_FALSE(s.open_order_of_car(car));
     CHECK(s.orders_of(user, false).size() == 1);
     CHECK(s.orders_of(user, true).empty());
+}
+
+TEST_CASE("store — the balance is charged the fee as it is shown", "[api][store]") {
+    TempDb db;
+    Store s(db.path);
+    const auto user = *s.create_user("a@b.cn", "A", "hash");
+    const auto car = s.add_car(user, "car", 60, 10);
+    // 12.3449995 is shown as 12.35 (contract::cents, half up with a relative tolerance);
+    // a rule of its own once took 12.34 from the balance.
+    const double fee = 12.3449995;
+    REQUIRE(contract::cents(fee) == Approx(12.35));
+    s.record_order(order("run/0", car, "FINISHED", 10, fee));
+    CHECK(s.user(user)->balance_cents == -1235);
 }
 
 TEST_CASE("store — an order of an unknown car is not stored — only_if_new keeps the newer",

@@ -41,6 +41,11 @@ class ApiApp {
            ApiOptions options, LogFn log);
 
     HttpResponse handle(const HttpRequest& request);
+    /// The answer for a request the server refuses before reading it whole (e.g. a body
+    /// over the limit): the envelope with `status` as its code, in the route's own code
+    /// style (-1 on POST /client/index/order, a string on DELETE).
+    HttpResponse refuse(const HttpRequest& request, int status, const std::string& msg,
+                        const std::string& error);
 
     /// Creates the first admin if that account does not exist yet; true if created.
     bool ensure_admin(const std::string& account, const std::string& password);
