@@ -11,6 +11,8 @@
 //
 //   bus_bench [--piles N] [--flood M] [--faults K] [--window S]
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,7 +24,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "contract/topics.hpp"
@@ -53,9 +54,10 @@ std::string write_profile(const std::string& dir, int piles) {
            {"piles", json::array()}};
     for (int i = 0; i < piles; ++i) {
         const bool f = i < fast;
-        j["piles"].push_back(json{{"id", std::string(f ? "F" : "T") + std::to_string(f ? i + 1 : i - fast + 1)},
-                                  {"mode", f ? "F" : "T"},
-                                  {"power", f ? 30 : 7}});
+        j["piles"].push_back(
+            json{{"id", std::string(f ? "F" : "T") + std::to_string(f ? i + 1 : i - fast + 1)},
+                 {"mode", f ? "F" : "T"},
+                 {"power", f ? 30 : 7}});
     }
     const std::string path = dir + "/profile.json";
     std::ofstream(path) << j.dump();
@@ -81,7 +83,8 @@ Usage usage_of(pid_t pid) {
             f.push_back(field);
         }
         if (f.size() > 13) {
-            u.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+            u.cpu_s =
+                (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
         }
     }
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -133,8 +136,8 @@ int main(int argc, char** argv) {
     const std::string profile = write_profile(dir, o.piles);
     harness::Broker broker;
     const std::string port = std::to_string(broker.port());
-    std::printf("bus_bench: %d piles, flood %d, %d faults, window %d s; files in %s\n", o.piles, o.flood,
-                o.faults, o.window_s, dir.c_str());
+    std::printf("bus_bench: %d piles, flood %d, %d faults, window %d s; files in %s\n", o.piles,
+                o.flood, o.faults, o.window_s, dir.c_str());
 
     // ---- 1. ceilings on one telemetry stream ------------------------------------------
     const std::string topic = contract::pile_topic("T1", contract::PileChannel::Telemetry);
@@ -147,13 +150,14 @@ int main(int argc, char** argv) {
               << i << "}\n";
         }
     }
-    const std::string publish = "mosquitto_pub -h 127.0.0.1 -p " + port + " -q 0 -t " + topic + " -l < " + flood_file;
+    const std::string publish =
+        "mosquitto_pub -h 127.0.0.1 -p " + port + " -q 0 -t " + topic + " -l < " + flood_file;
 
     // Broker with its own C subscriber.
     double broker_rate = 0;
     {
-        const std::string sub = "timeout 120 mosquitto_sub -h 127.0.0.1 -p " + port + " -q 0 -t " + topic +
-                                " -C " + std::to_string(o.flood) + " > /dev/null";
+        const std::string sub = "timeout 120 mosquitto_sub -h 127.0.0.1 -p " + port + " -q 0 -t " +
+                                topic + " -C " + std::to_string(o.flood) + " > /dev/null";
         std::thread subscriber([&] {
             const auto t0 = Clock::now();
             if (std::system(sub.c_str()) == 0) {
@@ -193,13 +197,15 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(300ms);
         }
         paho_received = count.load();
-        const double secs = std::chrono::duration<double>(Clock::time_point(Clock::duration(last_ns.load())) - t0).count();
+        const double secs =
+            std::chrono::duration<double>(Clock::time_point(Clock::duration(last_ns.load())) - t0)
+                .count();
         paho_rate = static_cast<double>(paho_received) / secs;
     }
 
     // The scheduler: the same stream, each message parsed, validated, de-duplicated.
-    harness::Process scheduler({harness::scheduler_binary(), "--broker", broker.uri(), "--profile", profile,
-                                "--sim-start", "2026-11-25 06:00:00", "--sim-speed", "1"},
+    harness::Process scheduler({harness::scheduler_binary(), "--broker", broker.uri(), "--profile",
+                                profile, "--sim-start", "2026-11-25 06:00:00", "--sim-speed", "1"},
                                dir + "/scheduler.log");
     // Requests only: this client must not receive the flood itself.
     harness::Probe probe(broker.uri(), "bench-probe", contract::replies_topic("bench-probe"));
@@ -234,15 +240,17 @@ int main(int argc, char** argv) {
     }
     std::printf("\n1. one telemetry stream of %d QoS 0 messages (~240 bytes)\n", o.flood);
     std::printf("   %-34s %10.0f msg/s\n", "broker + mosquitto_sub (C)", broker_rate);
-    std::printf("   %-34s %10.0f msg/s  (%ld received)\n", "bare Paho C++ async subscriber", paho_rate, paho_received);
-    std::printf("   %-34s %10.0f msg/s  (%ld processed)  = %.0f %% of bare Paho\n", "station-scheduler",
-                scheduler_rate, scheduler_received, 100.0 * scheduler_rate / paho_rate);
+    std::printf("   %-34s %10.0f msg/s  (%ld received)\n", "bare Paho C++ async subscriber",
+                paho_rate, paho_received);
+    std::printf("   %-34s %10.0f msg/s  (%ld processed)  = %.0f %% of bare Paho\n",
+                "station-scheduler", scheduler_rate, scheduler_received,
+                100.0 * scheduler_rate / paho_rate);
 
     // ---- 2. N piles at 1 Hz, half of them charging -------------------------------------
     harness::Probe monitor(broker.uri(), "bench-monitor",
                            std::string(contract::kRoot) + "/piles/+/+");  // events, commands
-    harness::Process sim({harness::pile_sim_binary(), "--broker", broker.uri(), "--profile", profile,
-                          "--telemetry-hz", "1"},
+    harness::Process sim({harness::pile_sim_binary(), "--broker", broker.uri(), "--profile",
+                          profile, "--telemetry-hz", "1"},
                          dir + "/pile-sim.log");
     // Wait until every pile is online, then put a long session on half of them.
     harness::Probe::eventually(
@@ -279,10 +287,12 @@ int main(int argc, char** argv) {
     const Usage u1 = usage_of(scheduler.pid());
     const long m1 = stats(probe)["messages"].get<long>();
     const double window = seconds_since(w0);
-    std::printf("\n2. %d simulated piles at 1 Hz telemetry, %d charging, over %.0f s\n", o.piles, submitted, window);
-    std::printf("   scheduler: %.0f msg/s processed, CPU %.1f %% of one core, RSS %.1f MB (peak %.1f MB)\n",
-                static_cast<double>(m1 - m0) / window, 100.0 * (u1.cpu_s - u0.cpu_s) / window,
-                static_cast<double>(u1.rss_kb) / 1024.0, static_cast<double>(u1.hwm_kb) / 1024.0);
+    std::printf("\n2. %d simulated piles at 1 Hz telemetry, %d charging, over %.0f s\n", o.piles,
+                submitted, window);
+    std::printf(
+        "   scheduler: %.0f msg/s processed, CPU %.1f %% of one core, RSS %.1f MB (peak %.1f MB)\n",
+        static_cast<double>(m1 - m0) / window, 100.0 * (u1.cpu_s - u0.cpu_s) / window,
+        static_cast<double>(u1.rss_kb) / 1024.0, static_cast<double>(u1.hwm_kb) / 1024.0);
 
     // ---- 3. fault report -> re-dispatch command ------------------------------------------
     // A charging pile is told to fault; its fault report and the start command that sends
@@ -295,7 +305,8 @@ int main(int argc, char** argv) {
         contract::PileCommand inject;
         inject.id = "bench-fault-" + std::to_string(i);
         inject.type = contract::CommandType::InjectFault;
-        monitor.publish(contract::pile_topic(pile, contract::PileChannel::Commands), contract::to_json(inject));
+        monitor.publish(contract::pile_topic(pile, contract::PileChannel::Commands),
+                        contract::to_json(inject));
         const auto report = monitor.wait_for(
             [&](const harness::Message& m) {
                 return m.topic == contract::pile_topic(pile, contract::PileChannel::Events) &&
@@ -310,21 +321,27 @@ int main(int argc, char** argv) {
             },
             from, 10s);
         if (!report || !redispatch) {
-            std::printf("   fault %d on %s: no %s seen\n", i, pile.c_str(), report ? "re-dispatch" : "report");
+            std::printf("   fault %d on %s: no %s seen\n", i, pile.c_str(),
+                        report ? "re-dispatch" : "report");
             break;
         }
-        latencies.push_back(std::chrono::duration<double, std::milli>(redispatch->at - report->at).count());
+        latencies.push_back(
+            std::chrono::duration<double, std::milli>(redispatch->at - report->at).count());
         contract::PileCommand clear;
         clear.id = "bench-clear-" + std::to_string(i);
         clear.type = contract::CommandType::ClearFault;
-        monitor.publish(contract::pile_topic(pile, contract::PileChannel::Commands), contract::to_json(clear));
+        monitor.publish(contract::pile_topic(pile, contract::PileChannel::Commands),
+                        contract::to_json(clear));
         pile = contract::parse_pile_topic(redispatch->topic)->pile;
         std::this_thread::sleep_for(20ms);
     }
-    std::printf("\n3. fault report -> re-dispatch command, %zu faults, as seen on the bus\n", latencies.size());
+    std::printf("\n3. fault report -> re-dispatch command, %zu faults, as seen on the bus\n",
+                latencies.size());
     std::printf("   p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", percentile(latencies, 0.5),
-                percentile(latencies, 0.99), latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
+                percentile(latencies, 0.99),
+                latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
     const Usage u2 = usage_of(scheduler.pid());
-    std::printf("\nscheduler peak RSS over the whole run: %.1f MB\n", static_cast<double>(u2.hwm_kb) / 1024.0);
+    std::printf("\nscheduler peak RSS over the whole run: %.1f MB\n",
+                static_cast<double>(u2.hwm_kb) / 1024.0);
     return 0;
 }

@@ -100,8 +100,9 @@ int main(int argc, char** argv) {
         }
         const double r = unit(rng);
         const long any_recent =
-            recent.empty() ? car_pick(rng)
-                           : recent[static_cast<std::size_t>(unit(rng) * static_cast<double>(recent.size()))];
+            recent.empty()
+                ? car_pick(rng)
+                : recent[static_cast<std::size_t>(unit(rng) * static_cast<double>(recent.size()))];
         if (r < 0.86 || recent.empty()) {
             const long car = car_pick(rng);
             const bool is_fast = unit(rng) < fast_per_hour / (fast_per_hour + slow_per_hour);
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
         }
     }
     std::fclose(out);
-    std::cerr << "gen_station: " << o.events << " events over "
-              << static_cast<long>(t / 86400) + 1 << " days\n";
+    std::cerr << "gen_station: " << o.events << " events over " << static_cast<long>(t / 86400) + 1
+              << " days\n";
     return 0;
 }

@@ -14,6 +14,7 @@ packages=(
     time                                 # /usr/bin/time for the benchmarks' peak memory
     curl                                 # the README's REST session and run.sh's demo
     wrk                                  # HTTP load for bench/api_bench.sh
+    clang-format                         # the code's format, checked by the suite
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.

@@ -105,7 +105,7 @@ const json* pile_param(const HttpRequest& r, const StationSnapshot& snap, HttpRe
 }  // namespace
 
 std::string ApiApp::manage_body() {
-    const auto snap = view_.snapshot();
+    const auto snap = current_view();
     const auto cars = store_.cars_version();
     const auto bills = store_.bills_version();
     {
@@ -197,7 +197,7 @@ HttpResponse ApiApp::post_manage(Context& c) {
 }
 
 HttpResponse ApiApp::get_charge(Context& c) {
-    const auto snap = view_.snapshot();
+    const auto snap = current_view();
     HttpResponse failure;
     const json* p = pile_param(c.request, *snap, failure);
     if (!p) {
@@ -207,7 +207,7 @@ HttpResponse ApiApp::get_charge(Context& c) {
 }
 
 HttpResponse ApiApp::get_report(Context& c) {
-    const auto snap = view_.snapshot();
+    const auto snap = current_view();
     HttpResponse failure;
     const json* p = pile_param(c.request, *snap, failure);
     if (!p) {

@@ -1,6 +1,8 @@
 #include "api/api_app.hpp"
 
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "api/body_fields.hpp"
@@ -237,16 +239,115 @@ std::optional<contract::SchedulerReply> ApiApp::ask(contract::SchedulerRequest r
 
 std::optional<contract::SchedulerReply> ApiApp::change(contract::SchedulerRequest request,
                                                        HttpResponse& failure) {
-    auto reply = ask(std::move(request));
+    if (request.id.empty()) {
+        request.id = scheduler_.next_request_id();
+    }
+    request.expires_ms = cli::wall_ms() + options_.scheduler_timeout.count();
+    auto reply = scheduler_.call(request, options_.scheduler_timeout);
+    // No answer in time. The request may still reach the scheduler, but it is not carried
+    // out after its deadline, which has passed: asking again with the same id now gets the
+    // first outcome, or `expired` if there was none.
+    for (int i = 0; !reply && i < options_.outcome_retries; ++i) {
+        reply = scheduler_.call(request, options_.outcome_retry_timeout);
+    }
     if (!reply) {
-        failure = scheduler_unavailable();
+        if (log_) {
+            log_("warn", "request " + request.id + ": no answer, its outcome is unknown");
+        }
+        failure = http_error(504, "调度服务未及时答复，操作结果暂时未知；结果确定后会出现在订单中",
+                             "outcome_unknown");
         return std::nullopt;
     }
     if (!reply->ok) {
-        failure = refusal(refusal_message(reply->error), reply->error);
+        failure = reply->error == "expired" ? scheduler_unavailable()
+                                            : refusal(refusal_message(reply->error), reply->error);
         return std::nullopt;
     }
     return reply;
+}
+
+std::optional<contract::SchedulerReply> ApiApp::outcome(
+    Context& c, contract::SchedulerRequest request, HttpResponse& failure,
+    const std::function<std::optional<HttpResponse>()>& checks) {
+    if (!c.request.idempotency_key.empty()) {
+        // A retry under a key: if the scheduler took the first attempt, its answer is the
+        // outcome, whatever the first attempt changed since (the checks below would now
+        // refuse it). Asked with a deadline in the past, so a request it never took is not
+        // taken by this question.
+        contract::SchedulerRequest question = request;
+        question.expires_ms = 0;
+        if (auto first = scheduler_.call(question, options_.scheduler_timeout);
+            first && !(first->error == "expired" && first->expires_ms == std::int64_t{0})) {
+            if (!first->ok) {
+                failure = refusal(refusal_message(first->error), first->error);
+                return std::nullopt;
+            }
+            return first;
+        }
+    }
+    if (auto refused = checks()) {
+        failure = std::move(*refused);
+        return std::nullopt;
+    }
+    return change(std::move(request), failure);
+}
+
+std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply& reply) {
+    if (!reply.order || reply.run.empty()) {
+        return std::nullopt;
+    }
+    scheduler_.wait_applied(reply.run, reply.pos, options_.applied_timeout);
+    const auto id = store_.order_id_by_key(reply.run + "/" + std::to_string(reply.order->order));
+    return id ? store_.order(*id) : std::nullopt;
+}
+
+HttpResponse ApiApp::once_per_key(Context& c,
+                                  HttpResponse (ApiApp::*handler)(Context&, const std::string&)) {
+    const std::string& key = c.request.idempotency_key;
+    if (key.empty()) {
+        return (this->*handler)(c, scheduler_.next_request_id());
+    }
+    if (key.size() > 64 ||
+        key.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") !=
+            std::string::npos) {
+        return bad_request("Idempotency-Key 必须是 1 到 64 个字母、数字或 _ . : -");
+    }
+    const std::string request = c.request.method + " " + c.request.path + " " + c.request.body;
+    if (const auto kept = store_.idempotent_answer(c.user->id, key)) {
+        if (kept->request != request) {
+            return http_error(422, "该 Idempotency-Key 已用于另一个请求", "idempotency_key_reused");
+        }
+        HttpResponse r;
+        r.status = kept->status;
+        r.body = kept->body;
+        return r;
+    }
+    // FNV-1a of the key: the scheduler's id of this user's request under this key.
+    std::uint64_t h = 14695981039346656037ULL;
+    for (const char ch : key) {
+        h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    HttpResponse r = (this->*handler)(c, "ik" + std::to_string(c.user->id) + "-" + hex);
+    // Only an answer that is final is kept: after 5xx (not carried out, or not known yet)
+    // the client's retry asks again, under the same scheduler id.
+    if (r.status < 500) {
+        store_.keep_answer(c.user->id, key, StoredAnswer{request, r.status, r.body},
+                           cli::wall_ms());
+    }
+    return r;
+}
+
+std::shared_ptr<const StationSnapshot> ApiApp::current_view() {
+    auto snap = view_.snapshot();
+    const LogPosition applied = store_.log_position();
+    if (applied.run.empty() || (snap->run == applied.run && snap->head >= applied.pos)) {
+        return snap;
+    }
+    refresh_view();  // the published state is older than what the store has applied
+    return view_.snapshot();
 }
 
 void ApiApp::refresh_view() {
@@ -353,19 +454,11 @@ HttpResponse ApiApp::client_login(Context& c) {
 }
 
 HttpResponse ApiApp::get_information(Context& c) {
-    json cars = json::array();
-    for (const CarRecord& car : store_.cars_of(c.user->id)) {
-        cars.push_back(json{{"car_id", std::to_string(car.id)},
-                            {"user_id", std::to_string(car.user_id)},
-                            {"name", car.name},
-                            {"power_capacity", car.capacity_kwh},
-                            {"power_current", money(car.current_kwh)}});
-    }
     return success("查询成功",
                    json{{"id", std::to_string(c.user->id)},
                         {"account", c.user->account},
                         {"name", c.user->name},
-                        {"car_array", cars},
+                        {"car_array", cars_json(c.user->id)},
                         {"balance", static_cast<double>(c.user->balance_cents) / 100.0}});
 }
 

@@ -1,8 +1,10 @@
 // The client's cars, orders and bills.
+#include <algorithm>
 #include <cmath>
 
 #include "api/api_app.hpp"
 #include "api/body_fields.hpp"
+#include "api/log_follower.hpp"
 #include "api_internal.hpp"
 #include "station/time.hpp"
 
@@ -15,12 +17,14 @@ namespace {
 
 constexpr double kEpsilon = 1e-9;
 
-json car_json(const CarRecord& car) {
+// `charging`: what the car has received so far in an order still open (a closed order's
+// energy is in current_kwh already), so that every view shows the same battery.
+json car_json(const CarRecord& car, double charging) {
     return json{{"car_id", std::to_string(car.id)},
                 {"user_id", std::to_string(car.user_id)},
                 {"name", car.name},
                 {"power_capacity", car.capacity_kwh},
-                {"power_current", money(car.current_kwh)}};
+                {"power_current", money(std::min(car.capacity_kwh, car.current_kwh + charging))}};
 }
 
 // The user's car, or nullopt for an unknown id or another user's car (the two answers are
@@ -79,9 +83,10 @@ std::optional<station::Mode> mode_of(const std::string& m) {
 
 json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) const {
     OrderRecord o = stored;
-    std::int64_t front_cars = 0;
-    if (!o.closed() && station_run(o.station_key) == snap.run) {
-        // An open order is shown as the scheduler last published it.
+    std::int64_t front_cars = o.closed() ? 0 : o.front_cars;
+    if (!o.closed() && station_run(o.station_key) == snap.run && snap.head >= o.log_pos) {
+        // An open order is shown as the scheduler last published it, unless the stored
+        // row is newer than that (a change the state does not show yet).
         if (const auto it = snap.orders.find(station_order_id(o.station_key));
             it != snap.orders.end()) {
             const LiveOrder& live = it->second;
@@ -95,8 +100,6 @@ json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) 
             o.service_fee = live.service_fee;
             o.pile = live.pile;
             front_cars = live.front_cars;
-        } else {
-            front_cars = o.front_cars;
         }
     }
     // §9: a car in a re-dispatch group is DISPATCHED with no pile.
@@ -128,12 +131,24 @@ json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) 
 
 // ---- cars ----------------------------------------------------------------------------
 
-HttpResponse ApiApp::get_cars(Context& c) {
+json ApiApp::cars_json(std::int64_t user_id) {
+    const auto snap = current_view();
     json cars = json::array();
-    for (const CarRecord& car : store_.cars_of(c.user->id)) {
-        cars.push_back(car_json(car));
+    for (const CarRecord& car : store_.cars_of(user_id)) {
+        double charging = 0;
+        if (const auto o = open_order(store_, *snap, car.id)) {
+            if (const auto it = snap->orders.find(station_order_id(o->station_key));
+                it != snap->orders.end()) {
+                charging = it->second.charged_kwh;
+            }
+        }
+        cars.push_back(car_json(car, charging));
     }
-    return success("查询成功", cars);
+    return cars;
+}
+
+HttpResponse ApiApp::get_cars(Context& c) {
+    return success("查询成功", cars_json(c.user->id));
 }
 
 HttpResponse ApiApp::post_car(Context& c) {
@@ -209,7 +224,7 @@ HttpResponse ApiApp::get_orders(Context& c) {
     if (mode != "CURRENT" && mode != "HISTORY") {
         return bad_request("参数 mode 必须是 CURRENT 或 HISTORY");
     }
-    const auto snap = view_.snapshot();
+    const auto snap = current_view();
     json orders = json::array();
     for (const OrderRecord& o : store_.orders_of(c.user->id, mode == "CURRENT")) {
         orders.push_back(order_json(o, *snap));
@@ -218,6 +233,16 @@ HttpResponse ApiApp::get_orders(Context& c) {
 }
 
 HttpResponse ApiApp::post_order(Context& c) {
+    return once_per_key(c, &ApiApp::create_order);
+}
+HttpResponse ApiApp::patch_order(Context& c) {
+    return once_per_key(c, &ApiApp::change_order);
+}
+HttpResponse ApiApp::delete_order(Context& c) {
+    return once_per_key(c, &ApiApp::cancel_order);
+}
+
+HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
     BodyFields f(c.body);
     const auto car_id = f.id("car_id", Need::Required);
     const auto mode_text = f.text("mode", Need::Required, 1);
@@ -236,36 +261,46 @@ HttpResponse ApiApp::post_order(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    const double room = car->capacity_kwh - car->current_kwh;
-    if (*kwh > room + kEpsilon) {
-        return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
-                       "amount_exceeds_capacity");
-    }
-    if (open_order(store_, *view_.snapshot(), car->id)) {
-        return refusal(refusal_message("car_already_active"), "car_already_active");
-    }
     contract::SchedulerRequest r;
+    r.id = request_id;
     r.op = contract::RequestOp::Submit;
     r.car = std::to_string(car->id);
     r.mode = mode;
     r.kwh = *kwh;
     HttpResponse failure;
-    const auto reply = change(r, failure);
+    const auto reply = outcome(c, r, failure, [&]() -> std::optional<HttpResponse> {
+        const double room = car->capacity_kwh - car->current_kwh;
+        if (*kwh > room + kEpsilon) {
+            return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
+                           "amount_exceeds_capacity");
+        }
+        if (open_order(store_, *view_.snapshot(), car->id)) {
+            return refusal(refusal_message("car_already_active"), "car_already_active");
+        }
+        return std::nullopt;
+    });
     if (!reply) {
         return failure;
     }
-    auto order = order_from_update(reply->data);
-    const auto id = order ? store_.record_order(*order, true) : std::nullopt;
-    if (!id) {
+    auto order = applied_order(*reply);
+    if (!order && reply->order) {
+        // The log has not brought it yet: the order as the scheduler answered, kept now
+        // (the log's own copy updates it when it comes).
+        order = order_record(reply->run, *reply->order);
+        const auto id = order ? store_.record_order(*order, true) : std::nullopt;
+        if (!id) {
+            return http_error(500, "订单保存失败", "internal_error");
+        }
+        order->id = *id;
+        order->user_id = c.user->id;
+    }
+    if (!order) {
         return http_error(500, "订单保存失败", "internal_error");
     }
-    refresh_view();
-    order->id = *id;
-    order->user_id = c.user->id;
     return success("充电请求已提交", order_json(*order, *view_.snapshot()));
 }
 
-HttpResponse ApiApp::patch_order(Context& c) {
+HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
     BodyFields f(c.body);
     const auto order_id = f.id("id", Need::Required);
     const auto mode_text = f.text("mode", Need::Optional, 1);
@@ -290,38 +325,48 @@ HttpResponse ApiApp::patch_order(Context& c) {
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
-    if (order->closed()) {
-        return refusal("订单已结束，不能修改", "order_not_open");
-    }
-    if (kwh) {
-        const auto car = store_.car(order->car_id);
-        const double room = car ? car->capacity_kwh - car->current_kwh : 0;
-        if (*kwh > room + kEpsilon) {
-            return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
-                           "amount_exceeds_capacity");
-        }
-    }
     contract::SchedulerRequest r;
+    r.id = request_id;
     r.op = contract::RequestOp::Change;
     r.car = std::to_string(order->car_id);
     r.order = station_order_id(order->station_key);
     r.mode = mode;
     r.kwh = kwh;
     HttpResponse failure;
-    const auto reply = change(r, failure);
+    const auto reply = outcome(c, r, failure, [&]() -> std::optional<HttpResponse> {
+        if (order->closed()) {
+            return refusal("订单已结束，不能修改", "order_not_open");
+        }
+        if (kwh) {
+            const auto car = store_.car(order->car_id);
+            const double room = car ? car->capacity_kwh - car->current_kwh : 0;
+            if (*kwh > room + kEpsilon) {
+                return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
+                               "amount_exceeds_capacity");
+            }
+        }
+        return std::nullopt;
+    });
     if (!reply) {
         return failure;
     }
-    refresh_view();
-    // The order as the scheduler answered, under its API id (an update on the bus may not
-    // have been stored yet).
-    OrderRecord changed = order_from_update(reply->data).value_or(*order);
-    changed.id = order->id;
-    changed.user_id = order->user_id;
-    return success("修改成功", order_json(changed, *view_.snapshot()));
+    return success("修改成功", order_json(answered_order(*reply, *order), *view_.snapshot()));
 }
 
-HttpResponse ApiApp::delete_order(Context& c) {
+OrderRecord ApiApp::answered_order(const contract::SchedulerReply& reply,
+                                   const OrderRecord& before) {
+    // The order as stored once the log brought the change; if it has not yet, as the
+    // scheduler answered, under its API id.
+    if (auto stored = applied_order(reply)) {
+        return *stored;
+    }
+    OrderRecord o = reply.order ? order_record(reply.run, *reply.order).value_or(before) : before;
+    o.id = before.id;
+    o.user_id = before.user_id;
+    return o;
+}
+
+HttpResponse ApiApp::cancel_order(Context& c, const std::string& request_id) {
     BodyFields f(c.body);
     const auto order_id = f.id("id", Need::Required);
     if (!f.ok()) {
@@ -331,25 +376,22 @@ HttpResponse ApiApp::delete_order(Context& c) {
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
-    if (order->closed()) {
-        return refusal("订单已结束", "order_not_open");
-    }
     contract::SchedulerRequest r;
+    r.id = request_id;
     r.op = contract::RequestOp::Cancel;
     r.car = std::to_string(order->car_id);
     r.order = station_order_id(order->station_key);
     HttpResponse failure;
-    const auto reply = change(r, failure);
+    const auto reply = outcome(c, r, failure, [&]() -> std::optional<HttpResponse> {
+        if (order->closed()) {
+            return refusal("订单已结束", "order_not_open");
+        }
+        return std::nullopt;
+    });
     if (!reply) {
         return failure;
     }
-    // Closing is final, so the reply may be stored as it is (settling the order once).
-    OrderRecord closed = order_from_update(reply->data).value_or(*order);
-    store_.record_order(closed);
-    closed.id = order->id;
-    closed.user_id = order->user_id;
-    refresh_view();
-    return success("订单已结束", order_json(closed, *view_.snapshot()));
+    return success("订单已结束", order_json(answered_order(*reply, *order), *view_.snapshot()));
 }
 
 HttpResponse ApiApp::get_bills(Context& c) {

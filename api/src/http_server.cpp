@@ -45,7 +45,8 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     HttpResponse respond(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) {
         if (in.getMethod() == "OPTIONS") {  // CORS preflight
             out.set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS");
-            out.set("Access-Control-Allow-Headers", "Content-Type, token, Authorization");
+            out.set("Access-Control-Allow-Headers",
+                    "Content-Type, token, Authorization, Idempotency-Key");
             out.set("Access-Control-Max-Age", "86400");
             return HttpResponse{204, "text/plain", ""};
         }
@@ -62,6 +63,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         }
         req.token = in.get("token", "");
         req.authorization = in.get("Authorization", "");
+        req.idempotency_key = in.get("Idempotency-Key", "");
         const auto length = in.getContentLength64();
         if (length != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
             length > static_cast<Poco::Int64>(max_body_)) {

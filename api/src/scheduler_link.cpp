@@ -1,77 +1,15 @@
 #include "api/scheduler_link.hpp"
 
+#include <limits>
+
+#include "api/log_follower.hpp"
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
 
 namespace api {
 
 using nlohmann::json;
-
-namespace {
-
-std::string time_text(const json& j, const char* key) {
-    const auto it = j.find(key);
-    if (it == j.end() || !it->is_object()) {
-        return "";
-    }
-    return it->value("time", "");
-}
-
-}  // namespace
-
-std::optional<OrderRecord> order_from_update(const json& u) {
-    try {
-        const std::string car = u.at("car").get<std::string>();
-        if (car.empty() || car.size() > 18 ||
-            car.find_first_not_of("0123456789") != std::string::npos) {
-            return std::nullopt;
-        }
-        OrderRecord o;
-        o.station_key = u.at("run").get<std::string>() + "/" +
-                        std::to_string(u.at("order").get<std::int64_t>());
-        o.car_id = std::stoll(car);
-        o.mode = u.at("mode").get<std::string>();
-        o.number_text = u.at("number").get<std::string>();
-        o.number = o.number_text.size() > 1 ? std::stoll(o.number_text.substr(1)) : 0;
-        o.state = u.at("state").get<std::string>();
-        o.apply_kwh = u.at("requested_kwh").get<double>();
-        o.charge_kwh = u.at("charged_kwh").get<double>();
-        o.charge_fee = u.at("charge_fee").get<double>();
-        o.service_fee = u.at("service_fee").get<double>();
-        o.pile = u.value("pile", "");
-        o.front_cars = u.value("front_cars", 0);
-        o.create_time = time_text(u, "created");
-        o.dispatch_time = time_text(u, "dispatched");
-        o.start_time = time_text(u, "started");
-        o.finish_time = time_text(u, "closed");
-        if (o.mode != "F" && o.mode != "T") {
-            return std::nullopt;
-        }
-        return o;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
-
-std::optional<BillRecord> bill_from_update(const json& b) {
-    try {
-        BillRecord r;
-        const std::string run = b.at("run").get<std::string>();
-        r.station_key = run + "/" + std::to_string(b.at("bill").get<std::int64_t>());
-        r.order_key = run + "/" + std::to_string(b.at("order").get<std::int64_t>());
-        r.pile = b.at("pile").get<std::string>();
-        r.start_ms = b.at("start").at("at_ms").get<std::int64_t>();
-        r.stop_ms = b.at("stop").at("at_ms").get<std::int64_t>();
-        r.kwh = b.at("kwh").get<double>();
-        r.hours = b.at("hours").get<double>();
-        r.charge_fee = b.at("charge_fee").get<double>();
-        r.service_fee = b.at("service_fee").get<double>();
-        r.reason = b.value("reason", "");
-        return r;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
+using Clock = std::chrono::steady_clock;
 
 SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, LogFn log)
     : options_(std::move(options)),
@@ -81,23 +19,24 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
       replies_topic_(contract::replies_topic(options_.client_id)),
       state_topic_(contract::station_state_topic()),
       clock_topic_(contract::station_clock_topic()),
-      orders_topic_(contract::station_orders_topic()),
+      changes_topic_(contract::station_changes_topic()),
       boot_(options_.client_id + "-" + std::to_string(cli::wall_ms())) {
     bus::ClientOptions copts;
     copts.uri = options_.uri;
     copts.client_id = options_.client_id;
     copts.username = options_.username;
     copts.password = options_.password;
-    // A persistent session: order updates and bills published while the API is down wait
-    // for it at the broker.
+    // A persistent session: changes published while the API is down wait for it at the
+    // broker (and what the broker loses, the catch-up brings).
     copts.persistent_session = true;
-    copts.subscriptions = {{state_topic_, 1},
-                           {clock_topic_, 1},
-                           {orders_topic_, 1},
-                           {contract::station_bills_topic(), 1},
-                           {replies_topic_, 1}};
+    copts.subscriptions = {
+        {state_topic_, 1}, {clock_topic_, 1}, {changes_topic_, 1}, {replies_topic_, 1}};
     client_ = std::make_unique<bus::MqttClient>(
-        copts, [this](bus::Received m) { on_message(std::move(m)); });
+        copts, [this](bus::Received m) { on_message(std::move(m)); },
+        [this] {
+            catch_up_wanted_ = true;
+            inbox_.push({bus::InboxItem::Kind::Connected, {}, 0});
+        });
 }
 
 SchedulerLink::~SchedulerLink() {
@@ -120,22 +59,49 @@ void SchedulerLink::stop() {
     }
 }
 
+SchedulerLink::Stats SchedulerLink::stats() const {
+    std::lock_guard lock(applied_mutex_);
+    return stats_;
+}
+
+void SchedulerLink::log(std::string_view level, const std::string& message) const {
+    if (log_) {
+        log_(level, message);
+    }
+}
+
 void SchedulerLink::on_message(bus::Received m) {
     // Paho's thread: replies, state and clock are quick to take; storage waits for the worker.
     if (m.topic == replies_topic_) {
         contract::SchedulerReply reply;
-        if (!contract::parse(m.payload, reply).empty()) {
+        if (const std::string e = contract::parse(m.payload, reply); !e.empty()) {
+            log("warn", "ignored a malformed reply: " + e);
             return;
         }
         std::lock_guard lock(pending_mutex_);
-        if (const auto it = pending_.find(reply.id); it != pending_.end()) {
-            it->second.set_value(std::move(reply));
-            pending_.erase(it);
+        // An `expired` answer belongs to the copy with that deadline; any other answer is
+        // the request's outcome, for every copy.
+        for (auto it = pending_.lower_bound(
+                 PendingKey{reply.id, std::numeric_limits<std::int64_t>::min()});
+             it != pending_.end() && it->first.first == reply.id;) {
+            if (reply.expires_ms && *reply.expires_ms != it->first.second) {
+                ++it;
+                continue;
+            }
+            it->second->promise.set_value(reply);
+            it = pending_.erase(it);
         }
         return;
     }
     if (m.topic == state_topic_) {
-        view_.offer(json::parse(m.payload, nullptr, false));
+        const json state = json::parse(m.payload, nullptr, false);
+        view_.offer(state);
+        if (state.is_object() && state.contains("run") && state["run"].is_string() &&
+            state.contains("head") && state["head"].is_number_integer()) {
+            std::lock_guard lock(head_mutex_);
+            named_head_ =
+                LogPosition{state["run"].get<std::string>(), state["head"].get<std::int64_t>()};
+        }
         return;
     }
     if (m.topic == clock_topic_) {
@@ -149,59 +115,168 @@ void SchedulerLink::on_message(bus::Received m) {
 }
 
 void SchedulerLink::work() {
+    auto last_check = Clock::now();
     while (!stopping_.load()) {
-        auto batch =
-            inbox_.pop_all_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
-        // A burst is stored in one transaction: one fsync, not one per message.
-        std::vector<std::variant<OrderRecord, BillRecord>> updates;
-        for (const auto& item : batch) {
-            const json j = json::parse(item.message.payload, nullptr, false);
-            if (item.message.topic == orders_topic_) {
-                if (auto o = order_from_update(j)) {
-                    updates.emplace_back(std::move(*o));
+        auto items = inbox_.pop_all_until(Clock::now() + std::chrono::milliseconds(100));
+        std::vector<contract::ChangeBatch> batches;
+        for (const auto& item : items) {
+            if (item.kind != bus::InboxItem::Kind::Message ||
+                item.message.topic != changes_topic_) {
+                continue;
+            }
+            contract::ChangeBatch b;
+            if (const std::string e = contract::parse(item.message.payload, b); !e.empty()) {
+                {
+                    std::lock_guard lock(applied_mutex_);
+                    ++stats_.batches_refused;
                 }
-            } else if (auto b = bill_from_update(j)) {
-                updates.emplace_back(std::move(*b));
-            } else if (log_) {
-                log_("warn", "ignored a malformed bill");
+                log("warn", "refused a change batch: " + e);
+                continue;
+            }
+            batches.push_back(std::move(b));
+        }
+        bool gap = false;
+        try {
+            gap = !apply_in_order(batches);
+        } catch (const std::exception& e) {
+            log("error", std::string("could not store changes: ") + e.what());
+            gap = true;  // nothing was stored: ask again
+        }
+        // Behind the position the station state names, for longer than a batch in flight
+        // takes: a batch was lost.
+        bool behind = false;
+        {
+            const LogPosition have = store_.log_position();
+            std::lock_guard lock(head_mutex_);
+            const bool lagging = !named_head_.run.empty() &&
+                                 (named_head_.run != have.run || named_head_.pos > have.pos);
+            if (!lagging) {
+                behind_since_ = {};
+            } else if (behind_since_ == Clock::time_point{}) {
+                behind_since_ = Clock::now();
+            } else if (Clock::now() - behind_since_ >= options_.behind_grace) {
+                behind = true;
+                behind_since_ = {};
             }
         }
-        if (updates.empty()) {
-            continue;
-        }
-        try {
-            store_.record_updates(updates);
-        } catch (const std::exception&) {
-            // One bad update must not lose the others: store them one by one.
-            for (const auto& u : updates) {
-                try {
-                    store_.record_updates({u});
-                } catch (const std::exception& one) {
-                    if (log_) {
-                        log_("error", std::string("could not store an update: ") + one.what());
-                    }
-                }
+        const bool due = Clock::now() - last_check >= options_.check_every;
+        if (gap || behind || due || catch_up_wanted_.exchange(false)) {
+            last_check = Clock::now();
+            if (!catch_up()) {
+                catch_up_wanted_ = true;  // the scheduler did not answer: again soon
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
             }
         }
     }
 }
 
+bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) {
+    if (batches.empty()) {
+        return true;
+    }
+    const Applied a = apply_batches(store_, batches);
+    if (a.batches > 0) {
+        {
+            std::lock_guard lock(applied_mutex_);
+            stats_.batches_applied += a.batches;
+        }
+        applied();
+    }
+    return !a.gap;
+}
+
+bool SchedulerLink::catch_up() {
+    for (;;) {
+        const LogPosition have = store_.log_position();
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::Changes;
+        r.run = have.run;
+        r.after = have.pos;
+        r.limit = options_.catch_up_limit;
+        const auto reply = call(r, std::chrono::milliseconds(5000));
+        if (!reply || !reply->ok || !reply->changes) {
+            return false;
+        }
+        std::vector<contract::ChangeBatch> one{*reply->changes};
+        const auto items =
+            static_cast<std::int64_t>(one.front().orders.size() + one.front().bills.size());
+        const bool more = one.front().more;
+        if (!apply_in_order(one)) {
+            log("warn", "a catch-up answer did not continue the stored position");
+            return false;
+        }
+        {
+            std::lock_guard lock(applied_mutex_);
+            ++stats_.catch_ups;
+            stats_.changes_caught_up += items;
+        }
+        if (items > 0) {
+            log("info", "caught up " + std::to_string(items) + " changes of run " +
+                            one.front().run + " to position " + std::to_string(one.front().to));
+        }
+        if (!more) {
+            return true;
+        }
+    }
+}
+
+void SchedulerLink::applied() {
+    std::lock_guard lock(applied_mutex_);
+    applied_cv_.notify_all();
+}
+
+bool SchedulerLink::wait_applied(const std::string& run, std::int64_t pos,
+                                 std::chrono::milliseconds timeout) {
+    auto reached = [&] {
+        const LogPosition have = store_.log_position();
+        return have.run == run && have.pos >= pos;
+    };
+    std::unique_lock lock(applied_mutex_);
+    if (applied_cv_.wait_for(lock, timeout, reached)) {
+        return true;
+    }
+    catch_up_wanted_ = true;
+    return false;
+}
+
+std::string SchedulerLink::next_request_id() {
+    return boot_ + "-" + std::to_string(++next_id_);
+}
+
 std::optional<contract::SchedulerReply> SchedulerLink::call(contract::SchedulerRequest request,
                                                             std::chrono::milliseconds timeout) {
-    request.id = boot_ + "-" + std::to_string(++next_id_);
+    if (request.id.empty()) {
+        request.id = next_request_id();
+    }
     request.reply_to = replies_topic_;
-    std::future<contract::SchedulerReply> reply;
+    std::shared_ptr<Pending> pending;
+    PendingKey key;
     {
+        // Callers of the same id (a retry, two requests with one Idempotency-Key) share
+        // one wait for its reply.
         std::lock_guard lock(pending_mutex_);
-        reply = pending_[request.id].get_future();
+        key = PendingKey{request.id, request.expires_ms.value_or(-1)};
+        auto& slot = pending_[key];
+        if (!slot) {
+            slot = std::make_shared<Pending>();
+            slot->future = slot->promise.get_future().share();
+        }
+        ++slot->waiters;
+        pending = slot;
     }
     client_->publish({contract::scheduler_requests_topic(), contract::to_json(request), 1, false});
-    if (reply.wait_for(timeout) != std::future_status::ready) {
+    const bool ready = pending->future.wait_for(timeout) == std::future_status::ready;
+    {
         std::lock_guard lock(pending_mutex_);
-        pending_.erase(request.id);
+        const auto it = pending_.find(key);
+        if (--pending->waiters == 0 && it != pending_.end() && it->second == pending) {
+            pending_.erase(it);
+        }
+    }
+    if (!ready) {
         return std::nullopt;
     }
-    return reply.get();
+    return pending->future.get();
 }
 
 }  // namespace api

@@ -49,7 +49,8 @@ std::shared_ptr<StationSnapshot> build(const json& state) {
         o.remaining_kwh = e.value("kwh", 0.0);
         snap->orders[e.at("order").get<std::int64_t>()] = std::move(o);
     }
-    snap->run = state.value("run", "");
+    snap->run = state.at("run").get<std::string>();
+    snap->head = state.at("head").get<std::int64_t>();
     snap->state = state;
     return snap;
 }

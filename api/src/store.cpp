@@ -101,6 +101,39 @@ CREATE TABLE pile_totals (
     R"sql(
 ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 3: orders and bills are a projection of the scheduler's change log: each row keeps
+    // the log position it was last written at, and the position applied so far is kept
+    // with them, in the same transaction. Answers to requests with an Idempotency-Key.
+    R"sql(
+ALTER TABLE orders ADD COLUMN log_pos INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bills ADD COLUMN log_pos INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE log_position (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    run TEXT NOT NULL,
+    pos INTEGER NOT NULL CHECK (pos >= 0)
+);
+-- An order's settlement (its fee from the balance, its energy into the car) happens once
+-- per order, whatever happens to the orders table: replaying the log into emptied tables
+-- rebuilds them without charging anyone twice.
+CREATE TABLE settlements (
+    station_key TEXT PRIMARY KEY,
+    user_id     INTEGER NOT NULL,
+    fee_cents   INTEGER NOT NULL,
+    kwh         REAL NOT NULL
+);
+INSERT INTO settlements(station_key, user_id, fee_cents, kwh)
+    SELECT station_key, user_id, CAST(ROUND((charge_fee + service_fee) * 100) AS INTEGER), charge_kwh
+    FROM orders WHERE settled = 1;
+CREATE TABLE idempotency (
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    key        TEXT NOT NULL,
+    request    TEXT NOT NULL,
+    status     INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -172,6 +205,7 @@ OrderRecord order_from(RecordSet& rs) {
     o.start_time = text(rs, "start_time");
     o.finish_time = text(rs, "finish_time");
     o.front_cars = integer(rs, "front_cars");
+    o.log_pos = integer(rs, "log_pos");
     return o;
 }
 BillRecord bill_from(RecordSet& rs) {
@@ -187,6 +221,7 @@ BillRecord bill_from(RecordSet& rs) {
     b.charge_fee = real(rs, "charge_fee");
     b.service_fee = real(rs, "service_fee");
     b.reason = text(rs, "reason");
+    b.log_pos = integer(rs, "log_pos");
     return b;
 }
 Totals totals_from(RecordSet& rs) {
@@ -245,6 +280,15 @@ Store::Store(const std::string& path, int readers, int schema) {
     Poco::Data::SQLite::Connector::registerConnector();
     writer_ = open_connection(path, false);
     migrate(schema < 0 ? kSchemaVersion : std::min(schema, kSchemaVersion));
+    if (schema < 0 || schema >= 3) {
+        Statement st(*writer_);
+        st << "SELECT run, pos FROM log_position WHERE id = 1";
+        if (auto row = first<LogPosition>(st, [](RecordSet& rs) {
+                return LogPosition{text(rs, "run"), integer(rs, "pos")};
+            })) {
+            position_ = std::move(*row);
+        }
+    }
     for (int i = 0; i < std::max(1, readers); ++i) {
         auto r = std::make_unique<Reader>();
         r->session = open_connection(path, true);
@@ -471,28 +515,83 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o, bool only_
     return stored;
 }
 
-void Store::record_updates(const std::vector<std::variant<OrderRecord, BillRecord>>& updates) {
+bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
+                          const std::vector<OrderRecord>& orders,
+                          const std::vector<BillRecord>& bills) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
     bool closed = false;
-    bool billed = false;
     touched_users_.clear();
-    transaction(s, [&] {
-        for (const auto& u : updates) {
-            if (const auto* o = std::get_if<OrderRecord>(&u)) {
-                closed = write_order(*o, false).has_value() && o->closed() ? true : closed;
-            } else {
-                billed = write_bill(std::get<BillRecord>(u)) || billed;
+    const bool applied = transaction(s, [&] {
+        LogPosition stored;
+        {
+            Statement st(s);
+            st << "SELECT run, pos FROM log_position WHERE id = 1";
+            if (auto row = first<LogPosition>(st, [](RecordSet& rs) {
+                    return LogPosition{text(rs, "run"), integer(rs, "pos")};
+                })) {
+                stored = std::move(*row);
             }
         }
+        if (stored.run != expected.run || stored.pos != expected.pos) {
+            return false;  // someone else moved it: the caller asks again
+        }
+        // Bills first: a reader that sees an order closed sees its bills.
+        for (const BillRecord& b : bills) {
+            write_bill(b);
+        }
+        for (const OrderRecord& o : orders) {
+            closed = write_order(o, false).has_value() && o.closed() ? true : closed;
+        }
+        s << "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
+             "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
+            bind(next.run), bind(static_cast<Poco::Int64>(next.pos)), now;
+        return true;
     });
+    if (applied) {
+        std::lock_guard position_lock(position_mutex_);
+        position_ = next;
+    }
     if (closed) {
         ++cars_version_;
     }
     forget_touched_users();
-    if (billed) {
+    if (applied && !bills.empty()) {
         ++bills_version_;
     }
+    return applied;
+}
+
+LogPosition Store::log_position() const {
+    std::lock_guard lock(position_mutex_);
+    return position_;
+}
+
+std::optional<StoredAnswer> Store::idempotent_answer(std::int64_t user_id, const std::string& key) {
+    return read([&](Session& session) {
+        Statement st(session);
+        st << "SELECT request, status, body FROM idempotency WHERE user_id = ? AND key = ?",
+            bind(static_cast<Poco::Int64>(user_id)), bind(key);
+        return first<StoredAnswer>(st, [](RecordSet& rs) {
+            return StoredAnswer{text(rs, "request"), static_cast<int>(integer(rs, "status")),
+                                text(rs, "body")};
+        });
+    });
+}
+
+void Store::keep_answer(std::int64_t user_id, const std::string& key, const StoredAnswer& answer,
+                        std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    Session& s = *writer_;
+    transaction(s, [&] {
+        // Answers are kept for a day; older ones go as new ones come.
+        s << "DELETE FROM idempotency WHERE created_ms < ?",
+            bind(static_cast<Poco::Int64>(now_ms - 24LL * 3600 * 1000)), now;
+        s << "INSERT OR IGNORE INTO idempotency(user_id, key, request, status, body, created_ms) "
+             "VALUES(?, ?, ?, ?, ?, ?)",
+            bind(static_cast<Poco::Int64>(user_id)), bind(key), bind(answer.request),
+            bind(answer.status), bind(answer.body), bind(static_cast<Poco::Int64>(now_ms)), now;
+    });
 }
 
 void Store::forget_touched_users() {
@@ -534,13 +633,16 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
                  "state, apply_kwh, "
                  "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, "
                  "start_time, finish_time, "
-                 "front_cars, open) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "front_cars, open, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?, "
+                 "?, ?)",
                 bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)),
                 bind(static_cast<Poco::Int64>(o.car_id)), bind(o.mode),
                 bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
                 bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee),
                 bind(o.pile), bind(o.create_time), bind(o.dispatch_time), bind(o.start_time),
-                bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open), now;
+                bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open),
+                bind(static_cast<Poco::Int64>(o.log_pos)), now;
             id = last_id(s);
             touched_users_.push_back(user_id);
         } else {
@@ -554,19 +656,28 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
                  "?, "
                  "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, "
                  "start_time = ?, "
-                 "finish_time = ?, front_cars = ?, open = ? WHERE id = ?",
+                 "finish_time = ?, front_cars = ?, open = ?, log_pos = ? WHERE id = ?",
                 bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text),
                 bind(o.state), bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee),
                 bind(o.service_fee), bind(o.pile), bind(o.dispatch_time), bind(o.start_time),
                 bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open),
-                bind(static_cast<Poco::Int64>(id)), now;
+                bind(static_cast<Poco::Int64>(o.log_pos)), bind(static_cast<Poco::Int64>(id)), now;
         }
         if (o.closed() && !(existing && only_if_new)) {
-            s << "UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?",
-                bind(static_cast<Poco::Int64>(to_cents(o.charge_fee + o.service_fee))),
-                bind(static_cast<Poco::Int64>(user_id)), now;
-            s << "UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = ?",
-                bind(o.charge_kwh), bind(static_cast<Poco::Int64>(o.car_id)), now;
+            const auto fee = static_cast<Poco::Int64>(to_cents(o.charge_fee + o.service_fee));
+            s << "INSERT OR IGNORE INTO settlements(station_key, user_id, fee_cents, kwh) "
+                 "VALUES(?, ?, ?, ?)",
+                bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)), bind(fee),
+                bind(o.charge_kwh), now;
+            int settled_now = 0;
+            s << "SELECT changes()", into(settled_now), now;
+            if (settled_now > 0) {
+                s << "UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?", bind(fee),
+                    bind(static_cast<Poco::Int64>(user_id)), now;
+                s << "UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = "
+                     "?",
+                    bind(o.charge_kwh), bind(static_cast<Poco::Int64>(o.car_id)), now;
+            }
             s << "UPDATE orders SET settled = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)),
                 now;
         }
@@ -626,11 +737,11 @@ bool Store::write_bill(const BillRecord& b) {
     {
         s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, "
              "hours, charge_fee, "
-             "service_fee, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             "service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             bind(b.station_key), bind(b.order_key), bind(b.pile),
             bind(static_cast<Poco::Int64>(b.start_ms)), bind(static_cast<Poco::Int64>(b.stop_ms)),
             bind(b.kwh), bind(b.hours), bind(b.charge_fee), bind(b.service_fee), bind(b.reason),
-            now;
+            bind(static_cast<Poco::Int64>(b.log_pos)), now;
         int changed = 0;
         s << "SELECT changes()", into(changed), now;
         if (changed == 0) {

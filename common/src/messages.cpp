@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "contract/topics.hpp"
+#include "flat_fields.hpp"
 #include "station/time.hpp"
 
 namespace contract {
@@ -13,245 +14,12 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxPayload = 64 * 1024;
-
-// One top-level field of a payload. Nested objects and arrays are only marked: no bus
-// message but a reply's `data` has any, and that one is read separately.
-struct Value {
-    enum class Kind { Null, Bool, Int, Uint, Float, String, Nested } kind = Kind::Null;
-    bool b = false;
-    std::int64_t i = 0;
-    std::uint64_t u = 0;
-    double d = 0;
-    std::string s;
-};
-
-// Collects the top-level fields with nlohmann's SAX parser: every message on a busy bus
-// goes through here, and a DOM costs a map node and a value allocation per field.
-class FlatSax : public nlohmann::json_sax<json> {
-public:
-    std::vector<std::pair<std::string, Value>> fields;
-    bool top_is_object = false;
-
-    bool null() override { return put(Value{}); }
-    bool boolean(bool v) override {
-        Value x;
-        x.kind = Value::Kind::Bool;
-        x.b = v;
-        return put(std::move(x));
-    }
-    bool number_integer(json::number_integer_t v) override {
-        Value x;
-        x.kind = Value::Kind::Int;
-        x.i = v;
-        return put(std::move(x));
-    }
-    bool number_unsigned(json::number_unsigned_t v) override {
-        Value x;
-        x.kind = Value::Kind::Uint;
-        x.u = v;
-        return put(std::move(x));
-    }
-    bool number_float(json::number_float_t v, const json::string_t&) override {
-        Value x;
-        x.kind = Value::Kind::Float;
-        x.d = v;
-        return put(std::move(x));
-    }
-    bool string(json::string_t& v) override {
-        Value x;
-        x.kind = Value::Kind::String;
-        x.s = std::move(v);
-        return put(std::move(x));
-    }
-    bool binary(json::binary_t&) override { return put(nested()); }
-    bool start_object(std::size_t) override { return open(true); }
-    bool key(json::string_t& k) override {
-        if (depth_ == 1) {
-            key_ = std::move(k);
-        }
-        return true;
-    }
-    bool end_object() override {
-        --depth_;
-        return true;
-    }
-    bool start_array(std::size_t) override { return open(false); }
-    bool end_array() override {
-        --depth_;
-        return true;
-    }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-        return false;
-    }
-
-private:
-    static Value nested() {
-        Value x;
-        x.kind = Value::Kind::Nested;
-        return x;
-    }
-    bool open(bool object) {
-        if (depth_ == 0) {
-            top_is_object = object;
-        } else if (depth_ == 1) {
-            put(nested());
-        }
-        ++depth_;
-        return true;
-    }
-    bool put(Value v) {
-        if (depth_ == 1) {
-            for (auto& [k, existing] : fields) {  // a repeated key: the last one holds
-                if (k == key_) {
-                    existing = std::move(v);
-                    return true;
-                }
-            }
-            fields.emplace_back(key_, std::move(v));
-        }
-        return true;
-    }
-    int depth_ = 0;
-    std::string key_;
-};
-
-// Reads typed fields of one JSON object and keeps the first problem. Every accessor is
-// safe to call after a failure (it then does nothing), so parsers read straight through.
-class Fields {
-public:
-    explicit Fields(std::string_view payload) {
-        if (payload.size() > kMaxPayload) {
-            error_ = "payload larger than 64 KiB";
-            return;
-        }
-        FlatSax sax;
-        sax.fields.reserve(16);
-        const bool parsed = json::sax_parse(payload.begin(), payload.end(), &sax,
-                                            json::input_format_t::json, /*strict=*/true);
-        if (!parsed) {
-            error_ = "not JSON";
-        } else if (!sax.top_is_object) {
-            error_ = "not a JSON object";
-        }
-        fields_ = std::move(sax.fields);
-    }
-    const std::string& error() const { return error_; }
-    bool ok() const { return error_.empty(); }
-    bool has(const char* key) const { return ok() && find(key) != nullptr; }
-
-    void text(const char* key, std::string& out, bool required = true) {
-        const Value* v = want(key, required);
-        if (v == nullptr) {
-            return;
-        }
-        if (v->kind != Value::Kind::String) {
-            fail(key, "a string");
-            return;
-        }
-        out = v->s;
-        if (out.size() > 256) {
-            fail(key, "at most 256 bytes");
-        }
-    }
-    void id(const char* key, std::string& out, bool required = true) {
-        text(key, out, required);
-        if (ok() && (required || !out.empty()) && !valid_topic_id(out)) {
-            fail(key, "an id without '/', '+', '#' or blanks");
-        }
-    }
-    void number(const char* key, double& out, bool required = true) {
-        const Value* v = want(key, required);
-        if (v == nullptr) {
-            return;
-        }
-        switch (v->kind) {
-            case Value::Kind::Int:
-                out = static_cast<double>(v->i);
-                return;
-            case Value::Kind::Uint:
-                out = static_cast<double>(v->u);
-                return;
-            case Value::Kind::Float:
-                if (std::isfinite(v->d)) {
-                    out = v->d;
-                    return;
-                }
-                break;
-            default:
-                break;
-        }
-        fail(key, "a number");
-    }
-    void integer(const char* key, std::int64_t& out, bool required = true) {
-        const Value* v = want(key, required);
-        if (v == nullptr) {
-            return;
-        }
-        if (v->kind == Value::Kind::Int) {
-            out = v->i;
-        } else if (v->kind == Value::Kind::Uint &&
-                   v->u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-            out = static_cast<std::int64_t>(v->u);
-        } else {
-            fail(key, "an integer");
-        }
-    }
-    void flag(const char* key, bool& out, bool required = true) {
-        const Value* v = want(key, required);
-        if (v == nullptr) {
-            return;
-        }
-        if (v->kind != Value::Kind::Bool) {
-            fail(key, "true or false");
-            return;
-        }
-        out = v->b;
-    }
-    /// Whole minutes, 0 to 100000 (optional, 0 when absent).
-    void minutes(const char* key, int& out) {
-        std::int64_t v = 0;
-        integer(key, v, false);
-        check(v >= 0 && v <= 100000, key, "whole minutes between 0 and 100000");
-        out = static_cast<int>(v);
-    }
-    void check(bool condition, const char* key, const char* what) {
-        if (ok() && !condition) {
-            fail(key, what);
-        }
-    }
-    void fail(const char* key, const char* what) {
-        if (ok()) {
-            error_ = std::string("field \"") + key + "\" must be " + what;
-        }
-    }
-
-private:
-    const Value* find(const char* key) const {
-        for (const auto& [k, v] : fields_) {
-            if (k == key) {
-                return v.kind == Value::Kind::Null ? nullptr : &v;
-            }
-        }
-        return nullptr;
-    }
-    const Value* want(const char* key, bool required) {
-        if (!ok()) {
-            return nullptr;
-        }
-        const Value* v = find(key);
-        if (v == nullptr && required) {
-            error_ = std::string("field \"") + key + "\" is missing";
-        }
-        return v;
-    }
-
-    std::vector<std::pair<std::string, Value>> fields_;
-    std::string error_;
-};
+using detail::Fields;
+using detail::kMaxReplyPayload;
 
 template <typename Enum, std::size_t N>
-bool enum_from(const std::string& s, const std::pair<Enum, std::string_view> (&table)[N], Enum& out) {
+bool enum_from(const std::string& s, const std::pair<Enum, std::string_view> (&table)[N],
+               Enum& out) {
     for (const auto& [value, name] : table) {
         if (s == name) {
             out = value;
@@ -278,18 +46,21 @@ const std::pair<PileEventType, std::string_view> kEventTypes[] = {
     {PileEventType::FaultCleared, "fault_cleared"},
 };
 const std::pair<CommandType, std::string_view> kCommandTypes[] = {
-    {CommandType::Start, "start"},         {CommandType::Stop, "stop"},
-    {CommandType::SwitchOn, "switch_on"},  {CommandType::SwitchOff, "switch_off"},
-    {CommandType::InjectFault, "inject_fault"}, {CommandType::ClearFault, "clear_fault"},
+    {CommandType::Start, "start"},
+    {CommandType::Stop, "stop"},
+    {CommandType::SwitchOn, "switch_on"},
+    {CommandType::SwitchOff, "switch_off"},
+    {CommandType::InjectFault, "inject_fault"},
+    {CommandType::ClearFault, "clear_fault"},
 };
 const std::pair<RequestOp, std::string_view> kOps[] = {
-    {RequestOp::Submit, "submit"},         {RequestOp::Change, "change"},
-    {RequestOp::Cancel, "cancel"},         {RequestOp::Fault, "fault"},
-    {RequestOp::Recover, "recover"},       {RequestOp::SwitchOn, "switch_on"},
-    {RequestOp::SwitchOff, "switch_off"},  {RequestOp::ClockGet, "clock_get"},
-    {RequestOp::ClockSet, "clock_set"},    {RequestOp::ClockAdvance, "clock_advance"},
-    {RequestOp::State, "state"},           {RequestOp::Bills, "bills"},
-    {RequestOp::Stats, "stats"},
+    {RequestOp::Submit, "submit"},        {RequestOp::Change, "change"},
+    {RequestOp::Cancel, "cancel"},        {RequestOp::Fault, "fault"},
+    {RequestOp::Recover, "recover"},      {RequestOp::SwitchOn, "switch_on"},
+    {RequestOp::SwitchOff, "switch_off"}, {RequestOp::ClockGet, "clock_get"},
+    {RequestOp::ClockSet, "clock_set"},   {RequestOp::ClockAdvance, "clock_advance"},
+    {RequestOp::State, "state"},          {RequestOp::Bills, "bills"},
+    {RequestOp::Stats, "stats"},          {RequestOp::Changes, "changes"},
 };
 const std::pair<station::PileState, std::string_view> kPileStates[] = {
     {station::PileState::Off, "OFF"},
@@ -322,9 +93,28 @@ void read_mode(Fields& f, const char* key, std::optional<station::Mode>& out, bo
 
 }  // namespace
 
-std::string_view to_string(PileEventType t) { return enum_name(t, kEventTypes); }
-std::string_view to_string(CommandType t) { return enum_name(t, kCommandTypes); }
-std::string_view to_string(RequestOp op) { return enum_name(op, kOps); }
+std::string_view to_string(PileEventType t) {
+    return enum_name(t, kEventTypes);
+}
+std::string_view to_string(CommandType t) {
+    return enum_name(t, kCommandTypes);
+}
+std::string_view to_string(RequestOp op) {
+    return enum_name(op, kOps);
+}
+
+bool changes_station(RequestOp op) {
+    switch (op) {
+        case RequestOp::ClockGet:
+        case RequestOp::State:
+        case RequestOp::Bills:
+        case RequestOp::Stats:
+        case RequestOp::Changes:
+            return false;
+        default:
+            return true;
+    }
+}
 
 // ---- pile status ---------------------------------------------------------------------
 
@@ -418,8 +208,9 @@ std::string parse(std::string_view payload, PileEvent& m) {
     f.id("pile", m.pile);
     std::string type;
     f.text("type", type);
-    f.check(enum_from(type, kEventTypes, m.type), "type",
-            "session_started, session_finished, session_interrupted, fault_raised or fault_cleared");
+    f.check(
+        enum_from(type, kEventTypes, m.type), "type",
+        "session_started, session_finished, session_interrupted, fault_raised or fault_cleared");
     const bool session_event = m.type == PileEventType::SessionStarted ||
                                m.type == PileEventType::SessionFinished ||
                                m.type == PileEventType::SessionInterrupted;
@@ -553,6 +344,18 @@ std::string to_json(const SchedulerRequest& m) {
     if (m.op == RequestOp::ClockAdvance) {
         j["advance_seconds"] = m.advance_seconds;
     }
+    if (m.expires_ms) {
+        j["expires_ms"] = *m.expires_ms;
+    }
+    if (m.op == RequestOp::Changes) {
+        if (!m.run.empty()) {
+            j["run"] = m.run;
+        }
+        j["after"] = m.after;
+        if (m.limit > 0) {
+            j["limit"] = m.limit;
+        }
+    }
     return j.dump();
 }
 
@@ -618,11 +421,26 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
             f.check(m.advance_seconds > 0 && m.advance_seconds <= 366LL * 86400, "advance_seconds",
                     "between 1 and 31622400");
             break;
+        case RequestOp::Changes:
+            f.id("run", m.run, false);
+            f.integer("after", m.after);
+            f.check(m.after >= 0, "after", "0 or above");
+            if (f.has("limit")) {
+                f.integer("limit", m.limit);
+                f.check(m.limit >= 1 && m.limit <= 100000, "limit", "between 1 and 100000");
+            }
+            break;
         case RequestOp::ClockGet:
         case RequestOp::State:
         case RequestOp::Bills:
         case RequestOp::Stats:
             break;
+    }
+    if (f.has("expires_ms")) {
+        std::int64_t expires = 0;
+        f.integer("expires_ms", expires);
+        f.check(expires >= 0, "expires_ms", "0 or above");
+        m.expires_ms = expires;
     }
     return f.error();
 }
@@ -636,26 +454,68 @@ std::string to_json(const SchedulerReply& m) {
         j["reason"] = m.reason;
     }
     j["data"] = m.data;
+    if (!m.run.empty()) {
+        j["run"] = m.run;
+        j["pos"] = m.pos;
+    }
+    if (m.order) {
+        j["order"] = to_json_value(*m.order);
+    }
+    if (m.changes) {
+        j["changes"] = to_json_value(*m.changes);
+    }
+    if (m.expires_ms) {
+        j["expires_ms"] = *m.expires_ms;
+    }
     return j.dump();
 }
 
 std::string parse(std::string_view payload, SchedulerReply& m) {
-    Fields f(payload);
+    Fields f(payload, kMaxReplyPayload);  // a catch-up answer can be large
     f.text("id", m.id);
     f.flag("ok", m.ok);
     f.text("error", m.error, false);
     f.text("reason", m.reason, false);
-    if (f.ok() && f.has("data")) {
-        // The one nested field of the contract; replies are read by clients, not on the
-        // scheduler's hot path, so a DOM is fine here.
-        const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-        if (!j.is_object() || !j["data"].is_object()) {
-            f.fail("data", "an object");
-        } else {
-            m.data = j["data"];
-        }
+    f.id("run", m.run, false);
+    if (!m.run.empty()) {
+        f.integer("pos", m.pos);
+        f.check(m.pos >= 0, "pos", "0 or above");
     }
-    return f.error();
+    if (f.has("expires_ms")) {
+        std::int64_t expires = 0;
+        f.integer("expires_ms", expires);
+        m.expires_ms = expires;
+    }
+    if (!f.ok() || !(f.has("data") || f.has("order") || f.has("changes"))) {
+        return f.error();
+    }
+    // The nested fields; replies are read by clients, not on the scheduler's hot path,
+    // so a DOM is fine here.
+    const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+        return "not a JSON object";
+    }
+    if (f.has("data")) {
+        if (!j["data"].is_object()) {
+            return "field \"data\" must be an object";
+        }
+        m.data = j["data"];
+    }
+    if (f.has("order")) {
+        OrderUpdate order;
+        if (std::string e = parse_value(j["order"], order); !e.empty()) {
+            return e;
+        }
+        m.order = std::move(order);
+    }
+    if (f.has("changes")) {
+        ChangeBatch changes;
+        if (std::string e = parse_value(j["changes"], changes); !e.empty()) {
+            return e;
+        }
+        m.changes = std::move(changes);
+    }
+    return "";
 }
 
 }  // namespace contract

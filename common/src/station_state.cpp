@@ -33,10 +33,35 @@ double waited_hours(const station::Station& st, const station::Order& o) {
     return cents(station::ms_to_hours(until - o.created_at));
 }
 
-json optional_time(station::TimeMs t) { return t < 0 ? json() : time_fields(t); }
+// What an order is charged so far, as its bills show it: each bill's charging fee and
+// service fee rounded to the cent, plus the session in progress rounded the same way; the
+// fee is the sum of the parts. Every view of an order, its bills and the balance add up.
+struct Charged {
+    double charge_fee = 0;
+    double service_fee = 0;
+    double fee() const { return charge_fee + service_fee; }
+};
+Charged charged(const station::Station& st, station::OrderId id) {
+    const station::Order& o = st.order(id);
+    Charged c;
+    for (auto b = o.first_bill; b != station::kNone; b = st.bill(b).next_of_order) {
+        c.charge_fee += cents(st.bill(b).charge_fee);
+        c.service_fee += cents(st.bill(b).service_fee);
+    }
+    if (o.active()) {
+        const auto pr = st.progress(id);
+        c.charge_fee += cents(std::max(0.0, pr.charge_fee - o.charge_fee));
+        c.service_fee += cents(std::max(0.0, pr.service_fee - o.service_fee));
+    }
+    // Sums of whole cents, kept whole.
+    c.charge_fee = cents(c.charge_fee);
+    c.service_fee = cents(c.service_fee);
+    return c;
+}
 
 json car_entry(const station::Station& st, station::OrderId id, bool remaining) {
     const station::Order& o = st.order(id);
+    const Charged fees = charged(st, id);
     return json{{"order", id},
                 {"car", st.car_name(o)},
                 {"number", st.number_text(o)},
@@ -44,9 +69,9 @@ json car_entry(const station::Station& st, station::OrderId id, bool remaining) 
                 {"kwh", cents(remaining ? o.remaining_kwh() : o.requested_kwh)},
                 {"requested_kwh", o.requested_kwh},
                 {"charged_kwh", cents(o.delivered_kwh)},
-                {"charge_fee", cents(o.charge_fee)},
-                {"service_fee", cents(o.service_fee)},
-                {"fee", cents(o.charge_fee + o.service_fee)},
+                {"charge_fee", fees.charge_fee},
+                {"service_fee", fees.service_fee},
+                {"fee", cents(fees.fee())},
                 {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))},
                 {"waited_hours", waited_hours(st, o)},
                 {"front_cars", st.front_cars(id)}};
@@ -63,26 +88,53 @@ json totals(const station::PileTotals& t) {
 
 }  // namespace
 
-json order_view(const station::Station& st, station::OrderId id) {
+OrderUpdate order_update(const station::Station& st, station::OrderId id, std::int64_t pos) {
     const station::Order& o = st.order(id);
     const auto pr = st.progress(id);
-    json j{{"order", id},
-           {"car", st.car_name(o)},
-           {"number", st.number_text(o)},
-           {"mode", std::string(1, station::mode_letter(o.mode))},
-           {"state", place_state(o)},
-           {"requested_kwh", o.requested_kwh},
-           {"charged_kwh", cents(pr.kwh)},
-           {"charge_fee", cents(pr.charge_fee)},
-           {"service_fee", cents(pr.service_fee)},
-           {"fee", cents(pr.total_fee())},
-           {"front_cars", st.front_cars(id)},
-           {"pile", o.pile == station::kNone ? "" : st.pile_spec(o.pile).id},
-           {"created", time_fields(o.created_at)},
-           {"dispatched", optional_time(o.dispatched_at)},
-           {"started", optional_time(o.started_at)},
-           {"closed", optional_time(o.closed_at)}};
-    return j;
+    OrderUpdate u;
+    u.order = id;
+    u.car = std::string(st.car_name(o));
+    u.number = st.number_text(o);
+    u.mode = o.mode;
+    u.status = *parse_order_status(place_state(o));
+    u.requested_kwh = o.requested_kwh;
+    u.charged_kwh = cents(pr.kwh);
+    const Charged fees = charged(st, id);
+    u.charge_fee = fees.charge_fee;
+    u.service_fee = fees.service_fee;
+    u.front_cars = st.front_cars(id);
+    // A closed order names the pile it last charged at, so that every view agrees.
+    if (o.pile != station::kNone) {
+        u.pile = st.pile_spec(o.pile).id;
+    } else if (o.last_bill != station::kNone) {
+        u.pile = st.pile_spec(st.bill(o.last_bill).pile).id;
+    }
+    u.created_ms = o.created_at;
+    auto when = [](station::TimeMs t) {
+        return t < 0 ? std::optional<station::TimeMs>() : std::optional<station::TimeMs>(t);
+    };
+    u.dispatched_ms = when(o.dispatched_at);
+    u.started_ms = when(o.started_at);
+    u.closed_ms = o.active() ? std::optional<station::TimeMs>() : when(o.closed_at);
+    u.pos = pos;
+    return u;
+}
+
+BillUpdate bill_update(const station::Station& st, const station::Bill& b, std::int64_t pos) {
+    BillUpdate u;
+    u.bill = b.id;
+    u.order = b.order;
+    u.car = std::string(st.car_name(st.order(b.order)));
+    u.pile = st.pile_spec(b.pile).id;
+    u.start_ms = b.start;
+    u.stop_ms = b.stop;
+    u.kwh = b.kwh;
+    u.hours = b.hours();
+    u.charge_fee = b.charge_fee;
+    u.service_fee = b.service_fee;
+    u.reason = b.reason;
+    u.pos = pos;
+    return u;
 }
 
 json station_state(const station::Station& st, std::int64_t revision) {
@@ -93,18 +145,20 @@ json station_state(const station::Station& st, std::int64_t revision) {
         json queue = json::array();
         for (station::OrderId id : st.pile_queue(pi)) {
             const auto pr = st.progress(id);
+            const Charged fees = charged(st, id);
             const station::Order& o = st.order(id);
-            queue.push_back(json{{"order", id},
-                                 {"car", st.car_name(o)},
-                                 {"number", st.number_text(o)},
-                                 {"state", station::to_string(o.state)},
-                                 {"requested_kwh", o.requested_kwh},
-                                 {"kwh", cents(pr.kwh)},
-                                 {"charge_fee", cents(pr.charge_fee)},
-                                 {"service_fee", cents(pr.service_fee)},
-                                 {"fee", cents(pr.total_fee())},
-                                 {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))},
-                                 {"waited_hours", waited_hours(st, o)}});
+            queue.push_back(
+                json{{"order", id},
+                     {"car", st.car_name(o)},
+                     {"number", st.number_text(o)},
+                     {"state", station::to_string(o.state)},
+                     {"requested_kwh", o.requested_kwh},
+                     {"kwh", cents(pr.kwh)},
+                     {"charge_fee", fees.charge_fee},
+                     {"service_fee", fees.service_fee},
+                     {"fee", cents(fees.fee())},
+                     {"queued_hours", cents(station::ms_to_hours(st.now() - o.place_since))},
+                     {"waited_hours", waited_hours(st, o)}});
         }
         piles.push_back(json{{"id", spec.id},
                              {"name", spec.name},

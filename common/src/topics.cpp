@@ -36,14 +36,25 @@ std::string pile_topic(std::string_view pile, PileChannel channel) {
     return join("piles/" + std::string(pile), channel_name(channel));
 }
 
-std::string all_piles(PileChannel channel) { return join("piles/+", channel_name(channel)); }
+std::string all_piles(PileChannel channel) {
+    return join("piles/+", channel_name(channel));
+}
 
-std::string station_state_topic() { return join("station", "state"); }
-std::string station_clock_topic() { return join("station", "clock"); }
-std::string station_bills_topic() { return join("station", "bills"); }
-std::string station_orders_topic() { return join("station", "orders"); }
-std::string scheduler_requests_topic() { return join("scheduler", "requests"); }
-std::string replies_topic(std::string_view client) { return join("replies", client); }
+std::string station_state_topic() {
+    return join("station", "state");
+}
+std::string station_clock_topic() {
+    return join("station", "clock");
+}
+std::string station_changes_topic() {
+    return join("station", "changes");
+}
+std::string scheduler_requests_topic() {
+    return join("scheduler", "requests");
+}
+std::string replies_topic(std::string_view client) {
+    return join("replies", client);
+}
 
 bool is_replies_topic(std::string_view topic) {
     static const std::string prefix = std::string(kRoot) + "/replies/";

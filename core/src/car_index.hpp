@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "station/types.hpp"
@@ -16,7 +17,7 @@
 namespace station::detail {
 
 class CarIndex {
-public:
+  public:
     struct Car {
         std::string name;
         OrderId active = kNone;  ///< the car's open order
@@ -27,7 +28,7 @@ public:
     /// The car's index, or kNone if it was never seen.
     std::int32_t find(std::string_view name) const {
         const std::uint64_t h = hash(name);
-        for (std::size_t i = h & mask(); ; i = (i + 1) & mask()) {
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
             const std::uint64_t e = slots_[i];
             if (e == 0) {
                 return kNone;
@@ -39,9 +40,7 @@ public:
         }
     }
     /// Starts loading the slot where `name` would be found (a hint; changes nothing).
-    void prefetch(std::string_view name) const {
-        __builtin_prefetch(&slots_[hash(name) & mask()]);
-    }
+    void prefetch(std::string_view name) const { __builtin_prefetch(&slots_[hash(name) & mask()]); }
     /// Starts loading a car's record (a hint; changes nothing).
     void prefetch(std::int32_t index) const {
         __builtin_prefetch(&cars_[static_cast<std::size_t>(index)]);
@@ -56,10 +55,35 @@ public:
         place(hash(name), index);
         return index;
     }
+    /// Adds a car that find() does not know, taking over its name, and returns its index.
+    std::int32_t add_owned(std::string name) {
+        if ((cars_.size() + 1) * 2 > slots_.size()) {
+            grow();
+        }
+        const auto index = static_cast<std::int32_t>(cars_.size());
+        const std::uint64_t h = hash(name);
+        cars_.push_back(Car{std::move(name), kNone});
+        place(h, index);
+        return index;
+    }
+    /// Makes room for `cars` cars in all. The table ends as the same adds one by one would
+    /// leave it (same size, same slots), only without the intermediate growths.
+    void reserve(std::size_t cars) {
+        cars_.reserve(cars);
+        std::size_t slots = slots_.size();
+        while (cars * 2 > slots) {
+            slots *= 2;
+        }
+        if (slots != slots_.size()) {
+            slots_.assign(slots / 2, 0);  // grow() doubles it and places the cars again
+            grow();
+        }
+    }
+    std::size_t size() const { return cars_.size(); }
     Car& operator[](std::int32_t i) { return cars_[static_cast<std::size_t>(i)]; }
     const Car& operator[](std::int32_t i) const { return cars_[static_cast<std::size_t>(i)]; }
 
-private:
+  private:
     static constexpr std::size_t kInitialSlots = 1024;
     static std::uint64_t hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
     std::size_t mask() const { return slots_.size() - 1; }

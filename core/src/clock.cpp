@@ -5,7 +5,8 @@
 namespace station {
 
 SimulatedClock::SimulatedClock(TimeMs origin, double speed, std::int64_t wall_anchor_ms)
-    : origin_(origin), speed_(speed > 0 && std::isfinite(speed) ? speed : 0),
+    : origin_(origin),
+      speed_(speed > 0 && std::isfinite(speed) ? speed : 0),
       wall_anchor_(wall_anchor_ms) {}
 
 TimeMs SimulatedClock::now(std::int64_t wall_ms) const {

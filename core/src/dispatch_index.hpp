@@ -15,7 +15,7 @@
 namespace station::detail {
 
 class DispatchIndex {
-public:
+  public:
     explicit DispatchIndex(const std::vector<PileSpec>& piles);
 
     /// Records a pile's current standing: whether it is a candidate at all, and if so
@@ -27,7 +27,7 @@ public:
     /// Whether the station has any pile of `mode` at all.
     bool has_mode(Mode mode) const { return !groups_of_mode_[mode_index(mode)].empty(); }
 
-private:
+  private:
     struct Group {
         double power;
         std::set<PileIndex> idle;

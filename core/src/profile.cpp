@@ -74,9 +74,8 @@ std::string read_tariff(const json& j, Tariff& out) {
     }
     std::vector<TariffBand> bands;
     for (const json& b : j["periods"]) {
-        if (!b.is_object() || !b.contains("from") || !b["from"].is_string() ||
-            !b.contains("to") || !b["to"].is_string() || !b.contains("price") ||
-            !b["price"].is_number()) {
+        if (!b.is_object() || !b.contains("from") || !b["from"].is_string() || !b.contains("to") ||
+            !b["to"].is_string() || !b.contains("price") || !b["price"].is_number()) {
             return "each tariff period needs \"from\" and \"to\" (\"HH:MM\") and a numeric "
                    "\"price\"";
         }
@@ -236,7 +235,8 @@ std::string validate_profile(const Profile& p) {
     std::set<std::string_view> ids;
     for (const PileSpec& s : p.piles) {
         if (!valid_id(s.id)) {
-            return "pile id \"" + s.id + "\" is empty or contains a space, comma, '#' or parenthesis";
+            return "pile id \"" + s.id +
+                   "\" is empty or contains a space, comma, '#' or parenthesis";
         }
         if (!ids.insert(s.id).second) {
             return "pile id \"" + s.id + "\" appears twice";

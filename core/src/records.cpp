@@ -5,9 +5,13 @@
 
 namespace station {
 
-double Bill::hours() const { return ms_to_hours(stop - start); }
+double Bill::hours() const {
+    return ms_to_hours(stop - start);
+}
 
-double PileTotals::hours() const { return ms_to_hours(charging_ms); }
+double PileTotals::hours() const {
+    return ms_to_hours(charging_ms);
+}
 
 void PileTotals::add(const Bill& bill) {
     ++charges;

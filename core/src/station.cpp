@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "car_index.hpp"
 #include "dispatch_index.hpp"
+#include "image_check.hpp"
 #include "station/time.hpp"
 
 namespace station {
@@ -26,6 +28,115 @@ Station::~Station() = default;
 Station::Station(Station&&) noexcept = default;
 Station& Station::operator=(Station&&) noexcept = default;
 
+// ---- snapshots ------------------------------------------------------------------------
+
+StationImage Station::image() const {
+    StationImage im;
+    im.profile_digest = profile_digest(profile_);
+    im.now = now_;
+    im.record_events = record_events_;
+    im.piles.reserve(piles_.size());
+    for (std::size_t p = 0; p < piles_.size(); ++p) {
+        const PileRuntime& r = piles_[p];
+        im.piles.push_back(PileImage{profile_.piles[p].id, r.on, r.faulty, r.queue, r.session_start,
+                                     r.head_done_at, r.finish_at, r.fault_until,
+                                     r.completion_version, r.fault_version, r.totals});
+    }
+    // The heap in the order it runs, less the timers a version bump voided.
+    auto heap = timers_;
+    for (; !heap.empty(); heap.pop()) {
+        const Timer& t = heap.top();
+        if (timer_live(t)) {
+            im.timers.push_back(TimerImage{t.at, t.kind, t.pile, t.version});
+        }
+    }
+    im.orders.assign(orders_.begin(), orders_.end());
+    im.bills.assign(bills_.begin(), bills_.end());
+    im.cars.reserve(cars_->size());
+    for (std::size_t c = 0; c < cars_->size(); ++c) {
+        im.cars.push_back((*cars_)[static_cast<std::int32_t>(c)].name);
+    }
+    for (Mode m : {Mode::Fast, Mode::Slow}) {
+        const auto mi = static_cast<std::size_t>(mode_index(m));
+        im.waiting[mi] = waiting_of(m);
+        im.groups[mi].assign(groups_[mi].begin(), groups_[mi].end());
+    }
+    im.counter_day = counter_day_;
+    im.counters = {counters_[0], counters_[1]};
+    im.next_issue_seq = next_issue_seq_;
+    return im;
+}
+
+Station Station::from_image(Profile profile, const StationImage& image) {
+    return from_image(std::move(profile), StationImage(image));
+}
+
+Station Station::from_image(Profile profile, StationImage&& image) {
+    if (const std::string why = detail::image_problem(profile, image); !why.empty()) {
+        throw std::invalid_argument("station image: " + why);
+    }
+    Station st(std::move(profile), image.now);
+    st.record_events_ = image.record_events;
+    st.counter_day_ = image.counter_day;
+    st.counters_[0] = image.counters[0];
+    st.counters_[1] = image.counters[1];
+    st.next_issue_seq_ = image.next_issue_seq;
+    st.orders_ = std::move(image.orders);
+    st.bills_ = std::move(image.bills);
+
+    // The car index, as the same adds in the same order would have built it.
+    st.cars_->reserve(image.cars.size());
+    for (std::string& name : image.cars) {
+        if (st.cars_->find(name) != kNone) {
+            throw std::invalid_argument("station image: car \"" + name + "\" appears twice");
+        }
+        st.cars_->add_owned(std::move(name));
+    }
+    for (const Order& o : st.orders_) {
+        if (o.active()) {
+            (*st.cars_)[o.car].active = o.id;
+        }
+    }
+
+    for (std::size_t p = 0; p < st.piles_.size(); ++p) {
+        PileImage& from = image.piles[p];
+        PileRuntime& r = st.piles_[p];
+        r.on = from.on;
+        r.faulty = from.faulty;
+        r.queue = std::move(from.queue);
+        r.session_start = from.session_start;
+        r.head_done_at = from.head_done_at;
+        r.finish_at = from.finish_at;
+        r.fault_until = from.fault_until;
+        r.completion_version = from.completion_version;
+        r.fault_version = from.fault_version;
+        r.totals = from.totals;
+    }
+    for (std::size_t m = 0; m < static_cast<std::size_t>(kModeCount); ++m) {
+        const auto& waiting = image.waiting[m];
+        st.wait_head_[m] = waiting.empty() ? kNone : waiting.front();
+        st.wait_tail_[m] = waiting.empty() ? kNone : waiting.back();
+        st.waiting_count_ += static_cast<int>(waiting.size());
+        st.groups_[m].assign(image.groups[m].begin(), image.groups[m].end());
+    }
+    // The dispatch index holds what refresh_pile last recorded, which is a function of
+    // the pile's state alone.
+    for (std::size_t p = 0; p < st.piles_.size(); ++p) {
+        st.refresh_pile(static_cast<PileIndex>(p));
+    }
+    for (const TimerImage& t : image.timers) {
+        st.timers_.push(Timer{t.at, t.kind, t.pile, t.version});
+    }
+    // Every command and instant ends with a calling pass that calls all it can.
+    for (Mode m : {Mode::Fast, Mode::Slow}) {
+        if (st.next_call(m)) {
+            throw std::invalid_argument(
+                "station image: a car could be called at once (no station stops there)");
+        }
+    }
+    return st;
+}
+
 TimeMs Station::duration_for(double kwh, PileIndex p) const {
     return hours_to_ms(kwh / profile_.piles[idx(p)].power);
 }
@@ -41,9 +152,8 @@ void Station::advance_to(TimeMs t) {
 
 bool Station::timer_live(const Timer& t) const {
     const PileRuntime& r = piles_[idx(t.pile)];
-    return t.kind == TimerKind::Completion
-               ? r.completion_version == t.version && !r.queue.empty()
-               : r.fault_version == t.version && r.faulty;
+    return t.kind == TimerKind::Completion ? r.completion_version == t.version && !r.queue.empty()
+                                           : r.fault_version == t.version && r.faulty;
 }
 
 std::optional<TimeMs> Station::next_event_time() const {
@@ -91,9 +201,13 @@ void Station::reserve(std::size_t orders) {
     bills_.reserve(orders);
 }
 
-void Station::prefetch_car(std::string_view car) const { cars_->prefetch(car); }
+void Station::prefetch_car(std::string_view car) const {
+    cars_->prefetch(car);
+}
 
-void Station::prefetch_car(const Order& o) const { cars_->prefetch(o.car); }
+void Station::prefetch_car(const Order& o) const {
+    cars_->prefetch(o.car);
+}
 
 // ---- commands ------------------------------------------------------------------------
 
@@ -276,8 +390,8 @@ Progress Station::progress(OrderId id) const {
     Progress pr{o.delivered_kwh, o.charge_fee, o.service_fee};
     if (o.state == OrderState::Charging) {
         const PileRuntime& r = piles_[idx(o.pile)];
-        const double kwh = std::min(
-            o.remaining_kwh(), profile_.piles[idx(o.pile)].power * ms_to_hours(now_ - r.session_start));
+        const double kwh = std::min(o.remaining_kwh(), profile_.piles[idx(o.pile)].power *
+                                                           ms_to_hours(now_ - r.session_start));
         pr.kwh += kwh;
         pr.charge_fee += profile_.tariff.charging_fee(kwh, r.session_start, now_);
         pr.service_fee += profile_.tariff.service_fee(kwh);
@@ -353,7 +467,9 @@ std::vector<StationEvent> Station::take_events() {
 
 // ---- bookkeeping -------------------------------------------------------------------
 
-std::string_view Station::car_name(const Order& o) const { return (*cars_)[o.car].name; }
+std::string_view Station::car_name(const Order& o) const {
+    return (*cars_)[o.car].name;
+}
 
 std::optional<OrderId> Station::active_of(std::string_view car) const {
     const std::int32_t known = cars_->find(car);
@@ -545,28 +661,36 @@ bool Station::waiting_paused(Mode m) const {
     return !groups_[0].empty() || !groups_[1].empty();
 }
 
-bool Station::call_one(Mode m) {
-    auto& group = groups_[mode_index(m)];
-    const bool from_group = !group.empty();
+std::optional<std::pair<OrderId, PileIndex>> Station::next_call(Mode m) const {
+    const auto& group = groups_[mode_index(m)];
     OrderId id = kNone;
-    if (from_group) {
+    if (!group.empty()) {
         id = group.front();
     } else if (!waiting_paused(m)) {
         id = wait_head_[mode_index(m)];
     }
     if (id == kNone) {
-        return false;
+        return std::nullopt;
     }
     const auto p = index_->best(m, order(id).remaining_kwh(), now_);
     if (!p || piles_[idx(*p)].queue.size() >= static_cast<std::size_t>(profile_.queue_length)) {
+        return std::nullopt;
+    }
+    return std::pair(id, *p);
+}
+
+bool Station::call_one(Mode m) {
+    const auto call = next_call(m);
+    if (!call) {
         return false;
     }
-    if (from_group) {
+    auto& group = groups_[mode_index(m)];
+    if (!group.empty()) {
         group.pop_front();
     } else {
-        waiting_unlink(id);
+        waiting_unlink(call->first);
     }
-    pile_push(*p, id);
+    pile_push(call->second, call->first);
     return true;
 }
 

@@ -10,9 +10,8 @@ namespace station {
 Tariff Tariff::standard() {
     constexpr TimeMs h = kMsPerHour;
     std::vector<TariffBand> bands = {
-        {0, 7 * h, 0.4},        {7 * h, 10 * h, 0.7},   {10 * h, 15 * h, 1.0},
-        {15 * h, 18 * h, 0.7},  {18 * h, 21 * h, 1.0},  {21 * h, 23 * h, 0.7},
-        {23 * h, 24 * h, 0.4},
+        {0, 7 * h, 0.4},       {7 * h, 10 * h, 0.7},  {10 * h, 15 * h, 1.0}, {15 * h, 18 * h, 0.7},
+        {18 * h, 21 * h, 1.0}, {21 * h, 23 * h, 0.7}, {23 * h, 24 * h, 0.4},
     };
     Tariff t;
     std::string error;

@@ -53,7 +53,9 @@ std::string format_date(std::int64_t days) {
     return buf;
 }
 
-std::string format_datetime(TimeMs t) { return format_date(day_of(t)) + " " + format_hms(t); }
+std::string format_datetime(TimeMs t) {
+    return format_date(day_of(t)) + " " + format_hms(t);
+}
 
 namespace {
 

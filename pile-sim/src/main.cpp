@@ -51,37 +51,39 @@ int main(int argc, char** argv) {
     int utc_offset = 480;
     std::vector<ScriptedFault> faults;
     const std::string mqtt_password = cli::env("STATION_MQTT_PASSWORD");
-    const auto done = cli::parse_options(argc, argv, "station-pile-sim", kUsage,
-                                         [&](const std::string& arg, const std::string& value) {
-        if (arg == "--broker") {
-            broker = value;
-        } else if (arg == "--profile") {
-            profile_arg = value;
-        } else if (arg == "--piles") {
-            only = "," + value + ",";
-        } else if (arg == "--telemetry-hz") {
-            telemetry_hz = std::stod(value);
-        } else if (arg == "--utc-offset-minutes") {
-            utc_offset = std::stoi(value);
-        } else if (arg == "--fault") {
-            const auto eq = value.find('=');
-            const auto at = eq == std::string::npos ? std::nullopt
-                                                    : station::parse_datetime(value.substr(0, eq));
-            if (!at) {
-                throw std::invalid_argument("expected \"YYYY-MM-DD HH:MM:SS=PILE[:MINUTES]\"");
+    const auto done = cli::parse_options(
+        argc, argv, "station-pile-sim", kUsage,
+        [&](const std::string& arg, const std::string& value) {
+            if (arg == "--broker") {
+                broker = value;
+            } else if (arg == "--profile") {
+                profile_arg = value;
+            } else if (arg == "--piles") {
+                only = "," + value + ",";
+            } else if (arg == "--telemetry-hz") {
+                telemetry_hz = std::stod(value);
+            } else if (arg == "--utc-offset-minutes") {
+                utc_offset = std::stoi(value);
+            } else if (arg == "--fault") {
+                const auto eq = value.find('=');
+                const auto at = eq == std::string::npos
+                                    ? std::nullopt
+                                    : station::parse_datetime(value.substr(0, eq));
+                if (!at) {
+                    throw std::invalid_argument("expected \"YYYY-MM-DD HH:MM:SS=PILE[:MINUTES]\"");
+                }
+                std::string pile = value.substr(eq + 1);
+                int minutes = 0;
+                if (const auto colon = pile.find(':'); colon != std::string::npos) {
+                    minutes = std::stoi(pile.substr(colon + 1));
+                    pile.resize(colon);
+                }
+                faults.push_back({*at, pile, minutes});
+            } else {
+                return false;
             }
-            std::string pile = value.substr(eq + 1);
-            int minutes = 0;
-            if (const auto colon = pile.find(':'); colon != std::string::npos) {
-                minutes = std::stoi(pile.substr(colon + 1));
-                pile.resize(colon);
-            }
-            faults.push_back({*at, pile, minutes});
-        } else {
-            return false;
-        }
-        return true;
-    });
+            return true;
+        });
     if (done) {
         return *done;
     }
@@ -129,7 +131,9 @@ int main(int argc, char** argv) {
             [&inbox, source](bus::Received m) {
                 inbox.push({bus::InboxItem::Kind::Message, std::move(m), source});
             },
-            [&inbox, source] { inbox.push({bus::InboxItem::Kind::Connected, {}, source}); }));
+            [&inbox, source] {
+                inbox.push({bus::InboxItem::Kind::Connected, {}, source});
+            }));
     }
     cli::install_stop_handlers();
     // Start every connection before waiting on any (a Paho client connecting while
@@ -137,7 +141,8 @@ int main(int argc, char** argv) {
     for (auto& c : clients) {
         c->start();
     }
-    log("info", std::to_string(piles.size()) + " piles of " + loaded.profile->name + " on " + broker);
+    log("info",
+        std::to_string(piles.size()) + " piles of " + loaded.profile->name + " on " + broker);
 
     station::SimulatedClock clock(station::station_time_from_utc(cli::wall_ms(), utc_offset), 1,
                                   cli::wall_ms());
@@ -152,9 +157,9 @@ int main(int argc, char** argv) {
 
     while (!cli::stop_requested()) {
         std::int64_t wall = cli::wall_ms();
-        const auto item = inbox.pop_until(std::chrono::steady_clock::now() +
-                                          std::chrono::milliseconds(std::clamp<std::int64_t>(
-                                              next_telemetry - wall, 0, 100)));
+        const auto item = inbox.pop_until(
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(std::clamp<std::int64_t>(next_telemetry - wall, 0, 100)));
         wall = cli::wall_ms();
         station::TimeMs now = clock.now(wall);
         bool advance_all = false;

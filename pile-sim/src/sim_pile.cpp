@@ -18,7 +18,9 @@ constexpr std::size_t kRememberedCommands = 1024;
 SimPile::SimPile(station::PileSpec spec, std::string boot)
     : spec_(std::move(spec)), boot_(std::move(boot)) {}
 
-contract::Origin SimPile::next_origin() { return contract::Origin{boot_, ++seq_}; }
+contract::Origin SimPile::next_origin() {
+    return contract::Origin{boot_, ++seq_};
+}
 
 station::PileState SimPile::state() const {
     if (faulty_) {
@@ -34,7 +36,8 @@ double SimPile::session_energy(station::TimeMs now) const {
     if (!session_) {
         return 0;
     }
-    const double e = spec_.power * station::ms_to_hours(std::max<station::TimeMs>(0, now - session_->start));
+    const double e =
+        spec_.power * station::ms_to_hours(std::max<station::TimeMs>(0, now - session_->start));
     return std::min(e, session_->target_kwh);
 }
 
@@ -57,7 +60,8 @@ void SimPile::event(contract::PileEvent e, station::TimeMs at) {
     e.pile = spec_.id;
     e.at_ms = at;
     e.origin = next_origin();
-    out_.push_back({contract::pile_topic(spec_.id, PileChannel::Events), contract::to_json(e), 1, false});
+    out_.push_back(
+        {contract::pile_topic(spec_.id, PileChannel::Events), contract::to_json(e), 1, false});
 }
 
 void SimPile::end_session(PileEventType type, station::TimeMs at, std::string reason) {
@@ -65,7 +69,8 @@ void SimPile::end_session(PileEventType type, station::TimeMs at, std::string re
     e.type = type;
     e.session = session_->id;
     e.order = session_->order;
-    e.energy_kwh = type == PileEventType::SessionFinished ? session_->target_kwh : session_energy(at);
+    e.energy_kwh =
+        type == PileEventType::SessionFinished ? session_->target_kwh : session_energy(at);
     e.reason = std::move(reason);
     session_.reset();
     event(std::move(e), at);
@@ -81,7 +86,8 @@ void SimPile::report_status(station::TimeMs now) {
     s.session = session_ ? session_->id : "";
     s.at_ms = now;
     s.origin = next_origin();
-    out_.push_back({contract::pile_topic(spec_.id, PileChannel::Status), contract::to_json(s), 1, true});
+    out_.push_back(
+        {contract::pile_topic(spec_.id, PileChannel::Status), contract::to_json(s), 1, true});
 }
 
 void SimPile::report_telemetry(station::TimeMs now) {
@@ -96,7 +102,8 @@ void SimPile::report_telemetry(station::TimeMs now) {
     t.power_kw = spec_.power;
     t.at_ms = now;
     t.origin = next_origin();
-    out_.push_back({contract::pile_topic(spec_.id, PileChannel::Telemetry), contract::to_json(t), 0, false});
+    out_.push_back(
+        {contract::pile_topic(spec_.id, PileChannel::Telemetry), contract::to_json(t), 0, false});
 }
 
 contract::Publication SimPile::last_will() const {
@@ -217,7 +224,8 @@ void SimPile::on_command(const contract::PileCommand& cmd, station::TimeMs now) 
                 break;
         }
     }
-    out_.push_back({contract::pile_topic(spec_.id, PileChannel::Acks), contract::to_json(ack), 1, false});
+    out_.push_back(
+        {contract::pile_topic(spec_.id, PileChannel::Acks), contract::to_json(ack), 1, false});
 }
 
 }  // namespace pilesim

@@ -160,6 +160,11 @@ void Stack::stop_scheduler() {
     scheduler_->stop();
 }
 
+void Stack::restart_scheduler() {
+    scheduler_.reset();
+    start_scheduler();
+}
+
 void Stack::crash_and_restart_scheduler() {
     scheduler_->kill_hard();
     scheduler_.reset();

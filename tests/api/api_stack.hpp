@@ -67,6 +67,9 @@ class Stack {
     void stop_scheduler();
     /// Kills the scheduler (SIGKILL: no clean shutdown) and starts it again, same options.
     void crash_and_restart_scheduler();
+    /// Starts the scheduler again after stop_scheduler().
+    void restart_scheduler();
+    harness::Broker& broker() { return broker_; }
     int port() const { return port_; }
     std::string broker_uri() const { return broker_.uri(); }
     const std::string& dir() const { return dir_; }

@@ -1,5 +1,8 @@
 // Contract test: a tour of every endpoint, success and failure, with each response
-// checked by contract_check.py against the field tables of ../shared/spec/api-v1.0.0.md.
+// checked by contract_check.py against the field tables of the course's API document
+// v1.0.0 (api-v1.0.0.md, restated by docs/openapi.yaml). That document lives outside the
+// repository: without the CMake setting STATION_SPEC_DIR the tour runs but the comparison
+// is skipped, with a warning.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 
@@ -82,9 +85,16 @@ TEST_CASE("api: every response matches the document's field tables", "[api][cont
     h.call("GET", "/client/index/car", std::nullopt, admin);          // 403
     h.call("GET", "/admin/index/manage", std::nullopt, "bad-token");  // 401
 
-    const std::string cmd = std::string("python3 ") + STATION_CONTRACT_CHECK + " " +
-                            STATION_SHARED_DIR + "/spec/api-v1.0.0.md " + record + " > " + s.dir() +
-                            "/contract.txt 2>&1";
+    const std::string spec_dir = STATION_SPEC_DIR;
+    if (spec_dir.empty()) {
+        WARN(
+            "skipped the comparison with the API document: STATION_SPEC_DIR not set (the "
+            "original API document lives outside the repository); the responses are in "
+            << record);
+        return;
+    }
+    const std::string cmd = std::string("python3 ") + STATION_CONTRACT_CHECK + " " + spec_dir +
+                            "/api-v1.0.0.md " + record + " > " + s.dir() + "/contract.txt 2>&1";
     const int rc = std::system(cmd.c_str());
     std::string report;
     {

@@ -214,7 +214,7 @@ class RestDriver {
 TEST_CASE("api: e2e — the acceptance case through REST matches the expected station and bills",
           "[api][e2e]") {
     std::string scenario;
-    REQUIRE(cli::read_file(std::string(STATION_SHARED_DIR) + "/acceptance/case42.txt", scenario));
+    REQUIRE(cli::read_file(std::string(STATION_ACCEPTANCE_DIR) + "/case42.txt", scenario));
     Stack s;
     INFO("logs in " << s.dir());
     REQUIRE(s.piles_are("REST"));
@@ -240,8 +240,8 @@ TEST_CASE("api: e2e — the acceptance case through REST matches the expected st
     out << driver.final_line(*last).dump() << "\n";
     out.close();
 
-    const std::string diff =
-        harness::compare_with_case42(STATION_SHARED_DIR, s.dir(), s.dir() + "/actual.jsonl");
+    const std::string diff = harness::compare_with_case42(
+        STATION_COMPARE_REPLAY, STATION_ACCEPTANCE_DIR, s.dir(), s.dir() + "/actual.jsonl");
     INFO(diff << "\n" << s.logs());
     CHECK(diff == "match\n");
 }

@@ -687,21 +687,60 @@ TEST_CASE("api: a restart keeps users and cars and orders and bills and tokens",
                       200, 0));
 }
 
-TEST_CASE("api: without the scheduler changes answer 503 and store nothing", "[api]") {
+TEST_CASE("api: without an answer a change is 504 outcome unknown, and it never takes effect later",
+          "[api][log]") {
+    // Reproduction 2 of issue #8: the API answered 503 "nothing stored", and the request,
+    // delivered once the scheduler (or the broker) was back, created the order anyway.
     apitest::StackOptions options;
     options.scheduler_timeout_ms = 500;
+    options.journal = true;
     Stack s(options);
     auto& h = s.http();
+    INFO("logs in " << s.dir());
     REQUIRE(s.piles_are("REST"));
+    const std::string admin = s.admin_token();
     const std::string u = s.user("d@bupt.cn");
     const std::string car = s.car(u, "D1", 60, 0);
     s.stop_scheduler();
-    const auto r = h.call("POST", "/client/index/order",
-                          json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 15}}, u);
-    CHECK(r.status == 503);
+    auto r = h.call("POST", "/client/index/order",
+                    json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 15}}, u);
+    CHECK(r.status == 504);
     CHECK(r.body["code"] == -1);
-    CHECK(r.body["error"] == "scheduler_unavailable");
+    CHECK(r.body["error"] == "outcome_unknown");
+    // The scheduler comes back and receives the request its session kept: past its
+    // deadline, it is not carried out.
+    s.restart_scheduler();
+    REQUIRE(s.piles_are("REST"));
+    std::this_thread::sleep_for(1s);
     CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)).empty());
+    const json station = data_of(h.call("GET", "/admin/index/manage", std::nullopt, admin));
+    CHECK(station["wait_array"].empty());
+    for (const auto& pile : station["charge_array"]) {
+        CHECK(pile["car_blocks"].empty());
+    }
+    // The same with the broker gone: the request waits in the API's client, is sent when
+    // the broker is back, and is refused there as expired.
+    s.broker().kill_hard();
+    r = h.call("POST", "/client/index/order",
+               json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 15}}, u);
+    CHECK(r.status == 504);
+    CHECK(r.body["error"] == "outcome_unknown");
+    s.broker().start();
+    REQUIRE(s.piles_are("REST"));
+    std::this_thread::sleep_for(2s);
+    CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)).empty());
+    // And a request now goes through (under load a 500 ms deadline may pass: then the
+    // answer is 503, known not carried out, and the request is simply made again).
+    REQUIRE(harness::Probe::eventually(
+        [&] {
+            r = h.call("POST", "/client/index/order",
+                       json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 15}}, u);
+            return r.status != 503;
+        },
+        20s));
+    INFO(r.raw);
+    CHECK(is_envelope(r, 200, 200));
+    CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)).size() == 1);
 }
 
 TEST_CASE("api: a scheduler crash and restart with its journal keeps every order and queue place",
@@ -760,4 +799,108 @@ TEST_CASE("api: a scheduler crash and restart with its journal keeps every order
          data_of(h.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u))) {
         CHECK(o["state"] == "FINISHED");
     }
+}
+
+TEST_CASE("api: a change made while the API is down reaches it even if the broker loses it",
+          "[api][log]") {
+    // Reproduction 3 of issue #8: with the API down, an order finished and the broker was
+    // killed before saving the queued update: the order and its bill never reached the API.
+    apitest::StackOptions options;
+    options.journal = true;
+    Stack s(options);
+    auto& h = s.http();
+    INFO("logs in " << s.dir());
+    REQUIRE(s.piles_are("REST"));
+    const std::string u = s.user("lost@bupt.cn");
+    const std::string car = s.car(u, "L1", 60, 0);
+    const auto created = h.call("POST", "/client/index/order",
+                                json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 20}}, u);
+    REQUIRE(is_envelope(created, 200, 200));
+    s.stop_api();
+    {
+        harness::Probe admin(s.broker_uri(), "test-admin");
+        contract::SchedulerRequest r;
+        r.op = contract::RequestOp::ClockAdvance;
+        r.advance_seconds = 7200;  // the order finishes with its bill
+        REQUIRE(admin.request(r).ok);
+    }
+    s.broker().kill_hard();  // within its autosave: the API's queued messages are gone
+    s.broker().start();
+    s.start_api();
+    auto& h2 = s.http();
+    REQUIRE(harness::Probe::eventually(
+        [&] {
+            const auto history =
+                data_of(h2.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u));
+            return history.size() == 1 && history[0]["state"] == "FINISHED";
+        },
+        15s));
+    const json order =
+        data_of(h2.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u))[0];
+    CHECK(order["charge_id"] == "F1");  // the pile it charged at, also once it is closed
+    const json bills = data_of(h2.call(
+        "GET", "/client/index/bill?order_id=" + order["id"].get<std::string>(), std::nullopt, u));
+    REQUIRE(bills.size() == 1);
+    CHECK(bills[0]["charge_kwh"] == 20.0);
+    const json info = data_of(h2.call("GET", "/client/index/information", std::nullopt, u));
+    CHECK(info["balance"].get<double>() == Approx(-order["fee"].get<double>()));
+    CHECK(info["car_array"][0]["power_current"] == 20.0);
+}
+
+TEST_CASE("api: one car, one order: the client's and the admin's views agree", "[api][log]") {
+    Stack s;
+    auto& h = s.http();
+    INFO("logs in " << s.dir());
+    REQUIRE(s.piles_are("REST"));
+    const std::string admin = s.admin_token();
+    const std::string u = s.user("v@bupt.cn");
+    const std::string car = s.car(u, "V1", 60, 10);
+    REQUIRE(is_envelope(h.call("POST", "/client/index/order",
+                               json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 20}}, u),
+                        200, 200));
+    REQUIRE(is_envelope(h.call("POST", "/admin/sim/clock", json{{"advance_seconds", 1200}}, admin),
+                        200, 0));  // 10 kWh of 20 at 30 kW
+    const json station = data_of(h.call("GET", "/admin/index/manage", std::nullopt, admin));
+    const json block = station["charge_array"][0]["car_blocks"][0];
+    CHECK(block["power_current"] == 20.0);
+    const json cars = data_of(h.call("GET", "/client/index/car", std::nullopt, u));
+    CHECK(cars[0]["power_current"] == block["power_current"]);
+    const json info = data_of(h.call("GET", "/client/index/information", std::nullopt, u));
+    CHECK(info["car_array"][0]["power_current"] == block["power_current"]);
+    const json current =
+        data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u));
+    CHECK(current[0]["charge_kwh"] == 10.0);
+    CHECK(current[0]["charge_id"] == "F1");
+    REQUIRE(is_envelope(h.call("DELETE", "/client/index/order", json{{"id", current[0]["id"]}}, u),
+                        200, "0"));
+    const json history =
+        data_of(h.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u));
+    CHECK(history[0]["charge_id"] == "F1");
+    CHECK(history[0]["charge_kwh"] == 10.0);
+    CHECK(data_of(h.call("GET", "/client/index/car", std::nullopt, u))[0]["power_current"] == 20.0);
+}
+
+TEST_CASE("api: an Idempotency-Key makes a retried change act once", "[api][log]") {
+    Stack s;
+    auto& h = s.http();
+    INFO("logs in " << s.dir());
+    REQUIRE(s.piles_are("REST"));
+    const std::string u = s.user("k@bupt.cn");
+    const std::string car = s.car(u, "K1", 60, 0);
+    const std::string body = json{{"car_id", car}, {"mode", "T"}, {"apply_kwh", 5}}.dump();
+    const std::vector<std::pair<std::string, std::string>> headers = {
+        {"token", u}, {"Content-Type", "application/json"}, {"Idempotency-Key", "try-1"}};
+    const auto first = h.raw("POST", "/client/index/order", body, headers);
+    REQUIRE(is_envelope(first, 200, 200));
+    const auto again = h.raw("POST", "/client/index/order", body, headers);
+    CHECK(again.raw == first.raw);  // the first answer, not car_already_active
+    CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)).size() == 1);
+    // The same key for another request is refused.
+    const std::string other = json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 5}}.dump();
+    const auto reused = h.raw("POST", "/client/index/order", other, headers);
+    CHECK(reused.status == 422);
+    CHECK(reused.body["error"] == "idempotency_key_reused");
+    auto bad = headers;
+    bad.back().second = "has spaces";
+    CHECK(h.raw("POST", "/client/index/order", body, bad).status == 400);
 }

@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <variant>
 
 #include "api/body_fields.hpp"
+#include "api/log_follower.hpp"
 #include "api/login_guard.hpp"
 #include "api/passwords.hpp"
 #include "api/scheduler_link.hpp"
@@ -157,6 +159,21 @@ OrderRecord order(const std::string& key, std::int64_t car, const std::string& s
     return o;
 }
 
+// Applies rows as the next position of the log (bills first, then orders, as a batch).
+void record_updates(Store& s, const std::vector<std::variant<OrderRecord, BillRecord>>& updates) {
+    std::vector<OrderRecord> orders;
+    std::vector<BillRecord> bills;
+    for (const auto& u : updates) {
+        if (const auto* o = std::get_if<OrderRecord>(&u)) {
+            orders.push_back(*o);
+        } else {
+            bills.push_back(std::get<BillRecord>(u));
+        }
+    }
+    const LogPosition at = s.log_position();
+    REQUIRE(s.apply_changes(at, LogPosition{"run", at.pos + 1}, orders, bills));
+}
+
 }  // namespace
 
 TEST_CASE("store — schema is migrated once and survives reopening", "[api][store]") {
@@ -284,7 +301,7 @@ TEST_CASE("store — a cached user sees every change of its row", "[api][store]"
     CHECK(s.user(user)->password_hash == "hash2");
     s.record_order(order("run/0", car, "FINISHED", 10, 3));
     CHECK(s.user(user)->balance_cents == 200);
-    s.record_updates({order("run/1", car, "CANCELLED", 1, 1)});
+    record_updates(s, {order("run/1", car, "CANCELLED", 1, 1)});
     CHECK(s.user(user)->balance_cents == 100);
 }
 
@@ -299,11 +316,11 @@ TEST_CASE("store — cached order lists follow every write", "[api][store]") {
     s.record_order(order("run/0", car, "WAITING", 0, 0));
     REQUIRE(s.orders_of(user, true).size() == 1);
     CHECK(s.orders_of(user, true)[0].state == "WAITING");
-    s.record_updates({order("run/0", car, "CHARGING", 1, 1)});
+    record_updates(s, {order("run/0", car, "CHARGING", 1, 1)});
     CHECK(s.orders_of(user, true)[0].state == "CHARGING");
     CHECK(s.orders_of(other, true).empty());
-    s.record_updates(
-        {order("run/1", other_car, "WAITING", 0, 0), order("run/0", car, "FINISHED", 2, 2)});
+    record_updates(
+        s, {order("run/1", other_car, "WAITING", 0, 0), order("run/0", car, "FINISHED", 2, 2)});
     CHECK(s.orders_of(user, true).empty());
     CHECK(s.orders_of(user, false).size() == 1);
     CHECK(s.orders_of(other, true).size() == 1);
@@ -315,10 +332,10 @@ TEST_CASE("store — a burst of updates is one transaction with the same rules",
     const auto user = *s.create_user("a@b.cn", "A", "hash");
     const auto car = s.add_car(user, "car", 60, 10);
     const auto bills = s.bills_version();
-    s.record_updates({order("run/0", car, "WAITING", 0, 0), order("run/0", car, "CHARGING", 5, 6),
-                      BillRecord{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"},
-                      order("run/0", car, "FINISHED", 10, 15),
-                      order("run/0", car, "FINISHED", 10, 15)});
+    record_updates(
+        s, {order("run/0", car, "WAITING", 0, 0), order("run/0", car, "CHARGING", 5, 6),
+            BillRecord{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"},
+            order("run/0", car, "FINISHED", 10, 15), order("run/0", car, "FINISHED", 10, 15)});
     const auto orders = s.orders_of(user, false);
     REQUIRE(orders.size() == 1);
     CHECK(orders[0].state == "FINISHED");
@@ -326,35 +343,94 @@ TEST_CASE("store — a burst of updates is one transaction with the same rules",
     CHECK(s.bills_version() == bills + 1);
     CHECK(s.pile_totals().at(0).second.charges == 1);
     // An order of a car that is not ours is skipped; the rest of the burst is stored.
-    s.record_updates({order("run/1", 999, "WAITING", 0, 0), order("run/2", car, "WAITING", 0, 0)});
+    record_updates(s, {order("run/1", 999, "WAITING", 0, 0), order("run/2", car, "WAITING", 0, 0)});
     CHECK(s.orders_of(user, true).size() == 1);
 }
 
-TEST_CASE("link — order and bill updates from the bus become records — junk does not", "[api]") {
-    const json order_update =
-        json::parse(R"({"order":3,"run":"s-1","car":"17","number":"F2","mode":"F",
-        "state":"CHARGING","requested_kwh":20,"charged_kwh":1.5,"charge_fee":1.05,"service_fee":1.2,"fee":2.25,
-        "front_cars":0,"pile":"F1","created":{"at_ms":1,"time":"2026-11-25 06:00:00"},
-        "dispatched":{"at_ms":2,"time":"2026-11-25 06:01:00"},"started":null,"closed":null})");
-    const auto o = order_from_update(order_update);
-    REQUIRE(o);
-    CHECK(o->station_key == "s-1/3");
-    CHECK(o->car_id == 17);
-    CHECK(o->number == 2);
-    CHECK(o->dispatch_time == "2026-11-25 06:01:00");
-    CHECK(o->start_time.empty());
-    json not_ours = order_update;
-    not_ours["car"] = "V1";
-    CHECK_FALSE(order_from_update(not_ours));
-    CHECK_FALSE(order_from_update(json::parse(R"({"order":"x"})")));
-    CHECK_FALSE(order_from_update(json()));
-    CHECK_FALSE(bill_from_update(json::parse(R"({"bill":1})")));
+TEST_CASE("store — a batch applies only at the stored position, and moves it", "[api][store]") {
+    TempDb db;
+    LogPosition reached;
+    {
+        Store s(db.path);
+        const auto user = *s.create_user("a@b.cn", "A", "hash");
+        const auto car = s.add_car(user, "car", 60, 10);
+        CHECK(s.log_position().pos == 0);
+        CHECK(s.apply_changes({}, {"r1", 3}, {order("r1/0", car, "WAITING", 0, 0)}, {}));
+        // Someone else's expectation of the position: nothing is written.
+        CHECK_FALSE(s.apply_changes({}, {"r1", 9}, {order("r1/0", car, "FINISHED", 9, 9)}, {}));
+        CHECK(s.orders_of(user, true).size() == 1);
+        CHECK(s.user(user)->balance_cents == 0);
+        reached = s.log_position();
+    }
+    Store again(db.path);  // the position is durable, with the rows
+    CHECK(again.log_position().run == reached.run);
+    CHECK(again.log_position().pos == 3);
+}
+
+TEST_CASE("log — what a batch means against the applied position", "[api]") {
+    contract::ChangeBatch b;
+    b.run = "r1";
+    b.from = 4;
+    b.to = 7;
+    CHECK(judge({"r1", 4}, b) == BatchVerdict::Apply);
+    CHECK(judge({"r1", 5}, b) == BatchVerdict::Apply);  // overlaps: orders are as of `to`
+    CHECK(judge({"r1", 7}, b) == BatchVerdict::Have);
+    CHECK(judge({"r1", 9}, b) == BatchVerdict::Have);
+    CHECK(judge({"r1", 3}, b) == BatchVerdict::Gap);
+    CHECK(judge({"r0", 3}, b) == BatchVerdict::Gap);  // another run: from its start only
+    b.from = 0;
+    CHECK(judge({"r0", 3}, b) == BatchVerdict::Apply);
+    CHECK(judge({}, b) == BatchVerdict::Apply);
+}
+
+TEST_CASE("log — order and bill changes become rows — impossible values are refused", "[api]") {
+    const std::string batch = R"({"run":"s-1","from":4,"to":6,"more":false,
+        "orders":[{"order":3,"car":"17","number":"F2","mode":"F","state":"CHARGING",
+          "requested_kwh":20,"charged_kwh":1.5,"charge_fee":1.05,"service_fee":1.2,
+          "front_cars":0,"pile":"F1","created_ms":1764050400000,"dispatched_ms":1764050460000,
+          "started_ms":null,"closed_ms":null,"pos":6},
+          {"order":4,"car":"V1","number":"T1","mode":"T","state":"WAITING",
+          "requested_kwh":5,"charged_kwh":0,"charge_fee":0,"service_fee":0,
+          "front_cars":2,"pile":"","created_ms":1764050400000,"dispatched_ms":null,
+          "started_ms":null,"closed_ms":null,"pos":5}],
+        "bills":[]})";
+    contract::ChangeBatch b;
+    REQUIRE(contract::parse(batch, b) == "");
+    const BatchRows rows = rows_of(b);
+    REQUIRE(rows.orders.size() == 1);  // V1 is not one of the API's cars
+    const OrderRecord& o = rows.orders[0];
+    CHECK(o.station_key == "s-1/3");
+    CHECK(o.car_id == 17);
+    CHECK(o.number == 2);
+    CHECK(o.dispatch_time == "2025-11-25 06:01:00");
+    CHECK(o.start_time.empty());
+    CHECK(o.log_pos == 6);
+    auto refused = [&](const std::string& from, const std::string& to) {
+        std::string text = batch;
+        const auto at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, from.size(), to);
+        contract::ChangeBatch out;
+        return !contract::parse(text, out).empty();
+    };
+    CHECK(refused(R"("charge_fee":1.05)", R"("charge_fee":-5000)"));
+    CHECK(refused(R"("charge_fee":1.05)", R"("charge_fee":1e308)"));
+    CHECK(refused(R"("charge_fee":1.05)", R"("charge_fee":"1.05")"));
+    CHECK(refused(R"("state":"CHARGING")", R"("state":"DONE")"));
+    CHECK(refused(R"("pos":6})", R"("pos":9})"));  // outside (from, to]
+    CHECK(refused(R"("to":6)", R"("to":5)"));      // the order at 6 lies outside
+    CHECK(refused(R"("closed_ms":null,"pos":6)", R"("closed_ms":5,"pos":6)"));  // open, closed?
+    CHECK(refused(R"("number":"F2")", R"("number":"T2")"));
+    CHECK(refused(R"("charge_fee":1.05,)", ""));  // a missing field has no default
+    contract::ChangeBatch out;
+    CHECK_FALSE(contract::parse(std::string_view("not json"), out).empty());
+    CHECK_FALSE(contract::parse(std::string_view("[]"), out).empty());
 }
 
 TEST_CASE("view — takes only newer states and indexes orders by place", "[api]") {
     StationView view;
     const json state =
-        json::parse(R"({"at_ms":1000,"revision":5,"time":"t","run":"r","piles":[{"id":"F1",
+        json::parse(R"({"at_ms":1000,"revision":5,"time":"t","run":"r","head":0,"piles":[{"id":"F1",
         "queue":[{"order":1,"number":"F1","state":"CHARGING","requested_kwh":10,"kwh":2}]}],
         "waiting":[{"order":2,"number":"F2","kwh":5,"requested_kwh":5,"front_cars":0}],
         "redispatch":[]})");

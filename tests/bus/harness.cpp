@@ -1,22 +1,29 @@
 #include "harness.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include "contract/topics.hpp"
 
 namespace harness {
 
-std::string scheduler_binary() { return STATION_SCHEDULER_BIN; }
-std::string pile_sim_binary() { return STATION_PILE_SIM_BIN; }
-std::string api_binary() { return STATION_API_BIN; }
+std::string scheduler_binary() {
+    return STATION_SCHEDULER_BIN;
+}
+std::string pile_sim_binary() {
+    return STATION_PILE_SIM_BIN;
+}
+std::string api_binary() {
+    return STATION_API_BIN;
+}
 
 std::string temp_dir() {
     std::string tmpl = "/tmp/evcs-bus-test-XXXXXX";
@@ -46,9 +53,13 @@ bool alive(pid_t pid) {
 
 // ---- broker ------------------------------------------------------------------------
 
-Broker::Broker(int port) : dir_(temp_dir()), port_(port) { start(); }
+Broker::Broker(int port) : dir_(temp_dir()), port_(port) {
+    start();
+}
 
-Broker::~Broker() { stop(); }
+Broker::~Broker() {
+    stop();
+}
 
 void Broker::start() {
     const std::string cmd = std::string(STATION_BROKER_START) + " " + dir_ + " " +
@@ -72,6 +83,16 @@ void Broker::stop() {
     }
 }
 
+void Broker::kill_hard() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        for (int i = 0; i < 500 && alive(pid_); ++i) {
+            std::this_thread::sleep_for(10ms);
+        }
+        pid_ = -1;
+    }
+}
+
 void Broker::restart() {
     stop();
     start();
@@ -79,7 +100,8 @@ void Broker::restart() {
 
 // ---- processes -----------------------------------------------------------------------
 
-Process::Process(std::vector<std::string> argv, std::string log_path) : log_path_(std::move(log_path)) {
+Process::Process(std::vector<std::string> argv, std::string log_path)
+    : log_path_(std::move(log_path)) {
     pid_ = fork();
     if (pid_ == 0) {
         const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -95,7 +117,9 @@ Process::Process(std::vector<std::string> argv, std::string log_path) : log_path
     }
 }
 
-Process::~Process() { stop(); }
+Process::~Process() {
+    stop();
+}
 
 bool Process::running() {
     if (pid_ <= 0) {
@@ -138,7 +162,9 @@ void Process::kill_hard() {
     }
 }
 
-std::string Process::log() const { return read_text(log_path_); }
+std::string Process::log() const {
+    return read_text(log_path_);
+}
 
 // ---- probe ---------------------------------------------------------------------------
 
@@ -155,7 +181,8 @@ Probe::Probe(const std::string& uri, const std::string& client_id, const std::st
     client_ = std::make_unique<bus::MqttClient>(o, [this](bus::Received m) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            messages_.push_back({std::string(m.topic), std::string(m.payload), std::chrono::steady_clock::now()});
+            messages_.push_back(
+                {std::string(m.topic), std::string(m.payload), std::chrono::steady_clock::now()});
         }
         arrived_.notify_all();
     });
@@ -210,14 +237,16 @@ bool Probe::eventually(const std::function<bool()>& check, std::chrono::millisec
     return check();
 }
 
-contract::SchedulerReply Probe::request(contract::SchedulerRequest req, std::chrono::milliseconds timeout) {
+contract::SchedulerReply Probe::request(contract::SchedulerRequest req,
+                                        std::chrono::milliseconds timeout) {
     req.id = client_id_ + "-" + std::to_string(++next_id_);
     req.reply_to = contract::replies_topic(client_id_);
     const std::size_t from = mark();
     publish(contract::scheduler_requests_topic(), contract::to_json(req));
     const auto reply = wait_for(
         [&](const Message& m) {
-            return m.topic == req.reply_to && m.payload.find("\"id\":\"" + req.id + "\"") != std::string::npos;
+            return m.topic == req.reply_to &&
+                   m.payload.find("\"id\":\"" + req.id + "\"") != std::string::npos;
         },
         from, timeout);
     contract::SchedulerReply r;

@@ -4,6 +4,8 @@
 // under the topic root and sends requests. Paho's callbacks only record; assertions run
 // on the test thread (Catch2 is not thread-safe).
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -11,7 +13,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "bus/mqtt_client.hpp"
@@ -23,7 +24,7 @@ using namespace std::chrono_literals;
 
 /// A broker of our own (broker/start-dev.sh), stopped on destruction.
 class Broker {
-public:
+  public:
     /// Starts a broker in a fresh folder on a free port (or `port`).
     explicit Broker(int port = 0);
     ~Broker();
@@ -34,9 +35,12 @@ public:
     /// Stops it cleanly (it saves its persistence) and starts it again on the same port.
     void restart();
     void stop();
-
-private:
+    /// Kills it (SIGKILL): what it had not saved is lost.
+    void kill_hard();
+    /// Starts it again on its port, after stop() or kill_hard().
     void start();
+
+  private:
     std::string dir_;
     int port_;
     pid_t pid_ = -1;
@@ -44,7 +48,7 @@ private:
 
 /// A child process with its output in a log file; stopped (SIGTERM) on destruction.
 class Process {
-public:
+  public:
     Process(std::vector<std::string> argv, std::string log_path);
     ~Process();
     Process(const Process&) = delete;
@@ -57,7 +61,7 @@ public:
     pid_t pid() const { return pid_; }
     std::string log() const;
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string log_path_;
 };
@@ -70,22 +74,25 @@ struct Message {
 
 /// Subscribes to everything under the root, records it, sends requests.
 class Probe {
-public:
+  public:
     /// Subscribes to `filter` (default: everything under the root) and its own replies.
     Probe(const std::string& uri, const std::string& client_id, const std::string& filter = "");
     /// Publishes a request with a fresh id and waits for its reply.
-    contract::SchedulerReply request(contract::SchedulerRequest req, std::chrono::milliseconds timeout = 5s);
-    void publish(const std::string& topic, const std::string& payload, int qos = 1, bool retain = false);
+    contract::SchedulerReply request(contract::SchedulerRequest req,
+                                     std::chrono::milliseconds timeout = 5s);
+    void publish(const std::string& topic, const std::string& payload, int qos = 1,
+                 bool retain = false);
     /// Index of the next message to arrive (to search only what comes after).
     std::size_t mark();
     /// The first message at or after `from` for which `match` holds, waiting up to `timeout`.
     std::optional<Message> wait_for(std::function<bool(const Message&)> match, std::size_t from,
                                     std::chrono::milliseconds timeout = 5s);
     /// Waits until `check` (called on the test thread, e.g. with requests) holds.
-    static bool eventually(const std::function<bool()>& check, std::chrono::milliseconds timeout = 5s);
+    static bool eventually(const std::function<bool()>& check,
+                           std::chrono::milliseconds timeout = 5s);
     std::vector<Message> messages();
 
-private:
+  private:
     std::string client_id_;
     int next_id_ = 0;
     std::mutex mutex_;

@@ -1,6 +1,6 @@
 #pragma once
 // The replay's output form (scenario-format.md), built by the end-to-end tests from what
-// the running system reports, so that compare-replay.py can judge it against the
+// the running system reports, so that tests/tools/compare_replay.py can judge it against the
 // expected lines. Day 0 of the scenario is kScenarioDay0.
 
 #include <nlohmann/json.hpp>
@@ -88,13 +88,13 @@ std::optional<station::TimeMs> play_scenario(const std::string& scenario, Driver
     return t;
 }
 
-/// compare-replay.py's verdict on `actual` against case42.expected.jsonl: "match\n", or
-/// its exit status and differences.
-inline std::string compare_with_case42(const std::string& shared, const std::string& dir,
+/// The verdict of `compare_tool` (tests/tools/compare_replay.py) on `actual` against
+/// case42.expected.jsonl in `acceptance_dir`: "match\n", or its exit status and differences.
+inline std::string compare_with_case42(const std::string& compare_tool,
+                                       const std::string& acceptance_dir, const std::string& dir,
                                        const std::string& actual) {
-    const std::string cmd = "python3 " + shared + "/tools/compare-replay.py " + shared +
-                            "/acceptance/case42.expected.jsonl " + actual + " > " + dir +
-                            "/compare.txt 2>&1";
+    const std::string cmd = "python3 " + compare_tool + " " + acceptance_dir +
+                            "/case42.expected.jsonl " + actual + " > " + dir + "/compare.txt 2>&1";
     const int rc = std::system(cmd.c_str());
     std::string diff;
     cli::read_file(dir + "/compare.txt", diff);

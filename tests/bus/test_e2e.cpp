@@ -3,7 +3,6 @@
 // requests to the scheduler, faults injected into the simulated piles — and the station
 // compared with case42.expected.jsonl at every event time and in its final bills.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,8 +10,8 @@
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
 #include "harness.hpp"
-#include "replay_lines.hpp"
 #include "replay/scenario.hpp"
+#include "replay_lines.hpp"
 #include "station/time.hpp"
 
 using harness::Message;
@@ -30,10 +29,12 @@ station::TimeMs scenario_time(const json& stamp) {
 }
 
 class Driver {
-public:
+  public:
     explicit Driver(Probe& probe) : probe_(probe) {}
 
-    contract::SchedulerReply request(contract::SchedulerRequest r) { return probe_.request(r, 10s); }
+    contract::SchedulerReply request(contract::SchedulerRequest r) {
+        return probe_.request(r, 10s);
+    }
 
     json state() {
         contract::SchedulerRequest r;
@@ -82,7 +83,8 @@ public:
         cmd.fault_minutes = static_cast<int>(ev.fault_duration / station::kMsPerMinute);
         const std::string pile(ev.subject);
         const auto from = probe_.mark();
-        probe_.publish(contract::pile_topic(pile, contract::PileChannel::Commands), contract::to_json(cmd));
+        probe_.publish(contract::pile_topic(pile, contract::PileChannel::Commands),
+                       contract::to_json(cmd));
         const auto ack = probe_.wait_for(
             [&](const Message& m) {
                 return m.topic == contract::pile_topic(pile, contract::PileChannel::Acks) &&
@@ -135,8 +137,10 @@ public:
         for (const char* area : {"waiting", "redispatch"}) {
             line[area] = json::array();
             for (const auto& c : s[area]) {
-                line[area].push_back(
-                    json{{"car", c["car"]}, {"number", c["number"]}, {"mode", c["mode"]}, {"kwh", c["kwh"]}});
+                line[area].push_back(json{{"car", c["car"]},
+                                          {"number", c["number"]},
+                                          {"mode", c["mode"]},
+                                          {"kwh", c["kwh"]}});
             }
         }
         return line;
@@ -156,12 +160,13 @@ public:
             }
             json sessions = json::array();
             for (const auto& b : o["sessions"]) {
-                sessions.push_back(harness::session_line(b["pile"], scenario_time(b["start"]), scenario_time(b["stop"]),
-                                                         b["kwh"], b["hours"], b["charge_fee"], b["service_fee"],
-                                                         b["total_fee"]));
+                sessions.push_back(harness::session_line(
+                    b["pile"], scenario_time(b["start"]), scenario_time(b["stop"]), b["kwh"],
+                    b["hours"], b["charge_fee"], b["service_fee"], b["total_fee"]));
             }
-            bills.push_back(harness::order_line({o["car"], o["number"], o["state"], o["kwh"], o["charge_fee"],
-                                                 o["service_fee"], o["total_fee"], sessions}));
+            bills.push_back(
+                harness::order_line({o["car"], o["number"], o["state"], o["kwh"], o["charge_fee"],
+                                     o["service_fee"], o["total_fee"], sessions}));
         }
         return json{{"end", when(end)}, {"bills", bills}};
     }
@@ -178,7 +183,7 @@ public:
         return true;
     }
 
-private:
+  private:
     Probe& probe_;
     station::TimeMs now_ = 0;
     int commands_ = 0;
@@ -187,17 +192,19 @@ private:
 }  // namespace
 
 TEST_CASE("e2e: the acceptance case through broker, scheduler and simulated piles", "[e2e]") {
-    const std::string shared = STATION_SHARED_DIR;
+    const std::string acceptance = STATION_ACCEPTANCE_DIR;
     std::string scenario;
-    REQUIRE(cli::read_file(shared + "/acceptance/case42.txt", scenario));
+    REQUIRE(cli::read_file(acceptance + "/case42.txt", scenario));
 
     harness::Broker broker;
     const std::string dir = harness::temp_dir();
-    harness::Process scheduler({harness::scheduler_binary(), "--broker", broker.uri(), "--profile",
-                                "acceptance-42", "--sim-start", "2026-11-25 06:00:00", "--sim-speed", "0"},
-                               dir + "/scheduler.log");
-    harness::Process sim({harness::pile_sim_binary(), "--broker", broker.uri(), "--profile", "acceptance-42"},
-                         dir + "/pile-sim.log");
+    harness::Process scheduler(
+        {harness::scheduler_binary(), "--broker", broker.uri(), "--profile", "acceptance-42",
+         "--sim-start", "2026-11-25 06:00:00", "--sim-speed", "0"},
+        dir + "/scheduler.log");
+    harness::Process sim(
+        {harness::pile_sim_binary(), "--broker", broker.uri(), "--profile", "acceptance-42"},
+        dir + "/pile-sim.log");
     Probe probe(broker.uri(), "e2e-driver");
     Driver driver(probe);
     INFO("logs in " << dir);
@@ -215,7 +222,8 @@ TEST_CASE("e2e: the acceptance case through broker, scheduler and simulated pile
     out << driver.final_line(*last).dump() << "\n";
     out.close();
 
-    const std::string diff = harness::compare_with_case42(shared, dir, dir + "/actual.jsonl");
+    const std::string diff = harness::compare_with_case42(STATION_COMPARE_REPLAY, acceptance, dir,
+                                                          dir + "/actual.jsonl");
     INFO(diff << "\nscheduler log:\n" << scheduler.log());
     CHECK(diff == "match\n");
 }

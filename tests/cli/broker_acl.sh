@@ -83,7 +83,7 @@ expect no  "a monitor cannot write"                 scheduler 'evcs/v1/#' monito
 expect yes "the API sends requests"                 scheduler evcs/v1/scheduler/requests api evcs/v1/scheduler/requests
 expect no  "the API cannot command a pile"          T1 evcs/v1/piles/T1/commands api evcs/v1/piles/T1/commands
 expect yes "the API reads its replies"              api evcs/v1/replies/station-api scheduler evcs/v1/replies/station-api
-expect yes "the API reads order updates"            api evcs/v1/station/orders scheduler evcs/v1/station/orders
+expect yes "the API reads the change log"           api evcs/v1/station/changes scheduler evcs/v1/station/changes
 expect no  "a pile cannot read the API's replies"   F1 evcs/v1/replies/station-api scheduler evcs/v1/replies/station-api
 
 if mosquitto_pub -h 127.0.0.1 -p "$port" -t evcs/v1/piles/F1/status -m x 2>/dev/null; then

@@ -1,9 +1,9 @@
 // station-rules §6 (billing) and §7 (time).
 #include <catch2/catch.hpp>
 
-#include "support.hpp"
 #include "station/clock.hpp"
 #include "station/tariff.hpp"
+#include "support.hpp"
 
 using station::Mode;
 using station::Tariff;
@@ -42,7 +42,8 @@ TEST_CASE("§6 worked example: 10 kW from 06:00 to 07:10 costs 14.50", "[rules][
     CHECK(b.hours() == Approx(70.0 / 60.0));
 }
 
-TEST_CASE("§6 a session is split at every tariff boundary — across midnight too", "[rules][billing]") {
+TEST_CASE("§6 a session is split at every tariff boundary — across midnight too",
+          "[rules][billing]") {
     const Tariff t = Tariff::standard();
     // 22:00-02:00 at 10 kW: 10 kWh flat (21-23) then 30 kWh valley.
     CHECK(t.charging_fee(40, at(22, 0), at(2, 0, 0, 1)) == Approx(10 * 0.7 + 30 * 0.4));

@@ -23,11 +23,11 @@ station::Station small_station() {
 TEST_CASE("§4 waiting area / change mode: new number of the new mode — to the tail",
           "[rules][changes]") {
     auto st = small_station();
-    REQUIRE(st.submit("A", Mode::Fast, 30).ok());  // F1 at the pile
+    REQUIRE(st.submit("A", Mode::Fast, 30).ok());    // F1 at the pile
     REQUIRE(st.submit("T-a", Mode::Slow, 50).ok());  // T1 at the pile
-    REQUIRE(st.submit("B", Mode::Fast, 30).ok());  // F2 waits
-    REQUIRE(st.submit("C", Mode::Slow, 20).ok());  // T2 waits
-    REQUIRE(st.submit("D", Mode::Slow, 20).ok());  // T3 waits
+    REQUIRE(st.submit("B", Mode::Fast, 30).ok());    // F2 waits
+    REQUIRE(st.submit("C", Mode::Slow, 20).ok());    // T2 waits
+    REQUIRE(st.submit("D", Mode::Slow, 20).ok());    // T3 waits
     const auto id = test::order_of(st, "B").id;
     REQUIRE(st.change("B", Mode::Slow, std::nullopt).ok());
     const auto& b = st.order(id);
@@ -155,8 +155,7 @@ TEST_CASE("§4 completion: bill — FINISHED — next car at once — freed plac
     CHECK(st.bills()[0].stop == at(8, 30));
 }
 
-TEST_CASE("§4 one instant: completions run before that instant's requests",
-          "[rules][changes]") {
+TEST_CASE("§4 one instant: completions run before that instant's requests", "[rules][changes]") {
     station::Station st(test::profile(1, 0, 30, 10, 1, 1), at(8, 0));
     REQUIRE(st.submit("A", Mode::Fast, 30).ok());  // done 09:00
     REQUIRE(st.submit("B", Mode::Fast, 30).ok());  // fills the waiting area (N=1)
@@ -314,7 +313,7 @@ TEST_CASE("§5 a second fault of the same mode: priority appends — time-order 
         policy.fault_strategy = strategy;
         station::Station st(test::profile(0, 3, 30, 10, 10, 2, policy), at(8, 0));
         const std::pair<const char*, double> cars[] = {{"A", 30}, {"B", 31}, {"C", 32},
-                                                        {"D", 10}, {"E", 10}, {"F", 10}};
+                                                       {"D", 10}, {"E", 10}, {"F", 10}};
         for (const auto& [car, kwh] : cars) {
             REQUIRE(st.submit(car, Mode::Slow, kwh).ok());
         }

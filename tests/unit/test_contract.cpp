@@ -86,13 +86,20 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
         {R"({"id":5,"reply_to":"evcs/v1/replies/x","op":"state"})", "\"id\" must be a string"},
         {R"({"id":"a","reply_to":"evcs/v1/piles/T1/commands","op":"state"})", "reply_to"},
         {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"explode"})", "\"op\""},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"F"})", "\"kwh\" is missing"},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"F","kwh":0})", "above 0"},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"X","kwh":5})", "\"mode\""},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V/2","mode":"F","kwh":5})", "\"car\""},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"clock_set","time":"tomorrow"})", "\"time\""},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"clock_advance","advance_seconds":-5})", "advance_seconds"},
-        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"fault","pile":"T1","minutes":1.5})", "\"minutes\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"F"})",
+         "\"kwh\" is missing"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"F","kwh":0})",
+         "above 0"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V","mode":"X","kwh":5})",
+         "\"mode\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"submit","car":"V/2","mode":"F","kwh":5})",
+         "\"car\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"clock_set","time":"tomorrow"})",
+         "\"time\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"clock_advance","advance_seconds":-5})",
+         "advance_seconds"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"fault","pile":"T1","minutes":1.5})",
+         "\"minutes\""},
     };
     for (const auto& c : requests) {
         INFO(c.payload);
@@ -100,11 +107,17 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
         CHECK_THAT(parse(c.payload, r), Catch::Contains(c.reason));
     }
     PileStatus s;
-    CHECK_THAT(parse(R"({"pile":"T1","online":true,"state":"BUSY","mode":"T","power_kw":7,"at_ms":0,"boot":"b","seq":1})", s),
-               Catch::Contains("\"state\""));
+    CHECK_THAT(
+        parse(
+            R"({"pile":"T1","online":true,"state":"BUSY","mode":"T","power_kw":7,"at_ms":0,"boot":"b","seq":1})",
+            s),
+        Catch::Contains("\"state\""));
     Telemetry t;
-    CHECK_THAT(parse(R"({"pile":"T1","session":"s","order":1,"energy_kwh":-1,"power_kw":7,"at_ms":0,"boot":"b","seq":1})", t),
-               Catch::Contains("energy_kwh"));
+    CHECK_THAT(
+        parse(
+            R"({"pile":"T1","session":"s","order":1,"energy_kwh":-1,"power_kw":7,"at_ms":0,"boot":"b","seq":1})",
+            t),
+        Catch::Contains("energy_kwh"));
     PileEvent e;
     CHECK_THAT(parse(R"({"pile":"T1","type":"exploded","at_ms":0,"boot":"b","seq":1})", e),
                Catch::Contains("\"type\""));
@@ -112,7 +125,8 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
     CHECK_THAT(parse(R"({"id":"c","type":"start","session":"s","order":1,"target_kwh":0})", c),
                Catch::Contains("target_kwh"));
     ClockMessage k;
-    CHECK_THAT(parse(R"({"at_ms":0,"speed":-1,"wall_ms":0,"simulated":true})", k), Catch::Contains("speed"));
+    CHECK_THAT(parse(R"({"at_ms":0,"speed":-1,"wall_ms":0,"simulated":true})", k),
+               Catch::Contains("speed"));
     CHECK_THAT(parse(std::string(70000, ' '), k), Catch::Contains("64 KiB"));
     // A last will carries only the pile and online: false.
     PileStatus will;

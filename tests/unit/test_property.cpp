@@ -1,7 +1,6 @@
 // Property test: seeded random scenarios over every profile and policy combination
 // never break the station's invariants (issue #2, "Must show").
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <map>
 #include <random>
@@ -29,7 +28,8 @@ std::string check_invariants(const Station& st) {
             return "queue longer than M at " + prof.piles[p].id;
         }
         const auto state = st.pile_state(pi);
-        if ((state == station::PileState::Fault || state == station::PileState::Off) && !q.empty()) {
+        if ((state == station::PileState::Fault || state == station::PileState::Off) &&
+            !q.empty()) {
             return "a pile that is down holds cars: " + prof.piles[p].id;
         }
         for (std::size_t i = 0; i < q.size(); ++i) {
@@ -38,7 +38,8 @@ std::string check_invariants(const Station& st) {
             if (o.place != Place::Pile || o.pile != pi || o.mode != prof.piles[p].mode) {
                 return "order at a pile has the wrong place, pile or mode";
             }
-            const auto want = i == 0 ? station::OrderState::Charging : station::OrderState::Dispatched;
+            const auto want =
+                i == 0 ? station::OrderState::Charging : station::OrderState::Dispatched;
             if (o.state != want) {
                 return "head must be charging and the rest dispatched at " + prof.piles[p].id;
             }
@@ -113,7 +114,8 @@ station::Profile random_profile(std::mt19937_64& rng) {
     std::uniform_int_distribution<int> pick(0, 3);
     const int which = pick(rng);
     if (which < 3) {
-        return *station::builtin_profile(station::builtin_profile_names()[static_cast<std::size_t>(which)]);
+        return *station::builtin_profile(
+            station::builtin_profile_names()[static_cast<std::size_t>(which)]);
     }
     std::uniform_int_distribution<int> count(1, 3);
     std::uniform_int_distribution<int> power(3, 60);

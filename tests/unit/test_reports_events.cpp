@@ -1,8 +1,8 @@
 // station-rules §8 (pile totals and period reports) and the events the core reports.
 #include <catch2/catch.hpp>
 
-#include "support.hpp"
 #include "station/report.hpp"
+#include "support.hpp"
 
 using station::Mode;
 using station::Period;
@@ -11,7 +11,9 @@ using test::at;
 namespace {
 // 2026-11-25 is a Wednesday; the station starts that day at 08:00.
 const std::int64_t kWed = station::days_from_civil({2026, 11, 25});
-station::TimeMs on(std::int64_t day, int h, int m = 0) { return day * station::kMsPerDay + at(h, m); }
+station::TimeMs on(std::int64_t day, int h, int m = 0) {
+    return day * station::kMsPerDay + at(h, m);
+}
 }  // namespace
 
 TEST_CASE("§8 pile totals always equal the sum of the pile's bills", "[rules][reports]") {

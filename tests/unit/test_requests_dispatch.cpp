@@ -1,6 +1,5 @@
 // station-rules §1 (profiles), §2 (requests and queue numbers), §3 (calling and dispatch).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "support.hpp"

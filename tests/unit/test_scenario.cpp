@@ -1,7 +1,6 @@
 // The scenario notation (scenario-format.md): good input, and every kind of bad input
 // rejected with its line and a reason.
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <sstream>
 
@@ -91,7 +90,8 @@ TEST_CASE("scenario: malformed input names the line and the reason", "[scenario]
     };
     for (const Case& c : cases) {
         INFO("input: " << c.text);
-        const auto r = parse_scenario(std::string_view(c.text, std::char_traits<char>::length(c.text)));
+        const auto r =
+            parse_scenario(std::string_view(c.text, std::char_traits<char>::length(c.text)));
         CHECK_FALSE(r.ok());
         CHECK(r.events.empty());
         CHECK(r.error_line == c.line);
@@ -104,7 +104,9 @@ TEST_CASE("scenario: malformed input names the line and the reason", "[scenario]
 }
 
 TEST_CASE("scenario: a leading UTF-8 byte-order mark is ignored", "[scenario]") {
-    const auto r = parse_scenario("\xef\xbb\xbf" "06:00 (A,V1,T,40)\n");
+    const auto r = parse_scenario(
+        "\xef\xbb\xbf"
+        "06:00 (A,V1,T,40)\n");
     REQUIRE(r.ok());
     CHECK(r.events.size() == 1);
 }
@@ -140,15 +142,17 @@ TEST_CASE("replay: rejected events are reported — and stuck orders end in thei
     REQUIRE(parse_scenario(scenario).ok());
     std::ostringstream out;
     std::ostringstream warn;
-    const auto result = replay::run_replay(*station::builtin_profile("bupt-2023"), scenario, {},
-                                           out, warn);
+    const auto result =
+        replay::run_replay(*station::builtin_profile("bupt-2023"), scenario, {}, out, warn);
     REQUIRE(result.ok());
     CHECK(result.unfinished == 2);
     CHECK_THAT(warn.str(), Catch::Contains("can never finish"));
     const std::string text = out.str();
     CHECK_THAT(text, Catch::Contains(R"x({"event":"(A,V1,T,10)","ok":true})x"));
-    CHECK_THAT(text, Catch::Contains(
-                         R"x({"event":"(A,V1,T,10)","ok":false,"reason":"car already has an active request"})x"));
+    CHECK_THAT(
+        text,
+        Catch::Contains(
+            R"x({"event":"(A,V1,T,10)","ok":false,"reason":"car already has an active request"})x"));
     CHECK_THAT(text, Catch::Contains(R"x("ok":false,"reason":"no such pile")x"));
     CHECK_THAT(text, Catch::Contains(R"x("ok":false,"reason":"car has no active request")x"));
     CHECK_THAT(text, Catch::Contains(R"x("state":"REDISPATCH")x"));

@@ -1,17 +1,16 @@
 // The scheduler service's logic and the simulated pile, without a broker: messages in,
 // publications out, the wall clock passed in.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "contract/station_state.hpp"
 #include "contract/topics.hpp"
 #include "pilesim/sim_pile.hpp"
 #include "service/file_journal.hpp"
 #include "service/scheduler_app.hpp"
 #include "station/time.hpp"
-#include "contract/station_state.hpp"
 #include "support.hpp"
 
 using contract::PileChannel;
@@ -24,9 +23,8 @@ const station::TimeMs kStart = test::at(6, 0, 0, 20000);
 
 struct App {
     explicit App(service::SchedulerOptions o = options())
-        : app(test::profile(1, 2, 30, 10, 5, 2), std::move(o), kWall, [this](std::string_view, std::string_view m) {
-              logs += std::string(m) + "\n";
-          }) {
+        : app(test::profile(1, 2, 30, 10, 5, 2), std::move(o), kWall,
+              [this](std::string_view, std::string_view m) { logs += std::string(m) + "\n"; }) {
         app.on_connected(kWall);
         for (const char* pile : {"F1", "T1", "T2"}) {
             online(pile);
@@ -42,7 +40,8 @@ struct App {
         return o;
     }
     void online(const std::string& pile, const std::string& boot = "b1") {
-        contract::PileStatus s{pile, true, station::PileState::Rest, station::Mode::Fast, 10, "", 0, {boot, 1}};
+        contract::PileStatus s{
+            pile, true, station::PileState::Rest, station::Mode::Fast, 10, "", 0, {boot, 1}};
         app.on_message(contract::pile_topic(pile, PileChannel::Status), contract::to_json(s), wall);
     }
     json request(contract::SchedulerRequest r) {
@@ -90,7 +89,7 @@ TEST_CASE("scheduler app: a request dispatches and commands the pile", "[service
     App a;
     const json reply = a.submit("A", station::Mode::Slow, 10);
     CHECK(reply["ok"] == true);
-    CHECK(reply["data"]["pile"] == "T1");
+    CHECK(reply["order"]["pile"] == "T1");
     const auto cmds = a.on(contract::pile_topic("T1", PileChannel::Commands));
     REQUIRE(cmds.size() == 1);
     contract::PileCommand cmd;
@@ -103,10 +102,12 @@ TEST_CASE("scheduler app: a request dispatches and commands the pile", "[service
     CHECK(again["error"] == "car_already_active");
 }
 
-TEST_CASE("scheduler app: piles count only once online, and a lost pile after a grace", "[service]") {
+TEST_CASE("scheduler app: piles count only once online, and a lost pile after a grace",
+          "[service]") {
     App a;
     contract::PileStatus will{"T1", false, {}, {}, 0, "", 0, {}};
-    a.app.on_message(contract::pile_topic("T1", PileChannel::Status), contract::to_json(will), a.wall);
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Status), contract::to_json(will),
+                     a.wall);
     CHECK(a.app.station().pile_state(1) == station::PileState::Rest);  // grace running
     a.app.tick(a.wall + 999);
     CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
@@ -115,7 +116,9 @@ TEST_CASE("scheduler app: piles count only once online, and a lost pile after a 
     a.online("T1", "b2");  // back, with a new boot
     CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
     // While the scheduler itself has lost the broker, no grace runs out.
-    a.app.on_message(contract::pile_topic("T2", PileChannel::Status), contract::to_json(contract::PileStatus{"T2", false, {}, {}, 0, "", 0, {}}), a.wall);
+    a.app.on_message(contract::pile_topic("T2", PileChannel::Status),
+                     contract::to_json(contract::PileStatus{"T2", false, {}, {}, 0, "", 0, {}}),
+                     a.wall);
     a.app.on_connection_lost();
     a.app.tick(a.wall + 60'000);
     CHECK(a.app.station().pile_state(2) == station::PileState::Rest);
@@ -130,7 +133,9 @@ TEST_CASE("scheduler app: clock requests step the station; real time refuses the
     const json r = a.request(adv);
     CHECK(r["ok"] == true);
     CHECK(r["data"]["time"] == station::format_datetime(kStart + station::kMsPerHour));
-    CHECK(a.on(contract::station_bills_topic()).size() == 1);
+    const auto changes = a.on(contract::station_changes_topic());
+    REQUIRE(changes.size() == 2);  // the submit's, then the hour's with its bill
+    CHECK(json::parse(changes[1].payload)["bills"].size() == 1);
     CHECK(a.on(contract::station_clock_topic()).size() == 1);
     contract::SchedulerRequest back;
     back.op = contract::RequestOp::ClockSet;
@@ -156,10 +161,13 @@ TEST_CASE("scheduler app: unknown piles, foreign topics and junk change nothing"
     a.submit("A", station::Mode::Slow, 10);
     const json before = contract::station_state(a.app.station(), 0);
     const auto dropped = a.app.stats().dropped;
-    a.app.on_message("evcs/v1/piles/X9/events", R"({"pile":"X9","type":"fault_raised","at_ms":0,"boot":"b","seq":1})", a.wall);
+    a.app.on_message("evcs/v1/piles/X9/events",
+                     R"({"pile":"X9","type":"fault_raised","at_ms":0,"boot":"b","seq":1})", a.wall);
     a.app.on_message("evcs/v1/piles/T1/events", "{\"pile\":\"T1\"", a.wall);
-    a.app.on_message("evcs/v1/piles/T1/events", R"({"pile":"T2","type":"fault_raised","at_ms":0,"boot":"b","seq":1})", a.wall);
-    a.app.on_message("evcs/v1/piles/T1/commands", R"({"id":"c","type":"stop","session":"s"})", a.wall);
+    a.app.on_message("evcs/v1/piles/T1/events",
+                     R"({"pile":"T2","type":"fault_raised","at_ms":0,"boot":"b","seq":1})", a.wall);
+    a.app.on_message("evcs/v1/piles/T1/commands", R"({"id":"c","type":"stop","session":"s"})",
+                     a.wall);
     a.app.on_message("somewhere/else", "{}", a.wall);
     CHECK(a.app.stats().dropped == dropped + 5);
     CHECK(contract::station_state(a.app.station(), 0) == before);
@@ -217,25 +225,30 @@ TEST_CASE("scheduler app: an event overtaken by later telemetry is still taken; 
           "[service]") {
     App a;
     contract::Telemetry t{"T1", "s", 0, 1, 10, 0, {"pile-boot", 11}};
-    a.app.on_message(contract::pile_topic("T1", PileChannel::Telemetry), contract::to_json(t), a.wall);
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Telemetry), contract::to_json(t),
+                     a.wall);
     contract::PileEvent fault;
     fault.pile = "T1";
     fault.type = contract::PileEventType::FaultRaised;
     fault.origin = {"pile-boot", 10};  // sent before the telemetry, delivered after it
-    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault),
+                     a.wall);
     CHECK(a.app.station().pile_state(1) == station::PileState::Fault);
     contract::PileEvent cleared = fault;
     cleared.type = contract::PileEventType::FaultCleared;
     cleared.origin = {"pile-boot", 12};
-    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(cleared), a.wall);
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(cleared),
+                     a.wall);
     CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
     const auto dropped = a.app.stats().dropped;
-    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault),
+                     a.wall);
     CHECK(a.app.stats().dropped == dropped + 1);  // the replayed fault changes nothing
     CHECK(a.app.station().pile_state(1) == station::PileState::Rest);
 }
 
-TEST_CASE("scheduler app: a restart from its journal resumes the same station", "[service][journal]") {
+TEST_CASE("scheduler app: a restart from its journal resumes the same station",
+          "[service][journal]") {
     std::vector<std::string> journal;
     auto o = App::options();
     o.run = "run-1";
@@ -249,8 +262,10 @@ TEST_CASE("scheduler app: a restart from its journal resumes the same station", 
     step.op = contract::RequestOp::ClockAdvance;
     step.advance_seconds = 1800;
     REQUIRE(a.request(step)["ok"] == true);
-    contract::PileEvent fault{"T1", contract::PileEventType::FaultRaised, "", 0, 0, 0, "", 0, {"b1", 2}};
-    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault), a.wall);
+    contract::PileEvent fault{"T1",     contract::PileEventType::FaultRaised, "", 0, 0, 0, "", 0,
+                              {"b1", 2}};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(fault),
+                     a.wall);
     contract::SchedulerRequest cancel;
     cancel.op = contract::RequestOp::Cancel;
     cancel.car = "D";
@@ -281,21 +296,25 @@ TEST_CASE("scheduler app: a restart from its journal resumes the same station", 
     o2.resume = journal;
     o2.journal = [&journal2](const std::string& line) { journal2.push_back(line); };
     std::string logs;
-    service::SchedulerApp b(test::profile(1, 2, 30, 10, 5, 2), o2, kWall + 3'600'000,
-                            [&logs](std::string_view, std::string_view m) { logs += std::string(m) + "\n"; });
+    service::SchedulerApp b(
+        test::profile(1, 2, 30, 10, 5, 2), o2, kWall + 3'600'000,
+        [&logs](std::string_view, std::string_view m) { logs += std::string(m) + "\n"; });
     INFO(logs);
     CHECK(contract::station_state(b.station(), 0) == before);
     CHECK(contract::bills_view(b.station()) == bills_before);
-    CHECK(b.station_time(kWall + 3'600'000) == a.app.station_time(a.wall));  // a stepped clock stays put
-    CHECK(b.take_publications().empty());  // nothing of the past is sent again
-    CHECK(journal2.empty());                // nor journaled again
+    CHECK(b.station_time(kWall + 3'600'000) ==
+          a.app.station_time(a.wall));                // a stepped clock stays put
+    CHECK(b.log_position() == a.app.log_position());  // every change keeps its position
+    CHECK(b.take_publications().empty());             // nothing of the past is sent again
+    CHECK(journal2.empty());                          // nor journaled again
 
     // The run goes on: replies name the first run, and the pile's session is known.
     b.on_connected(kWall + 3'600'000);
     b.take_publications();
-    contract::PileStatus running{"F1", true, station::PileState::Work, station::Mode::Fast, 30, f1_session,
-                                 0, {"b1", 5}};
-    b.on_message(contract::pile_topic("F1", PileChannel::Status), contract::to_json(running), kWall + 3'600'000);
+    contract::PileStatus running{
+        "F1", true, station::PileState::Work, station::Mode::Fast, 30, f1_session, 0, {"b1", 5}};
+    b.on_message(contract::pile_topic("F1", PileChannel::Status), contract::to_json(running),
+                 kWall + 3'600'000);
     for (const auto& p : b.take_publications()) {
         CHECK(p.topic != contract::pile_topic("F1", PileChannel::Commands));  // no "stop"
     }
@@ -312,8 +331,8 @@ TEST_CASE("scheduler app: a restart from its journal resumes the same station", 
         if (p.topic == more.reply_to) {
             const json reply = json::parse(p.payload);
             CHECK(reply["ok"] == true);
-            CHECK(reply["data"]["run"] == "run-1");
-            CHECK(reply["data"]["order"] == 4);  // ids go on from the first run's
+            CHECK(reply["run"] == "run-1");
+            CHECK(reply["order"]["order"] == 4);  // ids go on from the first run's
             answered = true;
         }
     }
@@ -321,7 +340,8 @@ TEST_CASE("scheduler app: a restart from its journal resumes the same station", 
     CHECK(journal2.size() == 1);  // the new command is journaled
 }
 
-TEST_CASE("scheduler app: a journal of another profile or a broken one is refused", "[service][journal]") {
+TEST_CASE("scheduler app: a journal of another profile or a broken one is refused",
+          "[service][journal]") {
     std::vector<std::string> journal;
     auto o = App::options();
     o.journal = [&journal](const std::string& line) { journal.push_back(line); };
@@ -330,15 +350,19 @@ TEST_CASE("scheduler app: a journal of another profile or a broken one is refuse
     auto other = App::options();
     other.resume = journal;
     auto log = [](std::string_view, std::string_view) {};
-    CHECK_THROWS_AS(service::SchedulerApp(test::profile(2, 2, 30, 10, 5, 2), other, kWall, log), std::runtime_error);
+    CHECK_THROWS_AS(service::SchedulerApp(test::profile(2, 2, 30, 10, 5, 2), other, kWall, log),
+                    std::runtime_error);
     other.resume = {"not json"};
-    CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log), std::runtime_error);
+    CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log),
+                    std::runtime_error);
     other.resume = journal;
     other.resume.push_back("{\"op\":\"submit\"}");  // no time
-    CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log), std::runtime_error);
+    CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log),
+                    std::runtime_error);
 }
 
-TEST_CASE("file journal: lines survive reopening and a torn last line is dropped", "[service][journal]") {
+TEST_CASE("file journal: lines survive reopening and a torn last line is dropped",
+          "[service][journal]") {
     char tmpl[] = "/tmp/evcs-journal-XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     const std::string path = std::string(tmpl) + "/journal.jsonl";
@@ -364,7 +388,8 @@ TEST_CASE("file journal: lines survive reopening and a torn last line is dropped
     CHECK_THROWS_AS(service::FileJournal(std::string(tmpl) + "/no/such/dir/j"), std::runtime_error);
 }
 
-TEST_CASE("scheduler app: a pile that restarts mid-session is told to go on with what is left", "[service]") {
+TEST_CASE("scheduler app: a pile that restarts mid-session is told to go on with what is left",
+          "[service]") {
     App a;
     a.submit("A", station::Mode::Fast, 30);
     std::string session;
@@ -387,7 +412,8 @@ TEST_CASE("scheduler app: a pile that restarts mid-session is told to go on with
     std::vector<contract::PileCommand> cmds;
     for (const auto& p : a.app.take_publications()) {
         contract::PileCommand cmd;
-        if (p.topic == contract::pile_topic("F1", PileChannel::Commands) && contract::parse(p.payload, cmd).empty()) {
+        if (p.topic == contract::pile_topic("F1", PileChannel::Commands) &&
+            contract::parse(p.payload, cmd).empty()) {
             cmds.push_back(cmd);
         }
     }
@@ -395,4 +421,85 @@ TEST_CASE("scheduler app: a pile that restarts mid-session is told to go on with
     CHECK(cmds[0].type == contract::CommandType::Start);
     CHECK(cmds[0].session == session);
     CHECK(cmds[0].target_kwh == Approx(25));
+}
+
+TEST_CASE("scheduler app: a restart from a snapshot and the journal after it equals a full replay",
+          "[service][journal]") {
+    std::vector<std::string> full;     // every line ever written
+    std::vector<std::string> journal;  // the file: compacted at each snapshot
+    std::optional<std::string> snapshot;
+    int snapshots = 0;
+    auto o = App::options();
+    o.run = "run-s";
+    o.journal = [&](const std::string& line) {
+        full.push_back(line);
+        journal.push_back(line);
+    };
+    o.snapshot_every = 5;
+    o.save_snapshot = [&](const service::Snapshot& s, const std::string& start_line) {
+        snapshot = service::encode_snapshot(s);
+        journal = {start_line};
+        ++snapshots;
+    };
+    App a(o);
+    const char* cars[] = {"A", "B", "C", "D", "E", "F"};
+    for (int i = 0; i < 30; ++i) {
+        const std::string car = cars[i % 6];
+        if (i % 5 == 4) {
+            contract::SchedulerRequest cancel;
+            cancel.op = contract::RequestOp::Cancel;
+            cancel.car = car;
+            a.request(cancel);
+        } else {
+            a.submit(car, i % 2 ? station::Mode::Fast : station::Mode::Slow, 5 + i);
+        }
+        contract::SchedulerRequest step;
+        step.op = contract::RequestOp::ClockAdvance;
+        step.advance_seconds = 300;
+        a.request(step);
+        a.app.tick(a.wall);
+    }
+    REQUIRE(snapshots > 3);
+    REQUIRE(snapshot);
+    REQUIRE(journal.size() < full.size());
+    auto resumed = [&](std::vector<std::string> lines, std::optional<std::string> snap) {
+        auto r = App::options();
+        r.resume = std::move(lines);
+        if (snap) {
+            r.snapshot = service::decode_snapshot(*snap);
+        }
+        return std::make_unique<service::SchedulerApp>(test::profile(1, 2, 30, 10, 5, 2), r,
+                                                       kWall + 5000, nullptr);
+    };
+    const auto replayed = resumed(full, std::nullopt);
+    const auto restored = resumed(journal, snapshot);
+    CHECK(contract::station_state(restored->station(), 0) ==
+          contract::station_state(replayed->station(), 0));
+    CHECK(contract::bills_view(restored->station()) == contract::bills_view(replayed->station()));
+    CHECK(contract::station_state(restored->station(), 0) ==
+          contract::station_state(a.app.station(), 0));
+    CHECK(restored->log_position() == a.app.log_position());
+    CHECK(replayed->log_position() == a.app.log_position());
+    CHECK(restored->run() == "run-s");
+    // A repeated request is answered from the snapshot's memory of replies, not applied.
+    contract::SchedulerRequest again;
+    again.id = "r1";  // the first submit
+    again.reply_to = contract::replies_topic("t");
+    again.op = contract::RequestOp::Submit;
+    again.car = "A";
+    again.mode = station::Mode::Slow;
+    again.kwh = 5;
+    const auto orders = restored->station().orders().size();
+    restored->on_message(contract::scheduler_requests_topic(), contract::to_json(again),
+                         kWall + 5000);
+    CHECK(restored->station().orders().size() == orders);
+    // A snapshot that does not cover the journal's start is refused.
+    auto bad = App::options();
+    bad.resume = full;
+    bad.snapshot = service::decode_snapshot(*snapshot);
+    bad.snapshot->journal_lines = 0;
+    json start = json::parse(full.front());
+    start["base"] = 3;
+    bad.resume.front() = start.dump();
+    CHECK_THROWS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), bad, kWall, nullptr));
 }

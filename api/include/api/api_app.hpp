@@ -1,5 +1,5 @@
 #pragma once
-/// @file The REST API of ../shared/spec/api-v1.0.0.md (with station-rules.md §9): routing,
+/// @file The REST API (docs/openapi.yaml; the rules in docs/station-rules.md §9): routing,
 /// authentication, validation and the answers, independent of the HTTP server. Changes to
 /// orders and piles go to the scheduler; reads come from storage and the read model.
 /// docs/openapi.yaml documents every endpoint as served. Thread-safe: the server calls
@@ -26,8 +26,16 @@ namespace api {
 struct ApiOptions {
     /// PBKDF2 iterations for new password hashes (tests lower it to run fast).
     int password_iterations = 600000;
-    /// How long the API waits for the scheduler before answering 503.
+    /// How long the API waits for the scheduler's answer (a change carries this as its
+    /// deadline: arriving later, it is not carried out).
     std::chrono::milliseconds scheduler_timeout{5000};
+    /// When a change's answer did not come in time, how often the API asks again with
+    /// the same id (after the deadline, so the answer is final) before it answers that the
+    /// outcome is unknown, and how long it waits each time.
+    int outcome_retries = 2;
+    std::chrono::milliseconds outcome_retry_timeout{1000};
+    /// How long a change's answer waits for the store to apply the change from the log.
+    std::chrono::milliseconds applied_timeout{2000};
     /// Folder with the two home pages (admin/index.html, client/index.html) and assets.
     std::string web_root;
     /// Largest charging request accepted, kWh (beyond any car's battery).
@@ -91,16 +99,42 @@ class ApiApp {
     /// Asks the scheduler; nullopt (and a 503 in `failure`) if it did not answer.
     std::optional<contract::SchedulerReply> ask(contract::SchedulerRequest request);
     /// Asks the scheduler for a change: its reply when it was applied; otherwise nullopt,
-    /// with `failure` the answer to give (503 when it did not answer, else its refusal).
+    /// with `failure` the answer to give: its refusal, 503 when it is known not to have
+    /// been carried out, 504 `outcome_unknown` when that cannot be known yet.
     std::optional<contract::SchedulerReply> change(contract::SchedulerRequest request,
                                                    HttpResponse& failure);
+    /// The outcome of a client's change: for a retry under an Idempotency-Key the first
+    /// attempt's answer if the scheduler has one; otherwise `checks` (a refusal, or
+    /// nullopt to go on) and then `change`. nullopt with `failure` set when not done.
+    std::optional<contract::SchedulerReply> outcome(
+        Context& c, contract::SchedulerRequest request, HttpResponse& failure,
+        const std::function<std::optional<HttpResponse>()>& checks);
+    /// Runs a client's change once per Idempotency-Key: a repeat of the key is answered
+    /// as the first time (a different request under the same key is refused); the
+    /// scheduler request's id is derived from the key, so a retry after an unknown outcome
+    /// cannot act twice either.
+    HttpResponse once_per_key(Context& c,
+                              HttpResponse (ApiApp::*handler)(Context&, const std::string&));
+    HttpResponse create_order(Context& c, const std::string& request_id);
+    HttpResponse change_order(Context& c, const std::string& request_id);
+    HttpResponse cancel_order(Context& c, const std::string& request_id);
+    /// The stored order the reply names, once the log has brought it (nullopt if not yet).
+    std::optional<OrderRecord> applied_order(const contract::SchedulerReply& reply);
+    /// The order a change's reply names: as stored once applied, else as answered.
+    OrderRecord answered_order(const contract::SchedulerReply& reply, const OrderRecord& before);
     /// After a change: takes the scheduler's state at once, so the next read sees it.
     /// Concurrent callers share one request sent after their change.
     void refresh_view();
+    /// The station as the scheduler last published it, but never older than the changes
+    /// the store has applied (a read after a write sees the write): a published state
+    /// behind the store's log position is refreshed first.
+    std::shared_ptr<const StationSnapshot> current_view();
     HttpResponse pile_op(Context& c, contract::RequestOp op, bool with_minutes);
     /// The refusal for an account locked after failed logins, if it is.
     std::optional<HttpResponse> locked_out(const std::string& key);
     nlohmann::json order_json(const OrderRecord& o, const StationSnapshot& snap) const;
+    /// The user's cars, a charging car with what it has received so far.
+    nlohmann::json cars_json(std::int64_t user_id);
     std::string manage_body();
 
     Store& store_;

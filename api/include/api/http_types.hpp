@@ -10,8 +10,9 @@ struct HttpRequest {
     std::string method;  ///< "GET", "POST", ...
     std::string path;    ///< without the query
     std::map<std::string, std::string> query;
-    std::string token;          ///< the `token` header
-    std::string authorization;  ///< the `Authorization` header
+    std::string token;            ///< the `token` header
+    std::string authorization;    ///< the `Authorization` header
+    std::string idempotency_key;  ///< the `Idempotency-Key` header
     std::string body;
 };
 

@@ -1,10 +1,14 @@
 #pragma once
 /// @file The API's link to the scheduler over MQTT: requests with correlated replies, the
-/// station state and clock into the read model, and the scheduler's order updates and
-/// detailed bills into storage (on a worker thread of its own, in arrival order).
+/// station state and clock into the read model, and the scheduler's change log into
+/// storage. The log is followed on a worker thread of its own: batches are applied in
+/// order, each with the position it reaches, in the transaction of its effects; a gap, a
+/// reconnection, a state that names a later position or a new scheduler run makes the
+/// worker ask the scheduler for what follows its position until it has caught up.
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <map>
@@ -25,20 +29,20 @@ namespace api {
 
 using LogFn = std::function<void(std::string_view level, std::string_view message)>;
 
-/// An order update (station/orders, or an order reply's data) as a record; nullopt if the
-/// car is not one of ours (a numeric id) or the message is malformed.
-std::optional<OrderRecord> order_from_update(const nlohmann::json& update);
-/// A bill (station/bills) as a record; nullopt if malformed.
-std::optional<BillRecord> bill_from_update(const nlohmann::json& bill);
-
 /// What the API asks of the scheduler. The bus implementation is SchedulerLink.
 class SchedulerPort {
   public:
     virtual ~SchedulerPort() = default;
-    /// Sends `request` (its id and reply_to are filled in) and waits for the reply;
-    /// nullopt if none came within `timeout`.
+    /// Sends `request` (its reply_to is filled in, and its id unless it has one) and waits
+    /// for the reply; nullopt if none came within `timeout`.
     virtual std::optional<contract::SchedulerReply> call(contract::SchedulerRequest request,
                                                          std::chrono::milliseconds timeout) = 0;
+    /// Waits until the store has applied the log of `run` up to `pos`; false if it had not
+    /// within `timeout` (a catch-up is asked for then).
+    virtual bool wait_applied(const std::string& run, std::int64_t pos,
+                              std::chrono::milliseconds timeout) = 0;
+    /// A unique id for a request.
+    virtual std::string next_request_id() = 0;
 };
 
 class SchedulerLink final : public SchedulerPort {
@@ -48,6 +52,14 @@ class SchedulerLink final : public SchedulerPort {
         std::string client_id = "station-api";
         std::string username;  ///< broker credentials, none when empty
         std::string password;
+        /// Most changes asked for in one catch-up answer.
+        std::int64_t catch_up_limit = 5000;
+        /// How long a later position named by the station state may stay unapplied (its
+        /// batch may be on the way) before the worker asks for it.
+        std::chrono::milliseconds behind_grace{300};
+        /// How often the worker checks with the scheduler that it has missed nothing even
+        /// when all is quiet.
+        std::chrono::milliseconds check_every{10000};
     };
 
     SchedulerLink(Options options, Store& store, StationView& view, LogFn log);
@@ -58,10 +70,30 @@ class SchedulerLink final : public SchedulerPort {
 
     std::optional<contract::SchedulerReply> call(contract::SchedulerRequest request,
                                                  std::chrono::milliseconds timeout) override;
+    bool wait_applied(const std::string& run, std::int64_t pos,
+                      std::chrono::milliseconds timeout) override;
+    std::string next_request_id() override;
+
+    /// Counters for monitoring and tests.
+    struct Stats {
+        std::int64_t batches_applied = 0;
+        std::int64_t batches_refused = 0;  ///< malformed or impossible: logged, not stored
+        std::int64_t catch_ups = 0;
+        std::int64_t changes_caught_up = 0;
+    };
+    Stats stats() const;
 
   private:
     void on_message(bus::Received m);
     void work();
+    /// Applies what is applicable of `batches` (in order) in one transaction; returns
+    /// false if one of them starts beyond the position (a gap).
+    bool apply_in_order(std::vector<contract::ChangeBatch>& batches);
+    /// Asks the scheduler for what follows the stored position until it is all applied;
+    /// false if the scheduler did not answer.
+    bool catch_up();
+    void applied();
+    void log(std::string_view level, const std::string& message) const;
 
     Options options_;
     Store& store_;
@@ -70,15 +102,33 @@ class SchedulerLink final : public SchedulerPort {
     const std::string replies_topic_;
     const std::string state_topic_;
     const std::string clock_topic_;
-    const std::string orders_topic_;
+    const std::string changes_topic_;
     const std::string boot_;
     std::atomic<std::int64_t> next_id_{0};
+    // Callers waiting for a reply, by request id and deadline: one id may be sent again
+    // with a later deadline, and an `expired` answer to the earlier copy must not end the
+    // later copy's wait (it says nothing of it).
+    struct Pending {
+        std::promise<contract::SchedulerReply> promise;
+        std::shared_future<contract::SchedulerReply> future;
+        int waiters = 0;
+    };
+    using PendingKey = std::pair<std::string, std::int64_t>;  // id, deadline (-1: none)
     std::mutex pending_mutex_;
-    std::map<std::string, std::promise<contract::SchedulerReply>> pending_;
-    bus::Inbox inbox_;  // order updates and bills for the worker
+    std::map<PendingKey, std::shared_ptr<Pending>> pending_;
+    bus::Inbox inbox_;  // change batches and hints for the worker
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> catch_up_wanted_{true};  // at start: whatever happened meanwhile
     std::unique_ptr<bus::MqttClient> client_;
     std::thread worker_;
+    // The latest position the station state named, for the worker.
+    std::mutex head_mutex_;
+    LogPosition named_head_;
+    std::chrono::steady_clock::time_point behind_since_{};
+    // Waiters for a position.
+    mutable std::mutex applied_mutex_;
+    std::condition_variable applied_cv_;
+    Stats stats_;
 };
 
 }  // namespace api

@@ -37,7 +37,8 @@ struct StationSnapshot {
     nlohmann::json state;  ///< the scheduler's station/state document
     std::int64_t at_ms = 0;
     std::int64_t revision = -1;
-    std::string run;  ///< the scheduler run the order ids belong to
+    std::string run;        ///< the scheduler run the order ids belong to
+    std::int64_t head = 0;  ///< the run's change-log position the state shows
     std::unordered_map<std::int64_t, LiveOrder> orders;  ///< by the scheduler's order id
 };
 

@@ -13,7 +13,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "api/read_cache.hpp"
@@ -68,6 +67,7 @@ struct OrderRecord {
     std::string start_time;
     std::string finish_time;
     std::int64_t front_cars = 0;
+    std::int64_t log_pos = 0;  ///< the scheduler's log position of this state
 
     bool closed() const { return state == "FINISHED" || state == "CANCELLED"; }
 };
@@ -85,6 +85,20 @@ struct BillRecord {
     double charge_fee = 0;
     double service_fee = 0;
     std::string reason;
+    std::int64_t log_pos = 0;  ///< the scheduler's log position it was made at
+};
+
+/// How far the store has applied the scheduler's change log: the run and the position.
+struct LogPosition {
+    std::string run;
+    std::int64_t pos = 0;
+};
+
+/// The answer given to a request with an Idempotency-Key.
+struct StoredAnswer {
+    std::string request;  ///< what was asked (method, path, body), to refuse a reuse
+    int status = 200;
+    std::string body;
 };
 
 /// Sums over bills: a pile's totals or a report.
@@ -160,9 +174,23 @@ class Store {
     std::vector<OrderRecord> orders_of(std::int64_t user_id, bool open);
     /// The car's open order, if the store has one.
     std::optional<OrderRecord> open_order_of_car(std::int64_t car_id);
-    /// Order updates and bills from the bus, in arrival order, in one transaction (one
-    /// fsync for a burst); the same rules as record_order and record_bill.
-    void record_updates(const std::vector<std::variant<OrderRecord, BillRecord>>& updates);
+    /// Applies a part of the scheduler's change log in one transaction: its bills, then its
+    /// orders (the rules of record_bill and record_order: a bill once, an order settled
+    /// once when it closes, closed is final), and moves the stored position from
+    /// `expected` to `next`. Nothing is written and false is returned if the stored
+    /// position is not `expected`.
+    bool apply_changes(const LogPosition& expected, const LogPosition& next,
+                       const std::vector<OrderRecord>& orders,
+                       const std::vector<BillRecord>& bills);
+    /// The position applied so far (as committed).
+    LogPosition log_position() const;
+
+    // ---- idempotency keys --------------------------------------------------------------
+    /// The answer kept for the user's key, if any.
+    std::optional<StoredAnswer> idempotent_answer(std::int64_t user_id, const std::string& key);
+    /// Keeps the answer for a day (the first one stays).
+    void keep_answer(std::int64_t user_id, const std::string& key, const StoredAnswer& answer,
+                     std::int64_t now_ms);
     /// Stores a bill once (a repeat of its station key changes nothing) and adds it to its
     /// pile's totals in the same transaction; true if it was new.
     bool record_bill(const BillRecord& bill);
@@ -197,6 +225,8 @@ class Store {
     std::vector<std::unique_ptr<Reader>> readers_;
     std::atomic<std::int64_t> cars_version_{0};
     std::atomic<std::int64_t> bills_version_{0};
+    mutable std::mutex position_mutex_;
+    LogPosition position_;
 };
 
 }  // namespace api

@@ -11,7 +11,9 @@ namespace cli {
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-extern "C" void on_stop_signal(int) { g_stop = 1; }
+extern "C" void on_stop_signal(int) {
+    g_stop = 1;
+}
 }  // namespace
 
 int usage_error(const std::string& program, const std::string& usage, const std::string& message) {
@@ -19,9 +21,9 @@ int usage_error(const std::string& program, const std::string& usage, const std:
     return 2;
 }
 
-std::optional<int> parse_options(int argc, char** argv, const std::string& program,
-                                 const std::string& usage,
-                                 const std::function<bool(const std::string&, const std::string&)>& on_option) {
+std::optional<int> parse_options(
+    int argc, char** argv, const std::string& program, const std::string& usage,
+    const std::function<bool(const std::string&, const std::string&)>& on_option) {
     auto fail = [&](const std::string& message) { return usage_error(program, usage, message); };
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -38,7 +40,8 @@ std::optional<int> parse_options(int argc, char** argv, const std::string& progr
                 return fail("unknown option " + arg);
             }
         } catch (const std::exception& e) {
-            return fail("bad value for " + arg + ": " + value + (e.what()[0] ? std::string(" (") + e.what() + ")" : ""));
+            return fail("bad value for " + arg + ": " + value +
+                        (e.what()[0] ? std::string(" (") + e.what() + ")" : ""));
         }
     }
     return std::nullopt;
@@ -100,6 +103,8 @@ void install_stop_handlers() {
     std::signal(SIGTERM, on_stop_signal);
 }
 
-bool stop_requested() { return g_stop != 0; }
+bool stop_requested() {
+    return g_stop != 0;
+}
 
 }  // namespace cli

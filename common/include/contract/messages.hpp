@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "contract/changes.hpp"
 #include "station/types.hpp"
 
 namespace contract {
@@ -46,7 +47,13 @@ struct Telemetry {
     Origin origin;
 };
 
-enum class PileEventType { SessionStarted, SessionFinished, SessionInterrupted, FaultRaised, FaultCleared };
+enum class PileEventType {
+    SessionStarted,
+    SessionFinished,
+    SessionInterrupted,
+    FaultRaised,
+    FaultCleared
+};
 
 /// piles/{pile}/events: what happened at the pile.
 struct PileEvent {
@@ -67,10 +74,10 @@ enum class CommandType { Start, Stop, SwitchOn, SwitchOff, InjectFault, ClearFau
 struct PileCommand {
     std::string id;  ///< unique; echoed in the acknowledgement
     CommandType type = CommandType::Start;
-    std::string session;       ///< Start, Stop
-    std::int64_t order = 0;    ///< Start
-    double target_kwh = 0;     ///< Start: energy to deliver, > 0
-    int fault_minutes = 0;     ///< InjectFault: 0 = until cleared
+    std::string session;     ///< Start, Stop
+    std::int64_t order = 0;  ///< Start
+    double target_kwh = 0;   ///< Start: energy to deliver, > 0
+    int fault_minutes = 0;   ///< InjectFault: 0 = until cleared
 };
 
 /// piles/{pile}/acks: the answer to a command.
@@ -91,26 +98,50 @@ struct ClockMessage {
 };
 
 enum class RequestOp {
-    Submit, Change, Cancel, Fault, Recover, SwitchOn, SwitchOff,
-    ClockGet, ClockSet, ClockAdvance, State, Bills, Stats
+    Submit,
+    Change,
+    Cancel,
+    Fault,
+    Recover,
+    SwitchOn,
+    SwitchOff,
+    ClockGet,
+    ClockSet,
+    ClockAdvance,
+    State,
+    Bills,
+    Stats,
+    Changes
 };
+
+/// Whether the operation changes the station (and so is journaled, de-duplicated by its
+/// id and bound by its deadline); the others only read.
+bool changes_station(RequestOp op);
 
 /// scheduler/requests: a request to the scheduler, answered on `reply_to`.
 struct SchedulerRequest {
     std::string id;
     std::string reply_to;  ///< must be a replies/{client} topic
     RequestOp op = RequestOp::State;
-    std::string car;                   ///< Submit, Change, Cancel
+    std::string car;  ///< Submit, Change, Cancel
     /// Change, Cancel (optional): the order the caller means; refused unless it is the
     /// car's open order, so a change aimed at a finished order cannot hit a newer one.
     std::optional<std::int64_t> order;
-    std::optional<station::Mode> mode; ///< Submit (required), Change (optional)
-    std::optional<double> kwh;         ///< Submit (required, > 0), Change (optional, > 0)
-    std::string pile;                  ///< Fault, Recover, SwitchOn, SwitchOff
-    int minutes = 0;                   ///< Fault: 0 = until recovered
-    std::optional<TimeMs> time;        ///< ClockSet: "YYYY-MM-DD HH:MM:SS"
-    std::optional<double> speed;       ///< ClockSet: >= 0
-    std::int64_t advance_seconds = 0;  ///< ClockAdvance: > 0
+    std::optional<station::Mode> mode;  ///< Submit (required), Change (optional)
+    std::optional<double> kwh;          ///< Submit (required, > 0), Change (optional, > 0)
+    std::string pile;                   ///< Fault, Recover, SwitchOn, SwitchOff
+    int minutes = 0;                    ///< Fault: 0 = until recovered
+    std::optional<TimeMs> time;         ///< ClockSet: "YYYY-MM-DD HH:MM:SS"
+    std::optional<double> speed;        ///< ClockSet: >= 0
+    std::int64_t advance_seconds = 0;   ///< ClockAdvance: > 0
+    /// A change arriving at the scheduler after this wall time (UTC ms) is not carried
+    /// out (answered `expired`), so a caller that gave up waiting can learn for certain
+    /// that it never will be: asking again with the same id after the deadline answers
+    /// the first outcome, or `expired`.
+    std::optional<std::int64_t> expires_ms;
+    std::string run;         ///< Changes (optional): the run the caller follows
+    std::int64_t after = 0;  ///< Changes: the caller's position; answers what follows it
+    std::int64_t limit = 0;  ///< Changes (optional): most items in the answer, 1..100000
 };
 
 /// replies/{client}: the scheduler's answer.
@@ -120,6 +151,17 @@ struct SchedulerReply {
     std::string error;   ///< machine-readable code when !ok, e.g. "waiting_area_full"
     std::string reason;  ///< human-readable
     nlohmann::json data = nlohmann::json::object();
+    /// Replies to changes: the scheduler's run and its log position after the request
+    /// (a reader has seen the request's effects once it has applied up to `pos`).
+    std::string run;
+    std::int64_t pos = 0;
+    /// Submit, Change, Cancel: the order as it stands after the request.
+    std::optional<OrderUpdate> order;
+    /// Changes: what follows the caller's position.
+    std::optional<ChangeBatch> changes;
+    /// `expired`: the deadline of the copy it answers (one id may be sent again with a
+    /// later deadline; an answer to an earlier copy says nothing of the later one).
+    std::optional<std::int64_t> expires_ms;
 };
 
 std::string to_json(const PileStatus& m);

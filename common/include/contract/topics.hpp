@@ -8,8 +8,7 @@
 ///   evcs/v1/piles/{pile}/acks         pile -> scheduler QoS 1
 ///   evcs/v1/station/state             scheduler -> all retained, QoS 1
 ///   evcs/v1/station/clock             scheduler -> all retained, QoS 1
-///   evcs/v1/station/bills             scheduler -> all QoS 1
-///   evcs/v1/station/orders            scheduler -> all QoS 1
+///   evcs/v1/station/changes           scheduler -> all QoS 1
 ///   evcs/v1/scheduler/requests        clients -> scheduler QoS 1
 ///   evcs/v1/replies/{client}          scheduler -> client QoS 1
 
@@ -31,9 +30,8 @@ std::string all_piles(PileChannel channel);
 
 std::string station_state_topic();
 std::string station_clock_topic();
-std::string station_bills_topic();
-/// Every change of an order (created, dispatched, started, changed, closed).
-std::string station_orders_topic();
+/// The scheduler's change log: orders and bills with their positions (contract/changes.hpp).
+std::string station_changes_topic();
 std::string scheduler_requests_topic();
 std::string replies_topic(std::string_view client);
 

@@ -2,12 +2,13 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <iostream>
 #include <mqtt/async_client.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <iostream>
 #include <thread>
 
 namespace bus {
@@ -110,7 +111,8 @@ MqttClient::~MqttClient() {
     }
     try {
         if (client_->is_connected()) {
-            client_->disconnect(std::chrono::milliseconds(200))->wait_for(std::chrono::milliseconds(500));
+            client_->disconnect(std::chrono::milliseconds(200))
+                ->wait_for(std::chrono::milliseconds(500));
         }
     } catch (...) {  // a destructor must not throw; the broker drops the link anyway
     }
@@ -163,7 +165,9 @@ bool MqttClient::wait_connected(std::chrono::milliseconds timeout) {
     return client_->is_connected();
 }
 
-bool MqttClient::connected() const { return client_->is_connected(); }
+bool MqttClient::connected() const {
+    return client_->is_connected();
+}
 
 bool MqttClient::publish(const contract::Publication& p) {
     try {
@@ -185,7 +189,8 @@ void MqttClient::begin_stop(const std::optional<contract::Publication>& farewell
                              farewell->qos, farewell->retain);
         }
         if (client_->is_connected()) {
-            disconnect_token_ = std::static_pointer_cast<void>(client_->disconnect(std::chrono::milliseconds(500)));
+            disconnect_token_ =
+                std::static_pointer_cast<void>(client_->disconnect(std::chrono::milliseconds(500)));
         }
     } catch (const std::exception&) {
     }

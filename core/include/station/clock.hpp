@@ -17,7 +17,7 @@ constexpr TimeMs station_time_from_utc(std::int64_t utc_ms, int utc_offset_minut
 /// The simulation clock: station time `origin` at wall time `wall_anchor`, running at
 /// `speed` station seconds per wall second (0 = stopped; then only `advance` moves it).
 class SimulatedClock {
-public:
+  public:
     SimulatedClock(TimeMs origin, double speed, std::int64_t wall_anchor_ms);
 
     /// Station time at the given wall-clock reading.
@@ -29,7 +29,7 @@ public:
     /// runs backwards).
     void advance(TimeMs delta, std::int64_t wall_ms);
 
-private:
+  private:
     TimeMs origin_;
     double speed_;
     std::int64_t wall_anchor_;

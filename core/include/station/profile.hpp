@@ -37,8 +37,8 @@ struct Policy {
 /// A whole station configuration.
 struct Profile {
     std::string name;
-    int waiting_area = 0;  ///< N, >= 1
-    int queue_length = 0;  ///< M, >= 1
+    int waiting_area = 0;         ///< N, >= 1
+    int queue_length = 0;         ///< M, >= 1
     std::vector<PileSpec> piles;  ///< in station order
     Policy policy;
     Tariff tariff = Tariff::standard();

@@ -13,9 +13,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "station/events.hpp"
+#include "station/image.hpp"
 #include "station/profile.hpp"
 #include "station/records.hpp"
 #include "station/rejection.hpp"
@@ -44,7 +46,7 @@ struct Progress {
 };
 
 class Station {
-public:
+  public:
     /// A station in the state of a fresh start at station time `start`.
     Station(Profile profile, TimeMs start);
     ~Station();
@@ -52,6 +54,25 @@ public:
     Station& operator=(const Station&) = delete;
     Station(Station&&) noexcept;
     Station& operator=(Station&&) noexcept;
+
+    // ---- snapshots (station/image.hpp) ---------------------------------------------
+    /// The station's complete state, pending events excepted (take them first).
+    StationImage image() const;
+    /// A station in the state of `image`, which behaves exactly like the station it was
+    /// taken from: same outcomes, events, ids, numbers, amounts and timers. Checks the image
+    /// against `profile` and throws std::invalid_argument with the reason if no station
+    /// of this profile can be in that state: another profile (pile count, pile ids,
+    /// `profile_digest`), ids out of range, an open order in no place or in two, a
+    /// closed one in a place, a state that does not fit its place, broken waiting-area
+    /// links, a queue longer than M or at a pile that is down, a car with two open orders
+    /// or a repeated car name, broken bill chains, session or timer times that do not fit
+    /// the amounts, times beyond ±2^53 ms or amounts whose charging would take longer, or a
+    /// car that could be called at once. Rebuilds the car index, the dispatch index and
+    /// the timers.
+    static Station from_image(Profile profile, const StationImage& image);
+    /// The same, taking over the image's tables instead of copying them (the image is
+    /// consumed either way).
+    static Station from_image(Profile profile, StationImage&& image);
 
     const Profile& profile() const { return profile_; }
     TimeMs now() const { return now_; }
@@ -135,7 +156,7 @@ public:
     /// Returns the events recorded since the last call, oldest first.
     std::vector<StationEvent> take_events();
 
-private:
+  private:
     struct PileRuntime {
         bool on = true;
         bool faulty = false;
@@ -148,7 +169,6 @@ private:
         std::uint32_t fault_version = 0;
         PileTotals totals;
     };
-    enum class TimerKind : std::uint8_t { Completion = 0, FaultEnd = 1 };
     struct Timer {
         TimeMs at;
         TimerKind kind;
@@ -185,6 +205,8 @@ private:
 
     void process_instant(TimeMs t);
     void calling_pass();
+    /// The car a call in mode `m` would take now and the pile it would go to, if any.
+    std::optional<std::pair<OrderId, PileIndex>> next_call(Mode m) const;
     bool call_one(Mode m);
     bool waiting_paused(Mode m) const;
     void take_down(PileIndex p, StopReason reason);

@@ -17,7 +17,7 @@ struct TariffBand {
 
 /// A daily time-of-use schedule plus a flat service rate. Immutable once built.
 class Tariff {
-public:
+  public:
     /// The station-rules §6 defaults: peak 1.0, flat 0.7, valley 0.4, service 0.8.
     static Tariff standard();
     /// Builds a tariff from bands that must tile [00:00, 24:00) exactly (any order);
@@ -38,7 +38,7 @@ public:
     /// The bands, sorted by start.
     const std::vector<TariffBand>& bands() const { return bands_; }
 
-private:
+  private:
     /// ∫ price dt from midnight to `ms_in_day`, in price·ms.
     double integral_from_midnight(TimeMs ms_in_day) const;
 

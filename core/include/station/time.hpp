@@ -20,7 +20,9 @@ constexpr std::int64_t day_of(TimeMs t) {
     return t >= 0 ? t / kMsPerDay : -((-t + kMsPerDay - 1) / kMsPerDay);
 }
 /// Milliseconds since the start of `t`'s day, in [0, kMsPerDay).
-constexpr TimeMs ms_of_day(TimeMs t) { return t - day_of(t) * kMsPerDay; }
+constexpr TimeMs ms_of_day(TimeMs t) {
+    return t - day_of(t) * kMsPerDay;
+}
 /// Converts hours (possibly fractional) to milliseconds, rounded to nearest.
 TimeMs hours_to_ms(double hours);
 /// Converts milliseconds to hours.

@@ -26,7 +26,9 @@ enum class Mode : std::uint8_t { Fast = 0, Slow = 1 };
 inline constexpr int kModeCount = 2;
 
 /// The letter used for a mode in queue numbers and documents: 'F' or 'T'.
-constexpr char mode_letter(Mode m) { return m == Mode::Fast ? 'F' : 'T'; }
+constexpr char mode_letter(Mode m) {
+    return m == Mode::Fast ? 'F' : 'T';
+}
 /// Parses "F" or "T"; anything else is nullopt.
 constexpr std::optional<Mode> parse_mode(std::string_view s) {
     if (s == "F") {
@@ -37,7 +39,9 @@ constexpr std::optional<Mode> parse_mode(std::string_view s) {
     }
     return std::nullopt;
 }
-constexpr int mode_index(Mode m) { return static_cast<int>(m); }
+constexpr int mode_index(Mode m) {
+    return static_cast<int>(m);
+}
 
 /// Lifecycle of an order (API document plus the added CANCELLED).
 enum class OrderState : std::uint8_t { Waiting, Dispatched, Charging, Finished, Cancelled };

@@ -17,7 +17,7 @@
 namespace pilesim {
 
 class SimPile {
-public:
+  public:
     /// `boot` must differ between runs (it lets the scheduler spot replayed messages).
     SimPile(station::PileSpec spec, std::string boot);
 
@@ -48,7 +48,7 @@ public:
     bool faulty() const { return faulty_; }
     double session_energy(station::TimeMs now) const;
 
-private:
+  private:
     struct Session {
         std::string id;
         std::int64_t order;

@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
         }
         if (arg == "--profile" || arg == "--candidates" || arg == "--fault-strategy" ||
             arg == "--fault-pause") {
-            std::string& target = arg == "--profile"      ? profile_arg
-                                  : arg == "--candidates" ? candidates
+            std::string& target = arg == "--profile"          ? profile_arg
+                                  : arg == "--candidates"     ? candidates
                                   : arg == "--fault-strategy" ? strategy
                                                               : pause;
             if (!value(target)) {
@@ -106,8 +106,8 @@ int main(int argc, char** argv) {
 
     std::string text;
     if (!cli::read_file(scenario_path, text)) {
-        std::cerr << "station-replay: cannot read " << scenario_path << ": "
-                  << std::strerror(errno) << "\n";
+        std::cerr << "station-replay: cannot read " << scenario_path << ": " << std::strerror(errno)
+                  << "\n";
         return 2;
     }
     // A malformed scenario must print nothing but the error. With snapshots, a first pass

@@ -10,7 +10,8 @@ namespace replay::detail {
 
 long long to_cents(double v) {
     const double scaled = v * 100.0;
-    return static_cast<long long>(std::floor(scaled + 0.5 + 1e-7 * std::max(1.0, std::fabs(scaled))));
+    return static_cast<long long>(
+        std::floor(scaled + 0.5 + 1e-7 * std::max(1.0, std::fabs(scaled))));
 }
 
 Sink& Sink::str(std::string_view s) {

@@ -11,7 +11,7 @@
 namespace replay::detail {
 
 class Sink {
-public:
+  public:
     explicit Sink(std::ostream& out) : out_(out) { buf_.reserve(kFlushAt + 4096); }
     ~Sink() { flush(); }
     Sink(const Sink&) = delete;
@@ -43,7 +43,7 @@ public:
         buf_.clear();
     }
 
-private:
+  private:
     Sink& cents(double v, bool trim);
 
     static constexpr std::size_t kFlushAt = 1 << 20;

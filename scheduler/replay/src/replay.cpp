@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "output.hpp"
+#include "station/command.hpp"
 #include "station/rejection.hpp"
 #include "station/station.hpp"
 #include "station/time.hpp"
@@ -26,20 +27,31 @@ struct EventResult {
     Outcome outcome;
 };
 
+// A scenario event is a station command like any other.
 Outcome apply(Station& st, const ScenarioEvent& ev) {
+    station::Command c;
+    c.subject = ev.subject;
+    c.mode = ev.mode;
+    c.kwh = ev.kwh;
+    c.fault_duration = ev.fault_duration;
     switch (ev.kind) {
         case EventKind::Arrive:
-            return st.submit(ev.subject, *ev.mode, *ev.kwh);
+            c.op = station::CommandOp::Submit;
+            break;
         case EventKind::Cancel:
-            return st.cancel(ev.subject);
+            c.op = station::CommandOp::Cancel;
+            break;
         case EventKind::Change:
-            return st.change(ev.subject, ev.mode, ev.kwh);
+            c.op = station::CommandOp::Change;
+            break;
         case EventKind::Fault:
-            return st.fault(ev.subject, ev.fault_duration);
+            c.op = station::CommandOp::Fault;
+            break;
         case EventKind::Recover:
-            return st.recover(ev.subject);
+            c.op = station::CommandOp::Recover;
+            break;
     }
-    return Outcome::refuse(station::Rejection::None);
+    return station::apply(st, c);
 }
 
 std::string_view final_state(const Order& o) {
@@ -67,7 +79,7 @@ std::string sheet_time(TimeMs t) {
 }
 
 class JsonWriter {
-public:
+  public:
     static constexpr std::size_t kLookahead = 8;
 
     explicit JsonWriter(Sink& sink) : s_(sink) {}
@@ -89,7 +101,9 @@ public:
         for (std::size_t p = 0; p < st.pile_count(); ++p) {
             const auto pi = static_cast<station::PileIndex>(p);
             s_.raw(p ? ",{\"id\":" : "{\"id\":").str(st.pile_spec(pi).id);
-            s_.raw(",\"state\":\"").raw(station::to_string(st.pile_state(pi))).raw("\",\"queue\":[");
+            s_.raw(",\"state\":\"")
+                .raw(station::to_string(st.pile_state(pi)))
+                .raw("\",\"queue\":[");
             bool first = true;
             for (OrderId id : st.pile_queue(pi)) {
                 const auto pr = st.progress(id);
@@ -131,9 +145,13 @@ public:
                 const station::Bill& bill = st.bill(b);
                 s_.raw(b == o.first_bill ? "{\"pile\":" : ",{\"pile\":")
                     .str(st.pile_spec(bill.pile).id);
-                s_.raw(",\"start\":\"").hms(bill.start).raw("\",\"start_day\":")
+                s_.raw(",\"start\":\"")
+                    .hms(bill.start)
+                    .raw("\",\"start_day\":")
                     .integer(station::day_of(bill.start));
-                s_.raw(",\"stop\":\"").hms(bill.stop).raw("\",\"stop_day\":")
+                s_.raw(",\"stop\":\"")
+                    .hms(bill.stop)
+                    .raw("\",\"stop_day\":")
                     .integer(station::day_of(bill.stop));
                 s_.raw(",\"kwh\":").money(bill.kwh).raw(",\"hours\":").money(bill.hours());
                 s_.raw(",\"charge_fee\":").money(bill.charge_fee);
@@ -145,7 +163,7 @@ public:
         s_.raw("]}\n");
     }
 
-private:
+  private:
     void amounts(double kwh, double charge, double service) {
         s_.raw(",\"kwh\":").money(kwh).raw(",\"charge_fee\":").money(charge);
         s_.raw(",\"service_fee\":").money(service).raw(",\"total\":").money(charge + service);
@@ -166,7 +184,7 @@ private:
 
 // The course sheet's notation: one row per time, "(car,kWh,fee)" cells.
 class TableWriter {
-public:
+  public:
     explicit TableWriter(Sink& sink) : s_(sink) {}
 
     void snapshot(const Station& st, TimeMs t, const std::vector<EventResult>&) {
@@ -203,7 +221,7 @@ public:
 
     void final_line(const Station&, TimeMs end) { s_.raw("END ").raw(sheet_time(end)).ch('\n'); }
 
-private:
+  private:
     void cars(const Station& st, const std::vector<OrderId>& ids, bool remaining) {
         if (ids.empty()) {
             s_.ch('-');

@@ -14,7 +14,9 @@ using station::TimeMs;
 
 namespace {
 
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r';
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && is_blank(s.front())) {
@@ -97,8 +99,8 @@ std::optional<TimeMs> parse_time(std::string_view token) {
         if (rest.size() != 2 || !parse_uint(rest, 2, m)) {
             return std::nullopt;
         }
-    } else if (c2 != 2 || !parse_uint(rest.substr(0, 2), 2, m) ||
-               rest.size() != 5 || !parse_uint(rest.substr(3), 2, s)) {
+    } else if (c2 != 2 || !parse_uint(rest.substr(0, 2), 2, m) || rest.size() != 5 ||
+               !parse_uint(rest.substr(3), 2, s)) {
         return std::nullopt;
     }
     if (h > 23 || m > 59 || s > 59) {

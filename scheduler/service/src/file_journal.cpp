@@ -17,7 +17,7 @@ std::runtime_error io_error(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-FileJournal::FileJournal(const std::string& path) {
+FileJournal::FileJournal(const std::string& path) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd_ < 0) {
         throw io_error("cannot open the journal", path);
@@ -54,6 +54,11 @@ FileJournal::~FileJournal() {
 }
 
 void FileJournal::append(const std::string& line) {
+    write(line);
+    sync();
+}
+
+void FileJournal::write(const std::string& line) {
     const std::string record = line + "\n";
     std::size_t done = 0;
     while (done < record.size()) {
@@ -66,9 +71,44 @@ void FileJournal::append(const std::string& line) {
         }
         done += static_cast<std::size_t>(n);
     }
-    if (::fdatasync(fd_) != 0) {
+    unsynced_ = true;
+}
+
+void FileJournal::sync() {
+    if (unsynced_ && ::fdatasync(fd_) != 0) {
         throw io_error("cannot flush the journal", "");
     }
+    unsynced_ = false;
+}
+
+void FileJournal::compact(const std::string& first_line) {
+    sync();
+    const std::string tmp = path_ + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        throw io_error("cannot create", tmp);
+    }
+    const std::string text = first_line + "\n";
+    const bool written =
+        ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+        ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || ::rename(tmp.c_str(), path_.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        throw io_error("cannot replace", path_);
+    }
+    const auto slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    const int fresh = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fresh < 0) {
+        throw io_error("cannot reopen", path_);
+    }
+    ::close(fd_);
+    fd_ = fresh;
 }
 
 }  // namespace service

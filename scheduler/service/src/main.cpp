@@ -23,59 +23,69 @@ constexpr const char* kUsage =
     "                         [--sim-start \"YYYY-MM-DD HH:MM:SS\"] [--sim-speed X]\n"
     "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
     "                         [--state-refresh-ms N] [--offline-grace-ms N] [--mqtt-user NAME]\n"
-    "                         [--journal FILE]\n"
+    "                         [--journal FILE] [--snapshot FILE] [--snapshot-every N]\n"
     "\n"
     "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
     "clock requests). With --mqtt-user the broker password is read from\n"
     "STATION_MQTT_PASSWORD. With --journal every command is kept in FILE before it takes\n"
-    "effect, and a restart with the same FILE resumes the station where it was.\n";
+    "effect, and a restart with the same FILE resumes the station where it was. Every\n"
+    "--snapshot-every journal lines (default 100000, 0 = never) the station is saved to\n"
+    "the snapshot file (default: the journal's name + .snap) and the journal restarts\n"
+    "after it, so that a restart reads the snapshot and replays only what followed.\n";
 
 }  // namespace
 
 constexpr std::size_t kBurst = 32;
 
 int main(int argc, char** argv) {
+    const auto started = std::chrono::steady_clock::now();  // "station ready in" counts from here
     std::string broker = "tcp://127.0.0.1:1883";
     std::string profile_arg(station::kDefaultProfile);
     std::string client_id = "station-scheduler";
     std::string mqtt_user;
     std::string journal_path;
+    std::string snapshot_path;
     service::SchedulerOptions options;
-    const auto done = cli::parse_options(argc, argv, "station-scheduler", kUsage,
-                                         [&](const std::string& arg, const std::string& value) {
-        if (arg == "--broker") {
-            broker = value;
-        } else if (arg == "--profile") {
-            profile_arg = value;
-        } else if (arg == "--client-id") {
-            client_id = value;
-        } else if (arg == "--sim-start") {
-            const auto t = station::parse_datetime(value);
-            if (!t) {
-                throw std::invalid_argument("expected \"YYYY-MM-DD HH:MM:SS\"");
+    const auto done = cli::parse_options(
+        argc, argv, "station-scheduler", kUsage,
+        [&](const std::string& arg, const std::string& value) {
+            if (arg == "--broker") {
+                broker = value;
+            } else if (arg == "--profile") {
+                profile_arg = value;
+            } else if (arg == "--client-id") {
+                client_id = value;
+            } else if (arg == "--sim-start") {
+                const auto t = station::parse_datetime(value);
+                if (!t) {
+                    throw std::invalid_argument("expected \"YYYY-MM-DD HH:MM:SS\"");
+                }
+                options.clock.simulated = true;
+                options.clock.start = *t;
+            } else if (arg == "--sim-speed") {
+                options.clock.speed = std::stod(value);
+            } else if (arg == "--utc-offset-minutes") {
+                options.clock.utc_offset_minutes = std::stoi(value);
+            } else if (arg == "--state-interval-ms") {
+                options.state_interval_ms = std::stoll(value);
+            } else if (arg == "--state-refresh-ms") {
+                options.state_refresh_ms = std::stoll(value);
+            } else if (arg == "--mqtt-user") {
+                mqtt_user = value;
+            } else if (arg == "--journal") {
+                journal_path = value;
+            } else if (arg == "--snapshot") {
+                snapshot_path = value;
+            } else if (arg == "--snapshot-every") {
+                options.snapshot_every = std::stoll(value);
+            } else if (arg == "--offline-grace-ms") {
+                options.offline_grace_ms = std::stoll(value);
+            } else {
+                return false;
             }
-            options.clock.simulated = true;
-            options.clock.start = *t;
-        } else if (arg == "--sim-speed") {
-            options.clock.speed = std::stod(value);
-        } else if (arg == "--utc-offset-minutes") {
-            options.clock.utc_offset_minutes = std::stoi(value);
-        } else if (arg == "--state-interval-ms") {
-            options.state_interval_ms = std::stoll(value);
-        } else if (arg == "--state-refresh-ms") {
-            options.state_refresh_ms = std::stoll(value);
-        } else if (arg == "--mqtt-user") {
-            mqtt_user = value;
-        } else if (arg == "--journal") {
-            journal_path = value;
-        } else if (arg == "--offline-grace-ms") {
-            options.offline_grace_ms = std::stoll(value);
-        } else {
-            return false;
-        }
-        return true;
-    });
+            return true;
+        });
     if (done) {
         return *done;
     }
@@ -95,7 +105,24 @@ int main(int argc, char** argv) {
             return 1;
         }
         options.resume = journal->lines();
-        options.journal = [&journal](const std::string& line) { journal->append(line); };
+        if (snapshot_path.empty()) {
+            snapshot_path = journal_path + ".snap";
+        }
+        try {
+            options.snapshot = service::read_snapshot_file(snapshot_path);
+        } catch (const std::exception& e) {
+            std::cerr << "station-scheduler: " << e.what() << "\n";
+            return 1;
+        }
+        options.save_snapshot = [&journal, snapshot_path](const service::Snapshot& snap,
+                                                          const std::string& start_line) {
+            journal->sync();  // the snapshot covers every line written so far
+            service::write_snapshot_file(snapshot_path, snap);
+            journal->compact(start_line);
+        };
+        // Group commit: lines are written as commands come and synced once per burst,
+        // before anything the burst did is published (see the loop below).
+        options.journal = [&journal](const std::string& line) { journal->write(line); };
     }
 
     auto log = [](std::string_view level, std::string_view message) {
@@ -103,7 +130,13 @@ int main(int argc, char** argv) {
     };
     std::unique_ptr<service::SchedulerApp> app_ptr;
     try {
-        app_ptr = std::make_unique<service::SchedulerApp>(std::move(*loaded.profile), options, cli::wall_ms(), log);
+        app_ptr = std::make_unique<service::SchedulerApp>(std::move(*loaded.profile), options,
+                                                          cli::wall_ms(), log);
+        log("info", "station ready in " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - started)
+                                           .count()) +
+                        " ms");
     } catch (const std::exception& e) {
         std::cerr << "station-scheduler: cannot start: " << e.what() << "\n";
         return 1;
@@ -119,58 +152,81 @@ int main(int argc, char** argv) {
     copts.subscriptions = service::SchedulerApp::subscriptions();
     bus::MqttClient client(
         copts,
-        [&inbox](bus::Received m) { inbox.push({bus::InboxItem::Kind::Message, std::move(m), 0}); },
-        [&inbox] { inbox.push({bus::InboxItem::Kind::Connected, {}, 0}); },
-        [&inbox] { inbox.push({bus::InboxItem::Kind::Lost, {}, 0}); });
+        [&inbox](bus::Received m) {
+            inbox.push({bus::InboxItem::Kind::Message, std::move(m), 0});
+        },
+        [&inbox] {
+            inbox.push({bus::InboxItem::Kind::Connected, {}, 0});
+        },
+        [&inbox] {
+            inbox.push({bus::InboxItem::Kind::Lost, {}, 0});
+        });
     cli::install_stop_handlers();
     client.start();
     log("info", "profile " + app.station().profile().name + ", broker " + broker +
                     (options.clock.simulated ? ", simulated clock" : ", wall clock"));
 
-    while (!cli::stop_requested()) {
-        std::int64_t wall = cli::wall_ms();
-        // Sleep until the next thing is due, a message arrives, or 200 ms pass (to notice
-        // a stop signal).
-        std::int64_t wait = 200;
-        if (const auto due = app.next_due_wall_ms(wall)) {
-            wait = std::clamp<std::int64_t>(*due - wall, 0, 200);
+    auto publish = [&](std::vector<contract::Publication> out) {
+        if (out.empty()) {
+            return;
         }
-        auto batch =
-            inbox.pop_all_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(wait));
-        wall = cli::wall_ms();
-        for (const auto& item : batch) {
-            switch (item.kind) {
-                case bus::InboxItem::Kind::Message:
-                    app.on_message(item.message.topic, item.message.payload, wall);
-                    break;
-                case bus::InboxItem::Kind::Connected:
-                    log("info", "connected to the broker");
-                    app.on_connected(wall);
-                    break;
-                case bus::InboxItem::Kind::Lost:
-                    log("warn", "lost the broker; buffering until it is back");
-                    app.on_connection_lost();
-                    break;
+        if (journal) {
+            journal->sync();
+        }
+        for (const auto& p : out) {
+            client.publish(p);
+        }
+    };
+    int status = 0;
+    try {
+        while (!cli::stop_requested()) {
+            std::int64_t wall = cli::wall_ms();
+            // Sleep until the next thing is due, a message arrives, or 200 ms pass (to notice
+            // a stop signal).
+            std::int64_t wait = 200;
+            if (const auto due = app.next_due_wall_ms(wall)) {
+                wait = std::clamp<std::int64_t>(*due - wall, 0, 200);
+            }
+            auto batch = inbox.pop_all_until(std::chrono::steady_clock::now() +
+                                             std::chrono::milliseconds(wait));
+            wall = cli::wall_ms();
+            for (const auto& item : batch) {
+                switch (item.kind) {
+                    case bus::InboxItem::Kind::Message:
+                        app.on_message(item.message.topic, item.message.payload, wall);
+                        break;
+                    case bus::InboxItem::Kind::Connected:
+                        log("info", "connected to the broker");
+                        app.on_connected(wall);
+                        break;
+                    case bus::InboxItem::Kind::Lost:
+                        log("warn", "lost the broker; buffering until it is back");
+                        app.on_connection_lost();
+                        break;
+                }
+            }
+            // What the messages produced (pile commands, replies) goes out before tick() may
+            // build the periodic station state, which takes milliseconds at a thousand piles:
+            // once the journal holds it (one fsync for the burst), never before.
+            publish(app.take_publications());
+            app.tick(wall);
+            publish(app.take_publications());
+            // Under a burst, let the next batch gather instead of waking for every message: on
+            // a small machine the wake-ups cost the CPU the broker needs. A single message (the
+            // usual case, and every fault report) is handled at once.
+            if (batch.size() >= kBurst) {
+                std::this_thread::sleep_for(std::chrono::microseconds(500));
             }
         }
-        // What the messages produced (pile commands, replies) goes out before tick() may
-        // build the periodic station state, which takes milliseconds at a thousand piles.
-        for (const auto& p : app.take_publications()) {
-            client.publish(p);
-        }
-        app.tick(wall);
-        for (const auto& p : app.take_publications()) {
-            client.publish(p);
-        }
-        // Under a burst, let the next batch gather instead of waking for every message: on
-        // a small machine the wake-ups cost the CPU the broker needs. A single message (the
-        // usual case, and every fault report) is handled at once.
-        if (batch.size() >= kBurst) {
-            std::this_thread::sleep_for(std::chrono::microseconds(500));
-        }
+    } catch (const std::exception& e) {
+        // The journal refused a line or a sync: what the station did since the last sync
+        // may not be published (it would not come back after a restart), so the scheduler
+        // stops without it (its supervisor restarts it from the journal).
+        log("error", std::string("cannot go on: ") + e.what());
+        status = 1;
     }
     log("info", "stopping");
     client.begin_stop(std::nullopt);
     client.finish_stop(std::chrono::milliseconds(1000));
-    return 0;
+    return status;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "contract/journal.hpp"
 #include "contract/station_state.hpp"
 #include "contract/topics.hpp"
 #include "station/time.hpp"
@@ -14,7 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kRecentReplies = 4096;
+constexpr std::size_t kRecentReplies = 65536;
+constexpr std::size_t kCatchUpLimit = 2000;
 
 station::SimulatedClock make_clock(const ClockConfig& c, std::int64_t wall_ms) {
     if (c.simulated) {
@@ -38,20 +40,22 @@ json journal_start(const std::vector<std::string>& resume) {
         return json();
     }
     json start = json::parse(resume.front(), nullptr, false);
-    if (!start.is_object() || start.value("op", "") != "start" || !start.contains("at") || !start.contains("run")) {
+    if (!start.is_object() || start.value("op", "") != "start" || !start.contains("at") ||
+        !start.contains("run")) {
         throw std::runtime_error("the journal does not begin with its start line");
     }
     return start;
 }
 
 station::TimeMs start_time(const SchedulerOptions& o, std::int64_t wall_ms) {
+    if (o.snapshot) {
+        return o.snapshot->station.now;
+    }
     if (!o.resume.empty()) {
         return journal_start(o.resume).at("at").get<station::TimeMs>();
     }
     return make_clock(o.clock, wall_ms).now(wall_ms);
 }
-
-std::string mode_text(station::Mode m) { return std::string(1, station::mode_letter(m)); }
 
 contract::SchedulerReply from_outcome(const station::Outcome& o) {
     if (o.ok()) {
@@ -59,7 +63,8 @@ contract::SchedulerReply from_outcome(const station::Outcome& o) {
         r.ok = true;
         return r;
     }
-    return refused(std::string(station::code(o.rejection)), std::string(station::describe(o.rejection)));
+    return refused(std::string(station::code(o.rejection)),
+                   std::string(station::describe(o.rejection)));
 }
 
 }  // namespace
@@ -71,65 +76,113 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
       clock_(make_clock(options_.clock, wall_ms)),
       log_(std::move(log)),
       links_(station_.pile_count()),
-      requests_topic_(contract::scheduler_requests_topic()) {
+      requests_topic_(contract::scheduler_requests_topic()),
+      changes_(options_.run) {
     station_.record_events(true);
+    start_at_ = station_.now();
     if (!options_.resume.empty()) {
         resume(wall_ms);
         return;
     }
+    if (options_.snapshot) {
+        throw std::runtime_error("a snapshot without its journal");
+    }
     if (options_.journal) {
-        options_.journal(json{{"op", "start"},
-                              {"at", station_.now()},
-                              {"run", options_.run},
-                              {"profile", station_.profile().name},
-                              {"piles", pile_ids()},
-                              {"simulated", options_.clock.simulated}}
-                             .dump());
+        options_.journal(start_line(0).dump());
     }
     // A pile takes cars only once it has said it is online (its retained status arrives
     // as soon as we subscribe); until then it counts as faulty.
     for (std::size_t p = 0; p < station_.pile_count(); ++p) {
-        act(json{{"op", "fault"}, {"pile", station_.pile_spec(static_cast<station::PileIndex>(p)).id}, {"offline", true}});
+        act(pile_command_entry(station::CommandOp::Fault, static_cast<station::PileIndex>(p),
+                               true));
         links_[p].fault_from_disconnect = true;
     }
-    station_.take_events();
+}
+
+json SchedulerApp::start_line(std::int64_t base) const {
+    // `base`: how many command lines of the run earlier journal files held (a snapshot
+    // covers them); this file's lines count on from there.
+    return json{{"op", "start"},       {"at", start_at_},
+                {"run", options_.run}, {"profile", station_.profile().name},
+                {"piles", pile_ids()}, {"simulated", options_.clock.simulated},
+                {"base", base}};
 }
 
 void SchedulerApp::resume(std::int64_t wall_ms) {
     const json start = journal_start(options_.resume);
-    if (start.value("profile", "") != station_.profile().name || start.value("piles", json()) != pile_ids()) {
-        throw std::runtime_error("the journal is of another station (profile " + start.value("profile", "?") +
-                                 ", piles " + start.value("piles", json()).dump() + "), not " +
+    if (start.value("profile", "") != station_.profile().name ||
+        start.value("piles", json()) != pile_ids()) {
+        throw std::runtime_error("the journal is of another station (profile " +
+                                 start.value("profile", "?") + ", piles " +
+                                 start.value("piles", json()).dump() + "), not " +
                                  station_.profile().name + " " + pile_ids().dump());
     }
     options_.run = start.at("run").get<std::string>();
+    start_at_ = start.at("at").get<station::TimeMs>();
+    const std::int64_t base = start.value("base", std::int64_t{0});
+    changes_ = ChangeLog(options_.run);
     replaying_ = true;
     station::TimeMs clock_at = station_.now();
     double clock_speed = options_.clock.speed;
+    std::int64_t covered = 0;
+    if (options_.snapshot) {
+        covered = options_.snapshot->journal_lines;
+        if (covered < base) {
+            throw std::runtime_error("the snapshot covers " + std::to_string(covered) +
+                                     " journal lines, but the journal starts after " +
+                                     std::to_string(base) + ": lines are missing");
+        }
+        std::tie(clock_at, clock_speed) = restore(std::move(*options_.snapshot));
+        options_.snapshot.reset();
+    }
+    journal_lines_ = base;
+    snapshot_lines_ = covered;
     std::size_t applied = 0;
     for (std::size_t i = 1; i < options_.resume.size(); ++i) {
-        const json c = json::parse(options_.resume[i], nullptr, false);
-        if (!c.is_object() || !c.contains("t") || !c["t"].is_number_integer()) {
-            throw std::runtime_error("journal line " + std::to_string(i + 1) + " is not a command");
+        if (++journal_lines_ <= covered) {
+            continue;  // in the snapshot
         }
-        station_.advance_to(c["t"].get<station::TimeMs>());
-        if (c.value("op", "") == "clock") {
-            clock_at = c["t"].get<station::TimeMs>();
-            clock_speed = c.value("speed", clock_speed);
-        } else {
-            apply_command(c);
-            // Which piles are faulty only because they went away, as the live run knew it.
-            if (const auto p = station_.find_pile(c.value("pile", ""))) {
-                const std::string op = c.value("op", "");
-                if (op == "fault" || op == "recover") {
-                    links_[static_cast<std::size_t>(*p)].fault_from_disconnect = op == "fault" && c.value("offline", false);
+        contract::JournalEntry e;
+        if (std::string error = contract::parse(options_.resume[i], e); !error.empty()) {
+            throw std::runtime_error("journal line " + std::to_string(i + 1) + ": " + error);
+        }
+        if (e.t < station_.now()) {
+            throw std::runtime_error("journal line " + std::to_string(i + 1) +
+                                     " goes back in time");
+        }
+        station_.advance_to(e.t);
+        flush_events();
+        journaled_t_ = e.t;
+        switch (e.kind) {
+            case contract::JournalEntry::Kind::Clock:
+                clock_at = e.t;
+                clock_speed = e.speed;
+                if (!e.request.empty()) {
+                    remember(e.request, clock_reply(e.t, e.speed));
                 }
+                break;
+            case contract::JournalEntry::Kind::Advance:
+                break;
+            case contract::JournalEntry::Kind::Command: {
+                const station::Outcome o = station::apply(station_, e.command);
+                flush_events();
+                // Which piles are faulty only because they went away, as the live run knew it.
+                const auto op = e.command.op;
+                if (op == station::CommandOp::Fault || op == station::CommandOp::Recover) {
+                    if (const auto p = station_.find_pile(e.subject)) {
+                        links_[static_cast<std::size_t>(*p)].fault_from_disconnect =
+                            op == station::CommandOp::Fault && e.offline;
+                    }
+                }
+                if (!e.request.empty()) {
+                    remember(e.request, command_reply(e.command.op, o));
+                }
+                break;
             }
         }
         ++applied;
     }
-    // Rebuild what the events tell (the piles' sessions), without sending anything again.
-    flush_events();
+    // The piles' sessions are rebuilt; nothing is sent again (readers catch up by position).
     out_.clear();
     stats_ = Stats{};
     replaying_ = false;
@@ -138,8 +191,13 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
         clock_.set(std::max(clock_at, station_.now()), clock_speed, wall_ms);
     }
     station_.advance_to(std::max(station_.now(), clock_.now(wall_ms)));
-    log("info", "resumed run " + options_.run + " from its journal: " + std::to_string(applied) +
-                    " commands, " + std::to_string(station_.orders().size()) + " orders");
+    flush_events();
+    log("info", "resumed run " + options_.run + " from " +
+                    (covered > 0 ? "its snapshot (" + std::to_string(covered) + " lines) and "
+                                 : std::string()) +
+                    "its journal: " + std::to_string(applied) + " commands, " +
+                    std::to_string(station_.orders().size()) + " orders, log position " +
+                    std::to_string(changes_.head()));
 }
 
 void SchedulerApp::resume_session(station::PileIndex p) {
@@ -161,7 +219,8 @@ void SchedulerApp::resume_session(station::PileIndex p) {
         return;
     }
     link.session_resumed = true;
-    log("warn", "pile " + station_.pile_spec(p).id + " restarted during session " + link.session + ": resumed");
+    log("warn", "pile " + station_.pile_spec(p).id + " restarted during session " + link.session +
+                    ": resumed");
     command(p, cmd);
 }
 
@@ -173,54 +232,121 @@ json SchedulerApp::pile_ids() const {
     return ids;
 }
 
-station::Outcome SchedulerApp::act(json command) {
-    command["t"] = station_.now();
+contract::JournalEntry SchedulerApp::pile_command_entry(station::CommandOp op, station::PileIndex p,
+                                                        bool offline,
+                                                        station::TimeMs duration) const {
+    contract::JournalEntry e;
+    e.command.op = op;
+    e.subject = station_.pile_spec(p).id;
+    e.command.fault_duration = duration;
+    e.offline = offline;
+    return e;
+}
+
+station::Outcome SchedulerApp::act(contract::JournalEntry entry) {
+    entry.kind = contract::JournalEntry::Kind::Command;
+    entry.t = station_.now();
+    entry.bind();
+    write_journal(entry);  // durable before it takes effect
+    const station::Outcome o = station::apply(station_, entry.command);
+    flush_events();
+    return o;
+}
+
+void SchedulerApp::write_journal(const contract::JournalEntry& entry) {
     if (options_.journal && !replaying_) {
-        options_.journal(command.dump());  // durable before it takes effect
+        options_.journal(contract::to_json(entry));
+        journaled_t_ = std::max(journaled_t_, entry.t);
+        ++journal_lines_;
     }
-    return apply_command(command);
 }
 
-station::Outcome SchedulerApp::apply_command(const json& c) {
-    const std::string op = c.value("op", "");
-    const std::string pile = c.value("pile", "");
-    const std::string car = c.value("car", "");
-    std::optional<station::Mode> mode;
-    if (c.contains("mode")) {
-        mode = c["mode"] == "F" ? station::Mode::Fast : station::Mode::Slow;
+std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
+    const json app = json::parse(snapshot.app, nullptr, false);
+    try {
+        if (!app.is_object() || app.at("run").get<std::string>() != options_.run) {
+            throw std::runtime_error("of another run");
+        }
+        station_ = station::Station::from_image(station_.profile(), std::move(snapshot.station));
+        station_.record_events(true);
+        ChangeLog::Image log{app.at("head").get<std::int64_t>(),
+                             app.at("order_pos").get<std::vector<std::int64_t>>(),
+                             app.at("bill_pos").get<std::vector<std::int64_t>>()};
+        if (log.order_pos.size() > station_.orders().size() ||
+            log.bill_pos.size() > station_.bills().size()) {
+            throw std::runtime_error("log positions of orders or bills it does not have");
+        }
+        changes_.restore(std::move(log));
+        journaled_t_ = app.at("journaled_t").get<station::TimeMs>();
+        revision_ = app.at("revision").get<std::int64_t>();
+        const json& links = app.at("links");
+        if (!links.is_array() || links.size() != links_.size()) {
+            throw std::runtime_error("pile links of another station");
+        }
+        for (std::size_t p = 0; p < links_.size(); ++p) {
+            links_[p].session = links[p].at("session").get<std::string>();
+            links_[p].fault_from_disconnect = links[p].at("offline_fault").get<bool>();
+        }
+        for (const json& r : app.at("replies")) {
+            const std::string id = r.at(0).get<std::string>();
+            recent_replies_.emplace(id, r.at(1).get<std::string>());
+            recent_order_.push_back(id);
+        }
+        return {app.at("clock_at").get<station::TimeMs>(), app.at("clock_speed").get<double>()};
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("the snapshot cannot be used: ") + e.what());
     }
-    std::optional<double> kwh;
-    if (c.contains("kwh")) {
-        kwh = c["kwh"].get<double>();
-    }
-    if (op == "submit") {
-        return station_.submit(car, *mode, *kwh);
-    }
-    if (op == "change") {
-        return station_.change(car, mode, kwh);
-    }
-    if (op == "cancel") {
-        return station_.cancel(car);
-    }
-    if (op == "fault") {
-        return station_.fault(pile, c.value("duration_ms", station::TimeMs{0}));
-    }
-    if (op == "recover") {
-        return station_.recover(pile);
-    }
-    if (op == "switch_on") {
-        return station_.switch_on(pile);
-    }
-    if (op == "switch_off") {
-        return station_.switch_off(pile);
-    }
-    throw std::runtime_error("unknown journal command " + op);
 }
 
-void SchedulerApp::journal_clock(std::int64_t wall_ms) {
-    if (options_.journal) {
-        options_.journal(json{{"op", "clock"}, {"t", clock_.now(wall_ms)}, {"speed", clock_.speed()}}.dump());
+void SchedulerApp::maybe_snapshot() {
+    if (!options_.save_snapshot || options_.snapshot_every <= 0 ||
+        journal_lines_ - snapshot_lines_ < options_.snapshot_every) {
+        return;
     }
+    json links = json::array();
+    for (const PileLink& l : links_) {
+        links.push_back(json{{"session", l.session}, {"offline_fault", l.fault_from_disconnect}});
+    }
+    json replies = json::array();
+    for (const std::string& id : recent_order_) {
+        replies.push_back(json::array({id, recent_replies_.at(id)}));
+    }
+    ChangeLog::Image positions = changes_.image();  // its tables grow ahead: cut to size
+    positions.order_pos.resize(std::min(positions.order_pos.size(), station_.orders().size()));
+    positions.bill_pos.resize(std::min(positions.bill_pos.size(), station_.bills().size()));
+    Snapshot snap;
+    snap.station = station_.image();
+    snap.journal_lines = journal_lines_;
+    snap.app = json{{"run", options_.run},
+                    {"head", positions.head},
+                    {"order_pos", json(positions.order_pos)},
+                    {"bill_pos", json(positions.bill_pos)},
+                    {"journaled_t", journaled_t_},
+                    {"revision", revision_},
+                    {"clock_at", station_.now()},
+                    {"clock_speed", clock_.speed()},
+                    {"links", std::move(links)},
+                    {"replies", std::move(replies)}}
+                   .dump();
+    try {
+        options_.save_snapshot(snap, start_line(journal_lines_).dump());
+        snapshot_lines_ = journal_lines_;
+        log("info", "snapshot at journal line " + std::to_string(journal_lines_) + ", " +
+                        std::to_string(station_.orders().size()) + " orders");
+    } catch (const std::exception& e) {
+        // The journal is intact: the station goes on, and tries again at the next interval.
+        snapshot_lines_ = journal_lines_;
+        log("error", std::string("snapshot not taken: ") + e.what());
+    }
+}
+
+void SchedulerApp::journal_clock(std::int64_t wall_ms, const std::string& request) {
+    contract::JournalEntry e;
+    e.kind = contract::JournalEntry::Kind::Clock;
+    e.t = clock_.now(wall_ms);
+    e.speed = clock_.speed();
+    e.request = request;
+    write_journal(e);
 }
 
 std::vector<std::pair<std::string, int>> SchedulerApp::subscriptions() {
@@ -243,7 +369,8 @@ void SchedulerApp::drop(std::string_view why, std::string_view topic) {
     const std::int64_t second = last_wall_ / 1000;
     if (second != drop_log_second_) {
         if (drops_not_logged_ > 0) {
-            log("warn", std::to_string(drops_not_logged_) + " more messages dropped without a log line");
+            log("warn",
+                std::to_string(drops_not_logged_) + " more messages dropped without a log line");
         }
         drop_log_second_ = second;
         drop_logs_this_second_ = 0;
@@ -256,12 +383,16 @@ void SchedulerApp::drop(std::string_view why, std::string_view topic) {
     }
 }
 
-void SchedulerApp::advance(std::int64_t wall_ms) { station_.advance_to(clock_.now(wall_ms)); }
+void SchedulerApp::advance(std::int64_t wall_ms) {
+    station_.advance_to(clock_.now(wall_ms));
+}
 
-void SchedulerApp::on_message(std::string_view topic, std::string_view payload, std::int64_t wall_ms) {
+void SchedulerApp::on_message(std::string_view topic, std::string_view payload,
+                              std::int64_t wall_ms) {
     ++stats_.messages;
     last_wall_ = wall_ms;
     advance(wall_ms);
+    flush_events();
     if (topic == requests_topic_) {
         handle_request(payload, wall_ms);
     } else if (const auto pt = contract::parse_pile_topic(topic)) {
@@ -284,6 +415,7 @@ void SchedulerApp::tick(std::int64_t wall_ms) {
     advance(wall_ms);
     check_offline(wall_ms);
     flush_events();
+    maybe_snapshot();
     if (state_due(wall_ms)) {
         publish_state(wall_ms);
     }
@@ -303,8 +435,8 @@ bool SchedulerApp::state_due(std::int64_t wall_ms) const {
     if (revision_ != published_revision_) {
         return since >= options_.state_interval_ms;
     }
-    return options_.state_refresh_ms > 0 && clock_.speed() > 0 && since >= options_.state_refresh_ms &&
-           charging();
+    return options_.state_refresh_ms > 0 && clock_.speed() > 0 &&
+           since >= options_.state_refresh_ms && charging();
 }
 
 void SchedulerApp::on_connected(std::int64_t wall_ms) {
@@ -320,7 +452,9 @@ void SchedulerApp::on_connected(std::int64_t wall_ms) {
     publish_state(wall_ms);
 }
 
-void SchedulerApp::on_connection_lost() { connected_ = false; }
+void SchedulerApp::on_connection_lost() {
+    connected_ = false;
+}
 
 void SchedulerApp::check_offline(std::int64_t wall_ms) {
     if (!connected_ || offline_pending_ == 0) {
@@ -336,7 +470,7 @@ void SchedulerApp::check_offline(std::int64_t wall_ms) {
                 const std::string& id = station_.pile_spec(pi).id;
                 log("warn", "pile " + id + " has been offline too long: treated as a fault");
                 try {
-                    act(json{{"op", "fault"}, {"pile", id}, {"offline", true}});
+                    act(pile_command_entry(station::CommandOp::Fault, pi, true));
                 } catch (const std::exception& e) {
                     log("error", std::string("fault not applied: ") + e.what());
                 }
@@ -365,7 +499,8 @@ std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms)
     const auto next = station_.next_event_time();
     if (next && clock_.speed() > 0) {
         const double wait = static_cast<double>(*next - clock_.now(wall_ms)) / clock_.speed();
-        const auto at = wall_ms + std::max<std::int64_t>(0, static_cast<std::int64_t>(std::ceil(wait)));
+        const auto at =
+            wall_ms + std::max<std::int64_t>(0, static_cast<std::int64_t>(std::ceil(wait)));
         due = due ? std::min(*due, at) : at;
     }
     return due;
@@ -454,7 +589,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 link.fault_from_disconnect = false;
                 if (m.state != station::PileState::Fault) {
                     log("info", "pile " + id + " is online");
-                    act(json{{"op", "recover"}, {"pile", id}});
+                    act(pile_command_entry(station::CommandOp::Recover, p));
                 }
             }
             return;
@@ -482,16 +617,15 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             }
             switch (m.type) {
                 case contract::PileEventType::FaultRaised: {
-                    const auto r = act(json{{"op", "fault"},
-                                            {"pile", id},
-                                            {"duration_ms", m.fault_minutes * station::kMsPerMinute}});
+                    const auto r = act(pile_command_entry(station::CommandOp::Fault, p, false,
+                                                          m.fault_minutes * station::kMsPerMinute));
                     link.fault_from_disconnect = false;
                     log(r.ok() ? "warn" : "info",
                         "pile " + id + " reports a fault" + (r.ok() ? "" : " (already faulty)"));
                     return;
                 }
                 case contract::PileEventType::FaultCleared: {
-                    const auto r = act(json{{"op", "recover"}, {"pile", id}});
+                    const auto r = act(pile_command_entry(station::CommandOp::Recover, p));
                     log("info", "pile " + id + " reports its fault cleared" +
                                     (r.ok() ? "" : " (the station had recovered it already)"));
                     return;
@@ -557,6 +691,16 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         out_.push_back({req.reply_to, it->second, 1, false});
         return;
     }
+    const bool changes = contract::changes_station(req.op);
+    if (changes && req.expires_ms && wall_ms > *req.expires_ms) {
+        // Not recorded: the caller may ask again under the same id with a new deadline.
+        auto reply =
+            refused("expired", "the request arrived after its deadline and was not carried out");
+        reply.id = req.id;
+        reply.expires_ms = req.expires_ms;  // which copy: the id may be asked again with another
+        out_.push_back({req.reply_to, contract::to_json(reply), 1, false});
+        return;
+    }
     contract::SchedulerReply reply;
     try {
         reply = apply(req, wall_ms);
@@ -565,39 +709,74 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         log("error", std::string("request not applied: ") + e.what());
         reply = refused("journal_failed", e.what());
     }
-    reply.id = req.id;
-    std::string text = contract::to_json(reply);
     // Only a request that changes something must not act twice; reads (state, bills,
-    // stats, clock) are answered afresh, and their replies can be large.
-    const bool changes = req.op != contract::RequestOp::State && req.op != contract::RequestOp::Bills &&
-                         req.op != contract::RequestOp::Stats && req.op != contract::RequestOp::ClockGet;
-    if (changes) {
-        recent_replies_.emplace(req.id, text);
-        recent_order_.push_back(req.id);
-        if (recent_order_.size() > kRecentReplies) {
-            recent_replies_.erase(recent_order_.front());
-            recent_order_.pop_front();
-        }
-    }
+    // stats, clock, changes) are answered afresh, and their replies can be large.
+    reply.id = req.id;
+    std::string text = changes ? remember(req.id, reply) : contract::to_json(reply);
     out_.push_back({req.reply_to, std::move(text), 1, false});
+}
+
+std::string SchedulerApp::remember(const std::string& id, contract::SchedulerReply reply) {
+    reply.id = id;
+    std::string text = contract::to_json(reply);
+    if (recent_replies_.emplace(id, text).second) {
+        recent_order_.push_back(id);
+    }
+    if (recent_order_.size() > kRecentReplies) {
+        recent_replies_.erase(recent_order_.front());
+        recent_order_.pop_front();
+    }
+    return text;
+}
+
+contract::SchedulerReply SchedulerApp::stamped(contract::SchedulerReply r) const {
+    r.run = options_.run;
+    r.pos = changes_.head();
+    return r;
+}
+
+contract::SchedulerReply SchedulerApp::command_reply(station::CommandOp op,
+                                                     const station::Outcome& o) const {
+    auto r = from_outcome(o);
+    const bool order_op = op == station::CommandOp::Submit || op == station::CommandOp::Change ||
+                          op == station::CommandOp::Cancel;
+    if (order_op && o.order != station::kNone) {
+        r.order = order_update(o.order);
+    }
+    return stamped(std::move(r));
+}
+
+contract::SchedulerReply SchedulerApp::clock_reply(station::TimeMs at, double speed) const {
+    contract::SchedulerReply r;
+    r.ok = true;
+    r.data = json{{"at_ms", at},
+                  {"time", station::format_datetime(at)},
+                  {"speed", speed},
+                  {"simulated", options_.clock.simulated}};
+    return stamped(std::move(r));
 }
 
 contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& req,
                                              std::int64_t wall_ms) {
     using contract::RequestOp;
+    using station::CommandOp;
     const bool sim = options_.clock.simulated;
-    auto order_reply = [&](const station::Outcome& o) {
-        auto r = from_outcome(o);
-        if (o.order != station::kNone) {
-            r.data = order_update(o.order);
-        }
-        return r;
-    };
     auto pile_command = [&](const std::string& pile, contract::CommandType type, int minutes = 0) {
         contract::PileCommand cmd;
         cmd.type = type;
         cmd.fault_minutes = minutes;
         command(*station_.find_pile(pile), cmd);
+    };
+    // The request as a journal entry for the station command it asks for.
+    auto entry = [&](CommandOp op, const std::string& subject) {
+        contract::JournalEntry e;
+        e.command.op = op;
+        e.subject = subject;
+        e.request = req.id;
+        return e;
+    };
+    auto run = [&](contract::JournalEntry e) {
+        return command_reply(e.command.op, act(std::move(e)));
     };
     if (req.order && (req.op == RequestOp::Change || req.op == RequestOp::Cancel)) {
         const auto open = station_.active_order(req.car);
@@ -607,80 +786,70 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
     }
     switch (req.op) {
         case RequestOp::Submit:
-            return order_reply(act(json{{"op", "submit"}, {"car", req.car}, {"mode", mode_text(*req.mode)}, {"kwh", *req.kwh}}));
         case RequestOp::Change: {
-            json c{{"op", "change"}, {"car", req.car}};
-            if (req.mode) {
-                c["mode"] = mode_text(*req.mode);
-            }
-            if (req.kwh) {
-                c["kwh"] = *req.kwh;
-            }
-            return order_reply(act(c));
+            auto e =
+                entry(req.op == RequestOp::Submit ? CommandOp::Submit : CommandOp::Change, req.car);
+            e.command.mode = req.mode;
+            e.command.kwh = req.kwh;
+            return run(std::move(e));
         }
         case RequestOp::Cancel:
-            return order_reply(act(json{{"op", "cancel"}, {"car", req.car}}));
+            return run(entry(CommandOp::Cancel, req.car));
         case RequestOp::Fault:
         case RequestOp::Recover: {
             if (!sim) {
                 return refused("not_simulation", "fault injection needs the simulated clock");
             }
             const bool fault = req.op == RequestOp::Fault;
-            const auto o = fault ? act(json{{"op", "fault"},
-                                            {"pile", req.pile},
-                                            {"duration_ms", req.minutes * station::kMsPerMinute}})
-                                 : act(json{{"op", "recover"}, {"pile", req.pile}});
-            if (o.ok()) {
+            auto e = entry(fault ? CommandOp::Fault : CommandOp::Recover, req.pile);
+            e.command.fault_duration = fault ? req.minutes * station::kMsPerMinute : 0;
+            auto r = run(std::move(e));
+            if (r.ok) {
                 // The simulated pile is told too, so that what it reports agrees.
-                pile_command(req.pile,
-                             fault ? contract::CommandType::InjectFault : contract::CommandType::ClearFault,
-                             req.minutes);
+                pile_command(
+                    req.pile,
+                    fault ? contract::CommandType::InjectFault : contract::CommandType::ClearFault,
+                    req.minutes);
             }
-            return from_outcome(o);
+            return r;
         }
         case RequestOp::SwitchOn:
         case RequestOp::SwitchOff: {
             const bool on = req.op == RequestOp::SwitchOn;
-            const auto o = act(json{{"op", on ? "switch_on" : "switch_off"}, {"pile", req.pile}});
-            if (o.ok()) {
+            auto r = run(entry(on ? CommandOp::SwitchOn : CommandOp::SwitchOff, req.pile));
+            if (r.ok) {
                 pile_command(req.pile, on ? contract::CommandType::SwitchOn
                                           : contract::CommandType::SwitchOff);
             }
-            return from_outcome(o);
+            return r;
         }
         case RequestOp::ClockGet:
             break;
-        case RequestOp::ClockSet: {
-            if (!sim) {
-                return refused("not_simulation", "the clock is wall time outside simulation");
-            }
-            const station::TimeMs now = clock_.now(wall_ms);
-            const station::TimeMs to = req.time.value_or(now);
-            if (to < now) {
-                return refused("clock_backwards", "station time never runs backwards");
-            }
-            clock_.set(to, req.speed.value_or(clock_.speed()), wall_ms);
-            journal_clock(wall_ms);
-            advance(wall_ms);
-            publish_clock(wall_ms);
-            break;
-        }
+        case RequestOp::ClockSet:
         case RequestOp::ClockAdvance: {
             if (!sim) {
                 return refused("not_simulation", "the clock is wall time outside simulation");
             }
-            clock_.advance(req.advance_seconds * station::kMsPerSecond, wall_ms);
-            journal_clock(wall_ms);
+            const station::TimeMs now = clock_.now(wall_ms);
+            if (req.op == RequestOp::ClockSet) {
+                const station::TimeMs to = req.time.value_or(now);
+                if (to < now) {
+                    return refused("clock_backwards", "station time never runs backwards");
+                }
+                clock_.set(to, req.speed.value_or(clock_.speed()), wall_ms);
+            } else {
+                clock_.advance(req.advance_seconds * station::kMsPerSecond, wall_ms);
+            }
+            journal_clock(wall_ms, req.id);
             advance(wall_ms);
+            flush_events();
             publish_clock(wall_ms);
             break;
         }
         case RequestOp::State: {
-            flush_events();
             contract::SchedulerReply r;
             r.ok = true;
-            r.data = contract::station_state(station_, revision_);
-            r.data["run"] = options_.run;
+            r.data = state_document();
             return r;
         }
         case RequestOp::Bills: {
@@ -695,18 +864,19 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
             r.data = json{{"messages", stats_.messages},
                           {"dropped", stats_.dropped},
                           {"commands_sent", stats_.commands_sent},
-                          {"bills", stats_.bills}};
+                          {"bills", stats_.bills},
+                          {"log_position", changes_.head()}};
             return r;
         }
+        case RequestOp::Changes: {
+            contract::SchedulerReply r;
+            r.ok = true;
+            const auto limit = req.limit > 0 ? static_cast<std::size_t>(req.limit) : kCatchUpLimit;
+            r.changes = changes_.since(station_, req.run, req.after, limit);
+            return stamped(std::move(r));
+        }
     }
-    contract::SchedulerReply r;  // the clock operations answer with the clock
-    r.ok = true;
-    const station::TimeMs now = clock_.now(wall_ms);
-    r.data = json{{"at_ms", now},
-                  {"time", station::format_datetime(now)},
-                  {"speed", clock_.speed()},
-                  {"simulated", sim}};
-    return r;
+    return clock_reply(clock_.now(wall_ms), clock_.speed());  // the clock operations
 }
 
 // ---- out -------------------------------------------------------------------------------
@@ -719,10 +889,17 @@ void SchedulerApp::command(station::PileIndex p, contract::PileCommand cmd) {
 }
 
 void SchedulerApp::flush_events() {
+    std::vector<station::StationEvent> events = station_.take_events();
+    if (events.empty()) {
+        return;
+    }
+    const std::int64_t from = changes_.head();
     std::vector<station::OrderId> changed;
-    for (const station::StationEvent& e : station_.take_events()) {
+    std::vector<station::BillId> bills;
+    for (const station::StationEvent& e : events) {
         ++revision_;
         if (const auto* c = std::get_if<station::OrderChanged>(&e)) {
+            changes_.order_changed(c->order);
             changed.push_back(c->order);
         } else if (const auto* s = std::get_if<station::SessionStarted>(&e)) {
             PileLink& link = links_[static_cast<std::size_t>(s->pile)];
@@ -748,25 +925,37 @@ void SchedulerApp::flush_events() {
             link.session_resumed = false;
             if (stop->bill != station::kNone) {
                 ++stats_.bills;
-                json bill = contract::bill_view(station_, station_.bill(stop->bill));
-                bill["run"] = options_.run;
-                out_.push_back({contract::station_bills_topic(), bill.dump(), 1, false});
+                changes_.bill_made(stop->bill);
+                bills.push_back(stop->bill);
             }
         }
     }
-    // One update per order and step, after its bills: a reader that stores orders sees the
-    // bill of a closed session before the order's closing update.
+    if (replaying_ || changes_.head() == from) {
+        return;
+    }
+    // What is published must come back after a crash: changes that time brought (not a
+    // journaled command) are journaled as the time the station advanced to.
+    if (station_.now() > journaled_t_) {
+        contract::JournalEntry e;
+        e.kind = contract::JournalEntry::Kind::Advance;
+        e.t = station_.now();
+        write_journal(e);
+    }
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    for (const station::OrderId id : changed) {
-        out_.push_back({contract::station_orders_topic(), order_update(id).dump(), 1, false});
-    }
+    out_.push_back({contract::station_changes_topic(),
+                    contract::to_json(changes_.batch(station_, from, changed, bills)), 1, false});
 }
 
-json SchedulerApp::order_update(station::OrderId id) const {
-    json j = contract::order_view(station_, id);
-    j["run"] = options_.run;  // order and bill ids count from 0 in each run
-    return j;
+contract::OrderUpdate SchedulerApp::order_update(station::OrderId id) const {
+    return contract::order_update(station_, id, changes_.order_pos(id));
+}
+
+nlohmann::json SchedulerApp::state_document() const {
+    json state = contract::station_state(station_, revision_);
+    state["run"] = options_.run;  // order and bill ids count from 0 in each run
+    state["head"] = changes_.head();
+    return state;
 }
 
 void SchedulerApp::publish_clock(std::int64_t wall_ms) {
@@ -779,9 +968,7 @@ void SchedulerApp::publish_clock(std::int64_t wall_ms) {
 }
 
 void SchedulerApp::publish_state(std::int64_t wall_ms) {
-    json state = contract::station_state(station_, revision_);
-    state["run"] = options_.run;
-    out_.push_back({contract::station_state_topic(), state.dump(), 1, true});
+    out_.push_back({contract::station_state_topic(), state_document().dump(), 1, true});
     published_revision_ = revision_;
     last_state_wall_ = wall_ms;
 }

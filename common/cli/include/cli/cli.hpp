@@ -26,9 +26,9 @@ int usage_error(const std::string& program, const std::string& usage, const std:
 /// Reads "--name value" options. `on_option` applies one and returns false for an unknown
 /// name; it may throw std::exception for a bad value. Returns nullopt to go on, or the
 /// exit status to end with (0 after --help, 2 after a usage error, both printed).
-std::optional<int> parse_options(int argc, char** argv, const std::string& program,
-                                 const std::string& usage,
-                                 const std::function<bool(const std::string&, const std::string&)>& on_option);
+std::optional<int> parse_options(
+    int argc, char** argv, const std::string& program, const std::string& usage,
+    const std::function<bool(const std::string&, const std::string&)>& on_option);
 
 /// Reads a whole file ("-" = standard input); false if it cannot be read.
 bool read_file(const std::string& path, std::string& out);

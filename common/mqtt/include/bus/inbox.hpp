@@ -20,7 +20,7 @@ struct InboxItem {
 };
 
 class Inbox {
-public:
+  public:
     void push(InboxItem item) {
         bool was_empty = false;
         {
@@ -54,7 +54,7 @@ public:
         return all;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<InboxItem> items_;

@@ -49,7 +49,7 @@ struct Received {
 };
 
 class MqttClient {
-public:
+  public:
     using MessageFn = std::function<void(Received message)>;
     using EventFn = std::function<void()>;
 
@@ -74,7 +74,7 @@ public:
 
     std::int64_t publish_failures() const { return failures_.load(); }
 
-private:
+  private:
     std::shared_ptr<void> connect_once();  // the connect token
 
     ClientOptions options_;

@@ -19,16 +19,16 @@ struct ScenarioEvent {
     int line = 0;            ///< 1-based source line
     std::string_view text;   ///< the tuple as written, e.g. "(A,V1,T,40)"
     EventKind kind = EventKind::Arrive;
-    std::string_view subject;  ///< car or pile id
-    std::optional<station::Mode> mode;  ///< Arrive: the mode; Change: nullopt keeps it
-    std::optional<double> kwh;          ///< Arrive: the amount; Change: nullopt keeps it
-    station::TimeMs fault_duration = 0; ///< Fault: 0 = until recovered
+    std::string_view subject;            ///< car or pile id
+    std::optional<station::Mode> mode;   ///< Arrive: the mode; Change: nullopt keeps it
+    std::optional<double> kwh;           ///< Arrive: the amount; Change: nullopt keeps it
+    station::TimeMs fault_duration = 0;  ///< Fault: 0 = until recovered
 };
 
 /// Reads a scenario one event at a time, without copying: large scenarios are played
 /// as they are read. After `next` returns false, `failed()` tells an error from the end.
 class ScenarioReader {
-public:
+  public:
     explicit ScenarioReader(std::string_view text);
     /// The next event, or false at the end of the text or at the first error.
     bool next(ScenarioEvent& event);
@@ -36,12 +36,12 @@ public:
     int error_line() const { return error_line_; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     bool fail(std::string reason);
     bool start_line();
 
-    std::string_view rest_;   // text after the current line
-    std::string_view line_;   // unread part of the current line's events
+    std::string_view rest_;  // text after the current line
+    std::string_view line_;  // unread part of the current line's events
     int line_number_ = 0;
     station::TimeMs line_time_ = 0;
     station::TimeMs day_shift_ = 0;

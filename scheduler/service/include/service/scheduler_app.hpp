@@ -15,8 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "contract/journal.hpp"
 #include "contract/messages.hpp"
 #include "contract/publication.hpp"
+#include "service/change_log.hpp"
+#include "service/snapshot_file.hpp"
 #include "station/clock.hpp"
 #include "station/station.hpp"
 
@@ -30,8 +33,12 @@ struct ClockConfig {
     int utc_offset_minutes = 480;  ///< production: station local time = UTC + offset
 };
 
-/// Appends one line to durable storage and returns once it is there (throws if it cannot).
+/// Appends one line to the journal (throws if it cannot). The caller makes the lines
+/// durable before it publishes anything the app produced after them.
 using JournalFn = std::function<void(const std::string& line)>;
+/// Keeps a snapshot durably, then replaces the journal by `start_line` alone (the lines the
+/// snapshot covers are no longer needed); throws if it cannot.
+using SnapshotFn = std::function<void(const Snapshot& snapshot, const std::string& start_line)>;
 
 struct SchedulerOptions {
     ClockConfig clock;
@@ -41,12 +48,23 @@ struct SchedulerOptions {
     /// keeps it across restarts, so ids go on meaning the same orders.
     std::string run = "s";
     /// Every command the station takes (requests, pile reports, the clock) is journaled
-    /// here before it is applied; none = the station lives in memory only.
+    /// here before it is applied, with the id of the request that brought it, and so is
+    /// the time the station advanced to before any change that time brought is published:
+    /// whatever a reader was told comes back after a crash. None = the station lives in
+    /// memory only.
     JournalFn journal;
     /// An earlier run's journal lines to resume from (empty = a fresh start). The station is
-    /// rebuilt by replaying them (the core is deterministic), with its run, clock and the
-    /// piles' sessions, before anything new is taken.
+    /// rebuilt by replaying them (the core is deterministic), with its run, clock, change
+    /// log positions, answers to recent requests and the piles' sessions, before anything
+    /// new is taken.
     std::vector<std::string> resume;
+    /// The latest snapshot (with `resume`, the journal lines after its start line): the
+    /// station is restored from it and only the lines it does not cover are replayed.
+    std::optional<Snapshot> snapshot;
+    /// Takes a snapshot every `snapshot_every` journal lines (0 = never), so that the
+    /// journal and a restart's replay stay bounded.
+    SnapshotFn save_snapshot;
+    std::int64_t snapshot_every = 100000;
     /// Minimum wall time between two retained station/state publications.
     std::int64_t state_interval_ms = 200;
     /// While a pile charges and the clock runs, the state is published again at least this
@@ -64,8 +82,9 @@ struct SchedulerOptions {
 using LogFn = std::function<void(std::string_view level, std::string_view message)>;
 
 class SchedulerApp {
-public:
-    SchedulerApp(station::Profile profile, SchedulerOptions options, std::int64_t wall_ms, LogFn log);
+  public:
+    SchedulerApp(station::Profile profile, SchedulerOptions options, std::int64_t wall_ms,
+                 LogFn log);
 
     /// The topic filters to subscribe to, with their QoS.
     static std::vector<std::pair<std::string, int>> subscriptions();
@@ -89,6 +108,9 @@ public:
     std::vector<contract::Publication> take_publications();
 
     const station::Station& station() const { return station_; }
+    /// The change log's position: the last change published (or to be published).
+    std::int64_t log_position() const { return changes_.head(); }
+    const std::string& run() const { return options_.run; }
     station::TimeMs station_time(std::int64_t wall_ms) const { return clock_.now(wall_ms); }
     /// Counters for monitoring and tests.
     struct Stats {
@@ -99,24 +121,24 @@ public:
     };
     const Stats& stats() const { return stats_; }
 
-private:
+  private:
     struct PileLink {
         bool online = false;
         std::optional<std::int64_t> offline_since;  // wall time of its last will, until back
         bool fault_from_disconnect = false;
-        std::string session;       // the session the pile was told to run
+        std::string session;           // the session the pile was told to run
         bool session_resumed = false;  // ... told again after the pile restarted
         bool ended_resumed = false;
-        std::string ended_session; // the last session the station ended here ...
+        std::string ended_session;                    // the last session the station ended here ...
         station::BillId ended_bill = station::kNone;  // ... and its bill, for reconciliation
-        std::string boot;          // de-duplication of the pile's messages
+        std::string boot;                             // de-duplication of the pile's messages
         // Last sequence number seen per channel (telemetry, events): MQTT keeps order
         // within a topic only, so a QoS 1 event may arrive after later QoS 0 telemetry.
         std::int64_t last_seq[2] = {-1, -1};
     };
 
-    void handle_pile(std::string_view topic, std::string_view pile, int channel, std::string_view payload,
-                     std::int64_t wall_ms);
+    void handle_pile(std::string_view topic, std::string_view pile, int channel,
+                     std::string_view payload, std::int64_t wall_ms);
     void check_offline(std::int64_t wall_ms);
     void handle_request(std::string_view payload, std::int64_t wall_ms);
     contract::SchedulerReply apply(const contract::SchedulerRequest& req, std::int64_t wall_ms);
@@ -127,16 +149,36 @@ private:
     bool fresh(PileLink& link, int channel, const contract::Origin& origin);
     void drop(std::string_view why, std::string_view topic);
     void advance(std::int64_t wall_ms);
+    /// Takes the station's events: sends the pile commands they call for, gives each
+    /// change its log position and publishes them as one batch on station/changes.
     void flush_events();
-    /// An order as published on station/orders and in order replies.
-    nlohmann::json order_update(station::OrderId id) const;
-    /// Journals a station command (unless replaying) and applies it at station time.
-    station::Outcome act(nlohmann::json command);
-    station::Outcome apply_command(const nlohmann::json& command);
+    contract::OrderUpdate order_update(station::OrderId id) const;
+    /// The station/state document: the station, its run and log head.
+    nlohmann::json state_document() const;
+    /// A station command on a pile, as a journal entry.
+    contract::JournalEntry pile_command_entry(station::CommandOp op, station::PileIndex p,
+                                              bool offline = false,
+                                              station::TimeMs duration = 0) const;
+    /// Journals a station command (unless replaying), applies it at station time and
+    /// flushes its events.
+    station::Outcome act(contract::JournalEntry entry);
+    void write_journal(const contract::JournalEntry& entry);
     void resume(std::int64_t wall_ms);
+    /// Restores what the snapshot holds; returns the clock it had (time, speed).
+    std::pair<station::TimeMs, double> restore(Snapshot snapshot);
+    /// Takes a snapshot when enough journal lines were written since the last one.
+    void maybe_snapshot();
+    nlohmann::json start_line(std::int64_t base) const;
     nlohmann::json pile_ids() const;
     void resume_session(station::PileIndex p);
-    void journal_clock(std::int64_t wall_ms);
+    void journal_clock(std::int64_t wall_ms, const std::string& request);
+    /// Keeps the reply to a change request under its id (a repeat is answered with it);
+    /// returns its text.
+    std::string remember(const std::string& id, contract::SchedulerReply reply);
+    /// The reply with the run and the log position after it.
+    contract::SchedulerReply stamped(contract::SchedulerReply r) const;
+    contract::SchedulerReply command_reply(station::CommandOp op, const station::Outcome& o) const;
+    contract::SchedulerReply clock_reply(station::TimeMs at, double speed) const;
     bool charging() const;
     bool state_due(std::int64_t wall_ms) const;
     void command(station::PileIndex p, contract::PileCommand cmd);
@@ -163,6 +205,11 @@ private:
     std::int64_t revision_ = 0;
     std::int64_t published_revision_ = -1;
     std::int64_t last_state_wall_ = 0;
+    ChangeLog changes_;
+    station::TimeMs journaled_t_ = 0;  // the latest station time the journal holds
+    station::TimeMs start_at_ = 0;     // the station time the run started at
+    std::int64_t journal_lines_ = 0;   // command lines of the run so far (all files)
+    std::int64_t snapshot_lines_ = 0;  // ... of them covered by the latest snapshot
     // Replies to recent requests by id, so a repeated request is answered, not re-applied.
     std::unordered_map<std::string, std::string> recent_replies_;
     std::deque<std::string> recent_order_;
