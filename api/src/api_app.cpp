@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "api/body_fields.hpp"
+#include "api/log_follower.hpp"
 #include "api/passwords.hpp"
 #include "api_internal.hpp"
 #include "cli/cli.hpp"
@@ -296,7 +297,15 @@ std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply&
     if (!reply.order || reply.run.empty()) {
         return std::nullopt;
     }
-    scheduler_.wait_applied(reply.run, reply.pos, options_.applied_timeout);
+    if (!scheduler_.wait_applied(reply.run, reply.pos, options_.applied_timeout)) {
+        // The log has not brought it yet (the API is busy or catching up): the order as the
+        // scheduler answered is stored now, so that the answer and the reads after it show
+        // it; the log's own copy (the same state or a later one) follows, and settling is
+        // once per order whichever comes first.
+        if (const auto row = order_record(reply.run, *reply.order)) {
+            store_.record_order(*row);
+        }
+    }
     const auto id = store_.order_id_by_key(reply.run + "/" + std::to_string(reply.order->order));
     return id ? store_.order(*id) : std::nullopt;
 }

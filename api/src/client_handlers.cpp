@@ -282,18 +282,7 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
     if (!reply) {
         return failure;
     }
-    auto order = applied_order(*reply);
-    if (!order && reply->order) {
-        // The log has not brought it yet: the order as the scheduler answered, kept now
-        // (the log's own copy updates it when it comes).
-        order = order_record(reply->run, *reply->order);
-        const auto id = order ? store_.record_order(*order, true) : std::nullopt;
-        if (!id) {
-            return http_error(500, "订单保存失败", "internal_error");
-        }
-        order->id = *id;
-        order->user_id = c.user->id;
-    }
+    const auto order = applied_order(*reply);
     if (!order) {
         return http_error(500, "订单保存失败", "internal_error");
     }

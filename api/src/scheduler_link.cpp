@@ -193,7 +193,8 @@ bool SchedulerLink::catch_up() {
         r.run = have.run;
         r.after = have.pos;
         r.limit = options_.catch_up_limit;
-        const auto reply = call(r, std::chrono::milliseconds(5000));
+        // Short: batches wait behind it (a silent scheduler is asked again soon).
+        const auto reply = call(r, std::chrono::milliseconds(2000));
         if (!reply || !reply->ok || !reply->changes) {
             return false;
         }
