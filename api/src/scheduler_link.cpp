@@ -59,11 +59,6 @@ void SchedulerLink::stop() {
     }
 }
 
-SchedulerLink::Stats SchedulerLink::stats() const {
-    std::lock_guard lock(applied_mutex_);
-    return stats_;
-}
-
 void SchedulerLink::log(std::string_view level, const std::string& message) const {
     if (log_) {
         log_(level, message);
@@ -126,10 +121,6 @@ void SchedulerLink::work() {
             }
             contract::ChangeBatch b;
             if (const std::string e = contract::parse(item.message.payload, b); !e.empty()) {
-                {
-                    std::lock_guard lock(applied_mutex_);
-                    ++stats_.batches_refused;
-                }
                 log("warn", "refused a change batch: " + e);
                 continue;
             }
@@ -176,10 +167,6 @@ bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) 
     }
     const Applied a = apply_batches(store_, batches);
     if (a.batches > 0) {
-        {
-            std::lock_guard lock(applied_mutex_);
-            stats_.batches_applied += a.batches;
-        }
         applied();
     }
     return !a.gap;
@@ -205,11 +192,6 @@ bool SchedulerLink::catch_up() {
         if (!apply_in_order(one)) {
             log("warn", "a catch-up answer did not continue the stored position");
             return false;
-        }
-        {
-            std::lock_guard lock(applied_mutex_);
-            ++stats_.catch_ups;
-            stats_.changes_caught_up += items;
         }
         if (items > 0) {
             log("info", "caught up " + std::to_string(items) + " changes of run " +

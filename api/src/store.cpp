@@ -503,11 +503,11 @@ void Store::delete_car(std::int64_t id) {
 
 // ---- orders and bills ------------------------------------------------------------------
 
-std::optional<std::int64_t> Store::record_order(const OrderRecord& o, bool only_if_new) {
+std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
     touched_users_.clear();
-    const auto stored = transaction(s, [&] { return write_order(o, only_if_new); });
+    const auto stored = transaction(s, [&] { return write_order(o); });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
@@ -555,7 +555,7 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
             write_bill(b);
         }
         for (const OrderRecord& o : orders) {
-            closed = write_order(o, false).has_value() && o.closed() ? true : closed;
+            closed = write_order(o).has_value() && o.closed() ? true : closed;
         }
         s << "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
              "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
@@ -617,7 +617,7 @@ void Store::forget_touched_users() {
     touched_users_.clear();
 }
 
-std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_if_new) {
+std::optional<std::int64_t> Store::write_order(const OrderRecord& o) {
     Session& s = *writer_;
     {
         Statement find(s);
@@ -662,7 +662,7 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
         } else {
             id = existing->id;
             user_id = existing->user_id;
-            if (existing->open == 0 || only_if_new || o.log_pos < existing->log_pos) {
+            if (existing->open == 0 || o.log_pos < existing->log_pos) {
                 // Closed is final, and a state older than the stored one (a reply that
                 // comes after the log brought a later change) changes nothing.
                 return id;
@@ -679,7 +679,7 @@ std::optional<std::int64_t> Store::write_order(const OrderRecord& o, bool only_i
                 bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open),
                 bind(static_cast<Poco::Int64>(o.log_pos)), bind(static_cast<Poco::Int64>(id)), now;
         }
-        if (o.closed() && !(existing && only_if_new)) {
+        if (o.closed()) {
             const auto fee = static_cast<Poco::Int64>(to_cents(o.charge_fee + o.service_fee));
             s << "INSERT OR IGNORE INTO settlements(station_key, user_id, fee_cents, kwh) "
                  "VALUES(?, ?, ?, ?)",

@@ -255,15 +255,19 @@ TEST_CASE("store — the balance is charged the fee as it is shown", "[api][stor
     CHECK(s.user(user)->balance_cents == -1235);
 }
 
-TEST_CASE("store — an order of an unknown car is not stored — only_if_new keeps the newer",
+TEST_CASE("store — an order of an unknown car is not stored — an older state keeps the newer",
           "[api][store]") {
     TempDb db;
     Store s(db.path);
     CHECK_FALSE(s.record_order(order("run/1", 99, "WAITING", 0, 0)));
     const auto user = *s.create_user("a@b.cn", "A", "hash");
     const auto car = s.add_car(user, "car", 60, 0);
-    const auto id = s.record_order(order("run/1", car, "CHARGING", 1, 1));
-    CHECK(s.record_order(order("run/1", car, "WAITING", 0, 0), true) == id);
+    auto charging = order("run/1", car, "CHARGING", 1, 1);
+    charging.log_pos = 5;
+    const auto id = s.record_order(charging);
+    auto waiting = order("run/1", car, "WAITING", 0, 0);
+    waiting.log_pos = 3;  // a reply that comes after the log brought a later change
+    CHECK(s.record_order(waiting) == id);
     CHECK(s.order(*id)->state == "CHARGING");
 }
 

@@ -74,15 +74,6 @@ class SchedulerLink final : public SchedulerPort {
                       std::chrono::milliseconds timeout) override;
     std::string next_request_id() override;
 
-    /// Counters for monitoring and tests.
-    struct Stats {
-        std::int64_t batches_applied = 0;
-        std::int64_t batches_refused = 0;  ///< malformed or impossible: logged, not stored
-        std::int64_t catch_ups = 0;
-        std::int64_t changes_caught_up = 0;
-    };
-    Stats stats() const;
-
   private:
     void on_message(bus::Received m);
     void work();
@@ -126,9 +117,8 @@ class SchedulerLink final : public SchedulerPort {
     LogPosition named_head_;
     std::chrono::steady_clock::time_point behind_since_{};
     // Waiters for a position.
-    mutable std::mutex applied_mutex_;
+    std::mutex applied_mutex_;
     std::condition_variable applied_cv_;
-    Stats stats_;
 };
 
 }  // namespace api

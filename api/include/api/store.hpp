@@ -162,10 +162,9 @@ class Store {
     /// Inserts or updates the order by its station key, keeping its API id. When the order
     /// first reaches FINISHED or CANCELLED it is settled in the same transaction: its fee
     /// is taken from the owner's balance and the energy added to the car's charge. Returns
-    /// the order's API id; nullopt if the car is unknown.
-    /// With `only_if_new`, an order the store has already is left as it is (a reply can be
-    /// older than an update that overtook it).
-    std::optional<std::int64_t> record_order(const OrderRecord& order, bool only_if_new = false);
+    /// the order's API id; nullopt if the car is unknown. A state older (by `log_pos`) than
+    /// the stored one changes nothing: a reply can come after the log brought a later change.
+    std::optional<std::int64_t> record_order(const OrderRecord& order);
     std::optional<OrderRecord> order(std::int64_t id);
     /// The API id of the order with this station key.
     std::optional<std::int64_t> order_id_by_key(const std::string& station_key);
@@ -211,7 +210,7 @@ class Store {
     template <typename F>
     auto read(F&& query);
     // In a transaction of the writer, with mutex_ held.
-    std::optional<std::int64_t> write_order(const OrderRecord& order, bool only_if_new);
+    std::optional<std::int64_t> write_order(const OrderRecord& order);
     bool write_bill(const BillRecord& bill);
     /// After a commit: forgets the cached rows of the users whose orders were written.
     void forget_touched_users();
