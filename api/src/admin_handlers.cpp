@@ -24,22 +24,20 @@ json totals_fields(json j, const Totals& t) {
     return j;
 }
 
-// A car block of the API document from one car entry of the station state.
-json car_block(Store& store, const StationSnapshot& snap, const json& e, const LiveOrder& live,
+// A car block of the API document from one car of the station state.
+json car_block(Store& store, const StationSnapshot& snap, const contract::StateCar& live,
                const std::string& state) {
-    const std::string car_key = e.value("car", "");
     std::optional<CarRecord> car;
-    if (const auto id = parse_id(car_key)) {
+    if (const auto id = parse_id(live.car)) {
         car = store.car(*id);
     }
-    const auto order =
-        store.order_id_by_key(snap.run + "/" + std::to_string(e.value("order", std::int64_t{-1})));
+    const auto order = store.order_id_by_key(snap.run() + "/" + std::to_string(live.order));
     const double current =
         car ? std::min(car->capacity_kwh, car->current_kwh + live.charged_kwh) : 0.0;
     return json{{"number", live.number},
-                {"car_id", car_key},
+                {"car_id", live.car},
                 {"user_id", car ? std::to_string(car->user_id) : ""},
-                {"name", car ? car->name : car_key},
+                {"name", car ? car->name : live.car},
                 {"power_capacity", car ? car->capacity_kwh : 0.0},
                 {"power_current", money(current)},
                 {"apply_kwh", live.requested_kwh},
@@ -48,26 +46,24 @@ json car_block(Store& store, const StationSnapshot& snap, const json& e, const L
                 {"order_id", order ? std::to_string(*order) : ""},
                 {"charged_kwh", live.charged_kwh},
                 {"remaining_kwh", live.remaining_kwh},
-                {"fee", live.fee}};
+                {"fee", live.fee()}};
 }
 
-const LiveOrder& live_of(const StationSnapshot& snap, const json& e) {
-    static const LiveOrder kNone;
-    const auto it = snap.orders.find(e.value("order", std::int64_t{-1}));
-    return it == snap.orders.end() ? kNone : it->second;
+std::string mode_text(station::Mode m) {
+    return std::string(1, station::mode_letter(m));
 }
 
-json pile_json(Store& store, const StationSnapshot& snap, const json& p, const Totals& totals,
-               bool with_totals) {
+json pile_json(Store& store, const StationSnapshot& snap, const contract::StatePile& p,
+               const Totals& totals, bool with_totals) {
     json blocks = json::array();
-    for (const auto& e : p.at("queue")) {
-        blocks.push_back(car_block(store, snap, e, live_of(snap, e), e.value("state", "")));
+    for (const contract::StateCar& c : p.queue) {
+        blocks.push_back(car_block(store, snap, c, std::string(contract::to_string(c.status))));
     }
-    json j{{"id", p.value("id", "")},
-           {"name", p.value("name", "")},
-           {"mode", p.value("mode", "")},
-           {"state", p.value("state", "")},
-           {"power", p.value("power_kw", 0.0)}};
+    json j{{"id", p.id},
+           {"name", p.name},
+           {"mode", mode_text(p.mode)},
+           {"state", station::to_string(p.state)},
+           {"power", p.power_kw}};
     if (with_totals) {
         j = totals_fields(std::move(j), totals);
     }
@@ -75,12 +71,9 @@ json pile_json(Store& store, const StationSnapshot& snap, const json& p, const T
     return j;
 }
 
-const json* find_pile(const StationSnapshot& snap, const std::string& id) {
-    if (!snap.state.is_object()) {
-        return nullptr;
-    }
-    for (const auto& p : snap.state.at("piles")) {
-        if (p.value("id", "") == id) {
+const contract::StatePile* find_pile(const StationSnapshot& snap, const std::string& id) {
+    for (const contract::StatePile& p : snap.state.piles) {
+        if (p.id == id) {
             return &p;
         }
     }
@@ -89,13 +82,14 @@ const json* find_pile(const StationSnapshot& snap, const std::string& id) {
 
 // The pile the `charge_id` parameter names; nullptr, with `failure` the answer, when it is
 // missing (400) or unknown.
-const json* pile_param(const HttpRequest& r, const StationSnapshot& snap, HttpResponse& failure) {
+const contract::StatePile* pile_param(const HttpRequest& r, const StationSnapshot& snap,
+                                      HttpResponse& failure) {
     const std::string id = query_param(r, "charge_id");
     if (id.empty()) {
         failure = bad_request("缺少参数 charge_id");
         return nullptr;
     }
-    const json* p = find_pile(snap, id);
+    const contract::StatePile* p = find_pile(snap, id);
     if (!p) {
         failure = refusal("充电桩不存在", "unknown_pile");
     }
@@ -122,20 +116,18 @@ std::string ApiApp::manage_body() {
     json piles = json::array();
     json waiting = json::array();
     json redispatch = json::array();
-    if (snap->state.is_object()) {
-        for (const auto& p : snap->state.at("piles")) {
-            piles.push_back(pile_json(store_, *snap, p, totals[p.value("id", "")], true));
-        }
-        for (const auto& e : snap->state.at("waiting")) {
-            waiting.push_back(car_block(store_, *snap, e, live_of(*snap, e), "WAITING"));
-        }
-        for (const auto& e : snap->state.at("redispatch")) {
-            redispatch.push_back(car_block(store_, *snap, e, live_of(*snap, e), "DISPATCHED"));
-        }
+    for (const contract::StatePile& p : snap->state.piles) {
+        piles.push_back(pile_json(store_, *snap, p, totals[p.id], true));
+    }
+    for (const contract::StateCar& c : snap->state.waiting) {
+        waiting.push_back(car_block(store_, *snap, c, "WAITING"));
+    }
+    for (const contract::StateCar& c : snap->state.redispatch) {
+        redispatch.push_back(car_block(store_, *snap, c, "DISPATCHED"));
     }
     json data{{"id", "station"},
-              {"name", snap->state.is_object() ? snap->state.value("profile", "") : ""},
-              {"time", snap->state.is_object() ? snap->state.value("time", "") : ""},
+              {"name", snap->state.profile},
+              {"time", snap->known ? station::format_datetime(snap->state.at_ms) : ""},
               {"charge_array", std::move(piles)},
               {"wait_array", std::move(waiting)},
               {"redispatch_array", std::move(redispatch)}};
@@ -199,7 +191,7 @@ HttpResponse ApiApp::post_manage(Context& c) {
 HttpResponse ApiApp::get_charge(Context& c) {
     const auto snap = current_view();
     HttpResponse failure;
-    const json* p = pile_param(c.request, *snap, failure);
+    const contract::StatePile* p = pile_param(c.request, *snap, failure);
     if (!p) {
         return failure;
     }
@@ -209,16 +201,16 @@ HttpResponse ApiApp::get_charge(Context& c) {
 HttpResponse ApiApp::get_report(Context& c) {
     const auto snap = current_view();
     HttpResponse failure;
-    const json* p = pile_param(c.request, *snap, failure);
+    const contract::StatePile* p = pile_param(c.request, *snap, failure);
     if (!p) {
         return failure;
     }
     const std::string id = query_param(c.request, "charge_id");
-    const auto now = view_.station_now(cli::wall_ms()).value_or(snap->at_ms);
+    const auto now = view_.station_now(cli::wall_ms()).value_or(snap->state.at_ms);
     json data{{"id", id},
-              {"name", p->value("name", "")},
-              {"mode", p->value("mode", "")},
-              {"state", p->value("state", "")},
+              {"name", p->name},
+              {"mode", mode_text(p->mode)},
+              {"state", station::to_string(p->state)},
               {"time", station::format_datetime(now)}};
     const std::string period_text = query_param(c.request, "period");
     const std::string date_text = query_param(c.request, "date");

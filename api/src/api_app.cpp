@@ -352,7 +352,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
 std::shared_ptr<const StationSnapshot> ApiApp::current_view() {
     auto snap = view_.snapshot();
     const LogPosition applied = store_.log_position();
-    if (applied.run.empty() || (snap->run == applied.run && snap->head >= applied.pos)) {
+    if (applied.run.empty() || (snap->run() == applied.run && snap->state.head >= applied.pos)) {
         return snap;
     }
     refresh_view();  // the published state is older than what the store has applied

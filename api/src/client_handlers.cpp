@@ -59,7 +59,7 @@ std::string station_run(const std::string& key) {
 std::optional<OrderRecord> open_order(Store& store, const StationSnapshot& snap,
                                       std::int64_t car_id) {
     auto o = store.open_order_of_car(car_id);
-    if (o && !snap.run.empty() && station_run(o->station_key) != snap.run) {
+    if (o && !snap.run().empty() && station_run(o->station_key) != snap.run()) {
         return std::nullopt;
     }
     return o;
@@ -84,21 +84,21 @@ std::optional<station::Mode> mode_of(const std::string& m) {
 json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) const {
     OrderRecord o = stored;
     std::int64_t front_cars = o.closed() ? 0 : o.front_cars;
-    if (!o.closed() && station_run(o.station_key) == snap.run && snap.head >= o.log_pos) {
+    if (!o.closed() && station_run(o.station_key) == snap.run() && snap.state.head >= o.log_pos) {
         // An open order is shown as the scheduler last published it, unless the stored
         // row is newer than that (a change the state does not show yet).
         if (const auto it = snap.orders.find(station_order_id(o.station_key));
             it != snap.orders.end()) {
-            const LiveOrder& live = it->second;
-            o.state = live.state;
-            o.mode = live.mode;
+            const contract::StateCar& live = it->second.car;
+            o.state = std::string(contract::to_string(live.status));
+            o.mode = std::string(1, station::mode_letter(live.mode));
             o.number_text = live.number;
-            o.number = live.number.size() > 1 ? std::stoll(live.number.substr(1)) : o.number;
+            o.number = std::stoll(live.number.substr(1));
             o.apply_kwh = live.requested_kwh;
             o.charge_kwh = live.charged_kwh;
             o.charge_fee = live.charge_fee;
             o.service_fee = live.service_fee;
-            o.pile = live.pile;
+            o.pile = it->second.pile;
             front_cars = live.front_cars;
         }
     }
@@ -139,7 +139,7 @@ json ApiApp::cars_json(std::int64_t user_id) {
         if (const auto o = open_order(store_, *snap, car.id)) {
             if (const auto it = snap->orders.find(station_order_id(o->station_key));
                 it != snap->orders.end()) {
-                charging = it->second.charged_kwh;
+                charging = it->second.car.charged_kwh;
             }
         }
         cars.push_back(car_json(car, charging));

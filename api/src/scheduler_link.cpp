@@ -89,14 +89,16 @@ void SchedulerLink::on_message(bus::Received m) {
         return;
     }
     if (m.topic == state_topic_) {
-        const json state = json::parse(m.payload, nullptr, false);
-        view_.offer(state);
-        if (state.is_object() && state.contains("run") && state["run"].is_string() &&
-            state.contains("head") && state["head"].is_number_integer()) {
-            std::lock_guard lock(head_mutex_);
-            named_head_ =
-                LogPosition{state["run"].get<std::string>(), state["head"].get<std::int64_t>()};
+        contract::StationState state;
+        if (const std::string e = contract::parse(m.payload, state); !e.empty()) {
+            log("warn", "refused a station state: " + e);
+            return;
         }
+        {
+            std::lock_guard lock(head_mutex_);
+            named_head_ = LogPosition{state.run, state.head};
+        }
+        view_.offer(std::move(state));
         return;
     }
     if (m.topic == clock_topic_) {

@@ -7,14 +7,12 @@
 namespace contract {
 
 using detail::JsonReader;
+using detail::kMaxId;
+using detail::kMaxPos;
+using detail::kMaxTime;
 using nlohmann::json;
 
 namespace {
-
-// Station times from 1970 to the year 9999.
-constexpr std::int64_t kMaxTime = 253402300799999;
-constexpr std::int64_t kMaxId = std::numeric_limits<std::int32_t>::max();
-constexpr std::int64_t kMaxPos = std::numeric_limits<std::int64_t>::max() / 2;
 
 const std::pair<OrderStatus, std::string_view> kStatuses[] = {
     {OrderStatus::Waiting, "WAITING"},       {OrderStatus::Dispatched, "DISPATCHED"},
@@ -37,12 +35,6 @@ void read_time(JsonReader& r, const char* key, std::optional<station::TimeMs>& o
     std::int64_t t = 0;
     r.integer(key, t, 0, kMaxTime);
     out = t;
-}
-
-// A queue number as the station shows it: the mode's letter and a counter.
-bool valid_number(const std::string& n, station::Mode mode) {
-    return n.size() >= 2 && n.size() <= 12 && n[0] == station::mode_letter(mode) &&
-           n.find_first_not_of("0123456789", 1) == std::string::npos;
 }
 
 }  // namespace
@@ -89,13 +81,8 @@ std::string parse_value(const json& j, OrderUpdate& m) {
     JsonReader r(j, "order");
     r.integer("order", m.order, 0, kMaxId);
     r.id("car", m.car);
-    std::string mode;
-    r.text("mode", mode, 1);
-    const auto parsed_mode = station::parse_mode(mode);
-    r.check(parsed_mode.has_value(), "mode", "\"F\" or \"T\"");
-    m.mode = parsed_mode.value_or(station::Mode::Fast);
-    r.text("number", m.number, 12);
-    r.check(valid_number(m.number, m.mode), "number", "the mode's letter and a counter");
+    r.mode("mode", m.mode);
+    r.queue_number("number", m.number, m.mode);
     std::string state;
     r.text("state", state, 16);
     const auto status = parse_order_status(state);

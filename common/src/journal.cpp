@@ -1,6 +1,7 @@
 #include "contract/journal.hpp"
 
 #include "flat_fields.hpp"
+#include "json_reader.hpp"
 
 namespace contract {
 
@@ -15,6 +16,46 @@ bool names_car(station::CommandOp op) {
 }
 
 }  // namespace
+
+std::string to_json(const JournalStart& s) {
+    return json{{"op", "start"},        {"at", s.at},       {"run", s.run},
+                {"profile", s.profile}, {"piles", s.piles}, {"simulated", s.simulated},
+                {"base", s.base}}
+        .dump();
+}
+
+std::string parse(std::string_view line, JournalStart& s) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+        return "the journal's start line is not JSON";
+    }
+    detail::JsonReader r(j, "the journal's start line");
+    std::string op;
+    r.text("op", op, 16);
+    r.check(op == "start", "op", "\"start\"");
+    r.integer("at", s.at, 0, detail::kMaxTime);
+    r.text("run", s.run, 64);
+    r.check(!s.run.empty(), "run", "named");
+    r.text("profile", s.profile, 64);
+    r.flag("simulated", s.simulated);
+    s.base = 0;
+    if (r.has("base")) {
+        r.integer("base", s.base, 0, detail::kMaxPos);
+    }
+    s.piles.clear();
+    if (const json* piles = r.field("piles")) {
+        r.check(piles->is_array() && piles->size() <= 4096, "piles", "an array of pile ids");
+        for (std::size_t i = 0; r.ok() && i < piles->size(); ++i) {
+            const json& id = (*piles)[i];
+            r.check(id.is_string() && valid_topic_id(id.get_ref<const std::string&>()), "piles",
+                    "an array of pile ids");
+            if (r.ok()) {
+                s.piles.push_back(id.get<std::string>());
+            }
+        }
+    }
+    return r.error();
+}
 
 std::string to_json(const JournalEntry& e) {
     json j;

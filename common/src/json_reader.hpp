@@ -11,8 +11,14 @@
 #include <string>
 
 #include "contract/topics.hpp"
+#include "station/types.hpp"
 
 namespace contract::detail {
+
+/// Station times from 1970 to the year 9999.
+inline constexpr std::int64_t kMaxTime = 253402300799999;
+inline constexpr std::int64_t kMaxId = std::numeric_limits<std::int32_t>::max();
+inline constexpr std::int64_t kMaxPos = std::numeric_limits<std::int64_t>::max() / 2;
 
 class JsonReader {
   public:
@@ -99,6 +105,21 @@ class JsonReader {
             return;
         }
         out = v->get<bool>();
+    }
+    /// "F" or "T".
+    void mode(const char* key, station::Mode& out) {
+        std::string letter;
+        text(key, letter, 1);
+        const auto parsed = station::parse_mode(letter);
+        check(parsed.has_value(), key, "\"F\" or \"T\"");
+        out = parsed.value_or(station::Mode::Fast);
+    }
+    /// A queue number as the station shows it: the mode's letter and a counter.
+    void queue_number(const char* key, std::string& out, station::Mode mode) {
+        text(key, out, 12);
+        check(out.size() >= 2 && out[0] == station::mode_letter(mode) &&
+                  out.find_first_not_of("0123456789", 1) == std::string::npos,
+              key, "the mode's letter and a counter");
     }
     void check(bool condition, const char* key, const char* what) {
         if (ok() && !condition) {

@@ -2,6 +2,7 @@
 // fields, and the SQLite store (on a real file).
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <variant>
@@ -431,28 +432,80 @@ TEST_CASE("log — order and bill changes become rows — impossible values are 
     CHECK_FALSE(contract::parse(std::string_view("[]"), out).empty());
 }
 
+namespace {
+
+// A station state with one pile charging order 1 and order 2 waiting, in the contract's shape.
+json sample_state() {
+    const char* car = R"({"order":1,"car":"7","number":"F1","mode":"F","state":"CHARGING",
+        "requested_kwh":10,"charged_kwh":2,"remaining_kwh":8,"charge_fee":1.4,"service_fee":1.6,
+        "fee":3,"queued_hours":0.2,"waited_hours":0.1,"front_cars":0})";
+    json state = json::parse(R"({"at_ms":1000,"time":"t","revision":5,"run":"r","head":3,
+        "profile":"p","piles":[{"id":"F1","name":"快充 1","mode":"F","power_kw":30,"state":"WORK",
+        "totals":{"charges":1,"hours":0.5,"kwh":4,"charge_fee":2.8,"service_fee":3.2,
+        "total_fee":6}}],"redispatch":[]})");
+    state["piles"][0]["queue"] = json::array({json::parse(car)});
+    json waiting = json::parse(car);
+    waiting.update(json{{"order", 2},
+                        {"car", "8"},
+                        {"number", "F2"},
+                        {"state", "WAITING"},
+                        {"charged_kwh", 0},
+                        {"remaining_kwh", 10},
+                        {"front_cars", 0}});
+    state["waiting"] = json::array({waiting});
+    return state;
+}
+
+}  // namespace
+
+TEST_CASE("station state — one typed mapping; impossible values refused", "[api]") {
+    contract::StationState typed;
+    REQUIRE(contract::parse_value(sample_state(), typed).empty());
+    CHECK(typed.piles.at(0).queue.at(0).status == contract::OrderStatus::Charging);
+    CHECK(typed.piles.at(0).state == station::PileState::Work);
+    CHECK(typed.waiting.at(0).remaining_kwh == Approx(10));
+    contract::StationState again;
+    REQUIRE(contract::parse_value(contract::to_json_value(typed), again).empty());
+    CHECK(again == typed);
+    auto refused = [](const std::function<void(json&)>& spoil) {
+        json j = sample_state();
+        spoil(j);
+        contract::StationState out;
+        return !contract::parse_value(j, out).empty();
+    };
+    CHECK(refused([](json& j) { j["piles"][0]["queue"][0]["charge_fee"] = -5000; }));
+    CHECK(refused([](json& j) { j["piles"][0]["queue"][0]["charge_fee"] = 1e308; }));
+    CHECK(refused([](json& j) { j["piles"][0]["queue"][0]["state"] = "FINISHED"; }));
+    CHECK(refused([](json& j) { j["piles"][0]["state"] = "BROKEN"; }));
+    CHECK(refused([](json& j) { j["piles"][0]["power_kw"] = 0; }));
+    CHECK(refused([](json& j) { j["waiting"][0].erase("front_cars"); }));  // no defaults
+    CHECK(refused([](json& j) { j["waiting"][0]["number"] = "T2"; }));     // not its mode
+    CHECK(refused([](json& j) { j["piles"][0]["totals"]["kwh"] = "4"; }));
+    CHECK(refused([](json& j) { j.erase("head"); }));
+    CHECK(refused([](json& j) { j["redispatch"] = json::object(); }));
+    CHECK_FALSE(refused([](json&) {}));
+    CHECK_FALSE(contract::parse(std::string_view("{"), typed).empty());
+}
+
 TEST_CASE("view — takes only newer states and indexes orders by place", "[api]") {
     StationView view;
-    const json state =
-        json::parse(R"({"at_ms":1000,"revision":5,"time":"t","run":"r","head":0,"piles":[{"id":"F1",
-        "queue":[{"order":1,"number":"F1","state":"CHARGING","requested_kwh":10,"kwh":2}]}],
-        "waiting":[{"order":2,"number":"F2","kwh":5,"requested_kwh":5,"front_cars":0}],
-        "redispatch":[]})");
+    const json state = sample_state();
     CHECK(view.offer(state));
     auto snap = view.snapshot();
     CHECK(snap->orders.at(1).pile == "F1");
-    CHECK(snap->orders.at(1).remaining_kwh == Approx(8));
-    CHECK(snap->orders.at(2).state == "WAITING");
+    CHECK(snap->orders.at(1).car.remaining_kwh == Approx(8));
+    CHECK(snap->orders.at(2).car.status == contract::OrderStatus::Waiting);
+    CHECK(snap->orders.at(2).pile.empty());
     json older = state;
     older["revision"] = 4;
     CHECK_FALSE(view.offer(older));
     CHECK_FALSE(view.offer(json::parse(R"({"at_ms":"x"})")));
     CHECK_FALSE(view.offer(json()));
-    CHECK(view.snapshot()->revision == 5);
+    CHECK(view.snapshot()->state.revision == 5);
     json restarted = state;  // a new scheduler run, its clock started earlier
     restarted["run"] = "r2";
     restarted["at_ms"] = 10;
     restarted["revision"] = 0;
     CHECK(view.offer(restarted));
-    CHECK(view.snapshot()->run == "r2");
+    CHECK(view.snapshot()->run() == "r2");
 }

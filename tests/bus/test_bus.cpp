@@ -254,7 +254,7 @@ TEST_CASE("bus: a broker restart mid-session loses nothing", "[bus]") {
     const json a = st.pile("T1")["queue"][0];
     CHECK(a["car"] == "A");
     CHECK(a["state"] == "CHARGING");
-    CHECK(a["kwh"].get<double>() == Approx(5));
+    CHECK(a["charged_kwh"].get<double>() == Approx(5));
     const auto from = st.probe.mark();
     REQUIRE(st.advance(5400).ok);  // the remaining 1.5 h
     const auto bill = st.probe.wait_for([](const Message& m) { return has_bill(m); }, from, 10s);

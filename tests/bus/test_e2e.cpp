@@ -130,17 +130,21 @@ class Driver {
         for (const auto& p : s["piles"]) {
             json queue = json::array();
             for (const auto& c : p["queue"]) {
-                queue.push_back(json{{"car", c["car"]}, {"kwh", c["kwh"]}, {"fee", c["fee"]}});
+                queue.push_back(
+                    json{{"car", c["car"]}, {"kwh", c["charged_kwh"]}, {"fee", c["fee"]}});
             }
             line["piles"].push_back(json{{"id", p["id"]}, {"state", p["state"]}, {"queue", queue}});
         }
         for (const char* area : {"waiting", "redispatch"}) {
             line[area] = json::array();
             for (const auto& c : s[area]) {
-                line[area].push_back(json{{"car", c["car"]},
-                                          {"number", c["number"]},
-                                          {"mode", c["mode"]},
-                                          {"kwh", c["kwh"]}});
+                line[area].push_back(
+                    json{{"car", c["car"]},
+                         {"number", c["number"]},
+                         {"mode", c["mode"]},
+                         // the need it waits with
+                         {"kwh", std::string(area) == "waiting" ? c["requested_kwh"]
+                                                                : c["remaining_kwh"]}});
             }
         }
         return line;

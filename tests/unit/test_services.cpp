@@ -159,7 +159,7 @@ TEST_CASE("scheduler app: clock requests step the station; real time refuses the
 TEST_CASE("scheduler app: unknown piles, foreign topics and junk change nothing", "[service]") {
     App a;
     a.submit("A", station::Mode::Slow, 10);
-    const json before = contract::station_state(a.app.station(), 0);
+    const auto before = contract::station_state(a.app.station(), 0);
     const auto dropped = a.app.stats().dropped;
     a.app.on_message("evcs/v1/piles/X9/events",
                      R"({"pile":"X9","type":"fault_raised","at_ms":0,"boot":"b","seq":1})", a.wall);
@@ -277,7 +277,7 @@ TEST_CASE("scheduler app: a restart from its journal resumes the same station",
     a.request(change);
     step.advance_seconds = 600;
     REQUIRE(a.request(step)["ok"] == true);
-    const json before = contract::station_state(a.app.station(), 0);
+    const auto before = contract::station_state(a.app.station(), 0);
     const json bills_before = contract::bills_view(a.app.station());
     // The session the pile runs, as the first run told it.
     std::string f1_session;
@@ -359,6 +359,27 @@ TEST_CASE("scheduler app: a journal of another profile or a broken one is refuse
     other.resume.push_back("{\"op\":\"submit\"}");  // no time
     CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log),
                     std::runtime_error);
+    // A start line read back strictly: each spoiled field is refused, not defaulted.
+    contract::JournalStart start;
+    REQUIRE(contract::parse(journal.front(), start).empty());
+    CHECK(contract::to_json(start) == journal.front());
+    for (const auto& [key, value] : {std::pair<const char*, json>{"run", 5},
+                                     {"at", -1},
+                                     {"piles", "F1"},
+                                     {"piles", json::array({"a/b"})},
+                                     {"simulated", "yes"},
+                                     {"op", "stop"},
+                                     {"base", -2},
+                                     {"profile", nullptr}}) {
+        json spoiled = json::parse(journal.front());
+        spoiled[key] = value;
+        other.resume = journal;
+        other.resume.front() = spoiled.dump();
+        CAPTURE(key, value);
+        CHECK_FALSE(contract::parse(other.resume.front(), start).empty());
+        CHECK_THROWS_AS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), other, kWall, log),
+                        std::runtime_error);
+    }
 }
 
 TEST_CASE("file journal: lines survive reopening and a torn last line is dropped",

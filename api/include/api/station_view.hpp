@@ -13,32 +13,20 @@
 #include <unordered_map>
 
 #include "contract/messages.hpp"
+#include "contract/station_state.hpp"
 
 namespace api {
 
 /// Where an open order is and what it has received so far, as of the snapshot.
 struct LiveOrder {
-    std::string state;   ///< WAITING, DISPATCHED, CHARGING, or REDISPATCH (a re-dispatch group)
-    std::string number;  ///< e.g. "F7"
-    std::string mode;
+    contract::StateCar car;
     std::string pile;  ///< "" unless at a pile
-    std::int64_t front_cars = 0;
-    double requested_kwh = 0;
-    double charged_kwh = 0;
-    double charge_fee = 0;
-    double service_fee = 0;
-    double fee = 0;
-    double waited_hours = 0;
-    /// The pile's remaining need as the station counts it (requested − charged).
-    double remaining_kwh = 0;
 };
 
 struct StationSnapshot {
-    nlohmann::json state;  ///< the scheduler's station/state document
-    std::int64_t at_ms = 0;
-    std::int64_t revision = -1;
-    std::string run;        ///< the scheduler run the order ids belong to
-    std::int64_t head = 0;  ///< the run's change-log position the state shows
+    bool known = false;            ///< a state has arrived
+    contract::StationState state;  ///< the scheduler's last station state
+    const std::string& run() const { return state.run; }
     std::unordered_map<std::int64_t, LiveOrder> orders;  ///< by the scheduler's order id
 };
 
@@ -46,7 +34,9 @@ class StationView {
   public:
     /// Takes `state` if it is a station state no older than the one held (station time,
     /// then revision) or one of another scheduler run (a restart); returns whether it was
-    /// taken. Malformed input is refused.
+    /// taken.
+    bool offer(contract::StationState state);
+    /// The same for an untrusted document: one that is not a valid station state is refused.
     bool offer(const nlohmann::json& state);
     /// The current snapshot; never null (empty before the first state arrives).
     std::shared_ptr<const StationSnapshot> snapshot() const;

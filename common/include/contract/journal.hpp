@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "station/command.hpp"
 #include "station/types.hpp"
@@ -31,6 +32,24 @@ struct JournalEntry {
     /// Points `command.subject` at this entry's `subject`.
     void bind() { command.subject = subject; }
 };
+
+/// The first line of a journal: which station it belongs to and where its run began.
+struct JournalStart {
+    station::TimeMs at = 0;          ///< station time when the run began
+    std::string run;                 ///< the run's id (order and bill ids count from 0 in each run)
+    std::string profile;             ///< the station profile's name
+    std::vector<std::string> piles;  ///< the profile's pile ids, in order
+    bool simulated = false;          ///< the run's clock is simulated
+    /// Command lines of the run that earlier journal files held (a snapshot covers them);
+    /// this file's lines count on from there. Journals written before snapshots existed
+    /// have no `base`: it reads as 0, which is what it meant.
+    std::int64_t base = 0;
+    bool operator==(const JournalStart&) const = default;
+};
+
+std::string to_json(const JournalStart& s);
+/// "" or why `line` is not a journal's start line (untrusted: never throws).
+std::string parse(std::string_view line, JournalStart& out);
 
 std::string to_json(const JournalEntry& e);
 std::string parse(std::string_view line, JournalEntry& out);

@@ -35,14 +35,10 @@ contract::SchedulerReply refused(std::string error, std::string reason) {
 }
 
 // The first line of a journal: what the station is and when it started.
-json journal_start(const std::vector<std::string>& resume) {
-    if (resume.empty()) {
-        return json();
-    }
-    json start = json::parse(resume.front(), nullptr, false);
-    if (!start.is_object() || start.value("op", "") != "start" || !start.contains("at") ||
-        !start.contains("run")) {
-        throw std::runtime_error("the journal does not begin with its start line");
+contract::JournalStart journal_start(const std::vector<std::string>& resume) {
+    contract::JournalStart start;
+    if (const std::string e = contract::parse(resume.front(), start); !e.empty()) {
+        throw std::runtime_error("the journal does not begin with its start line: " + e);
     }
     return start;
 }
@@ -52,7 +48,7 @@ station::TimeMs start_time(const SchedulerOptions& o, std::int64_t wall_ms) {
         return o.snapshot->station.now;
     }
     if (!o.resume.empty()) {
-        return journal_start(o.resume).at("at").get<station::TimeMs>();
+        return journal_start(o.resume).at;
     }
     return make_clock(o.clock, wall_ms).now(wall_ms);
 }
@@ -88,7 +84,7 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
         throw std::runtime_error("a snapshot without its journal");
     }
     if (options_.journal) {
-        options_.journal(start_line(0).dump());
+        options_.journal(contract::to_json(start_line(0)));
     }
     // A pile takes cars only once it has said it is online (its retained status arrives
     // as soon as we subscribe); until then it counts as faulty.
@@ -99,27 +95,27 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
     }
 }
 
-json SchedulerApp::start_line(std::int64_t base) const {
-    // `base`: how many command lines of the run earlier journal files held (a snapshot
-    // covers them); this file's lines count on from there.
-    return json{{"op", "start"},       {"at", start_at_},
-                {"run", options_.run}, {"profile", station_.profile().name},
-                {"piles", pile_ids()}, {"simulated", options_.clock.simulated},
-                {"base", base}};
+contract::JournalStart SchedulerApp::start_line(std::int64_t base) const {
+    contract::JournalStart s;
+    s.at = start_at_;
+    s.run = options_.run;
+    s.profile = station_.profile().name;
+    s.piles = pile_ids();
+    s.simulated = options_.clock.simulated;
+    s.base = base;
+    return s;
 }
 
 void SchedulerApp::resume(std::int64_t wall_ms) {
-    const json start = journal_start(options_.resume);
-    if (start.value("profile", "") != station_.profile().name ||
-        start.value("piles", json()) != pile_ids()) {
-        throw std::runtime_error("the journal is of another station (profile " +
-                                 start.value("profile", "?") + ", piles " +
-                                 start.value("piles", json()).dump() + "), not " +
-                                 station_.profile().name + " " + pile_ids().dump());
+    const contract::JournalStart start = journal_start(options_.resume);
+    if (start.profile != station_.profile().name || start.piles != pile_ids()) {
+        throw std::runtime_error("the journal is of another station (profile " + start.profile +
+                                 ", piles " + json(start.piles).dump() + "), not " +
+                                 station_.profile().name + " " + json(pile_ids()).dump());
     }
-    options_.run = start.at("run").get<std::string>();
-    start_at_ = start.at("at").get<station::TimeMs>();
-    const std::int64_t base = start.value("base", std::int64_t{0});
+    options_.run = start.run;
+    start_at_ = start.at;
+    const std::int64_t base = start.base;
     changes_ = ChangeLog(options_.run);
     replaying_ = true;
     station::TimeMs clock_at = station_.now();
@@ -224,8 +220,8 @@ void SchedulerApp::resume_session(station::PileIndex p) {
     command(p, cmd);
 }
 
-json SchedulerApp::pile_ids() const {
-    json ids = json::array();
+std::vector<std::string> SchedulerApp::pile_ids() const {
+    std::vector<std::string> ids;
     for (std::size_t p = 0; p < station_.pile_count(); ++p) {
         ids.push_back(station_.pile_spec(static_cast<station::PileIndex>(p)).id);
     }
@@ -329,7 +325,7 @@ void SchedulerApp::maybe_snapshot() {
                     {"replies", std::move(replies)}}
                    .dump();
     try {
-        options_.save_snapshot(snap, start_line(journal_lines_).dump());
+        options_.save_snapshot(snap, contract::to_json(start_line(journal_lines_)));
         snapshot_lines_ = journal_lines_;
         log("info", "snapshot at journal line " + std::to_string(journal_lines_) + ", " +
                         std::to_string(station_.orders().size()) + " orders");
@@ -952,10 +948,10 @@ contract::OrderUpdate SchedulerApp::order_update(station::OrderId id) const {
 }
 
 nlohmann::json SchedulerApp::state_document() const {
-    json state = contract::station_state(station_, revision_);
-    state["run"] = options_.run;  // order and bill ids count from 0 in each run
-    state["head"] = changes_.head();
-    return state;
+    contract::StationState state = contract::station_state(station_, revision_);
+    state.run = options_.run;  // order and bill ids count from 0 in each run
+    state.head = changes_.head();
+    return contract::to_json_value(state);
 }
 
 void SchedulerApp::publish_clock(std::int64_t wall_ms) {

@@ -168,8 +168,8 @@ class SchedulerApp {
     std::pair<station::TimeMs, double> restore(Snapshot snapshot);
     /// Takes a snapshot when enough journal lines were written since the last one.
     void maybe_snapshot();
-    nlohmann::json start_line(std::int64_t base) const;
-    nlohmann::json pile_ids() const;
+    contract::JournalStart start_line(std::int64_t base) const;
+    std::vector<std::string> pile_ids() const;
     void resume_session(station::PileIndex p);
     void journal_clock(std::int64_t wall_ms, const std::string& request);
     /// Keeps the reply to a change request under its id (a repeat is answered with it);
