@@ -19,7 +19,7 @@ namespace contract::detail {
 using nlohmann::json;
 
 inline constexpr std::size_t kMaxPayload = 64 * 1024;
-inline constexpr std::size_t kMaxReplyPayload = 64 * 1024 * 1024;
+inline constexpr std::size_t kMaxReplyPayload = kMaxPublishBytes;
 
 // One top-level field of a payload. Nested objects and arrays are only marked: no bus
 // message but a reply's `data` has any, and that one is read separately.

@@ -427,7 +427,9 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
             f.check(m.after >= 0, "after", "0 or above");
             if (f.has("limit")) {
                 f.integer("limit", m.limit);
-                f.check(m.limit >= 1 && m.limit <= 100000, "limit", "between 1 and 100000");
+                // A page of 5,000 changes is about 1.3 MB (3 MB with the longest car ids),
+                // well inside the bus's packet limit.
+                f.check(m.limit >= 1 && m.limit <= kMaxChangesLimit, "limit", "between 1 and 5000");
             }
             break;
         case RequestOp::ClockGet:

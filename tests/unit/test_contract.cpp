@@ -100,6 +100,9 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
          "advance_seconds"},
         {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"fault","pile":"T1","minutes":1.5})",
          "\"minutes\""},
+        // A page larger than 5,000 changes could pass the bus's packet limit.
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"changes","run":"r","after":0,"limit":5001})",
+         "between 1 and 5000"},
     };
     for (const auto& c : requests) {
         INFO(c.payload);

@@ -119,6 +119,9 @@ enum class RequestOp {
 bool changes_station(RequestOp op);
 
 /// scheduler/requests: a request to the scheduler, answered on `reply_to`.
+/// The most changes one `changes` answer carries.
+inline constexpr std::int64_t kMaxChangesLimit = 5000;
+
 struct SchedulerRequest {
     std::string id;
     std::string reply_to;  ///< must be a replies/{client} topic
@@ -141,7 +144,7 @@ struct SchedulerRequest {
     std::optional<std::int64_t> expires_ms;
     std::string run;         ///< Changes (optional): the run the caller follows
     std::int64_t after = 0;  ///< Changes: the caller's position; answers what follows it
-    std::int64_t limit = 0;  ///< Changes (optional): most items in the answer, 1..100000
+    std::int64_t limit = 0;  ///< Changes (optional): most items in the answer, 1..kMaxChangesLimit
 };
 
 /// replies/{client}: the scheduler's answer.

@@ -12,6 +12,7 @@
 ///   evcs/v1/scheduler/requests        clients -> scheduler QoS 1
 ///   evcs/v1/replies/{client}          scheduler -> client QoS 1
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,12 @@ namespace contract {
 
 /// Versioned root of every topic.
 inline constexpr std::string_view kRoot = "evcs/v1";
+
+/// The largest MQTT packet the station's brokers take (`max_packet_size` in
+/// broker/*.conf): a client that sends a larger one is disconnected. No service publishes
+/// a payload above kMaxPublishBytes (which leaves room for the topic and headers).
+inline constexpr std::size_t kMaxPacketBytes = 8 * 1024 * 1024;
+inline constexpr std::size_t kMaxPublishBytes = kMaxPacketBytes - 64 * 1024;
 
 /// What a pile publishes or receives on its own topics.
 enum class PileChannel { Status, Telemetry, Events, Commands, Acks };

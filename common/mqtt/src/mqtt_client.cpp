@@ -11,6 +11,8 @@
 #include <iostream>
 #include <thread>
 
+#include "contract/topics.hpp"
+
 namespace bus {
 
 namespace {
@@ -170,6 +172,14 @@ bool MqttClient::connected() const {
 }
 
 bool MqttClient::publish(const contract::Publication& p) {
+    if (p.payload.size() > contract::kMaxPublishBytes) {
+        // The broker would disconnect us for it, and Paho would send it again after every
+        // reconnect: such a message must never reach the client library.
+        ++failures_;
+        std::cerr << "mqtt " << options_.client_id << ": not published to " << p.topic << ": "
+                  << p.payload.size() << " bytes is above the bus's limit\n";
+        return false;
+    }
     try {
         client_->publish(p.topic, p.payload.data(), p.payload.size(), p.qos, p.retain);
         return true;

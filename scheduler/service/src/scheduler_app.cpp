@@ -709,6 +709,13 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
     // stats, clock, changes) are answered afresh, and their replies can be large.
     reply.id = req.id;
     std::string text = changes ? remember(req.id, reply) : contract::to_json(reply);
+    if (text.size() > contract::kMaxPublishBytes) {
+        auto too_large =
+            refused("too_large", "the answer would exceed the bus's message limit of " +
+                                     std::to_string(contract::kMaxPacketBytes) + " bytes");
+        too_large.id = req.id;
+        text = contract::to_json(too_large);
+    }
     out_.push_back({req.reply_to, std::move(text), 1, false});
 }
 
