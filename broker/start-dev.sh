@@ -19,9 +19,11 @@ if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
     chown mosquitto "$dir/data"
     chmod a+x "$dir"  # and reach it
 fi
+# The listener comes first, so that any listener option in dev.conf is this listener's
+# (above every listener line, mosquitto would open a second one on 0.0.0.0:1883).
 {
-    cat "$here/dev.conf"
     echo "listener $port 127.0.0.1"
+    cat "$here/dev.conf"
     echo "persistence_location $dir/data/"
 } >"$dir/mosquitto.conf"
 # Started in the background with its output redirected and its PID kept: mosquitto -d

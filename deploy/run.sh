@@ -4,30 +4,46 @@
 # (today 06:00, ten times real speed), one simulated pile per pile of the profile, and the
 # REST API on 127.0.0.1:8080 — then sends a few demo requests through the API so there is
 # something to watch. Ctrl-C stops it all.
-#   deploy/run.sh [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
+#   deploy/run.sh [--secure] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
 # The first admin is STATION_ADMIN_ACCOUNT / STATION_ADMIN_PASSWORD (default
 # admin@station.local and a random password, printed once).
+#
+# The development broker (broker/dev.conf) takes anonymous clients on loopback: anyone
+# with a shell on this machine can act as the scheduler or as any pile. --secure runs the
+# broker on broker/prod.conf and evcs.acl instead (still on loopback): a password per
+# account, generated for this run (hashed by mosquitto_passwd into build/run/broker.passwd,
+# 0600; the plain passwords are only given to the services, in their environment), each
+# account limited to its topics, anonymous clients refused, client ids bound to accounts.
+# Every file of a --secure run is private to its user (umask 077).
+#
+# For tests: STATION_BIN_DIR=DIR runs the binaries built in DIR (nothing is installed or
+# built); STATION_RUN_DIR=DIR keeps the run's files there instead of build/run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-profile=bupt-2023 speed=10 port=1883 http_port=8080 demo=1
+profile=bupt-2023 speed=10 port=1883 http_port=8080 demo=1 secure=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --secure) secure=1; shift ;;
         --profile) profile=$2; shift 2 ;;
         --speed) speed=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
         --http-port) http_port=$2; shift 2 ;;
         --no-demo) demo=0; shift ;;
-        *) echo "usage: deploy/run.sh [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]" >&2
+        *) echo "usage: deploy/run.sh [--secure] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]" >&2
            exit 2 ;;
     esac
 done
 
-"$root/deploy/install-deps.sh" >&2
-cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
-cmake --build "$root/build/release" -j "$(nproc 2>/dev/null || echo 2)" \
-    --target station-scheduler station-pile-sim station-api station-replay >&2
-bin=$root/build/release
-run=$root/build/run
+if [ -n "${STATION_BIN_DIR:-}" ]; then
+    bin=$(cd "$STATION_BIN_DIR" && pwd)
+else
+    "$root/deploy/install-deps.sh" >&2
+    cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+    cmake --build "$root/build/release" -j "$(nproc 2>/dev/null || echo 2)" \
+        --target station-scheduler station-pile-sim station-api station-replay >&2
+    bin=$root/build/release
+fi
+run=${STATION_RUN_DIR:-$root/build/run}
 # A run still stopping (the simulated piles disconnect cleanly, which takes seconds) would
 # reconnect its piles to the new broker under the same client ids: wait for it to end.
 if [ -f "$run/pids" ]; then
@@ -37,6 +53,11 @@ if [ -f "$run/pids" ]; then
     done
 fi
 rm -rf "$run" && mkdir -p "$run"
+run=$(cd "$run" && pwd)
+if [ "$secure" = 1 ]; then
+    umask 077
+    chmod 700 "$run"
+fi
 
 in_use() { python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $1)) != 0)"; }
 # Port 1883 may already be taken (Debian's mosquitto service): then any free port.
@@ -48,9 +69,42 @@ if in_use "$http_port"; then
     echo "port $http_port is in use; the API takes a free one" >&2
     http_port=0
 fi
-"$root/broker/start-dev.sh" "$run/broker" "$port" >&2
+pile_password="" scheduler_password="" api_password="" monitor_password=""
+if [ "$secure" = 1 ]; then
+    # One account per service, a read-only monitor, and one per pile of the profile (named
+    # by the pile id; the simulator logs every pile in with the same password).
+    piles=$(printf '06:00 (A,V1,T,1)\n' >"$run/profile-probe.txt" &&
+        "$bin/scheduler/replay/station-replay" --profile "$profile" "$run/profile-probe.txt" | head -n 1 |
+        python3 -c 'import json,sys; print(" ".join(p["id"] for p in json.load(sys.stdin)["piles"]))')
+    rm -f "$run/profile-probe.txt"
+    [ -n "$piles" ] || { echo "cannot list the piles of profile $profile" >&2; exit 1; }
+    for p in $piles; do
+        case "$p" in
+            scheduler | api | monitor) echo "a pile may not be named $p (a service's account)" >&2; exit 1 ;;
+        esac
+    done
+    secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+    scheduler_password=$(secret) api_password=$(secret) monitor_password=$(secret) pile_password=$(secret)
+    {
+        echo "scheduler:$scheduler_password"
+        echo "api:$api_password"
+        echo "monitor:$monitor_password"
+        for p in $piles; do echo "$p:$pile_password"; done
+    } >"$run/broker.passwd"
+    chmod 600 "$run/broker.passwd"
+    mosquitto_passwd -U "$run/broker.passwd"  # hashes the plain passwords in place
+    "$root/broker/start-prod.sh" "$run/broker" "$run/broker.passwd" "$port" >&2
+else
+    "$root/broker/start-dev.sh" "$run/broker" "$port" >&2
+fi
 port=$(cat "$run/broker/broker.port")
 uri=tcp://127.0.0.1:$port
+# The services' broker logins (none on the development broker).
+scheduler_login=() api_login=()
+if [ "$secure" = 1 ]; then
+    scheduler_login=(--mqtt-user scheduler)
+    api_login=(--mqtt-user api)
+fi
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -60,17 +114,20 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 start="$(date +%F) 06:00:00"
-"$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" \
+STATION_MQTT_PASSWORD=$scheduler_password \
+    "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" "${scheduler_login[@]}" \
     --sim-start "$start" --sim-speed "$speed" --journal "$run/scheduler.journal" 2>"$run/scheduler.log" &
 pids+=($!)
-"$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
+STATION_MQTT_PASSWORD=$pile_password \
+    "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
 pids+=($!)
 export STATION_ADMIN_ACCOUNT=${STATION_ADMIN_ACCOUNT:-admin@station.local}
 if [ -z "${STATION_ADMIN_PASSWORD:-}" ]; then
     STATION_ADMIN_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
 fi
 export STATION_ADMIN_PASSWORD
-"$bin/api/station-api" --broker "$uri" --db "$run/station.db" --port "$http_port" \
+STATION_MQTT_PASSWORD=$api_password \
+    "$bin/api/station-api" --broker "$uri" "${api_login[@]}" --db "$run/station.db" --port "$http_port" \
     --port-file "$run/api.port" 2>"$run/api.log" &
 pids+=($!)
 echo "${pids[*]} $(cat "$run/broker/broker.pid")" >"$run/pids"
@@ -84,14 +141,34 @@ REST API: $api   (admin: $STATION_ADMIN_ACCOUNT / $STATION_ADMIN_PASSWORD)
 Pages:    $api/client/index   $api/admin/index
 Logs:     $run/{scheduler,pile-sim,api}.log and $run/broker/broker.log
 The README shows a curl session; docs/openapi.yaml documents every endpoint.
-Watch the bus: mosquitto_sub -h 127.0.0.1 -p $port -v -t 'evcs/v1/#'
+MSG
+if [ "$secure" = 1 ]; then
+    cat <<MSG
+Broker:   broker/prod.conf with evcs.acl: every account logs in with a password made for
+          this run (hashed in $run/broker.passwd); anonymous clients are refused; an
+          account's client id is its name (one connection per account at a time).
+Watch the bus (read-only): mosquitto_sub -h 127.0.0.1 -p $port -u monitor -P '$monitor_password' -v -t 'evcs/v1/#'
 Ctrl-C stops everything.
 MSG
+else
+    cat <<MSG
+Watch the bus: mosquitto_sub -h 127.0.0.1 -p $port -v -t 'evcs/v1/#'
+WARNING:  the development broker takes anonymous clients: anyone with a shell on this
+          machine can act as the scheduler or as any pile (command piles, forge the station
+          state and the change log the API copies). On a shared machine use --secure.
+Ctrl-C stops everything.
+MSG
+fi
 
 if [ "$demo" = 1 ]; then
     sleep 2  # the piles connect and report online
+    # A known demo password only on the development stack; a --secure run makes one up.
+    demo_password=demo
+    if [ "$secure" = 1 ]; then
+        demo_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
+    fi
     token=$(curl -s -X POST "$api/client/register" \
-        -d '{"account":"demo@station.local","password":"demo","name":"演示用户"}' |
+        -d "{\"account\":\"demo@station.local\",\"password\":\"$demo_password\",\"name\":\"演示用户\"}" |
         python3 -c 'import json,sys; print((json.load(sys.stdin)["data"] or {}).get("token") or "")')
     if [ -n "$token" ]; then
         for req in "D1 F 30" "D2 T 10" "D3 F 15" "D4 T 21" "D5 T 7" "D6 F 45"; do
@@ -102,7 +179,7 @@ if [ "$demo" = 1 ]; then
             curl -s -o /dev/null -X POST "$api/client/index/order" -H "token: $token" \
                 -d "{\"car_id\":\"$car\",\"mode\":\"$2\",\"apply_kwh\":$3}"
         done
-        echo "Demo: user demo@station.local (password demo) asked to charge six cars (D1-D6)."
+        echo "Demo: user demo@station.local (password $demo_password) asked to charge six cars (D1-D6)."
     fi
 fi
 wait "${pids[0]}"

@@ -4,9 +4,14 @@
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "contract/station_state.hpp"
@@ -260,6 +265,21 @@ std::int64_t to_cents(double yuan) {
 
 namespace {
 
+// The database holds the token key and the password hashes: only its owner may read it.
+// It is created (or tightened) 0600 before SQLite opens it; SQLite gives its -wal and
+// -shm files the database file's mode, also ones an older run left (test_store_files).
+void make_private(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+        const std::string reason = std::strerror(errno);
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        throw std::runtime_error("cannot make the database " + path + " private: " + reason);
+    }
+    ::close(fd);
+}
+
 std::unique_ptr<Session> open_connection(const std::string& path, bool read_only) {
     auto session = std::make_unique<Session>("SQLite", path);
     Session& s = *session;
@@ -278,6 +298,7 @@ std::unique_ptr<Session> open_connection(const std::string& path, bool read_only
 
 Store::Store(const std::string& path, int readers, int schema) {
     Poco::Data::SQLite::Connector::registerConnector();
+    make_private(path);
     writer_ = open_connection(path, false);
     migrate(schema < 0 ? kSchemaVersion : std::min(schema, kSchemaVersion));
     if (schema < 0 || schema >= 3) {

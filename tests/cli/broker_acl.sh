@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs broker/prod.conf (on a free loopback port, with a password file made here) and
+# Runs broker/prod.conf (broker/start-prod.sh: a free loopback port, a password file made here) and
 # checks broker/evcs.acl: anonymous clients are refused; a pile writes only its own topics
 # and reads only its own commands; a monitor reads but cannot write; the scheduler reads
 # and writes the whole tree. Given the binaries, it also runs station-scheduler and
@@ -11,38 +11,20 @@ scheduler_bin=${2:-}
 api_bin=${3:-}
 sim_bin=${4:-}
 dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+chmod 711 "$dir"  # mosquitto, dropping root, reaches its files in here
 service_pids=()
 cleanup() {
     for p in "${service_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null
+    [ -f "$dir/broker/broker.pid" ] && kill "$(cat "$dir/broker/broker.pid")" 2>/dev/null
     rm -rf "$dir"
 }
 trap cleanup EXIT
+# shellcheck source=tests/cli/broker_lib.sh
+. "$src/tests/cli/broker_lib.sh"
 
-mkdir -p "$dir/data"
-sed -e "s|^listener 1883 .*|listener $port 127.0.0.1|" \
-    -e "s|/etc/mosquitto/evcs.passwd|$dir/passwd|" \
-    -e "s|/etc/mosquitto/evcs.acl|$dir/evcs.acl|" \
-    -e "s|/var/lib/mosquitto/|$dir/data/|" \
-    -e "s|^log_dest syslog|log_dest stderr|" "$src/broker/prod.conf" >"$dir/mosquitto.conf"
-cp "$src/broker/evcs.acl" "$dir/evcs.acl"
-: >"$dir/passwd"
-for user in scheduler monitor api F1 T1; do
-    mosquitto_passwd -b "$dir/passwd" "$user" "pw-$user"
-done
-if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
-    chown -R mosquitto "$dir" && chmod 700 "$dir"  # mosquitto drops to this user
-fi
-mosquitto -c "$dir/mosquitto.conf" >"$dir/broker.log" 2>&1 &
-echo $! >"$dir/pid"
-for _ in $(seq 1 100); do
-    python3 -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $port)))" && break
-    sleep 0.05
-done
+broker_prod "$dir" scheduler monitor api F1 T1  # prod.conf through broker/start-prod.sh
+port=$broker_port
 
-fails=0
-as() { local user=$1; shift; echo -h 127.0.0.1 -p "$port" -u "$user" -P "pw-$user" -q 1 "$@"; }
 # receives USER TOPIC PUBLISHER PUB_TOPIC: does USER, subscribed to TOPIC, get what PUBLISHER
 # sends to PUB_TOPIC?
 receives() {
@@ -133,5 +115,5 @@ if [ -n "$scheduler_bin" ] && [ -n "$api_bin" ]; then
         esac
     fi
 fi
-[ "$fails" = 0 ] || { cat "$dir/broker.log"; exit 1; }
+[ "$fails" = 0 ] || { cat "$dir/broker/broker.log"; exit 1; }
 echo "all ACL checks passed"

@@ -1,0 +1,75 @@
+# Helpers of the broker tests (tests/cli/broker_*.sh), sourced after `set -euo pipefail`.
+# Each test works in its own temporary folder and on free loopback ports.
+
+# broker_prod DIR USER...: starts broker/prod.conf with evcs.acl (broker/start-prod.sh) in
+# DIR, each USER with the password pw-USER. Sets broker_port and broker_pid.
+broker_prod() {
+    local dir=$1 user
+    shift
+    mkdir -p "$dir"
+    : >"$dir/passwd"
+    for user in "$@"; do
+        mosquitto_passwd -b "$dir/passwd" "$user" "pw-$user"
+    done
+    "$src/broker/start-prod.sh" "$dir/broker" "$dir/passwd" >/dev/null
+    broker_port=$(cat "$dir/broker/broker.port")
+    broker_pid=$(cat "$dir/broker/broker.pid")
+}
+
+# broker_dev DIR: starts broker/dev.conf (broker/start-dev.sh) in DIR. Sets broker_port and
+# broker_pid.
+broker_dev() {
+    "$src/broker/start-dev.sh" "$1/broker" >/dev/null
+    broker_port=$(cat "$1/broker/broker.port")
+    broker_pid=$(cat "$1/broker/broker.pid")
+}
+
+# as USER ARGS...: the options of mosquitto_pub/mosquitto_sub for USER on the broker
+# (anonymous for USER "-").
+as() {
+    local user=$1
+    shift
+    if [ "$user" = - ]; then
+        echo -h 127.0.0.1 -p "$broker_port" -q 1 "$@"
+    else
+        echo -h 127.0.0.1 -p "$broker_port" -u "$user" -P "pw-$user" -q 1 "$@"
+    fi
+}
+
+# listening PID: the ADDRESS:PORT of every TCP socket process PID listens on, one a line.
+listening() {
+    python3 - "$1" <<'PY'
+import os, socket, struct, sys
+pid = sys.argv[1]
+inodes = set()
+for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        continue
+    if target.startswith("socket:["):
+        inodes.add(target[8:-1])
+for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+    try:
+        lines = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for line in lines:
+        f = line.split()
+        if f[3] != "0A" or f[9] not in inodes:  # 0A: LISTEN
+            continue
+        hexaddr, hexport = f[1].split(":")
+        raw = bytes.fromhex(hexaddr)
+        # /proc prints the address as 32-bit words in host (little-endian) order.
+        raw = b"".join(struct.pack("<I", struct.unpack(">I", raw[i:i + 4])[0])
+                       for i in range(0, len(raw), 4))
+        print(f"{socket.inet_ntop(family, raw)}:{int(hexport, 16)}")
+PY
+}
+
+fails=0
+ok() { echo "ok: $1"; }
+fail() {
+    echo "FAIL: $1"
+    fails=$((fails + 1))
+}
