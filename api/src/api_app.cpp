@@ -1,9 +1,11 @@
 #include "api/api_app.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "api/body_fields.hpp"
 #include "api/log_follower.hpp"
@@ -149,7 +151,13 @@ ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenS
       scheduler_(scheduler),
       tokens_(std::move(tokens)),
       options_(std::move(options)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      logins_(options_.login_limits),
+      passwords_(options_.password_threads > 0
+                     ? options_.password_threads
+                     : static_cast<int>(std::max(1U, std::thread::hardware_concurrency() / 2)),
+                 options_.password_waiting),
+      unknown_account_hash_(hash_password(random_hex(16), options_.password_iterations)) {}
 
 bool ApiApp::ensure_admin(const std::string& account, const std::string& password) {
     if (!valid_account(account) || !valid_password(password)) {
@@ -159,7 +167,8 @@ bool ApiApp::ensure_admin(const std::string& account, const std::string& passwor
     if (store_.admin_by_account(account)) {
         return false;
     }
-    return store_.ensure_admin(account, hash_password(password, options_.password_iterations));
+    return store_.ensure_admin(normalize_account(account),
+                               hash_password(password, options_.password_iterations));
 }
 
 HttpResponse ApiApp::handle(const HttpRequest& request) {
@@ -219,10 +228,11 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
             }
         }
         if (route->body) {
-            c.body = json::parse(request.body, nullptr, false);
-            if (!c.body.is_object()) {
-                return bad_request("请求体必须是 JSON 对象");
+            auto body = parse_body(request.body);
+            if (!body || !body->is_object()) {
+                return bad_request("请求体必须是 JSON 对象，且每个字段只出现一次");
             }
+            c.body = std::move(*body);
         }
         return (this->*route->handler)(c);
     } catch (const std::exception& e) {
@@ -388,12 +398,23 @@ void ApiApp::refresh_view() {
 
 // ---- accounts ------------------------------------------------------------------------
 
-std::optional<HttpResponse> ApiApp::locked_out(const std::string& key) {
-    if (const auto wait = logins_.wait_s(key, now_s()); wait > 0) {
+std::optional<HttpResponse> ApiApp::locked_out(const std::string& account, const Context& c) {
+    if (const auto wait = logins_.wait_s(account, c.request.peer, now_s()); wait > 0) {
         return refusal("登录失败次数过多，请 " + std::to_string(wait) + " 秒后再试",
                        "too_many_attempts");
     }
     return std::nullopt;
+}
+
+std::optional<bool> ApiApp::password_matches(const std::string& password,
+                                             const std::optional<std::string>& stored,
+                                             HttpResponse& busy) {
+    const auto ok = passwords_.verify(password, stored.value_or(unknown_account_hash_));
+    if (!ok) {
+        busy = http_error(503, "登录请求过多，请稍后再试", "busy");
+        return std::nullopt;
+    }
+    return *ok && stored.has_value();
 }
 
 HttpResponse ApiApp::admin_login(Context& c) {
@@ -403,17 +424,23 @@ HttpResponse ApiApp::admin_login(Context& c) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
-    const std::string key = "admin:" + *account;
-    if (auto locked = locked_out(key)) {
+    const std::string key = "admin:" + normalize_account(*account);
+    if (auto locked = locked_out(key, c)) {
         return *locked;
     }
     const auto admin = store_.admin_by_account(*account);
-    if (!admin || !verify_password(*password, admin->password_hash)) {
-        logins_.failed(key, now_s());
+    HttpResponse busy;
+    const auto ok = password_matches(
+        *password, admin ? std::optional(admin->password_hash) : std::nullopt, busy);
+    if (!ok) {
+        return busy;
+    }
+    if (!*ok) {
+        logins_.failed(key, c.request.peer, now_s());
         return envelope(200, 1, "账号或密码错误", json{{"token", ""}, {"account", ""}},
                         "wrong_credentials");
     }
-    logins_.succeeded(key);
+    logins_.succeeded(key, c.request.peer);
     return success("登录成功", json{{"token", tokens_.issue(admin->id, Role::Admin, now_s())},
                                     {"account", admin->account}});
 }
@@ -432,8 +459,11 @@ HttpResponse ApiApp::client_register(Context& c) {
     if (!valid_password(*password)) {
         return bad_request("密码必须是 1 到 32 个字符");
     }
-    const auto id =
-        store_.create_user(*account, *name, hash_password(*password, options_.password_iterations));
+    const auto hash = passwords_.hash(*password, options_.password_iterations);
+    if (!hash) {
+        return http_error(503, "注册请求过多，请稍后再试", "busy");
+    }
+    const auto id = store_.create_user(normalize_account(*account), *name, *hash);
     if (!id) {
         return envelope(200, 1, "该账户已被注册", json{{"token", ""}}, "account_taken");
     }
@@ -447,16 +477,22 @@ HttpResponse ApiApp::client_login(Context& c) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
-    const std::string key = "client:" + *account;
-    if (auto locked = locked_out(key)) {
+    const std::string key = "client:" + normalize_account(*account);
+    if (auto locked = locked_out(key, c)) {
         return *locked;
     }
     const auto user = store_.user_by_account(*account);
-    if (!user || !verify_password(*password, user->password_hash)) {
-        logins_.failed(key, now_s());
+    HttpResponse busy;
+    const auto ok =
+        password_matches(*password, user ? std::optional(user->password_hash) : std::nullopt, busy);
+    if (!ok) {
+        return busy;
+    }
+    if (!*ok) {
+        logins_.failed(key, c.request.peer, now_s());
         return envelope(200, 1, "账号或密码错误", json{{"token", nullptr}}, "wrong_credentials");
     }
-    logins_.succeeded(key);
+    logins_.succeeded(key, c.request.peer);
     return success(
         "登录成功",
         json{{"token", tokens_.issue(user->id, Role::Client, now_s(), user->token_version)}});
@@ -487,10 +523,19 @@ HttpResponse ApiApp::post_information(Context& c) {
         if (!valid_password(*new_password)) {
             return bad_request("新密码必须是 1 到 32 个字符");
         }
-        if (!old_password || !verify_password(*old_password, c.user->password_hash)) {
+        HttpResponse busy;
+        const auto ok =
+            password_matches(old_password.value_or(""), std::optional(c.user->password_hash), busy);
+        if (!ok) {
+            return busy;
+        }
+        if (!old_password || !*ok) {
             return refusal("原密码错误", "wrong_credentials");
         }
-        hash = hash_password(*new_password, options_.password_iterations);
+        hash = passwords_.hash(*new_password, options_.password_iterations);
+        if (!hash) {
+            return http_error(503, "请求过多，请稍后再试", "busy");
+        }
     }
     store_.update_user(c.user->id, name, hash);
     if (!hash) {
@@ -508,9 +553,12 @@ HttpResponse ApiApp::recharge(Context& c) {
     if (const auto it = c.request.query.find("amount"); it != c.request.query.end()) {
         text = it->second;
     } else {
-        const json body = json::parse(c.request.body, nullptr, false);
-        if (body.is_object() && body.contains("amount")) {
-            const json& a = body["amount"];
+        const auto body = parse_body(c.request.body);
+        if (!c.request.body.empty() && (!body || !body->is_object())) {
+            return bad_request("请求体必须是 JSON 对象，且每个字段只出现一次");
+        }
+        if (body && body->contains("amount")) {
+            const json& a = (*body)["amount"];
             text = a.is_string() ? a.get<std::string>() : a.is_number() ? a.dump() : "";
         }
     }
@@ -557,8 +605,13 @@ HttpResponse ApiApp::page(Context& c) {
             return http_error(404, "文件不存在", "not_found");
         }
     }
-    std::ifstream in(options_.web_root + "/" + rel, std::ios::binary);
-    if (options_.web_root.empty() || !in) {
+    const std::string file = options_.web_root + "/" + rel;
+    std::error_code error;
+    if (options_.web_root.empty() || !std::filesystem::is_regular_file(file, error)) {
+        return http_error(404, "文件不存在", "not_found");  // also a folder: not an empty 200
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
         return http_error(404, "文件不存在", "not_found");
     }
     std::ostringstream text;

@@ -1,7 +1,9 @@
 #include "api/body_fields.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
+#include <set>
 
 namespace api {
 
@@ -38,6 +40,53 @@ std::optional<std::size_t> utf8_length(const std::string& s) {
         ++count;
     }
     return count;
+}
+
+std::optional<json> parse_body(const std::string& text) {
+    // The keys of each open object (an open array holds an empty set).
+    std::vector<std::set<std::string>> open;
+    struct Duplicate {};
+    const json::parser_callback_t check = [&open](int, json::parse_event_t event, json& parsed) {
+        switch (event) {
+            case json::parse_event_t::object_start:
+            case json::parse_event_t::array_start:
+                open.emplace_back();
+                break;
+            case json::parse_event_t::object_end:
+            case json::parse_event_t::array_end:
+                open.pop_back();
+                break;
+            case json::parse_event_t::key: {
+                auto& keys = open.back();
+                const auto& key = parsed.get_ref<const std::string&>();
+                if (!keys.insert(key).second) {
+                    throw Duplicate{};
+                }
+                break;
+            }
+            case json::parse_event_t::value:
+                break;
+        }
+        return true;
+    };
+    try {
+        json j = json::parse(text, check, false);
+        if (j.is_discarded()) {
+            return std::nullopt;
+        }
+        return j;
+    } catch (const Duplicate&) {
+        return std::nullopt;
+    }
+}
+
+std::string normalize_account(std::string account) {
+    for (char& c : account) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return account;
 }
 
 bool valid_account(const std::string& account) {

@@ -15,6 +15,14 @@ using namespace detail;
 
 namespace {
 
+// Sane bounds (issue #9): no battery below 0.1 kWh, no request below what a bill shows
+// (0.01 kWh); a charge level is 0 or at least 0.01 kWh (5e-324 is not a charge level).
+constexpr double kMinCapacityKwh = 0.1;
+constexpr double kMinApplyKwh = 0.01;
+bool sane_kwh(double kwh) {
+    return kwh == 0 || kwh >= 0.01;
+}
+
 constexpr double kEpsilon = 1e-9;
 
 // `charging`: what the car has received so far in an order still open (a closed order's
@@ -159,11 +167,12 @@ HttpResponse ApiApp::post_car(Context& c) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
-    if (*capacity <= 0 || *capacity > options_.max_capacity_kwh) {
-        return bad_request("总电量 power_capacity 必须大于 0 且不超过 " +
-                           std::to_string(static_cast<int>(options_.max_capacity_kwh)) + " kWh");
+    if (*capacity < kMinCapacityKwh || *capacity > options_.max_capacity_kwh) {
+        return bad_request("总电量 power_capacity 必须在 0.1 与 " +
+                           std::to_string(static_cast<int>(options_.max_capacity_kwh)) +
+                           " kWh 之间");
     }
-    if (*current < 0 || *current > *capacity) {
+    if (!sane_kwh(*current) || *current > *capacity) {
         return bad_request("当前电量 power_current 必须在 0 与总电量之间");
     }
     const auto id = store_.add_car(c.user->id, *name, *capacity, *current);
@@ -179,6 +188,9 @@ HttpResponse ApiApp::patch_car(Context& c) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
+    if (!name && !capacity && !current) {
+        return bad_request("没有要修改的内容（name、power_capacity 或 power_current）");
+    }
     auto car = own_car(store_, c.user->id, *car_id);
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
@@ -189,11 +201,12 @@ HttpResponse ApiApp::patch_car(Context& c) {
     car->name = name.value_or(car->name);
     car->capacity_kwh = capacity.value_or(car->capacity_kwh);
     car->current_kwh = current.value_or(car->current_kwh);
-    if (car->capacity_kwh <= 0 || car->capacity_kwh > options_.max_capacity_kwh) {
-        return bad_request("总电量 power_capacity 必须大于 0 且不超过 " +
-                           std::to_string(static_cast<int>(options_.max_capacity_kwh)) + " kWh");
+    if (car->capacity_kwh < kMinCapacityKwh || car->capacity_kwh > options_.max_capacity_kwh) {
+        return bad_request("总电量 power_capacity 必须在 0.1 与 " +
+                           std::to_string(static_cast<int>(options_.max_capacity_kwh)) +
+                           " kWh 之间");
     }
-    if (car->current_kwh < 0 || car->current_kwh > car->capacity_kwh) {
+    if (!sane_kwh(car->current_kwh) || car->current_kwh > car->capacity_kwh) {
         return bad_request("当前电量 power_current 必须在 0 与总电量之间");
     }
     store_.update_car(*car);
@@ -254,8 +267,8 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
     if (!mode) {
         return bad_request("充电模式 mode 必须是 F（快充）或 T（慢充）");
     }
-    if (*kwh <= 0) {
-        return bad_request("申请充电量 apply_kwh 必须大于 0");
+    if (*kwh < kMinApplyKwh) {
+        return bad_request("申请充电量 apply_kwh 必须至少 0.01 kWh");
     }
     const auto car = own_car(store_, c.user->id, *car_id);
     if (!car) {
@@ -307,8 +320,8 @@ HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
             return bad_request("充电模式 mode 必须是 F（快充）或 T（慢充）");
         }
     }
-    if (kwh && *kwh <= 0) {
-        return bad_request("申请充电量 apply_kwh 必须大于 0");
+    if (kwh && *kwh < kMinApplyKwh) {
+        return bad_request("申请充电量 apply_kwh 必须至少 0.01 kWh");
     }
     const auto order = own_order(store_, c.user->id, *order_id);
     if (!order) {

@@ -20,7 +20,8 @@ constexpr const char* kUsage =
     "usage: station-api [--broker URI] [--client-id ID] [--db FILE] [--host HOST] [--port N]\n"
     "                   [--port-file FILE] [--threads N] [--web-root DIR] [--token-hours H]\n"
     "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
-    "                   [--mqtt-user NAME]\n"
+    "                   [--mqtt-user NAME] [--max-connections N]\n"
+    "                   [--max-connections-per-address N]\n"
     "\n"
     "Environment: STATION_ADMIN_ACCOUNT and STATION_ADMIN_PASSWORD create the first admin\n"
     "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
@@ -65,6 +66,10 @@ int main(int argc, char** argv) {
                 options.scheduler_timeout = std::chrono::milliseconds(std::stoll(value));
             } else if (arg == "--max-body-bytes") {
                 http.max_body_bytes = std::stoul(value);
+            } else if (arg == "--max-connections") {
+                http.max_connections = std::stoi(value);
+            } else if (arg == "--max-connections-per-address") {
+                http.max_connections_per_address = std::stoi(value);
             } else {
                 return false;
             }
@@ -73,11 +78,12 @@ int main(int argc, char** argv) {
     if (done) {
         return *done;
     }
-    if (http.threads < 1 || options.password_iterations < 1000 || token_hours <= 0) {
+    if (http.threads < 1 || options.password_iterations < 1000 || token_hours <= 0 ||
+        http.max_connections < 1 || http.max_connections_per_address < 1) {
         return cli::usage_error(
             "station-api", kUsage,
-            "--threads must be at least 1, --password-iterations at least 1000, "
-            "--token-hours above 0");
+            "--threads and the connection caps must be at least 1, --password-iterations at "
+            "least 1000, --token-hours above 0");
     }
     auto log = [](std::string_view level, std::string_view message) {
         std::cerr << "station-api " << level << ": " << message << "\n";

@@ -139,6 +139,13 @@ CREATE TABLE idempotency (
     PRIMARY KEY (user_id, key)
 );
 )sql",
+    // 4: accounts are e-mail addresses, matched without regard to case. (Not unique
+    // indexes: an older database may hold two accounts that differ only in case; the
+    // oldest one is the one found, and no new such pair can be made.)
+    R"sql(
+CREATE INDEX users_by_account_nocase ON users(account COLLATE NOCASE);
+CREATE INDEX admins_by_account_nocase ON admins(account COLLATE NOCASE);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -381,7 +388,8 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
     Session& s = *writer_;
     return transaction(s, [&]() -> std::optional<std::int64_t> {
         int taken = 0;
-        s << "SELECT COUNT(*) FROM users WHERE account = ?", bind(account), into(taken), now;
+        s << "SELECT COUNT(*) FROM users WHERE account = ? COLLATE NOCASE", bind(account),
+            into(taken), now;
         if (taken > 0) {
             return std::nullopt;
         }
@@ -404,7 +412,8 @@ std::optional<UserRecord> Store::user(std::int64_t id) {
 std::optional<UserRecord> Store::user_by_account(const std::string& account) {
     return read([&](Session& session) {
         Statement st(session);
-        st << "SELECT * FROM users WHERE account = ?", bind(account);
+        st << "SELECT * FROM users WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+            bind(account);
         return first<UserRecord>(st, user_from);
     });
 }
@@ -445,11 +454,17 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
 bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
-    s << "INSERT OR IGNORE INTO admins(account, password_hash) VALUES(?, ?)", bind(account),
-        bind(password_hash), now;
-    int changed = 0;
-    s << "SELECT changes()", into(changed), now;
-    return changed > 0;
+    return transaction(s, [&] {
+        int taken = 0;
+        s << "SELECT COUNT(*) FROM admins WHERE account = ? COLLATE NOCASE", bind(account),
+            into(taken), now;
+        if (taken > 0) {
+            return false;
+        }
+        s << "INSERT INTO admins(account, password_hash) VALUES(?, ?)", bind(account),
+            bind(password_hash), now;
+        return true;
+    });
 }
 
 std::optional<AdminRecord> Store::admin(std::int64_t id) {
@@ -469,7 +484,8 @@ std::optional<AdminRecord> Store::admin(std::int64_t id) {
 std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
     return read([&](Session& session) {
         Statement st(session);
-        st << "SELECT * FROM admins WHERE account = ?", bind(account);
+        st << "SELECT * FROM admins WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+            bind(account);
         return first<AdminRecord>(st, [](RecordSet& rs) {
             return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
         });

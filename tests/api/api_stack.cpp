@@ -116,7 +116,8 @@ void Stack::start_api() {
     api_ = std::make_unique<harness::Process>(
         std::vector<std::string>{harness::api_binary(), "--broker", broker_.uri(), "--db", db_,
                                  "--port", "0", "--port-file", port_file, "--password-iterations",
-                                 "1000", "--threads", "16", "--scheduler-timeout-ms",
+                                 std::to_string(options_.password_iterations), "--threads", "16",
+                                 "--scheduler-timeout-ms",
                                  std::to_string(options_.scheduler_timeout_ms)},
         dir_ + "/api-" + std::to_string(++api_starts_) + ".log");
     const auto until = std::chrono::steady_clock::now() + 20s;

@@ -50,7 +50,8 @@ struct StackOptions {
     std::string db;  ///< default: a fresh file in the stack's folder
     int scheduler_timeout_ms = 3000;
     bool pile_sim = true;
-    bool journal = false;  ///< the scheduler keeps a journal (and so survives a restart)
+    bool journal = false;            ///< the scheduler keeps a journal (and so survives a restart)
+    int password_iterations = 1000;  ///< PBKDF2 work (the default 600,000 is slow in tests)
 };
 
 inline const std::string kAdminAccount = "admin@station.test";

@@ -1,6 +1,9 @@
 // The REST API over real HTTP against the running system (broker, scheduler, pile
 // simulator, station-api on a free port): every endpoint, success and failure.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <vector>
 
 #include "api_stack.hpp"
 #include "contract/messages.hpp"
@@ -903,4 +906,105 @@ TEST_CASE("api: an Idempotency-Key makes a retried change act once", "[api][log]
     auto bad = headers;
     bad.back().second = "has spaces";
     CHECK(h.raw("POST", "/client/index/order", body, bad).status == 400);
+}
+
+TEST_CASE("api: hostile inputs are refused: duplicate keys, absurd amounts, empty changes",
+          "[api][security]") {
+    Stack s;
+    auto& h = s.http();
+    INFO("logs in " << s.dir());
+    const std::string token = s.user("dup@bupt.cn");
+    auto balance = [&] {
+        return data_of(h.call("GET", "/client/index/information", std::nullopt, token))["balance"]
+            .get<double>();
+    };
+    const double before = balance();
+    // The last "amount" used to win: a recharge of 1 added 999,999.
+    const auto dup = h.raw("POST", "/client/index/recharge", R"({"amount":"1","amount":"999999"})",
+                           {{"token", token}, {"Content-Type", "application/json"}});
+    INFO(dup.status << " " << dup.body.dump());
+    CHECK(is_envelope(dup, 400, 400));
+    CHECK(balance() == before);
+    CHECK(is_envelope(h.raw("POST", "/client/register",
+                            R"({"account":"x@bupt.cn","password":"p","name":"a","name":"b"})",
+                            {{"Content-Type", "application/json"}}),
+                      400, 400));
+    // A folder under the web root is not a file: 404, not an empty 200.
+    for (const char* folder : {"/web/admin", "/web/client", "/web/admin/"}) {
+        INFO(folder);
+        CHECK(h.call("GET", folder).status == 404);
+    }
+    CHECK(h.call("GET", "/web/app.js").status == 200);
+    const std::string car = s.car(token, "c1", 60, 10);
+    for (const json& bad : {json{{"car_id", car}},  // nothing to change
+                            json{{"car_id", car}, {"power_capacity", 5e-324}},
+                            json{{"car_id", car}, {"power_current", 5e-324}}}) {
+        INFO(bad.dump());
+        CHECK(is_envelope(h.call("PATCH", "/client/index/car", bad, token), 400, 400));
+    }
+    CHECK(is_envelope(
+        h.call("POST", "/client/index/car",
+               json{{"name", "tiny"}, {"power_capacity", 5e-324}, {"power_current", 0}}, token),
+        400, 400));
+    CHECK(is_envelope(h.call("POST", "/client/index/order",
+                             json{{"car_id", car}, {"mode", "F"}, {"apply_kwh", 1e-9}}, token),
+                      400, -1));
+}
+
+TEST_CASE("api: accounts are matched without regard to case", "[api][security]") {
+    Stack s;
+    auto& h = s.http();
+    REQUIRE(is_envelope(
+        h.call("POST", "/client/register",
+               json{{"account", "Alice@Example.com"}, {"password", "p1"}, {"name", "A"}}),
+        200, 0));
+    const auto again =
+        h.call("POST", "/client/register",
+               json{{"account", "alice@example.com"}, {"password", "p2"}, {"name", "B"}});
+    CHECK(is_envelope(again, 200, 1));
+    CHECK(again.body["error"] == "account_taken");
+    const auto login =
+        h.call("POST", "/client/login", json{{"account", "ALICE@example.com"}, {"password", "p1"}});
+    REQUIRE(is_envelope(login, 200, 0));
+    const auto info =
+        h.call("GET", "/client/index/information", std::nullopt, data_of(login)["token"]);
+    CHECK(data_of(info)["account"] == "alice@example.com");
+    CHECK(is_envelope(
+        h.call("POST", "/admin/login",
+               json{{"account", "ADMIN@station.test"}, {"password", apitest::kAdminPassword}}),
+        200, 0));
+}
+
+TEST_CASE("api: a login for an unknown account takes the work of a wrong password",
+          "[api][security]") {
+    apitest::StackOptions o;
+    o.password_iterations = 200000;  // about 0.1 s of hashing per check
+    o.pile_sim = false;
+    Stack s(o);
+    auto& h = s.http();
+    REQUIRE(is_envelope(
+        h.call("POST", "/client/register",
+               json{{"account", "known@bupt.cn"}, {"password", "right"}, {"name", "k"}}),
+        200, 0));
+    auto median_ms = [&](const std::string& account) {
+        std::vector<double> ms;
+        for (int i = 0; i < 5; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            const auto r =
+                h.call("POST", "/client/login", json{{"account", account}, {"password", "wrong"}});
+            ms.push_back(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count());
+            CHECK(is_envelope(r, 200, 1));
+        }
+        std::sort(ms.begin(), ms.end());
+        return ms[2];
+    };
+    const double wrong_password = median_ms("known@bupt.cn");
+    const double unknown_account = median_ms("nobody@bupt.cn");
+    INFO("wrong password " << wrong_password << " ms, unknown account " << unknown_account
+                           << " ms");
+    CHECK(wrong_password > 20);
+    CHECK(unknown_account > 0.6 * wrong_password);
+    CHECK(unknown_account < 1.6 * wrong_password);
 }

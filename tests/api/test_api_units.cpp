@@ -78,25 +78,62 @@ TEST_CASE("tokens — another key, a changed payload or junk is refused without 
 }
 
 TEST_CASE("login guard — five failures are free and then the lock doubles up to a cap", "[api]") {
-    LoginGuard g(5, 60, 900);
+    LoginGuard g(LoginLimits{5, 60, 900, 100, 1000});
+    const std::string ip = "10.0.0.1";
     for (int i = 0; i < 5; ++i) {
-        CHECK(g.wait_s("a", 1000) == 0);
-        g.failed("a", 1000);
+        CHECK(g.wait_s("a", ip, 1000) == 0);
+        g.failed("a", ip, 1000);
     }
-    CHECK(g.wait_s("a", 1000) == 0);
-    g.failed("a", 1000);  // the sixth
-    CHECK(g.wait_s("a", 1000) == 60);
-    CHECK(g.wait_s("a", 1059) == 1);
-    CHECK(g.wait_s("a", 1060) == 0);
-    g.failed("a", 1060);
-    CHECK(g.wait_s("a", 1060) == 120);
+    CHECK(g.wait_s("a", ip, 1000) == 0);
+    g.failed("a", ip, 1000);  // the sixth
+    CHECK(g.wait_s("a", ip, 1000) == 60);
+    CHECK(g.wait_s("a", ip, 1059) == 1);
+    CHECK(g.wait_s("a", ip, 1060) == 0);
+    g.failed("a", ip, 1060);
+    CHECK(g.wait_s("a", ip, 1060) == 120);
     for (int i = 0; i < 10; ++i) {
-        g.failed("a", 2000);
+        g.failed("a", ip, 2000);
     }
-    CHECK(g.wait_s("a", 2000) == 900);
-    CHECK(g.wait_s("b", 2000) == 0);  // accounts are apart
-    g.succeeded("a");
-    CHECK(g.wait_s("a", 2000) == 0);
+    CHECK(g.wait_s("a", ip, 2000) == 900);
+    CHECK(g.wait_s("b", ip, 2000) == 0);  // accounts are apart
+    g.succeeded("a", ip);
+    CHECK(g.wait_s("a", ip, 2000) == 0);
+}
+
+TEST_CASE("login guard — a guesser elsewhere cannot lock the user out", "[api]") {
+    LoginGuard g(LoginLimits{5, 60, 900, 100, 1000});
+    for (int i = 0; i < 50; ++i) {
+        g.failed("victim", "203.0.113.9", 1000);
+    }
+    CHECK(g.wait_s("victim", "203.0.113.9", 1000) == 900);
+    CHECK(g.wait_s("victim", "10.0.0.1", 1000) == 0);  // the victim's own address
+}
+
+TEST_CASE("login guard — one address spraying many accounts is locked", "[api]") {
+    LoginGuard g(LoginLimits{5, 60, 900, 100, 100000});
+    for (int i = 0; i < 100; ++i) {
+        g.failed("user" + std::to_string(i), "203.0.113.9", 1000);  // one guess each
+    }
+    CHECK(g.wait_s("user0", "203.0.113.9", 1000) == 0);  // 100 failures are allowed
+    g.failed("user100", "203.0.113.9", 1000);
+    CHECK(g.wait_s("anyone", "203.0.113.9", 1000) == 60);
+    CHECK(g.wait_s("anyone", "10.0.0.1", 1000) == 0);
+}
+
+TEST_CASE("login guard — a flood of made-up logins neither lifts a lock nor grows memory",
+          "[api]") {
+    LoginGuard g(LoginLimits{5, 60, 900, 1000000, 1000});
+    for (int i = 0; i < 6; ++i) {
+        g.failed("victim", "203.0.113.9", 1000);
+    }
+    REQUIRE(g.wait_s("victim", "203.0.113.9", 1000) == 60);
+    // 100,000 made-up accounts from many addresses (the issue's attack, at table size 1,000).
+    for (int i = 0; i < 100000; ++i) {
+        g.failed("made-up" + std::to_string(i), "198.51.100." + std::to_string(i % 250), 1001);
+    }
+    CHECK(g.size() <= 1000);
+    CHECK(g.wait_s("victim", "203.0.113.9", 1001) == 59);  // still locked
+    CHECK(g.wait_s("victim", "203.0.113.9", 1060) == 0);   // until its time is up
 }
 
 TEST_CASE("fields — account and password rules of the document", "[api]") {

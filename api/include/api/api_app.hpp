@@ -16,6 +16,7 @@
 
 #include "api/http_types.hpp"
 #include "api/login_guard.hpp"
+#include "api/password_work.hpp"
 #include "api/scheduler_link.hpp"
 #include "api/station_view.hpp"
 #include "api/store.hpp"
@@ -40,6 +41,12 @@ struct ApiOptions {
     std::string web_root;
     /// Largest charging request accepted, kWh (beyond any car's battery).
     double max_capacity_kwh = 1000;
+    /// Password hashing threads (0: half the cores, at least 1) and how many logins,
+    /// registrations or password changes may wait for them before one is answered 503.
+    int password_threads = 0;
+    std::size_t password_waiting = 16;
+    /// Failed logins allowed per account and address, and per address (docs/security.md).
+    LoginLimits login_limits;
 };
 
 class ApiApp {
@@ -131,7 +138,12 @@ class ApiApp {
     std::shared_ptr<const StationSnapshot> current_view();
     HttpResponse pile_op(Context& c, contract::RequestOp op, bool with_minutes);
     /// The refusal for an account locked after failed logins, if it is.
-    std::optional<HttpResponse> locked_out(const std::string& key);
+    std::optional<HttpResponse> locked_out(const std::string& account, const Context& c);
+    /// Checks a login's password with the same work whether the account exists or not;
+    /// nullopt (and `busy` set) when the hashing threads are saturated.
+    std::optional<bool> password_matches(const std::string& password,
+                                         const std::optional<std::string>& stored,
+                                         HttpResponse& busy);
     nlohmann::json order_json(const OrderRecord& o, const StationSnapshot& snap) const;
     /// The user's cars, a charging car with what it has received so far.
     nlohmann::json cars_json(std::int64_t user_id);
@@ -150,6 +162,10 @@ class ApiApp {
     std::int64_t manage_bills_version_ = -1;
     std::shared_ptr<const std::string> manage_body_;
     LoginGuard logins_;
+    PasswordWork passwords_;
+    // Verified against when the account does not exist, so that an unknown account takes
+    // the same work (and time) as a wrong password.
+    std::string unknown_account_hash_;
     // refresh_view's single flight.
     std::mutex refresh_mutex_;
     std::condition_variable refresh_finished_;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace api {
 
@@ -40,6 +41,15 @@ class BodyFields {
     const nlohmann::json& body_;
     std::string error_;
 };
+
+/// Parses an untrusted request body. A document that is not JSON, or that names a key twice
+/// in one object (`{"amount":"1","amount":"999999"}`: readers disagree on which one
+/// counts), is nullopt.
+std::optional<nlohmann::json> parse_body(const std::string& text);
+
+/// The account as stored and looked up: e-mail addresses are matched without regard to
+/// case (ASCII letters lowered).
+std::string normalize_account(std::string account);
 
 /// Whether `account` is an e-mail address by the document's pattern
 /// ^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$ (and at most 254 characters).

@@ -14,6 +14,8 @@ struct HttpRequest {
     std::string authorization;    ///< the `Authorization` header
     std::string idempotency_key;  ///< the `Idempotency-Key` header
     std::string body;
+    /// The client's address as the server saw it (no port): login attempts count by it.
+    std::string peer;
 };
 
 struct HttpResponse {
