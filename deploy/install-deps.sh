@@ -15,6 +15,8 @@ packages=(
     curl                                 # the README's REST session and run.sh's demo
     wrk                                  # HTTP load for bench/api_bench.sh
     clang-format                         # the code's format, checked by the suite
+    clang libclang-rt-14-dev             # the fuzz build: clang 14 and its libFuzzer/ASan runtimes
+    llvm                                 # llvm-symbolizer: readable sanitizer and fuzzer stacks
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.

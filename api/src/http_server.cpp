@@ -45,10 +45,16 @@ HttpRequest route_of(const Poco::Net::HTTPRequest& in) {
 
 /// A whole request, on a worker: the API's answer.
 front::Answer respond(ApiApp& app, front::Request& in) {
-    const auto& head = in.head;
-    if (head.getMethod() == "OPTIONS") {  // CORS preflight
+    if (in.head.getMethod() == "OPTIONS") {  // CORS preflight
         return {HttpResponse{204, "text/plain", ""}, kPreflightHeaders};
     }
+    return {answer_request(app, in.head, std::move(in.body), std::move(in.peer)), {}};
+}
+
+}  // namespace
+
+HttpResponse answer_request(ApiApp& app, const Poco::Net::HTTPRequest& head, std::string body,
+                            std::string peer) {
     HttpRequest req;
     req.method = head.getMethod();
     try {
@@ -58,17 +64,15 @@ front::Answer respond(ApiApp& app, front::Request& in) {
             req.query.emplace(k, v);
         }
     } catch (const std::exception&) {
-        return {app.refuse(req, 400, "请求地址无效", "bad_request"), {}};
+        return app.refuse(req, 400, "请求地址无效", "bad_request");
     }
     req.token = head.get("token", "");
     req.authorization = head.get("Authorization", "");
     req.idempotency_key = head.get("Idempotency-Key", "");
-    req.body = std::move(in.body);
-    req.peer = std::move(in.peer);
-    return {app.handle(req), {}};
+    req.body = std::move(body);
+    req.peer = std::move(peer);
+    return app.handle(req);
 }
-
-}  // namespace
 
 HttpServer::HttpServer(ApiApp& app, HttpServerOptions options)
     : front_(std::make_unique<front::Front>(

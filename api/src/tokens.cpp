@@ -15,6 +15,21 @@ const char* role_name(Role r) {
     return r == Role::Admin ? "admin" : "client";
 }
 
+/// A whole-number claim within ±2^53 (what a JSON number holds exactly); nothing for
+/// any other value, which a cast to an integer would make undefined behaviour.
+std::optional<std::int64_t> integer_claim(const Poco::JSON::Object& payload, const char* key) {
+    const double value = payload.getValue<double>(key);
+    constexpr double kLimit = 9007199254740992.0;  // 2^53
+    if (!(value >= -kLimit && value <= kLimit)) {
+        return std::nullopt;
+    }
+    const auto whole = static_cast<std::int64_t>(value);
+    if (static_cast<double>(whole) != value) {
+        return std::nullopt;
+    }
+    return whole;
+}
+
 }  // namespace
 
 TokenService::TokenService(std::string secret, std::int64_t lifetime_s)
@@ -56,8 +71,14 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
         if (!payload.has("exp") || !payload.has(kRoleClaim) || !payload.has("sub")) {
             return std::nullopt;
         }
+        const auto expires_s = integer_claim(payload, "exp");
+        const auto version =
+            payload.has("ver") ? integer_claim(payload, "ver") : std::optional<std::int64_t>(0);
+        if (!expires_s || !version) {
+            return std::nullopt;
+        }
         TokenClaims claims;
-        claims.expires_s = static_cast<std::int64_t>(payload.getValue<double>("exp"));
+        claims.expires_s = *expires_s;
         const std::string role = payload.getValue<std::string>(kRoleClaim);
         const std::string sub = payload.getValue<std::string>("sub");
         if (claims.expires_s <= now_s || (role != "admin" && role != "client") || sub.empty() ||
@@ -65,8 +86,7 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
             return std::nullopt;
         }
         claims.role = role == "admin" ? Role::Admin : Role::Client;
-        claims.version =
-            payload.has("ver") ? static_cast<std::int64_t>(payload.getValue<double>("ver")) : 0;
+        claims.version = *version;
         claims.subject = std::stoll(sub);
         return claims;
     } catch (...) {

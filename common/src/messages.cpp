@@ -146,7 +146,7 @@ std::string parse(std::string_view payload, PileStatus& m) {
         m.mode = mode.value_or(station::Mode::Fast);
         f.number("power_kw", m.power_kw);
         f.check(m.power_kw > 0, "power_kw", "above 0");
-        f.text("session", m.session, false);
+        f.id("session", m.session, false);  // echoed in commands: a topic-safe id
         f.integer("at_ms", m.at_ms);
         read_origin(f, m.origin);
     }
@@ -385,7 +385,9 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
             if (m.op != RequestOp::Cancel && (m.op == RequestOp::Submit || f.has("kwh"))) {
                 double kwh = 0;
                 f.number("kwh", kwh);
-                f.check(kwh > 0, "kwh", "above 0");
+                // At most what the change log carries (changes.hpp): an order beyond it
+                // would make a batch every reader of the log refuses.
+                f.check(kwh > 0 && kwh <= kMaxKwh, "kwh", "above 0 and at most 100000");
                 m.kwh = kwh;
             }
             break;

@@ -1,5 +1,7 @@
 #include "dispatch_index.hpp"
 
+#include <algorithm>
+
 namespace station::detail {
 
 DispatchIndex::DispatchIndex(const std::vector<PileSpec>& piles) : entries_(piles.size()) {
@@ -19,6 +21,15 @@ DispatchIndex::DispatchIndex(const std::vector<PileSpec>& piles) : entries_(pile
         }
         entries_[i].group = found;
     }
+}
+
+double DispatchIndex::slowest(Mode mode) const {
+    double power = 0;
+    for (const int g : groups_of_mode_[mode_index(mode)]) {
+        const double p = groups_[static_cast<std::size_t>(g)].power;
+        power = power == 0 ? p : std::min(power, p);
+    }
+    return power;
 }
 
 void DispatchIndex::update(PileIndex p, bool candidate, bool idle, TimeMs finish_at) {

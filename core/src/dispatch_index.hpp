@@ -26,6 +26,8 @@ class DispatchIndex {
     std::optional<PileIndex> best(Mode mode, double kwh, TimeMs now) const;
     /// Whether the station has any pile of `mode` at all.
     bool has_mode(Mode mode) const { return !groups_of_mode_[mode_index(mode)].empty(); }
+    /// The lowest power of the piles of `mode` (which must have one).
+    double slowest(Mode mode) const;
 
   private:
     struct Group {

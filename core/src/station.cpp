@@ -221,6 +221,11 @@ Outcome Station::submit(std::string_view car, Mode mode, double kwh) {
     if (!index_->has_mode(mode)) {
         return Outcome::refuse(Rejection::NoPileForMode);
     }
+    // An amount whose charging the station cannot time (beyond ±2^53 ms at the mode's
+    // slowest pile, as from_image refuses) would overflow its clock: it is no amount.
+    if (!detail::bounded_duration(kwh, index_->slowest(mode))) {
+        return Outcome::refuse(Rejection::InvalidAmount);
+    }
     // One lookup per request: it is the hottest path of a busy station.
     const std::int32_t known = cars_->find(car);
     if (known != kNone && (*cars_)[known].active != kNone) {
@@ -260,6 +265,9 @@ Outcome Station::change(std::string_view car, std::optional<Mode> mode, std::opt
     const Mode new_mode = mode.value_or(o.mode);
     if (new_mode != o.mode && !index_->has_mode(new_mode)) {
         return Outcome::refuse(Rejection::NoPileForMode);
+    }
+    if (!detail::bounded_duration(kwh.value_or(o.requested_kwh), index_->slowest(new_mode))) {
+        return Outcome::refuse(Rejection::InvalidAmount);  // as in submit
     }
     if (kwh) {
         o.requested_kwh = *kwh;

@@ -21,8 +21,8 @@ Tariff Tariff::standard() {
 
 bool Tariff::make(std::vector<TariffBand> bands, double service_rate, Tariff& out,
                   std::string& error) {
-    if (!std::isfinite(service_rate) || service_rate < 0) {
-        error = "service rate must be a non-negative number";
+    if (!std::isfinite(service_rate) || service_rate < 0 || service_rate > kMaxPricePerKwh) {
+        error = "service rate must be a number from 0 to 10000";
         return false;
     }
     if (bands.empty()) {
@@ -37,8 +37,8 @@ bool Tariff::make(std::vector<TariffBand> bands, double service_rate, Tariff& ou
             error = "tariff bands must tile 00:00-24:00 without gaps or overlaps";
             return false;
         }
-        if (!std::isfinite(b.price) || b.price < 0) {
-            error = "tariff prices must be non-negative numbers";
+        if (!std::isfinite(b.price) || b.price < 0 || b.price > kMaxPricePerKwh) {
+            error = "tariff prices must be numbers from 0 to 10000";
             return false;
         }
         expected = b.to;

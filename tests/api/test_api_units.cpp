@@ -1,5 +1,8 @@
 // Unit tests of the API's pieces that need no server: password hashing, tokens, body
 // fields, and the SQLite store (on a real file).
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <functional>
@@ -75,6 +78,26 @@ TEST_CASE("tokens — another key, a changed payload or junk is refused without 
         CHECK_FALSE(tokens.verify(junk, 1000));
     }
     CHECK_FALSE(tokens.verify(std::string(10000, 'a'), 1000));
+}
+
+TEST_CASE("tokens — signed claims beyond a whole number within 2^53 are refused", "[api]") {
+    // Only the server's key signs tokens, but a leaked key must not reach undefined
+    // behaviour either (found by fuzzing: a huge "exp" cast to an integer).
+    const std::string secret(32, 'k');
+    TokenService tokens(secret, 3600);
+    const auto signed_with = [&](double exp, double ver) {
+        Poco::JWT::Token token;
+        token.setSubject("7");
+        token.payload().set("exp", exp);
+        token.payload().set("role", std::string("client"));
+        token.payload().set("ver", ver);
+        return Poco::JWT::Signer(secret).sign(token, Poco::JWT::Signer::ALGO_HS256);
+    };
+    CHECK(tokens.verify(signed_with(5000, 0), 1000));
+    CHECK_FALSE(tokens.verify(signed_with(1e300, 0), 1000));
+    CHECK_FALSE(tokens.verify(signed_with(5000, -1e300), 1000));
+    CHECK_FALSE(tokens.verify(signed_with(5000.5, 0), 1000));
+    CHECK_FALSE(tokens.verify(signed_with(5000, 0.5), 1000));
 }
 
 TEST_CASE("login guard — five failures are free and then the lock doubles up to a cap", "[api]") {

@@ -1,7 +1,14 @@
 // Integration tests of the scheduler service and the pile simulator against a real
 // mosquitto (issue #3): each test starts its own broker on a free loopback port and the
 // real station-scheduler and station-pile-sim processes, and watches the bus.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -111,7 +118,35 @@ bool on(const Message& m, contract::PileChannel c, const std::string& pile) {
     return m.topic == contract::pile_topic(pile, c);
 }
 
+// The TCP_NODELAY setting of every socket of this process connected to `port`.
+std::vector<int> nodelay_of_sockets_to(int port) {
+    std::vector<int> settings;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        const int fd = std::atoi(entry.path().filename().c_str());
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        if (fd <= 2 || getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+            peer.sin_family != AF_INET || ntohs(peer.sin_port) != port) {
+            continue;
+        }
+        int on = 0;
+        socklen_t size = sizeof on;
+        getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &size);
+        settings.push_back(on);
+    }
+    return settings;
+}
+
 }  // namespace
+
+TEST_CASE("bus: a client's socket to the broker has TCP_NODELAY (no delayed-ACK stalls)", "[bus]") {
+    Broker broker;
+    Probe probe(broker.uri(), "probe-nodelay");
+    CHECK(Probe::eventually([&] {
+        const auto settings = nodelay_of_sockets_to(broker.port());
+        return settings.size() == 1 && settings[0] != 0;
+    }));
+}
 
 TEST_CASE("bus: a pile's last will marks it offline and the scheduler stops using it", "[bus]") {
     Broker broker;

@@ -62,6 +62,10 @@ TEST_CASE("§6 tariffs are parameters and must tile the day", "[rules][billing]"
     CHECK_FALSE(Tariff::make({{0, 12 * h, 1.0}, {11 * h, 24 * h, 0.5}}, 0.5, t, error));
     CHECK_FALSE(Tariff::make({{0, 24 * h, -1.0}}, 0.5, t, error));
     CHECK_FALSE(Tariff::make({{0, 24 * h, 1.0}}, -0.5, t, error));
+    // Prices beyond any real one would overflow a bill's cents (found by fuzzing).
+    CHECK_FALSE(Tariff::make({{0, 24 * h, 1e300}}, 0.5, t, error));
+    CHECK_FALSE(Tariff::make({{0, 24 * h, 1.0}}, 1e5, t, error));
+    CHECK(Tariff::make({{0, 24 * h, station::kMaxPricePerKwh}}, 0.5, t, error));
     REQUIRE(Tariff::make({{12 * h, 24 * h, 2.0}, {0, 12 * h, 1.0}}, 0.5, t, error));
     CHECK(t.charging_fee(24, at(0, 0), at(0, 0, 0, 1)) == Approx(12 * 1.0 + 12 * 2.0));
     CHECK(t.service_fee(10) == Approx(5));

@@ -134,6 +134,19 @@ TEST_CASE("replay output: money is rounded half up to cents", "[scenario]") {
     CHECK(out.str() == "1 0.83 93.75 2.5 1.00 \"a\\\"b\\\\c\\u0001\"");
 }
 
+TEST_CASE("replay output: money beyond whole cents is written as it is, not overflowed",
+          "[scenario]") {
+    std::ostringstream out;
+    {
+        replay::detail::Sink s(out);
+        s.money(1e300).ch(' ').money(2.5e13);
+    }
+    const std::string text = out.str();
+    CHECK(text.size() > 300);
+    CHECK_THAT(text, Catch::StartsWith("100000000000000"));
+    CHECK_THAT(text, Catch::EndsWith(".00 25000000000000.00"));
+}
+
 TEST_CASE("replay: rejected events are reported — and stuck orders end in their state",
           "[scenario]") {
     const std::string_view scenario =

@@ -32,7 +32,18 @@
 
 #include "api/api_app.hpp"
 
+namespace Poco::Net {
+class HTTPRequest;
+}
+
 namespace api {
+
+/// The API's answer to one whole request as the front read it: method, path and query from
+/// the request line, the `token`, `Authorization` and `Idempotency-Key` fields, the body and
+/// the client's address (OPTIONS, the CORS preflight, is answered by the server itself).
+/// A request line whose address cannot be parsed is 400 `bad_request`.
+HttpResponse answer_request(ApiApp& app, const Poco::Net::HTTPRequest& head, std::string body,
+                            std::string peer);
 
 namespace front {
 class Front;

@@ -110,7 +110,6 @@ class SchedulerLink final : public SchedulerPort {
     bus::Inbox inbox_;  // change batches and hints for the worker
     std::atomic<bool> stopping_{false};
     std::atomic<bool> catch_up_wanted_{true};  // at start: whatever happened meanwhile
-    std::unique_ptr<bus::MqttClient> client_;
     std::thread worker_;
     // The latest position the station state named, for the worker.
     std::mutex head_mutex_;
@@ -119,6 +118,9 @@ class SchedulerLink final : public SchedulerPort {
     // Waiters for a position.
     std::mutex applied_mutex_;
     std::condition_variable applied_cv_;
+    // Last, so that it is destroyed first: Paho's thread may still be in a callback that
+    // uses the members above until the client is gone.
+    std::unique_ptr<bus::MqttClient> client_;
 };
 
 }  // namespace api

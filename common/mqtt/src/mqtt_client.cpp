@@ -1,15 +1,20 @@
 #include "bus/mqtt_client.hpp"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <mqtt/async_client.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <limits>
+#include <sstream>
 #include <thread>
+#include <unordered_set>
 
 #include "contract/topics.hpp"
 
@@ -30,35 +35,69 @@ int uri_port(const std::string& uri) {
     }
 }
 
+// The inodes of the established TCP connections (IPv4 and IPv6) of this network
+// namespace whose peer port is `port`, from /proc/self/net/tcp{,6}:
+//   sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+std::unordered_set<unsigned long> connections_to_port(int port) {
+    std::unordered_set<unsigned long> inodes;
+    for (const char* table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // the header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout;
+            unsigned long inode = 0;
+            fields >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+                timeout >> inode;
+            const auto colon = remote.rfind(':');
+            if (!fields || state != "01" || colon == std::string::npos) {  // 01: ESTABLISHED
+                continue;
+            }
+            char* end = nullptr;
+            const unsigned long peer_port = std::strtoul(remote.c_str() + colon + 1, &end, 16);
+            if (*end == '\0' && peer_port == static_cast<unsigned long>(port)) {
+                inodes.insert(inode);
+            }
+        }
+    }
+    return inodes;
+}
+
 // Paho C 1.3.12 (Debian 12) has no option for TCP_NODELAY (upstream added one later,
 // eclipse-paho/paho.mqtt.c#1417). Without it a client that sends two messages back to
 // back waits for the broker's delayed ACK: ~40 ms per command or reply. So once connected
 // we set it on this process's sockets to the broker's port. Remove when Paho offers it.
+// The sockets are found by inode (/proc/self/fd links read, never the descriptors
+// themselves): other threads open and close descriptors meanwhile, and the only call made
+// on a descriptor is the setsockopt, on one that was a connection to the broker a moment
+// before (were it closed and reused since, the call fails or sets a harmless option).
 void set_nodelay_to_port(int port) {
+    const auto inodes = connections_to_port(port);
+    if (inodes.empty()) {
+        return;
+    }
     DIR* dir = opendir("/proc/self/fd");
     if (dir == nullptr) {
         return;
     }
     while (const dirent* entry = readdir(dir)) {
-        const int fd = std::atoi(entry->d_name);
-        struct stat st {};
-        if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        char* end = nullptr;
+        const long fd = std::strtol(entry->d_name, &end, 10);
+        if (*end != '\0' || fd <= 2 || fd > std::numeric_limits<int>::max()) {
             continue;
         }
-        sockaddr_storage peer{};
-        socklen_t len = sizeof peer;
-        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+        const std::string path = std::string("/proc/self/fd/") + entry->d_name;
+        char target[64];
+        const ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+        if (n <= 0) {
             continue;
         }
-        int peer_port = -1;
-        if (peer.ss_family == AF_INET) {
-            peer_port = ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port);
-        } else if (peer.ss_family == AF_INET6) {
-            peer_port = ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
-        }
-        if (peer_port == port) {
+        target[n] = '\0';
+        unsigned long inode = 0;
+        if (std::sscanf(target, "socket:[%lu]", &inode) == 1 && inodes.count(inode) != 0) {
             const int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
     }
     closedir(dir);

@@ -15,13 +15,18 @@ struct TariffBand {
     double price;  ///< CNY per kWh
 };
 
+/// The highest unit price or service rate a tariff takes (CNY per kWh): far above any
+/// real one, low enough that no fee of a bounded session overflows a cent count.
+inline constexpr double kMaxPricePerKwh = 10000;
+
 /// A daily time-of-use schedule plus a flat service rate. Immutable once built.
 class Tariff {
   public:
     /// The station-rules §6 defaults: peak 1.0, flat 0.7, valley 0.4, service 0.8.
     static Tariff standard();
-    /// Builds a tariff from bands that must tile [00:00, 24:00) exactly (any order);
-    /// on failure returns false and writes the reason to `error`.
+    /// Builds a tariff from bands that must tile [00:00, 24:00) exactly (any order), with
+    /// prices and service rate in [0, kMaxPricePerKwh]; on failure returns false and writes the
+    /// reason to `error`.
     static bool make(std::vector<TariffBand> bands, double service_rate, Tariff& out,
                      std::string& error);
 

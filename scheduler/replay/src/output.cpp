@@ -41,6 +41,14 @@ Sink& Sink::integer(long long v) {
 }
 
 Sink& Sink::cents(double v, bool trim) {
+    if (!(std::fabs(v) < kMaxExactYuan)) {
+        // Whole cents no longer exist this far out (and would overflow long long): the
+        // value is written as it is, with two decimals.
+        char tmp[400];
+        const auto r = std::to_chars(tmp, tmp + sizeof tmp, v, std::chars_format::fixed, 2);
+        buf_.append(tmp, r.ptr);
+        return *this;
+    }
     long long c = to_cents(v);
     if (c < 0) {
         buf_.push_back('-');

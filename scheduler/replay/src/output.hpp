@@ -51,8 +51,13 @@ class Sink {
     std::string buf_;
 };
 
+/// The largest amount of money (in yuan) written in exact cents; beyond it a double has
+/// no cents left to round to.
+inline constexpr double kMaxExactYuan = 1e13;
+
 /// Rounds half up to whole cents (values are non-negative; a tiny bias absorbs binary
-/// representation error such as 1.005 stored as 1.00499999…).
+/// representation error such as 1.005 stored as 1.00499999…). Defined for
+/// |v| < kMaxExactYuan only.
 long long to_cents(double v);
 
 }  // namespace replay::detail
