@@ -256,10 +256,17 @@ HttpResponse ApiApp::get_clock(Context&) {
     if (!reply) {
         return scheduler_unavailable();
     }
-    if (!reply->data.value("simulated", false)) {
+    contract::ClockReading clock;
+    if (const std::string error = contract::parse_value(reply->data, clock); !error.empty()) {
+        if (log_) {
+            log_("warn", "the scheduler's clock reply refused: " + error);
+        }
+        return scheduler_unavailable();
+    }
+    if (!clock.simulated) {
         return refusal(refusal_message("not_simulation"), "not_simulation");
     }
-    return success("查询成功", reply->data);
+    return success("查询成功", contract::to_json_value(clock));
 }
 
 HttpResponse ApiApp::post_clock(Context& c) {
@@ -303,7 +310,15 @@ HttpResponse ApiApp::post_clock(Context& c) {
         return failure;
     }
     refresh_view();
-    return success("时钟已更新", reply->data);
+    contract::ClockReading clock;
+    if (const std::string error = contract::parse_value(reply->data, clock); !error.empty()) {
+        // The change is made (the log has it); only its reading cannot be shown.
+        if (log_) {
+            log_("warn", "the scheduler's clock reply refused: " + error);
+        }
+        return success("时钟已更新");
+    }
+    return success("时钟已更新", contract::to_json_value(clock));
 }
 
 HttpResponse ApiApp::pile_op(Context& c, contract::RequestOp op, bool with_minutes) {

@@ -6,6 +6,7 @@
 
 #include "contract/topics.hpp"
 #include "flat_fields.hpp"
+#include "json_reader.hpp"
 #include "station/time.hpp"
 
 namespace contract {
@@ -308,6 +309,21 @@ std::string parse(std::string_view payload, ClockMessage& m) {
     f.integer("wall_ms", m.wall_ms);
     f.flag("simulated", m.simulated);
     return f.error();
+}
+
+json to_json_value(const ClockReading& m) {
+    return json{{"at_ms", m.at_ms},
+                {"time", station::format_datetime(m.at_ms)},
+                {"speed", m.speed},
+                {"simulated", m.simulated}};
+}
+
+std::string parse_value(const json& j, ClockReading& m) {
+    detail::JsonReader r(j, "clock reading");
+    r.integer("at_ms", m.at_ms, 0, detail::kMaxTime);
+    r.number("speed", m.speed, 0, 1e6);
+    r.flag("simulated", m.simulated);
+    return r.error();
 }
 
 // ---- scheduler requests and replies ---------------------------------------------------

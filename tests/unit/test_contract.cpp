@@ -131,6 +131,18 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
     CHECK_THAT(parse(R"({"at_ms":0,"speed":-1,"wall_ms":0,"simulated":true})", k),
                Catch::Contains("speed"));
     CHECK_THAT(parse(std::string(70000, ' '), k), Catch::Contains("64 KiB"));
+    // A clock reply's data: every field is needed (no reader assumes "not simulated").
+    ClockReading reading;
+    CHECK_THAT(parse_value(nlohmann::json{{"at_ms", 0}, {"speed", 1}}, reading),
+               Catch::Contains("simulated"));
+    CHECK_THAT(
+        parse_value(nlohmann::json{{"at_ms", 0}, {"speed", 1}, {"simulated", "yes"}}, reading),
+        Catch::Contains("simulated"));
+    REQUIRE(parse_value(to_json_value(ClockReading{86'400'000, 10, true}), reading).empty());
+    CHECK(reading.at_ms == 86'400'000);
+    CHECK(reading.speed == 10);
+    CHECK(reading.simulated);
+    CHECK(to_json_value(reading)["time"] == "1970-01-02 00:00:00");
     // A last will carries only the pile and online: false.
     PileStatus will;
     REQUIRE(parse(R"({"pile":"T1","online":false})", will).empty());

@@ -148,6 +148,18 @@ struct SchedulerRequest {
 };
 
 /// replies/{client}: the scheduler's answer.
+/// The data of a reply to clock_get, clock_set and clock_advance: the station time, its
+/// speed, and whether the clock is simulated (settable) at all.
+struct ClockReading {
+    TimeMs at_ms = 0;
+    double speed = 1;
+    bool simulated = false;
+};
+/// {at_ms, time ("YYYY-MM-DD HH:MM:SS"), speed, simulated}.
+nlohmann::json to_json_value(const ClockReading& m);
+/// Reads a reply's data as a clock reading ("" or the reason it is not one).
+std::string parse_value(const nlohmann::json& j, ClockReading& m);
+
 struct SchedulerReply {
     std::string id;
     bool ok = false;

@@ -752,10 +752,7 @@ contract::SchedulerReply SchedulerApp::command_reply(station::CommandOp op,
 contract::SchedulerReply SchedulerApp::clock_reply(station::TimeMs at, double speed) const {
     contract::SchedulerReply r;
     r.ok = true;
-    r.data = json{{"at_ms", at},
-                  {"time", station::format_datetime(at)},
-                  {"speed", speed},
-                  {"simulated", options_.clock.simulated}};
+    r.data = contract::to_json_value(contract::ClockReading{at, speed, options_.clock.simulated});
     return stamped(std::move(r));
 }
 
