@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// An OCPP 1.6J charge point for the gateway's tests, built on ocpp-rpc's RPCClient in
+// strict mode: every message it sends and receives is validated against the OCPP 1.6
+// JSON schemas, so a schema-invalid answer from the gateway fails the call here.
+//
+// It boots, reports its connectors Available, obeys RemoteStartTransaction /
+// RemoteStopTransaction / ChangeAvailability / TriggerMessage / Get- and
+// ChangeConfiguration, meters energy at --power-kw while a transaction runs and sends
+// MeterValues every MeterValueSampleInterval. Everything it does is printed as one JSON
+// line on stdout ({"event": ...}) for the test to read.
+//
+//   node cp-sim.js --url ws://127.0.0.1:PORT/ocpp --identity CP1 --password SECRET
+//                  [--connectors 1,2] [--power-kw 60] [--meter-start-wh 1000000]
+//                  [--drop-after-meter N --offline-ms MS]   reconnect mid-transaction
+//                  [--exit-after-stop]                       exit 0 after the first stop
+'use strict';
+const { RPCClient } = require('ocpp-rpc');
+
+function options(argv) {
+    const o = {
+        url: '', identity: 'CP1', password: '', connectors: [1], powerKw: 60,
+        meterStartWh: 1000000, dropAfterMeter: 0, offlineMs: 1500, exitAfterStop: false,
+    };
+    for (let i = 2; i < argv.length; ++i) {
+        const a = argv[i];
+        const v = () => argv[++i];
+        if (a === '--url') o.url = v();
+        else if (a === '--identity') o.identity = v();
+        else if (a === '--password') o.password = v();
+        else if (a === '--connectors') o.connectors = v().split(',').map(Number);
+        else if (a === '--power-kw') o.powerKw = Number(v());
+        else if (a === '--meter-start-wh') o.meterStartWh = Number(v());
+        else if (a === '--drop-after-meter') o.dropAfterMeter = Number(v());
+        else if (a === '--offline-ms') o.offlineMs = Number(v());
+        else if (a === '--exit-after-stop') o.exitAfterStop = true;
+        else { console.error(`cp-sim: unknown option ${a}`); process.exit(2); }
+    }
+    return o;
+}
+
+const opt = options(process.argv);
+const say = (event, fields = {}) => console.log(JSON.stringify({ event, t: Date.now(), ...fields }));
+const now = () => new Date().toISOString();
+
+let sampleIntervalS = 60;
+let registerWh = opt.meterStartWh;  // the meter, Wh
+let lastMeterAt = Date.now();
+const tx = new Map();  // connectorId -> {id, idTag}
+let meterTimer = null;
+let metersSent = 0;
+let dropped = false;
+
+function meter() {
+    const t = Date.now();
+    if (tx.size > 0) registerWh += opt.powerKw * 1000 * (t - lastMeterAt) / 3600000;
+    lastMeterAt = t;
+}
+
+const client = new RPCClient({
+    endpoint: opt.url,
+    identity: opt.identity,
+    password: opt.password || undefined,
+    protocols: ['ocpp1.6'],
+    strictMode: true,
+    reconnect: false,
+    callTimeoutMs: 10000,
+});
+
+const online = () => client.state === RPCClient.OPEN;
+
+async function call(method, params) {
+    const reply = await client.call(method, params);
+    say('answer', { method, reply });
+    return reply;
+}
+
+async function status(connectorId, s) {
+    if (online()) await call('StatusNotification', { connectorId, errorCode: 'NoError', status: s, timestamp: now() });
+}
+
+async function sendMeterValues() {
+    meter();
+    for (const [connectorId, t] of tx) {
+        if (!online()) return;
+        await call('MeterValues', {
+            connectorId, transactionId: t.id,
+            meterValue: [{ timestamp: now(), sampledValue: [
+                { value: (registerWh / 1000).toFixed(4), measurand: 'Energy.Active.Import.Register', unit: 'kWh', context: 'Sample.Periodic' },
+                { value: String(opt.powerKw * 1000), measurand: 'Power.Active.Import', unit: 'W' },
+            ] }],
+        });
+        ++metersSent;
+        if (opt.dropAfterMeter > 0 && metersSent >= opt.dropAfterMeter && !dropped) {
+            dropped = true;
+            say('dropping', { offline_ms: opt.offlineMs });
+            await client.close({ code: 1001, reason: 'network lost', force: true });
+            setTimeout(() => connect(true), opt.offlineMs);
+        }
+    }
+}
+
+function scheduleMeter() {
+    if (meterTimer) clearInterval(meterTimer);
+    meterTimer = setInterval(() => sendMeterValues().catch(e => say('error', { where: 'MeterValues', message: e.message })),
+                             Math.max(200, sampleIntervalS * 1000));
+}
+
+async function startTransaction(connectorId, idTag) {
+    meter();
+    await status(connectorId, 'Preparing');
+    const reply = await call('StartTransaction', { connectorId, idTag, meterStart: Math.round(registerWh), timestamp: now() });
+    if (reply.idTagInfo.status !== 'Accepted') {
+        say('transaction_refused', { connectorId, transactionId: reply.transactionId, status: reply.idTagInfo.status });
+        await call('StopTransaction', { transactionId: reply.transactionId, meterStop: Math.round(registerWh), timestamp: now(), reason: 'DeAuthorized' });
+        await status(connectorId, 'Available');
+        return;
+    }
+    tx.set(connectorId, { id: reply.transactionId, idTag });
+    say('transaction_started', { connectorId, transactionId: reply.transactionId, meterStart: Math.round(registerWh) });
+    await status(connectorId, 'Charging');
+}
+
+async function stopTransaction(connectorId, reason) {
+    const t = tx.get(connectorId);
+    if (!t) return;
+    meter();
+    tx.delete(connectorId);
+    await status(connectorId, 'Finishing');
+    await call('StopTransaction', { transactionId: t.id, idTag: t.idTag, meterStop: Math.round(registerWh), timestamp: now(), reason });
+    say('transaction_stopped', { connectorId, transactionId: t.id, meterStop: Math.round(registerWh), reason });
+    await status(connectorId, 'Available');
+    if (opt.exitAfterStop) setTimeout(() => process.exit(0), 200);
+}
+
+client.handle('RemoteStartTransaction', ({ params }) => {
+    const connectorId = params.connectorId ?? opt.connectors[0];
+    say('remote_start', { connectorId, idTag: params.idTag });
+    if (!opt.connectors.includes(connectorId) || tx.has(connectorId)) return { status: 'Rejected' };
+    setTimeout(() => startTransaction(connectorId, params.idTag).catch(e => say('error', { where: 'StartTransaction', message: e.message })), 50);
+    return { status: 'Accepted' };
+});
+
+client.handle('RemoteStopTransaction', ({ params }) => {
+    say('remote_stop', { transactionId: params.transactionId });
+    for (const [connectorId, t] of tx) {
+        if (t.id === params.transactionId) {
+            setTimeout(() => stopTransaction(connectorId, 'Remote').catch(e => say('error', { where: 'StopTransaction', message: e.message })), 50);
+            return { status: 'Accepted' };
+        }
+    }
+    return { status: 'Rejected' };
+});
+
+client.handle('ChangeAvailability', ({ params }) => {
+    say('change_availability', params);
+    return { status: 'Accepted' };
+});
+
+client.handle('TriggerMessage', ({ params }) => {
+    say('trigger', params);
+    if (params.requestedMessage === 'BootNotification') {
+        setTimeout(() => boot().catch(e => say('error', { where: 'BootNotification', message: e.message })), 50);
+        return { status: 'Accepted' };
+    }
+    if (params.requestedMessage === 'StatusNotification') {
+        setTimeout(() => opt.connectors.forEach(c => status(c, tx.has(c) ? 'Charging' : 'Available')), 50);
+        return { status: 'Accepted' };
+    }
+    return { status: 'NotImplemented' };
+});
+
+client.handle('GetConfiguration', () => ({
+    configurationKey: [{ key: 'MeterValueSampleInterval', readonly: false, value: String(sampleIntervalS) }],
+}));
+
+client.handle('ChangeConfiguration', ({ params }) => {
+    say('change_configuration', params);
+    if (params.key !== 'MeterValueSampleInterval') return { status: 'NotSupported' };
+    const v = Number(params.value);
+    if (!Number.isInteger(v) || v < 0) return { status: 'Rejected' };
+    sampleIntervalS = v;
+    scheduleMeter();
+    return { status: 'Accepted' };
+});
+
+async function boot() {
+    const reply = await call('BootNotification', { chargePointVendor: 'EVCS-Test', chargePointModel: 'cp-sim', firmwareVersion: '1.0' });
+    say('boot', { status: reply.status, interval: reply.interval });
+    if (reply.status === 'Accepted') {
+        for (const c of opt.connectors) await status(c, tx.has(c) ? 'Charging' : 'Available');
+        await call('Heartbeat', {});
+    }
+}
+
+async function connect(again) {
+    try {
+        await client.connect();
+    } catch (e) {
+        say('refused', { name: e.name, message: e.message, status: e.response ? e.response.statusCode : undefined });
+        process.exit(3);
+    }
+    say(again ? 'reconnected' : 'connected', { protocol: client.protocol });
+    if (!again) {
+        await boot();
+        scheduleMeter();
+    } else {
+        // A charger that only lost its network does not boot again: it goes on, and says
+        // how its connectors are.
+        for (const c of opt.connectors) await status(c, tx.has(c) ? 'Charging' : 'Available');
+    }
+}
+
+client.on('close', ({ code, reason }) => say('closed', { code, reason: String(reason || '') }));
+client.on('badMessage', ({ error }) => say('bad_message', { message: error && error.message }));
+process.on('SIGTERM', () => { client.close({ force: true }).finally(() => process.exit(0)); });
+connect(false).catch(e => { say('error', { where: 'connect', message: e.message }); process.exit(1); });
