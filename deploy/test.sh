@@ -2,7 +2,8 @@
 # The test command (README): installs dependencies, then builds and runs the whole suite
 # twice — an optimised build and an AddressSanitizer + UndefinedBehaviorSanitizer build —
 # then the tests that exercise threads (the API's units, its HTTP front and server, the
-# bus) in a ThreadSanitizer build, and every fuzz target (tests/fuzz) for a bounded time.
+# bus, the OCPP gateway) in a ThreadSanitizer build, and every fuzz target (tests/fuzz)
+# for a bounded time.
 #   deploy/test.sh            all four
 #   deploy/test.sh --quick    the optimised build only
 # FUZZ_SECONDS sets each fuzz target's time (default 30 s; tests/fuzz/run_fuzzers.sh runs
@@ -37,10 +38,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # folder; any report fails the step. tests/tsan.supp names third-party frames only.
 echo "== ThreadSanitizer build: the threaded tests (build/tsan)"
 tsan=$root/build/tsan
-tsan_tests='^(api unit|api front|http|bus):'
+tsan_tests='^(api unit|api front|http|bus|gateway|gateway unit):'
 cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTATION_TSAN=ON \
     -DSTATION_BUILD_BENCH=OFF >/dev/null
-cmake --build "$tsan" -j "$jobs" --target api_unit_tests api_front_tests api_http_tests bus_tests
+cmake --build "$tsan" -j "$jobs" --target api_unit_tests api_front_tests api_http_tests bus_tests \
+    gateway_unit_tests gateway_e2e_tests
 rm -rf "$tsan/tsan-reports"
 mkdir -p "$tsan/tsan-reports"
 tsan_rc=0
