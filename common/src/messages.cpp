@@ -43,6 +43,7 @@ const std::pair<PileEventType, std::string_view> kEventTypes[] = {
     {PileEventType::SessionStarted, "session_started"},
     {PileEventType::SessionFinished, "session_finished"},
     {PileEventType::SessionInterrupted, "session_interrupted"},
+    {PileEventType::SessionEndedAtPile, "session_ended_at_pile"},
     {PileEventType::FaultRaised, "fault_raised"},
     {PileEventType::FaultCleared, "fault_cleared"},
 };
@@ -209,12 +210,11 @@ std::string parse(std::string_view payload, PileEvent& m) {
     f.id("pile", m.pile);
     std::string type;
     f.text("type", type);
-    f.check(
-        enum_from(type, kEventTypes, m.type), "type",
-        "session_started, session_finished, session_interrupted, fault_raised or fault_cleared");
-    const bool session_event = m.type == PileEventType::SessionStarted ||
-                               m.type == PileEventType::SessionFinished ||
-                               m.type == PileEventType::SessionInterrupted;
+    f.check(enum_from(type, kEventTypes, m.type), "type",
+            "session_started, session_finished, session_interrupted, session_ended_at_pile, "
+            "fault_raised or fault_cleared");
+    const bool session_event =
+        m.type != PileEventType::FaultRaised && m.type != PileEventType::FaultCleared;
     if (session_event) {
         f.id("session", m.session);
         f.integer("order", m.order);

@@ -156,6 +156,61 @@ TEST_CASE("scheduler app: clock requests step the station; real time refuses the
     CHECK(real.station_time(kWall) == kWall + 8 * station::kMsPerHour);
 }
 
+TEST_CASE("scheduler app: a pile that ends its session on its own ends the car's order",
+          "[service]") {
+    App a;
+    a.submit("A", station::Mode::Slow, 10);
+    a.submit("B", station::Mode::Slow, 20);
+    a.submit("C", station::Mode::Slow, 10);  // queued behind A at T1 (T2 finishes later)
+    const auto starts = a.on(contract::pile_topic("T1", PileChannel::Commands));
+    REQUIRE(starts.size() == 1);
+    contract::PileCommand start;
+    REQUIRE(contract::parse(starts[0].payload, start).empty());
+    contract::SchedulerRequest adv;
+    adv.op = contract::RequestOp::ClockAdvance;
+    adv.advance_seconds = 1800;  // 5 kWh at 10 kW
+    REQUIRE(a.request(adv)["ok"] == true);
+    a.sent.clear();
+
+    contract::PileEvent ended;
+    ended.pile = "T1";
+    ended.type = contract::PileEventType::SessionEndedAtPile;
+    ended.session = start.session;
+    ended.order = start.order;
+    ended.energy_kwh = 4.2;  // the charger's meter: the model said 5
+    ended.reason = "EVDisconnected";
+    ended.origin = {"pile-boot", 1};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(ended),
+                     a.wall);
+    const auto& st = a.app.station();
+    REQUIRE_FALSE(st.active_order("A"));
+    const station::Order& order_a = st.order(static_cast<station::OrderId>(start.order));
+    CHECK(order_a.state == station::OrderState::Cancelled);
+    REQUIRE(st.bills().size() == 1);
+    CHECK(st.bills()[0].kwh == Approx(5));
+    CHECK_THAT(a.logs, Catch::Contains("ended session " + start.session + " of car A"));
+    CHECK_THAT(a.logs, Catch::Contains("metered 4.2"));  // reconciled with the meter
+    // The pile takes its next car at once.
+    for (auto& p : a.app.take_publications()) {
+        a.sent.push_back(std::move(p));
+    }
+    bool next_started = false;
+    for (const auto& p : a.on(contract::pile_topic("T1", PileChannel::Commands))) {
+        contract::PileCommand c;
+        next_started |= contract::parse(p.payload, c).empty() &&
+                        c.type == contract::CommandType::Start && c.session != start.session;
+    }
+    CHECK(next_started);
+
+    // The same event again, or one for a session the station no longer runs: nothing.
+    ended.origin = {"pile-boot", 2};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(ended),
+                     a.wall);
+    CHECK(st.bills().size() == 1);
+    CHECK(st.active_order("C"));
+    CHECK_THAT(a.logs, Catch::Contains("which the station had ended already"));
+}
+
 TEST_CASE("scheduler app: unknown piles, foreign topics and junk change nothing", "[service]") {
     App a;
     a.submit("A", station::Mode::Slow, 10);

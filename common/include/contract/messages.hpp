@@ -49,8 +49,15 @@ struct Telemetry {
 
 enum class PileEventType {
     SessionStarted,
+    /// The session reached its target (the pile stopped it there).
     SessionFinished,
+    /// The session stopped before its target because of the station (a stop or switch-off
+    /// command) or of a fault the pile reports with fault_raised.
     SessionInterrupted,
+    /// The pile ended the session on its own, before its target and without a fault: the
+    /// car was unplugged or is full, or someone stopped it at the charger. The station
+    /// ends the car's order as if the car had left (a real charger's case; station-gateway).
+    SessionEndedAtPile,
     FaultRaised,
     FaultCleared
 };

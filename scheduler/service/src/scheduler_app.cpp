@@ -228,6 +228,41 @@ std::vector<std::string> SchedulerApp::pile_ids() const {
     return ids;
 }
 
+void SchedulerApp::session_ended_at_pile(station::PileIndex p, const contract::PileEvent& m) {
+    PileLink& link = links_[static_cast<std::size_t>(p)];
+    const std::string& id = station_.pile_spec(p).id;
+    const auto queue = station_.pile_queue(p);
+    if (m.session.empty() || m.session != link.session || queue.empty()) {
+        log("info",
+            "pile " + id + " ended session " + m.session + ", which the station had ended already");
+        return;
+    }
+    // The car is gone from the charger (unplugged, full, stopped there): its order ends as
+    // a cancellation does, with a bill for what it charged, and the pile takes the next car.
+    contract::JournalEntry e;
+    e.command.op = station::CommandOp::Cancel;
+    e.subject = std::string(station_.car_name(station_.order(queue.front())));
+    const std::string car = e.subject;
+    if (!act(std::move(e)).ok()) {
+        return;
+    }
+    log("info", "pile " + id + " ended session " + m.session + " of car " + car + " (" +
+                    (m.reason.empty() ? "no reason given" : m.reason) + "): the order ends");
+    if (link.ended_bill != station::kNone) {
+        reconcile(id, m, link.ended_bill);
+    }
+}
+
+void SchedulerApp::reconcile(const std::string& pile, const contract::PileEvent& m,
+                             station::BillId bill) {
+    const double billed = station_.bill(bill).kwh;
+    if (std::fabs(billed - m.energy_kwh) > options_.reconcile_tolerance_kwh) {
+        log("warn", "pile " + pile + " metered " + std::to_string(m.energy_kwh) +
+                        " kWh in session " + m.session + ", the bill says " +
+                        std::to_string(billed));
+    }
+}
+
 contract::JournalEntry SchedulerApp::pile_command_entry(station::CommandOp op, station::PileIndex p,
                                                         bool offline,
                                                         station::TimeMs duration) const {
@@ -632,15 +667,13 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                     // that session (a zero-length session has none).
                     if (m.session == link.ended_session && link.ended_bill != station::kNone &&
                         !link.ended_resumed) {
-                        const double billed = station_.bill(link.ended_bill).kwh;
-                        if (std::fabs(billed - m.energy_kwh) > options_.reconcile_tolerance_kwh) {
-                            log("warn", "pile " + id + " metered " + std::to_string(m.energy_kwh) +
-                                            " kWh in session " + m.session + ", the bill says " +
-                                            std::to_string(billed));
-                        }
+                        reconcile(id, m, link.ended_bill);
                     }
                     return;
                 }
+                case contract::PileEventType::SessionEndedAtPile:
+                    session_ended_at_pile(p, m);
+                    return;
                 case contract::PileEventType::SessionStarted:
                     return;
             }

@@ -137,6 +137,10 @@ class SchedulerApp {
         std::int64_t last_seq[2] = {-1, -1};
     };
 
+    /// The pile ended the station's current session there on its own: the car's order ends.
+    void session_ended_at_pile(station::PileIndex p, const contract::PileEvent& m);
+    /// Logs where the pile's meter for a session differs from its bill.
+    void reconcile(const std::string& pile, const contract::PileEvent& m, station::BillId bill);
     void handle_pile(std::string_view topic, std::string_view pile, int channel,
                      std::string_view payload, std::int64_t wall_ms);
     void check_offline(std::int64_t wall_ms);
