@@ -4,7 +4,7 @@
 # (today 06:00, ten times real speed), one simulated pile per pile of the profile, and the
 # REST API on 127.0.0.1:8080 — then sends a few demo requests through the API so there is
 # something to watch. Ctrl-C stops it all.
-#   deploy/run.sh [--secure] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
+#   deploy/run.sh [--secure] [--gateway] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
 # The first admin is STATION_ADMIN_ACCOUNT / STATION_ADMIN_PASSWORD (default
 # admin@station.local and a random password, printed once).
 #
@@ -16,23 +16,36 @@
 # account limited to its topics, anonymous clients refused, client ids bound to accounts.
 # Every file of a --secure run is private to its user (umask 077).
 #
+# --gateway puts the piles behind station-gateway (docs/gateway.md) instead of the MQTT
+# simulator: one OCPP 1.6J charger per pile (identity CP-<pile>, connector 1, a password
+# made for the run, all in build/run/chargers.json) on ws://127.0.0.1:8180/ocpp/{identity},
+# and, where node and npm are installed, one simulated OCPP charge point per charger
+# (tests/gateway/cp-sim, which meters in real time: the station clock then runs at x1
+# unless --speed says otherwise). A real charger joins by taking one of those identities.
+#
 # For tests: STATION_BIN_DIR=DIR runs the binaries built in DIR (nothing is installed or
 # built); STATION_RUN_DIR=DIR keeps the run's files there instead of build/run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-profile=bupt-2023 speed=10 port=1883 http_port=8080 demo=1 secure=0
+profile=bupt-2023 speed="" port=1883 http_port=8080 demo=1 secure=0 gateway=0 gateway_port=8180
+usage="usage: deploy/run.sh [--secure] [--gateway] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --secure) secure=1; shift ;;
+        --gateway) gateway=1; shift ;;
         --profile) profile=$2; shift 2 ;;
         --speed) speed=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
         --http-port) http_port=$2; shift 2 ;;
         --no-demo) demo=0; shift ;;
-        *) echo "usage: deploy/run.sh [--secure] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]" >&2
+        *) echo "$usage" >&2
            exit 2 ;;
     esac
 done
+if [ -z "$speed" ]; then
+    speed=10
+    [ "$gateway" = 1 ] && speed=1  # the simulated charge points meter in real time
+fi
 
 if [ -n "${STATION_BIN_DIR:-}" ]; then
     bin=$(cd "$STATION_BIN_DIR" && pwd)
@@ -40,7 +53,7 @@ else
     "$root/deploy/install-deps.sh" >&2
     cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
     cmake --build "$root/build/release" -j "$(nproc 2>/dev/null || echo 2)" \
-        --target station-scheduler station-pile-sim station-api station-replay >&2
+        --target station-scheduler station-pile-sim station-api station-replay station-gateway >&2
     bin=$root/build/release
 fi
 run=${STATION_RUN_DIR:-$root/build/run}
@@ -69,15 +82,14 @@ if in_use "$http_port"; then
     echo "port $http_port is in use; the API takes a free one" >&2
     http_port=0
 fi
+# The profile's piles, one "ID MODE POWER_KW" line each.
+pile_specs=$("$bin/scheduler/replay/station-replay" --profile "$profile" --list-piles)
+piles=$(echo "$pile_specs" | cut -d' ' -f1 | tr '\n' ' ')
+[ -n "$piles" ] || { echo "cannot list the piles of profile $profile" >&2; exit 1; }
 pile_password="" scheduler_password="" api_password="" monitor_password=""
 if [ "$secure" = 1 ]; then
     # One account per service, a read-only monitor, and one per pile of the profile (named
-    # by the pile id; the simulator logs every pile in with the same password).
-    piles=$(printf '06:00 (A,V1,T,1)\n' >"$run/profile-probe.txt" &&
-        "$bin/scheduler/replay/station-replay" --profile "$profile" "$run/profile-probe.txt" | head -n 1 |
-        python3 -c 'import json,sys; print(" ".join(p["id"] for p in json.load(sys.stdin)["piles"]))')
-    rm -f "$run/profile-probe.txt"
-    [ -n "$piles" ] || { echo "cannot list the piles of profile $profile" >&2; exit 1; }
+    # by the pile id; the simulator or the gateway logs every pile in with the same password).
     for p in $piles; do
         case "$p" in
             scheduler | api | monitor) echo "a pile may not be named $p (a service's account)" >&2; exit 1 ;;
@@ -118,9 +130,51 @@ STATION_MQTT_PASSWORD=$scheduler_password \
     "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" "${scheduler_login[@]}" \
     --sim-start "$start" --sim-speed "$speed" --journal "$run/scheduler.journal" 2>"$run/scheduler.log" &
 pids+=($!)
-STATION_MQTT_PASSWORD=$pile_password \
-    "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
-pids+=($!)
+pile_logs=pile-sim
+if [ "$gateway" = 1 ]; then
+    pile_logs="gateway,cp-sim-*"
+    if in_use "$gateway_port"; then
+        echo "port $gateway_port is in use; the gateway takes a free one" >&2
+        gateway_port=0
+    fi
+    # One charger per pile, with a password made for this run.
+    echo "$pile_specs" | python3 -c '
+import json, secrets, sys
+chargers = []
+for line in sys.stdin.read().split("\n"):
+    if line.strip():
+        pile, mode, power = line.split()
+        chargers.append({"identity": "CP-" + pile, "password": secrets.token_urlsafe(15),
+                         "connectors": [{"connector": 1, "pile": pile, "mode": mode,
+                                         "power_kw": float(power)}]})
+json.dump({"chargers": chargers}, open(sys.argv[1], "w"), indent=1)' "$run/chargers.json"
+    chmod 600 "$run/chargers.json"
+    STATION_MQTT_PASSWORD=$pile_password \
+        "$bin/gateway/station-gateway" --chargers "$run/chargers.json" --broker "$uri" \
+        --port "$gateway_port" 2>"$run/gateway.log" &
+    pids+=($!)
+    for _ in $(seq 100); do grep -q "listening on port" "$run/gateway.log" && break; sleep 0.1; done
+    gateway_port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$run/gateway.log" | head -n 1)
+    [ -n "$gateway_port" ] || { echo "station-gateway did not start: $run/gateway.log" >&2; exit 1; }
+    if command -v node >/dev/null && command -v npm >/dev/null; then
+        "$root/tests/gateway/cp-sim-install.sh" "$root/tests/gateway/cp-sim" "$root/build/cp-sim" >&2
+        while read -r charger password power; do
+            node "$root/build/cp-sim/cp-sim.js" --url "ws://127.0.0.1:$gateway_port/ocpp" \
+                --identity "$charger" --password "$password" --connectors 1 --power-kw "$power" \
+                >"$run/cp-sim-$charger.log" 2>&1 &
+            pids+=($!)
+        done < <(python3 -c '
+import json, sys
+for c in json.load(open(sys.argv[1]))["chargers"]:
+    print(c["identity"], c["password"], c["connectors"][0]["power_kw"])' "$run/chargers.json")
+    else
+        echo "node and npm are not installed: no simulated charge points; the gateway waits for real chargers" >&2
+    fi
+else
+    STATION_MQTT_PASSWORD=$pile_password \
+        "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
+    pids+=($!)
+fi
 export STATION_ADMIN_ACCOUNT=${STATION_ADMIN_ACCOUNT:-admin@station.local}
 if [ -z "${STATION_ADMIN_PASSWORD:-}" ]; then
     STATION_ADMIN_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
@@ -139,9 +193,16 @@ cat <<MSG
 The station is running: broker $uri, profile $profile, station clock from $start at x$speed.
 REST API: $api   (admin: $STATION_ADMIN_ACCOUNT / $STATION_ADMIN_PASSWORD)
 Pages:    $api/client/index   $api/admin/index
-Logs:     $run/{scheduler,pile-sim,api}.log and $run/broker/broker.log
+Logs:     $run/{scheduler,$pile_logs,api}.log and $run/broker/broker.log
 The README shows a curl session; docs/openapi.yaml documents every endpoint.
 MSG
+if [ "$gateway" = 1 ]; then
+    cat <<MSG
+OCPP:     ws://127.0.0.1:$gateway_port/ocpp/{identity} (OCPP 1.6J, HTTP Basic): one charger per
+          pile, identities and passwords in $run/chargers.json (CP-F1 is pile F1, ...).
+          A real charger joins with one of them (docs/gateway.md, "Configuring a real charger").
+MSG
+fi
 if [ "$secure" = 1 ]; then
     cat <<MSG
 Broker:   broker/prod.conf with evcs.acl: every account logs in with a password made for

@@ -16,12 +16,14 @@ constexpr const char* kUsage =
     "usage: station-replay [--profile NAME|FILE] [--candidates best|free]\n"
     "                      [--fault-strategy priority|time-order] [--fault-pause all|mode]\n"
     "                      [--final-only] [--table] SCENARIO_FILE\n"
+    "       station-replay [--profile NAME|FILE] --list-piles\n"
     "\n"
     "Plays a scenario through the station core and prints one JSON line per event time,\n"
     "then a final line with every order's bills (scenario-format.md). --table prints the\n"
     "course sheet's row notation instead. Built-in profiles: bupt-2023 (default),\n"
     "acceptance-42, g8; any other value is read as a JSON profile file. SCENARIO_FILE may\n"
-    "be - for standard input.\n";
+    "be - for standard input. --list-piles prints the profile's piles, one \"ID MODE\n"
+    "POWER_KW\" line each, and plays nothing.\n";
 
 int usage_error(const std::string& message) {
     return cli::usage_error("station-replay", kUsage, message);
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
     std::string pause;
     std::string scenario_path;
     replay::ReplayOptions options;
+    bool list_piles = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&](std::string& into) {
@@ -58,6 +61,8 @@ int main(int argc, char** argv) {
             if (!value(target)) {
                 return usage_error(arg + " needs a value");
             }
+        } else if (arg == "--list-piles") {
+            list_piles = true;
         } else if (arg == "--final-only") {
             options.final_only = true;
         } else if (arg == "--table") {
@@ -70,7 +75,7 @@ int main(int argc, char** argv) {
             return usage_error("only one scenario file may be given");
         }
     }
-    if (scenario_path.empty()) {
+    if (scenario_path.empty() && !list_piles) {
         return usage_error("no scenario file given");
     }
 
@@ -81,6 +86,13 @@ int main(int argc, char** argv) {
             return 1;
         }
         return usage_error(profile_error);
+    }
+    if (list_piles) {  // for scripts (deploy/run.sh): "ID MODE POWER_KW" per pile
+        for (const station::PileSpec& pile : profile->piles) {
+            std::cout << pile.id << ' ' << station::mode_letter(pile.mode) << ' ' << pile.power
+                      << '\n';
+        }
+        return 0;
     }
     if (!candidates.empty()) {
         const auto c = station::parse_candidates(candidates);

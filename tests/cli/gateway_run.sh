@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# deploy/run.sh --secure --gateway (issue #10) with the binaries of a build: every pile of
+# the profile is a connector of an OCPP 1.6J charger behind station-gateway, each charger
+# a simulated charge point (tests/gateway/cp-sim, ocpp-rpc in strict mode) with the
+# password run.sh made for it, each pile logged in to the production broker with its own
+# account. Checks: every pile comes online; a driver's request through REST starts a
+# transaction at a charger (the remote start, StartTransaction answered Accepted); the
+# chargers file is 0600; a charger with a wrong password is refused; stopping run.sh stops
+# every process.
+#   gateway_run.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1
+build=$2
+dir=$(mktemp -d)
+chmod 711 "$dir"  # mosquitto, dropping root, reaches the run's broker files in here
+run_pid=""
+cleanup() {
+    if [ -n "$run_pid" ]; then
+        kill "$run_pid" 2>/dev/null || true
+        wait "$run_pid" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+# shellcheck source=tests/cli/broker_lib.sh
+. "$src/tests/cli/broker_lib.sh"
+run=$dir/run
+
+STATION_BIN_DIR=$build STATION_RUN_DIR=$run STATION_ADMIN_ACCOUNT=admin@gateway.test \
+    STATION_ADMIN_PASSWORD=gateway-admin \
+    "$src/deploy/run.sh" --secure --gateway --no-demo --port 0 --http-port 0 \
+    >"$dir/out.txt" 2>"$dir/err.txt" &
+run_pid=$!
+for _ in $(seq 1 600); do  # the first run installs the simulator (npm ci)
+    grep -q '^Ctrl-C stops everything' "$dir/out.txt" && break
+    kill -0 "$run_pid" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q '^Ctrl-C stops everything' "$dir/out.txt" ||
+    { cat "$dir/out.txt" "$dir/err.txt"; echo "FAIL: deploy/run.sh --gateway did not start"; exit 1; }
+api=http://127.0.0.1:$(cat "$run/api.port")
+gateway_port=$(sed -n 's|^OCPP: *ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out.txt")
+
+token=$(curl -s -X POST "$api/admin/login" -d '{"account":"admin@gateway.test","password":"gateway-admin"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+for pile in F1 F2 T1 T2 T3; do  # the piles of bupt-2023, run.sh's default profile
+    state=""
+    for _ in $(seq 1 100); do
+        state=$(curl -s "$api/admin/index/charge?charge_id=$pile" -H "token: $token")
+        case "$state" in *'"state":"REST"'*) break ;; esac
+        sleep 0.2
+    done
+    case "$state" in
+        *'"state":"REST"'*) ok "pile $pile is online through its OCPP charger CP-$pile" ;;
+        *) fail "pile $pile did not come online: $state" ;;
+    esac
+done
+
+client=$(curl -s -X POST "$api/client/register" \
+    -d '{"account":"driver@gateway.test","password":"driver-pass","name":"司机"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+car=$(curl -s -X POST "$api/client/index/car" -H "token: $client" \
+    -d '{"name":"G1","power_capacity":80,"power_current":10}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["car_id"])')
+order=$(curl -s -X POST "$api/client/index/order" -H "token: $client" \
+    -d "{\"car_id\":\"$car\",\"mode\":\"F\",\"apply_kwh\":5}")
+case "$order" in
+    *'"code":200'*) ok "a driver's request is taken" ;;
+    *) fail "the request was refused: $order" ;;
+esac
+started=""
+for _ in $(seq 1 100); do
+    started=$(cat "$run"/cp-sim-CP-F1.log "$run"/cp-sim-CP-F2.log 2>/dev/null |
+        grep -c '"event":"transaction_started"' || true)
+    [ "$started" -ge 1 ] && break
+    sleep 0.2
+done
+if [ "$started" -ge 1 ] && grep -q '"method":"StartTransaction"' "$run"/cp-sim-CP-F*.log; then
+    ok "the request starts a transaction at a fast pile's charger (StartTransaction accepted)"
+else
+    fail "no transaction started at CP-F1 or CP-F2"
+fi
+
+mode=$(stat -c %a "$run/chargers.json")
+[ "$mode" = 600 ] && ok "the chargers file is 0600" || fail "the chargers file is $mode"
+status=$(curl -s -o /dev/null -w '%{http_code}' -u CP-F1:wrong-password \
+    -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+    -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: ocpp1.6' \
+    "http://127.0.0.1:$gateway_port/ocpp/CP-F1")
+[ "$status" = 401 ] && ok "a charger with a wrong password is refused (401)" ||
+    fail "a wrong password got HTTP $status"
+
+kill -TERM "$run_pid"
+wait "$run_pid" 2>/dev/null || true
+run_pid=""
+left=""
+for _ in $(seq 1 50); do
+    left=""
+    for pid in $(cat "$run/pids"); do
+        kill -0 "$pid" 2>/dev/null && left="$left $pid"
+    done
+    [ -z "$left" ] && break
+    sleep 0.1
+done
+[ -z "$left" ] && ok "stopping run.sh stops every process" || fail "processes left: $left"
+
+if [ "$fails" != 0 ]; then
+    cat "$dir/out.txt" "$dir/err.txt" "$run/scheduler.log" "$run/gateway.log" "$run/api.log"
+    exit 1
+fi
+echo "all gateway run checks passed"
