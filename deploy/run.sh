@@ -21,7 +21,9 @@
 # made for the run, all in build/run/chargers.json) on ws://127.0.0.1:8180/ocpp/{identity},
 # and, where node and npm are installed, one simulated OCPP charge point per charger
 # (tests/gateway/cp-sim, which meters in real time: the station clock then runs at x1
-# unless --speed says otherwise). A real charger joins by taking one of those identities.
+# unless --speed says otherwise). The piles are metered (station-scheduler --metered-piles
+# all): a charger's meter ends its session and the bill is what it measured. A real
+# charger joins by taking one of those identities.
 #
 # For tests: STATION_BIN_DIR=DIR runs the binaries built in DIR (nothing is installed or
 # built); STATION_RUN_DIR=DIR keeps the run's files there instead of build/run.
@@ -126,8 +128,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 start="$(date +%F) 06:00:00"
+# Behind the gateway the piles are chargers with meters: their meters end the sessions.
+metered=()
+[ "$gateway" = 1 ] && metered=(--metered-piles all)
 STATION_MQTT_PASSWORD=$scheduler_password \
-    "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" "${scheduler_login[@]}" \
+    "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" "${scheduler_login[@]}" "${metered[@]}" \
     --sim-start "$start" --sim-speed "$speed" --journal "$run/scheduler.journal" 2>"$run/scheduler.log" &
 pids+=($!)
 pile_logs=pile-sim

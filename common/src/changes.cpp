@@ -91,7 +91,8 @@ std::string parse_value(const json& j, OrderUpdate& m) {
     r.number("requested_kwh", m.requested_kwh, 0, kMaxKwh);
     r.check(m.requested_kwh > 0, "requested_kwh", "above 0");
     r.number("charged_kwh", m.charged_kwh, 0, kMaxKwh);
-    r.check(m.charged_kwh <= m.requested_kwh + 0.01, "charged_kwh", "at most the requested amount");
+    r.check(m.charged_kwh <= m.requested_kwh + station::metered_overshoot(m.requested_kwh) + 0.01,
+            "charged_kwh", "at most the requested amount and a metered pile's overshoot");
     r.number("charge_fee", m.charge_fee, 0, kMaxYuan);
     r.number("service_fee", m.service_fee, 0, kMaxYuan);
     r.integer("front_cars", m.front_cars, 0, kMaxId);

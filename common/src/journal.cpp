@@ -135,6 +135,8 @@ std::string parse(std::string_view line, JournalEntry& e) {
     }
     f.check(c.op != station::CommandOp::Submit || (c.mode && c.kwh), "kwh",
             "given with a mode for submit");
+    f.check(c.op != station::CommandOp::EndMetered || c.kwh.has_value(), "kwh",
+            "given for end_metered (the meter's reading)");
     if (c.op == station::CommandOp::Fault) {
         f.integer("duration_ms", c.fault_duration, false);
         f.check(c.fault_duration >= 0, "duration_ms", "0 or more");

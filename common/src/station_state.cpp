@@ -123,7 +123,8 @@ std::string read_car(const json& j, StateCar& c) {
     r.number("requested_kwh", c.requested_kwh, 0, kMaxKwh);
     r.check(c.requested_kwh > 0, "requested_kwh", "above 0");
     r.number("charged_kwh", c.charged_kwh, 0, kMaxKwh);
-    r.check(c.charged_kwh <= c.requested_kwh + 0.01, "charged_kwh", "at most the requested amount");
+    r.check(c.charged_kwh <= c.requested_kwh + station::metered_overshoot(c.requested_kwh) + 0.01,
+            "charged_kwh", "at most the requested amount and a metered pile's overshoot");
     r.number("remaining_kwh", c.remaining_kwh, 0, kMaxKwh);
     r.check(c.remaining_kwh <= c.requested_kwh + 0.01, "remaining_kwh",
             "at most the requested amount");

@@ -12,7 +12,7 @@ constexpr std::pair<CommandOp, std::string_view> kOps[] = {
     {CommandOp::Submit, "submit"},        {CommandOp::Change, "change"},
     {CommandOp::Cancel, "cancel"},        {CommandOp::Fault, "fault"},
     {CommandOp::Recover, "recover"},      {CommandOp::SwitchOn, "switch_on"},
-    {CommandOp::SwitchOff, "switch_off"},
+    {CommandOp::SwitchOff, "switch_off"}, {CommandOp::EndMetered, "end_metered"},
 };
 
 }  // namespace
@@ -36,6 +36,11 @@ Outcome apply(Station& st, const Command& c) {
             return st.switch_on(c.subject);
         case CommandOp::SwitchOff:
             return st.switch_off(c.subject);
+        case CommandOp::EndMetered:
+            if (!c.kwh) {
+                return Outcome::refuse(Rejection::InvalidAmount);
+            }
+            return st.end_metered(c.subject, *c.kwh);
     }
     return Outcome::refuse(Rejection::None);
 }

@@ -137,6 +137,9 @@ std::uint64_t profile_digest(const Profile& profile) {
         d.str(s.id);
         d.byte(static_cast<std::uint8_t>(s.mode));
         d.f64(s.power);
+        if (s.metered) {  // only then, so that the digests of earlier profiles stay as they were
+            d.str("metered");
+        }
     }
     d.u64(profile.tariff.bands().size());
     for (const TariffBand& b : profile.tariff.bands()) {
@@ -264,9 +267,10 @@ std::string image_problem(const Profile& prof, const StationImage& im) {
                        "its remaining amount is out of range";
             }
             if (k == 0) {
-                // The head's session: it started at session_start for its remaining amount.
+                // The head's session: it started at session_start for its remaining amount
+                // (a metered pile's may run late: its end is the meter's to say).
                 if (r.session_start > im.now || r.session_start + *d != r.head_done_at ||
-                    r.head_done_at < im.now) {
+                    (r.head_done_at < im.now && !prof.piles[p].metered)) {
                     return at_pile(prof, p) + "the head's session times do not fit its amount";
                 }
                 finish = r.head_done_at;
@@ -444,7 +448,7 @@ std::string image_problem(const Profile& prof, const StationImage& im) {
     for (std::size_t p = 0; p < pile_count; ++p) {
         const PileImage& r = im.piles[p];
         const auto pile = static_cast<PileIndex>(p);
-        if (!r.queue.empty()) {
+        if (!r.queue.empty() && !prof.piles[p].metered) {
             want.push_back({r.head_done_at, TimerKind::Completion, pile, r.completion_version});
         }
         if (r.faulty && r.fault_until) {

@@ -147,6 +147,12 @@ std::string read_profile(const json& j, Profile& p) {
             return where + "\"power\" must be a number";
         }
         s.power = pj["power"].get<double>();
+        if (pj.contains("metered")) {
+            if (!pj["metered"].is_boolean()) {
+                return where + "\"metered\" must be true or false";
+            }
+            s.metered = pj["metered"].get<bool>();
+        }
         if (pj.contains("name")) {
             if (!pj["name"].is_string()) {
                 return where + "\"name\" must be a string";

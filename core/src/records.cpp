@@ -95,6 +95,10 @@ std::string_view describe(Rejection r) {
             return "the station has no pile of that mode";
         case Rejection::InvalidDuration:
             return "fault duration must not be negative";
+        case Rejection::PileNotMetered:
+            return "the pile is not metered";
+        case Rejection::PileNotCharging:
+            return "the pile charges no car";
     }
     return "?";
 }
@@ -129,6 +133,10 @@ std::string_view code(Rejection r) {
             return "no_pile_for_mode";
         case Rejection::InvalidDuration:
             return "invalid_duration";
+        case Rejection::PileNotMetered:
+            return "pile_not_metered";
+        case Rejection::PileNotCharging:
+            return "pile_not_charging";
     }
     return "unknown";
 }

@@ -309,6 +309,28 @@ Outcome Station::cancel(std::string_view car) {
     return Outcome::accept(id);
 }
 
+Outcome Station::end_metered(std::string_view pile, double kwh) {
+    const auto p = find_pile(pile);
+    if (!p || !profile_.piles[idx(*p)].metered) {
+        return Outcome::refuse(p ? Rejection::PileNotMetered : Rejection::UnknownPile);
+    }
+    const PileRuntime& r = piles_[idx(*p)];
+    if (r.queue.empty() || order(r.queue.front()).state != OrderState::Charging) {
+        return Outcome::refuse(Rejection::PileNotCharging);
+    }
+    const OrderId id = r.queue.front();
+    if (!std::isfinite(kwh) || kwh < 0) {
+        return Outcome::refuse(Rejection::InvalidAmount);
+    }
+    // The charger has stopped, whatever it says: a reading beyond a plausible overshoot is
+    // billed as that overshoot rather than leaving the car's session open.
+    const Order& o = order(id);
+    kwh = std::min(kwh, o.remaining_kwh() + metered_overshoot(o.requested_kwh));
+    pile_remove(*p, id, StopReason::Completed, kwh);
+    calling_pass();
+    return Outcome::accept(id);
+}
+
 Outcome Station::fault(std::string_view pile, TimeMs duration) {
     const auto p = find_pile(pile);
     if (!p) {
@@ -570,12 +592,13 @@ void Station::pile_push(PileIndex p, OrderId id) {
     pile_changed(p);
 }
 
-void Station::pile_remove(PileIndex p, OrderId id, StopReason reason) {
+void Station::pile_remove(PileIndex p, OrderId id, StopReason reason,
+                          std::optional<double> metered_kwh) {
     PileRuntime& r = piles_[idx(p)];
     const auto pos = std::find(r.queue.begin(), r.queue.end(), id);
     const bool was_head = pos == r.queue.begin();
     if (was_head && order(id).state == OrderState::Charging) {
-        stop_head(p, reason);
+        stop_head(p, reason, metered_kwh);
     }
     r.queue.erase(pos);
     close_order(id, reason == StopReason::Completed ? OrderState::Finished : OrderState::Cancelled);
@@ -596,12 +619,14 @@ void Station::start_head(PileIndex p) {
     r.session_start = now_;
     r.head_done_at = now_ + duration_for(o.remaining_kwh(), p);
     ++r.completion_version;
-    timers_.push(Timer{r.head_done_at, TimerKind::Completion, p, r.completion_version});
+    if (!profile_.piles[idx(p)].metered) {  // a metered pile's meter ends the session
+        timers_.push(Timer{r.head_done_at, TimerKind::Completion, p, r.completion_version});
+    }
     emit(SessionStarted{o.id, p, now_, o.remaining_kwh()});
     order_changed(o.id);
 }
 
-void Station::stop_head(PileIndex p, StopReason reason) {
+void Station::stop_head(PileIndex p, StopReason reason, std::optional<double> metered_kwh) {
     PileRuntime& r = piles_[idx(p)];
     Order& o = mut(r.queue.front());
     ++r.completion_version;  // the pending completion timer is void now
@@ -610,7 +635,8 @@ void Station::stop_head(PileIndex p, StopReason reason) {
     const TimeMs elapsed = now_ - r.session_start;
     if (elapsed > 0) {
         const double power = profile_.piles[idx(p)].power;
-        const double kwh = reason == StopReason::Completed
+        const double kwh = metered_kwh ? *metered_kwh
+                           : reason == StopReason::Completed
                                ? o.remaining_kwh()
                                : std::min(o.remaining_kwh(), power * ms_to_hours(elapsed));
         bill_id = static_cast<BillId>(bills_.size());
@@ -635,8 +661,8 @@ void Station::stop_head(PileIndex p, StopReason reason) {
         o.last_bill = bill_id;
         r.totals.add(b);
     }
-    if (reason == StopReason::Completed) {
-        o.delivered_kwh = o.requested_kwh;  // the meter is exact at completion
+    if (reason == StopReason::Completed && !metered_kwh) {
+        o.delivered_kwh = o.requested_kwh;  // the model's meter is exact at completion
     }
     emit(SessionStopped{o.id, p, now_, reason, bill_id});
 }
@@ -720,7 +746,7 @@ void Station::take_down(PileIndex p, StopReason reason) {
     PileRuntime& r = piles_[idx(p)];
     const Mode m = profile_.piles[idx(p)].mode;
     if (!r.queue.empty() && order(r.queue.front()).state == OrderState::Charging) {
-        stop_head(p, reason);
+        stop_head(p, reason, std::nullopt);
     }
     std::vector<OrderId> displaced;
     displaced.swap(r.queue);

@@ -4,7 +4,8 @@
 # a simulated charge point (tests/gateway/cp-sim, ocpp-rpc in strict mode) with the
 # password run.sh made for it, each pile logged in to the production broker with its own
 # account. Checks: every pile comes online; a driver's request through REST starts a
-# transaction at a charger (the remote start, StartTransaction answered Accepted); the
+# transaction at a charger (the remote start, StartTransaction answered Accepted) and the
+# charger's meter ends it, the order finished with the metered energy billed; the
 # chargers file is 0600; a charger with a wrong password is refused; stopping run.sh stops
 # every process.
 #   gateway_run.sh SOURCE_DIR BUILD_DIR
@@ -62,8 +63,9 @@ client=$(curl -s -X POST "$api/client/register" \
 car=$(curl -s -X POST "$api/client/index/car" -H "token: $client" \
     -d '{"name":"G1","power_capacity":80,"power_current":10}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["car_id"])')
+# 0.05 kWh: about 6 s at 30 kW; the charger's meter, not the model, ends it (metered piles).
 order=$(curl -s -X POST "$api/client/index/order" -H "token: $client" \
-    -d "{\"car_id\":\"$car\",\"mode\":\"F\",\"apply_kwh\":5}")
+    -d "{\"car_id\":\"$car\",\"mode\":\"F\",\"apply_kwh\":0.05}")
 case "$order" in
     *'"code":200'*) ok "a driver's request is taken" ;;
     *) fail "the request was refused: $order" ;;
@@ -79,6 +81,23 @@ if [ "$started" -ge 1 ] && grep -q '"method":"StartTransaction"' "$run"/cp-sim-C
     ok "the request starts a transaction at a fast pile's charger (StartTransaction accepted)"
 else
     fail "no transaction started at CP-F1 or CP-F2"
+fi
+
+# The charger's meter reaches the amount (its MeterValues every 10 s), the gateway stops
+# the transaction, and the scheduler finishes the order with the metered energy billed.
+finished=""
+for _ in $(seq 1 200); do
+    finished=$(curl -s "$api/client/index/order?mode=HISTORY" -H "token: $client" | python3 -c '
+import json, sys
+done = [o for o in json.load(sys.stdin)["data"] if o["state"] == "FINISHED"]
+print("%.3f" % float(done[0]["charge_kwh"]) if done else "")' 2>/dev/null || true)
+    [ -n "$finished" ] && break
+    sleep 0.2
+done
+if [ -n "$finished" ] && python3 -c "import sys; sys.exit(0 if float('$finished') >= 0.05 else 1)"; then
+    ok "the charger's meter ends the session: order finished, $finished kWh billed as metered"
+else
+    fail "the order did not finish by the charger's meter (charge_kwh: '$finished')"
 fi
 
 mode=$(stat -c %a "$run/chargers.json")

@@ -22,8 +22,9 @@ constexpr std::int64_t kWall = 1'000'000;
 const station::TimeMs kStart = test::at(6, 0, 0, 20000);
 
 struct App {
-    explicit App(service::SchedulerOptions o = options())
-        : app(test::profile(1, 2, 30, 10, 5, 2), std::move(o), kWall,
+    explicit App(service::SchedulerOptions o = options(),
+                 station::Profile profile = test::profile(1, 2, 30, 10, 5, 2))
+        : app(std::move(profile), std::move(o), kWall,
               [this](std::string_view, std::string_view m) { logs += std::string(m) + "\n"; }) {
         app.on_connected(kWall);
         for (const char* pile : {"F1", "T1", "T2"}) {
@@ -209,6 +210,50 @@ TEST_CASE("scheduler app: a pile that ends its session on its own ends the car's
     CHECK(st.bills().size() == 1);
     CHECK(st.active_order("C"));
     CHECK_THAT(a.logs, Catch::Contains("which the station had ended already"));
+}
+
+TEST_CASE("scheduler app: a metered pile's session ends when its meter says, billed as measured",
+          "[service]") {
+    station::Profile profile = test::profile(1, 2, 30, 10, 5, 2);
+    profile.piles[1].metered = true;  // T1
+    App a(App::options(), profile);
+    a.submit("A", station::Mode::Slow, 10);
+    contract::PileCommand start;
+    REQUIRE(
+        contract::parse(a.on(contract::pile_topic("T1", PileChannel::Commands))[0].payload, start)
+            .empty());
+    contract::SchedulerRequest adv;
+    adv.op = contract::RequestOp::ClockAdvance;
+    adv.advance_seconds = 7200;  // an hour past the model's estimate
+    REQUIRE(a.request(adv)["ok"] == true);
+    const auto& st = a.app.station();
+    REQUIRE(st.active_order("A"));  // still charging: only the meter ends it
+
+    contract::PileEvent finished;
+    finished.pile = "T1";
+    finished.type = contract::PileEventType::SessionFinished;
+    finished.session = start.session;
+    finished.order = start.order;
+    finished.energy_kwh = 10.02;
+    finished.origin = {"pile-boot", 1};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(finished),
+                     a.wall);
+    CHECK_FALSE(st.active_order("A"));
+    REQUIRE(st.bills().size() == 1);
+    CHECK(st.bills()[0].kwh == Approx(10.02));
+    CHECK(st.bills()[0].stop - st.bills()[0].start == 2 * station::kMsPerHour);
+    // The bill is in the change log the API copies.
+    bool billed = false;
+    for (const auto& p : a.app.take_publications()) {
+        billed |= p.topic == contract::station_changes_topic() &&
+                  json::parse(p.payload)["bills"].size() == 1;
+    }
+    CHECK(billed);
+    // A repeated end (the same session, a later message) changes nothing.
+    finished.origin = {"pile-boot", 2};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Events), contract::to_json(finished),
+                     a.wall);
+    CHECK(st.bills().size() == 1);
 }
 
 TEST_CASE("scheduler app: unknown piles, foreign topics and junk change nothing", "[service]") {

@@ -1,5 +1,6 @@
 #include "cli/cli.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -85,6 +86,31 @@ ProfileLoad load_profile(const std::string& name_or_path) {
     }
     r.profile = std::move(parsed.profile);
     return r;
+}
+
+std::string mark_metered(station::Profile& profile, const std::string& list) {
+    if (list.empty()) {
+        return "";
+    }
+    if (list == "all") {
+        for (station::PileSpec& pile : profile.piles) {
+            pile.metered = true;
+        }
+        return "";
+    }
+    std::size_t from = 0;
+    while (from <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', from), list.size());
+        const std::string id = list.substr(from, comma - from);
+        const auto it = std::find_if(profile.piles.begin(), profile.piles.end(),
+                                     [&](const station::PileSpec& p) { return p.id == id; });
+        if (it == profile.piles.end()) {
+            return "no pile \"" + id + "\" in profile " + profile.name;
+        }
+        it->metered = true;
+        from = comma + 1;
+    }
+    return "";
 }
 
 std::string env(const char* name) {

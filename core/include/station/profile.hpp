@@ -18,6 +18,11 @@ struct PileSpec {
     std::string name;  ///< display name, e.g. "快充1"; defaults to the id
     Mode mode = Mode::Fast;
     double power = 0;  ///< kWh per hour, > 0
+    /// A metered pile (a real charger, e.g. behind station-gateway) ends its sessions
+    /// itself when its meter reaches the amount, and the bill is what its meter measured
+    /// (Station::end_metered); the station's model (power × time) only estimates when.
+    /// An unmetered pile's session ends when the model says the amount is delivered.
+    bool metered = false;
 };
 
 /// §3: which piles a called car may go to.

@@ -23,6 +23,8 @@ enum class Rejection : std::uint8_t {
     InvalidCar,
     NoPileForMode,
     InvalidDuration,
+    PileNotMetered,
+    PileNotCharging,
 };
 
 /// A short English reason, for logs and the replay's `reason`.

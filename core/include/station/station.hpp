@@ -112,6 +112,14 @@ class Station {
     Outcome switch_off(std::string_view pile);
     /// §5: admin SWITCHON, behaves like a recovery.
     Outcome switch_on(std::string_view pile);
+    /// A metered pile (PileSpec::metered) ended the session of the car charging there
+    /// because its meter reached the amount: its meter measured `kwh` for the session. The
+    /// session is billed for `kwh` from its start to now (no bill if no time passed), the
+    /// order is finished with what it received, and the pile takes its next car.
+    /// A reading beyond the order's remaining amount plus metered_overshoot is billed as
+    /// that much. Refused: an unknown or unmetered pile, a pile charging no car, `kwh` not
+    /// a finite number of 0 or more.
+    Outcome end_metered(std::string_view pile, double kwh);
 
     // ---- queries -----------------------------------------------------------------
     std::span<const Order> orders() const { return orders_; }
@@ -197,9 +205,11 @@ class Station {
     void group_remove(OrderId id);
 
     void pile_push(PileIndex p, OrderId id);
-    void pile_remove(PileIndex p, OrderId id, StopReason reason);
+    /// `metered_kwh`: a metered pile's completion, with what its meter measured.
+    void pile_remove(PileIndex p, OrderId id, StopReason reason,
+                     std::optional<double> metered_kwh = std::nullopt);
     void start_head(PileIndex p);
-    void stop_head(PileIndex p, StopReason reason);
+    void stop_head(PileIndex p, StopReason reason, std::optional<double> metered_kwh);
     void refresh_pile(PileIndex p);
     void close_order(OrderId id, OrderState final_state);
 

@@ -7,6 +7,13 @@
 
 namespace station {
 
+/// The most an order may receive beyond what it asked for: a metered pile (a real charger)
+/// stops at its first meter reading at or past the amount, so it overshoots a little. A
+/// reading beyond this is billed as this much (and logged by the scheduler).
+inline double metered_overshoot(double requested_kwh) {
+    return requested_kwh / 10 > 1 ? requested_kwh / 10 : 1;
+}
+
 /// Station time in milliseconds since 1970-01-01 00:00 *station local time*
 /// (no time zone, no DST). Day boundaries and tariff periods are computed from
 /// it directly; adapters convert wall-clock UTC to it with the station's offset.

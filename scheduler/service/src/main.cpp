@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
     "                         [--state-refresh-ms N] [--offline-grace-ms N] [--mqtt-user NAME]\n"
     "                         [--journal FILE] [--snapshot FILE] [--snapshot-every N]\n"
+    "                         [--metered-piles all|ID,ID...]\n"
     "\n"
     "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
@@ -32,7 +33,9 @@ constexpr const char* kUsage =
     "effect, and a restart with the same FILE resumes the station where it was. Every\n"
     "--snapshot-every journal lines (default 100000, 0 = never) the station is saved to\n"
     "the snapshot file (default: the journal's name + .snap) and the journal restarts\n"
-    "after it, so that a restart reads the snapshot and replays only what followed.\n";
+    "after it, so that a restart reads the snapshot and replays only what followed.\n"
+    "--metered-piles marks piles of the profile metered (real chargers, station-gateway):\n"
+    "their sessions end when their meter says so, billed as measured (docs/gateway.md).\n";
 
 }  // namespace
 
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
     std::string mqtt_user;
     std::string journal_path;
     std::string snapshot_path;
+    std::string metered_piles;
     service::SchedulerOptions options;
     const auto done = cli::parse_options(
         argc, argv, "station-scheduler", kUsage,
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
                 snapshot_path = value;
             } else if (arg == "--snapshot-every") {
                 options.snapshot_every = std::stoll(value);
+            } else if (arg == "--metered-piles") {
+                metered_piles = value;
             } else if (arg == "--offline-grace-ms") {
                 options.offline_grace_ms = std::stoll(value);
             } else {
@@ -93,6 +99,9 @@ int main(int argc, char** argv) {
     if (!loaded.profile) {
         std::cerr << "station-scheduler: " << loaded.error << "\n";
         return loaded.malformed ? 1 : 2;
+    }
+    if (const std::string bad = cli::mark_metered(*loaded.profile, metered_piles); !bad.empty()) {
+        return cli::usage_error("station-scheduler", kUsage, "--metered-piles: " + bad);
     }
     options.boot = client_id + "-" + std::to_string(cli::wall_ms());
     options.run = options.boot;

@@ -662,6 +662,22 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                     return;
                 }
                 case contract::PileEventType::SessionFinished:
+                    if (station_.pile_spec(p).metered && !m.session.empty() &&
+                        m.session == link.session) {
+                        // A metered pile's meter ends its session: billed as measured.
+                        contract::JournalEntry e;
+                        e.command.op = station::CommandOp::EndMetered;
+                        e.subject = id;
+                        e.command.kwh = m.energy_kwh;
+                        const auto r = act(std::move(e));
+                        if (!r.ok()) {
+                            log("warn", "pile " + id + " ended session " + m.session + " at " +
+                                            std::to_string(m.energy_kwh) + " kWh: refused (" +
+                                            std::string(station::describe(r.rejection)) + ")");
+                        }
+                        return;
+                    }
+                    [[fallthrough]];
                 case contract::PileEventType::SessionInterrupted: {
                     // Reconciliation: the pile's meter against the bill the core made for
                     // that session (a zero-length session has none).

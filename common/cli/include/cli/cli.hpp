@@ -20,6 +20,10 @@ struct ProfileLoad {
 /// A built-in profile by name, or else a JSON profile file.
 ProfileLoad load_profile(const std::string& name_or_path);
 
+/// Marks piles of `profile` metered (station::PileSpec::metered): `list` is "" (none),
+/// "all", or pile ids separated by commas. Returns "" or what is wrong (an unknown id).
+std::string mark_metered(station::Profile& profile, const std::string& list);
+
 /// Prints "PROGRAM: MESSAGE" and the usage text to stderr; returns 2, the usage-error exit.
 int usage_error(const std::string& program, const std::string& usage, const std::string& message);
 
