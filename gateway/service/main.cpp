@@ -1,9 +1,12 @@
-// station-gateway: OCPP 1.6J chargers as piles of the station (issue #10). Wires the
-// WebSocket server (ws_server) and one MQTT client per pile (each with its pile's last
-// will, as a pile of our own would have) to the gateway's core (gateway/gateway.hpp), which
-// runs on this thread only. It follows the station clock the scheduler publishes; before
-// the first clock message it runs on wall time.
+// station-gateway: chargers on the market as piles of the station (issue #10): OCPP 1.6J
+// chargers (--chargers) and chargers on their vendor's MQTT dialect (--dialects). Wires
+// the WebSocket server (ws_server), one MQTT client per pile (each with its pile's last
+// will, as a pile of our own would have) and one client on the vendor broker to the two
+// cores (gateway/gateway.hpp, gateway/vendor_bridge.hpp), which run on this thread only.
+// It follows the station clock the scheduler publishes; before the first clock message it
+// runs on wall time.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -20,20 +23,27 @@
 #include "contract/topics.hpp"
 #include "gateway/charger_registry.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/vendor_bridge.hpp"
+#include "gateway/vendor_devices.hpp"
 #include "station/clock.hpp"
 #include "ws_server.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: station-gateway --chargers FILE [--broker URI] [--host ADDR] [--port N]\n"
-    "                       [--heartbeat-s N] [--meter-interval-s N] [--call-timeout-ms N]\n"
-    "                       [--max-connections N] [--utc-offset-minutes N]\n"
+    "usage: station-gateway [--chargers FILE] [--dialects FILE] [--broker URI] [--host ADDR]\n"
+    "                       [--port N] [--heartbeat-s N] [--meter-interval-s N]\n"
+    "                       [--call-timeout-ms N] [--max-connections N]\n"
+    "                       [--vendor-broker URI] [--vendor-user NAME]\n"
+    "                       [--vendor-timeout-ms N] [--utc-offset-minutes N]\n"
     "\n"
-    "An OCPP 1.6J central system on ws://ADDR:N/ocpp/{identity} (default 127.0.0.1:8180;\n"
-    "--port 0 takes a free port, printed as \"listening on port N\"). Each connector of the\n"
-    "chargers registered in FILE (docs/gateway.md) is a pile on the bus at URI. With\n"
-    "STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id.\n";
+    "With --chargers: an OCPP 1.6J central system on ws://ADDR:N/ocpp/{identity} (default\n"
+    "127.0.0.1:8180; --port 0 takes a free port, printed as \"listening on port N\"); each\n"
+    "connector of the chargers registered in FILE is a pile on the bus at URI. With\n"
+    "--dialects: each go-e or OpenEVSE charger listed in FILE, read on the vendor broker\n"
+    "(default: the bus), is a pile as well (docs/gateway.md). At least one of the two. With\n"
+    "STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id; the vendor\n"
+    "broker's password is STATION_VENDOR_MQTT_PASSWORD.\n";
 
 struct WsConnected {
     gateway::ConnectionId conn;
@@ -53,7 +63,10 @@ struct BusMessage {
 struct BusConnected {
     std::size_t pile;
 };
-using Item = std::variant<WsConnected, WsText, WsClosed, BusMessage, BusConnected>;
+struct VendorMessage {
+    bus::Received message;
+};
+using Item = std::variant<WsConnected, WsText, WsClosed, BusMessage, BusConnected, VendorMessage>;
 
 // The hand-over point between the server's and Paho's threads and the main thread.
 class Queue {
@@ -84,55 +97,87 @@ class Queue {
 int main(int argc, char** argv) {
     std::string broker = "tcp://127.0.0.1:1883";
     std::string chargers_path;
+    std::string dialects_path;
+    std::string vendor_broker;
+    std::string vendor_user;
+    gateway::BridgeOptions bridge_options;
     gateway::ServerOptions server_options;
     gateway::GatewayOptions options;
     int utc_offset = 480;
-    const auto done = cli::parse_options(argc, argv, "station-gateway", kUsage,
-                                         [&](const std::string& arg, const std::string& value) {
-                                             if (arg == "--broker") {
-                                                 broker = value;
-                                             } else if (arg == "--chargers") {
-                                                 chargers_path = value;
-                                             } else if (arg == "--host") {
-                                                 server_options.host = value;
-                                             } else if (arg == "--port") {
-                                                 server_options.port = std::stoi(value);
-                                             } else if (arg == "--heartbeat-s") {
-                                                 options.heartbeat_interval_s = std::stoll(value);
-                                             } else if (arg == "--meter-interval-s") {
-                                                 options.meter_value_sample_interval_s =
-                                                     std::stoll(value);
-                                             } else if (arg == "--call-timeout-ms") {
-                                                 options.call_timeout_ms = std::stoll(value);
-                                             } else if (arg == "--max-connections") {
-                                                 server_options.max_connections = std::stoi(value);
-                                             } else if (arg == "--utc-offset-minutes") {
-                                                 utc_offset = std::stoi(value);
-                                             } else {
-                                                 return false;
-                                             }
-                                             return true;
-                                         });
+    const auto done =
+        cli::parse_options(argc, argv, "station-gateway", kUsage,
+                           [&](const std::string& arg, const std::string& value) {
+                               if (arg == "--broker") {
+                                   broker = value;
+                               } else if (arg == "--chargers") {
+                                   chargers_path = value;
+                               } else if (arg == "--dialects") {
+                                   dialects_path = value;
+                               } else if (arg == "--vendor-broker") {
+                                   vendor_broker = value;
+                               } else if (arg == "--vendor-user") {
+                                   vendor_user = value;
+                               } else if (arg == "--vendor-timeout-ms") {
+                                   bridge_options.command_timeout_ms = std::stoll(value);
+                               } else if (arg == "--host") {
+                                   server_options.host = value;
+                               } else if (arg == "--port") {
+                                   server_options.port = std::stoi(value);
+                               } else if (arg == "--heartbeat-s") {
+                                   options.heartbeat_interval_s = std::stoll(value);
+                               } else if (arg == "--meter-interval-s") {
+                                   options.meter_value_sample_interval_s = std::stoll(value);
+                               } else if (arg == "--call-timeout-ms") {
+                                   options.call_timeout_ms = std::stoll(value);
+                               } else if (arg == "--max-connections") {
+                                   server_options.max_connections = std::stoi(value);
+                               } else if (arg == "--utc-offset-minutes") {
+                                   utc_offset = std::stoi(value);
+                               } else {
+                                   return false;
+                               }
+                               return true;
+                           });
     if (done) {
         return *done;
     }
-    if (chargers_path.empty()) {
-        return cli::usage_error("station-gateway", kUsage, "--chargers FILE is required");
+    if (chargers_path.empty() && dialects_path.empty()) {
+        return cli::usage_error("station-gateway", kUsage,
+                                "--chargers FILE or --dialects FILE is required");
     }
     if (server_options.port < 0 || server_options.port > 65535 || options.call_timeout_ms < 100 ||
         options.heartbeat_interval_s < 1 || options.meter_value_sample_interval_s < 0 ||
-        server_options.max_connections < 1) {
+        server_options.max_connections < 1 || bridge_options.command_timeout_ms < 100) {
         return cli::usage_error("station-gateway", kUsage, "an option is out of range");
     }
-    std::string text;
-    if (!cli::read_file(chargers_path, text)) {
-        std::cerr << "station-gateway: cannot read " << chargers_path << "\n";
-        return 2;
+    if (vendor_broker.empty()) {
+        vendor_broker = broker;
     }
-    auto loaded = gateway::parse_registry(text);
-    if (!loaded.registry) {
-        std::cerr << "station-gateway: " << chargers_path << ": " << loaded.error << "\n";
-        return 1;
+    gateway::RegistryLoad loaded{gateway::Registry{}, ""};
+    if (!chargers_path.empty()) {
+        std::string text;
+        if (!cli::read_file(chargers_path, text)) {
+            std::cerr << "station-gateway: cannot read " << chargers_path << "\n";
+            return 2;
+        }
+        loaded = gateway::parse_registry(text);
+        if (!loaded.registry) {
+            std::cerr << "station-gateway: " << chargers_path << ": " << loaded.error << "\n";
+            return 1;
+        }
+    }
+    gateway::VendorDevicesLoad dialects{gateway::VendorDevices{}, ""};
+    if (!dialects_path.empty()) {
+        std::string text;
+        if (!cli::read_file(dialects_path, text)) {
+            std::cerr << "station-gateway: cannot read " << dialects_path << "\n";
+            return 2;
+        }
+        dialects = gateway::parse_vendor_devices(text);
+        if (!dialects.devices) {
+            std::cerr << "station-gateway: " << dialects_path << ": " << dialects.error << "\n";
+            return 1;
+        }
     }
     auto log = [](const std::string& level, const std::string& message) {
         std::cerr << "station-gateway " << level << ": " << message << std::endl;
@@ -141,8 +186,24 @@ int main(int argc, char** argv) {
     const std::int64_t started = cli::wall_ms();
     options.boot = "g" + std::to_string(started);
     options.first_transaction_id = (started / 1000) % 1'000'000'000;
+    bridge_options.boot = "v" + std::to_string(started);
+    const bool ocpp = !chargers_path.empty();
     gateway::Gateway gw(std::move(*loaded.registry), options);
-    const std::vector<std::string> piles = gw.pile_ids();
+    gateway::VendorBridge bridge(std::move(*dialects.devices), bridge_options);
+    // The OCPP piles first, then the vendor piles: `vendor_from` is the first vendor index.
+    std::vector<std::string> piles = gw.pile_ids();
+    const std::size_t vendor_from = piles.size();
+    for (const auto& id : bridge.pile_ids()) {
+        if (std::find(piles.begin(), piles.end(), id) != piles.end()) {
+            std::cerr << "station-gateway: pile \"" << id
+                      << "\" is both in the chargers file and in the dialects file\n";
+            return 1;
+        }
+        piles.push_back(id);
+    }
+    auto offline_status = [&](std::size_t i) {
+        return i < vendor_from ? gw.offline_status(piles[i]) : bridge.offline_status(piles[i]);
+    };
 
     Queue queue;
     std::mutex log_mutex;
@@ -173,7 +234,7 @@ int main(int argc, char** argv) {
             copts.username = piles[i];
             copts.password = mqtt_password;
         }
-        copts.will = gw.offline_status(piles[i]);
+        copts.will = offline_status(i);
         copts.subscriptions = {
             {contract::pile_topic(piles[i], contract::PileChannel::Commands), 1}};
         if (i == 0) {
@@ -186,23 +247,47 @@ int main(int argc, char** argv) {
             },
             [&queue, i] { queue.push(BusConnected{i}); }));
     }
+    // One client on the vendor broker for every vendor device: it is the bridge, not a
+    // charger, so it has no last will; retained values arrive again on every reconnect.
+    std::unique_ptr<bus::MqttClient> vendor;
+    if (!bridge.devices().devices.empty()) {
+        bus::ClientOptions vopts;
+        vopts.uri = vendor_broker;
+        vopts.client_id = "station-gateway-vendor-" + std::to_string(started);
+        vopts.persistent_session = false;
+        vopts.username = vendor_user;
+        vopts.password = vendor_user.empty() ? "" : cli::env("STATION_VENDOR_MQTT_PASSWORD");
+        for (const auto& topic : bridge.vendor_subscriptions()) {
+            vopts.subscriptions.push_back({topic, 1});
+        }
+        vendor = std::make_unique<bus::MqttClient>(
+            vopts, [&queue](bus::Received m) { queue.push(VendorMessage{std::move(m)}); });
+    }
     cli::install_stop_handlers();
     for (auto& c : clients) {
         c->start();
     }
-
-    gateway::OcppServer server(gw.registry(), server_options, events);
-    try {
-        server.start();
-    } catch (const std::exception& e) {
-        log("error", std::string("cannot listen on ") + server_options.host + ":" +
-                         std::to_string(server_options.port) + ": " + e.what());
-        return 1;
+    if (vendor) {
+        vendor->start();
+        log("info", "vendor bridge: " + std::to_string(bridge.devices().devices.size()) +
+                        " devices on " + vendor_broker + ", piles on bus " + broker);
     }
-    log("info", "listening on port " + std::to_string(server.port()) + " (ws://" +
-                    server_options.host + ":" + std::to_string(server.port()) +
-                    "/ocpp/{identity}), " + std::to_string(gw.registry().chargers.size()) +
-                    " chargers, " + std::to_string(piles.size()) + " piles, bus " + broker);
+
+    std::unique_ptr<gateway::OcppServer> server;
+    if (ocpp) {
+        server = std::make_unique<gateway::OcppServer>(gw.registry(), server_options, events);
+        try {
+            server->start();
+        } catch (const std::exception& e) {
+            log("error", std::string("cannot listen on ") + server_options.host + ":" +
+                             std::to_string(server_options.port) + ": " + e.what());
+            return 1;
+        }
+        log("info", "listening on port " + std::to_string(server->port()) + " (ws://" +
+                        server_options.host + ":" + std::to_string(server->port()) +
+                        "/ocpp/{identity}), " + std::to_string(gw.registry().chargers.size()) +
+                        " chargers, " + std::to_string(vendor_from) + " piles, bus " + broker);
+    }
 
     station::SimulatedClock clock(station::station_time_from_utc(cli::wall_ms(), utc_offset), 1,
                                   cli::wall_ms());
@@ -212,21 +297,38 @@ int main(int argc, char** argv) {
     };
     auto apply = [&] {
         gateway::Output out = gw.take_output();
-        for (auto& [conn, frame] : out.frames) {
-            server.send(conn, std::move(frame));
+        if (server) {
+            for (auto& [conn, frame] : out.frames) {
+                server->send(conn, std::move(frame));
+            }
+            for (const auto conn : out.closes) {
+                server->close(conn);
+            }
         }
-        for (const auto conn : out.closes) {
-            server.close(conn);
-        }
-        for (const auto& p : out.publications) {
+        auto to_pile = [&](const contract::Publication& p) {
             const auto topic = contract::parse_pile_topic(p.topic);
             const auto it = topic ? pile_index.find(topic->pile) : pile_index.end();
             if (it != pile_index.end()) {
                 clients[it->second]->publish(p);
             }
+        };
+        for (const auto& p : out.publications) {
+            to_pile(p);
+        }
+        gateway::BridgeOutput bout = bridge.take_output();
+        for (const auto& p : bout.station) {
+            to_pile(p);
+        }
+        for (const auto& p : bout.vendor) {
+            if (vendor) {
+                vendor->publish(p);
+            }
         }
         std::lock_guard<std::mutex> lock(log_mutex);
         for (const auto& l : out.log) {
+            log(l.level, l.text);
+        }
+        for (const auto& l : bout.log) {
             log(l.level, l.text);
         }
     };
@@ -243,7 +345,13 @@ int main(int argc, char** argv) {
             } else if (auto* d = std::get_if<WsClosed>(&item)) {
                 gw.on_closed(d->conn, t);
             } else if (auto* b = std::get_if<BusConnected>(&item)) {
-                gw.on_bus_connected(piles[b->pile], t);
+                if (b->pile < vendor_from) {
+                    gw.on_bus_connected(piles[b->pile], t);
+                } else {
+                    bridge.on_bus_connected(piles[b->pile], t);
+                }
+            } else if (auto* v = std::get_if<VendorMessage>(&item)) {
+                bridge.on_vendor_message(v->message.topic, v->message.payload, t);
             } else if (auto* m = std::get_if<BusMessage>(&item)) {
                 if (m->message.topic == clock_topic) {
                     contract::ClockMessage cm;
@@ -256,23 +364,34 @@ int main(int argc, char** argv) {
                     contract::PileCommand cmd;
                     if (std::string e = contract::parse(m->message.payload, cmd); !e.empty()) {
                         log("warn", "pile " + piles[m->pile] + " dropped a command: " + e);
-                    } else {
+                    } else if (m->pile < vendor_from) {
                         gw.on_command(piles[m->pile], cmd, t);
+                    } else {
+                        bridge.on_command(piles[m->pile], cmd, t);
                     }
                 }
             }
             apply();
         }
         gw.tick(now());
+        bridge.tick(now());
         apply();
     }
     log("info", "stopping: each pile says it is offline, then disconnects");
-    server.stop();
+    if (server) {
+        server->stop();
+    }
     for (std::size_t i = 0; i < clients.size(); ++i) {
-        clients[i]->begin_stop(gw.offline_status(piles[i]));
+        clients[i]->begin_stop(offline_status(i));
+    }
+    if (vendor) {
+        vendor->begin_stop(std::nullopt);
     }
     for (auto& c : clients) {
         c->finish_stop(std::chrono::milliseconds(2000));
+    }
+    if (vendor) {
+        vendor->finish_stop(std::chrono::milliseconds(2000));
     }
     return 0;
 }

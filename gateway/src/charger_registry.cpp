@@ -49,9 +49,11 @@ std::string read_connector(const json& j, ConnectorSpec& out) {
     return "";
 }
 
+}  // namespace
+
 // Pile ids as the bus takes them (contract::valid_topic_id) and as profiles take them
 // (no spaces, commas or parentheses).
-bool valid_pile_id(const std::string& id) {
+bool valid_pile_id(std::string_view id) {
     if (id.empty() || id.size() > 64) {
         return false;
     }
@@ -64,8 +66,6 @@ bool valid_pile_id(const std::string& id) {
     }
     return true;
 }
-
-}  // namespace
 
 const ChargerSpec* Registry::find(std::string_view identity) const {
     for (const auto& c : chargers) {

@@ -194,24 +194,7 @@ void Gateway::event(Charger& c, std::size_t k, contract::PileEvent e, Now now) {
 
 void Gateway::ack(const std::string& pile, const std::string& command_id, bool ok,
                   std::string reason) {
-    if (command_id.empty()) {
-        return;
-    }
-    contract::CommandAck a;
-    a.id = command_id;
-    a.pile = pile;
-    a.ok = ok;
-    a.reason = std::move(reason);
-    in_progress_.erase(command_id);
-    if (acked_.emplace(command_id, a).second) {
-        acked_order_.push_back(command_id);
-        if (acked_order_.size() > kRemembered) {
-            acked_.erase(acked_order_.front());
-            acked_order_.pop_front();
-        }
-    }
-    out_.publications.push_back(
-        {contract::pile_topic(pile, PileChannel::Acks), contract::to_json(a), 1, false});
+    acks_.ack(pile, command_id, ok, std::move(reason), out_.publications);
 }
 
 void Gateway::end_session(Charger& c, std::size_t k, double energy_kwh,
@@ -805,12 +788,10 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
     const std::size_t k = it->second.connector;
     Connector& conn = c.connectors[k];
     const std::string& id = conn.spec.pile.id;
-    if (const auto done = acked_.find(cmd.id); done != acked_.end()) {
-        out_.publications.push_back({contract::pile_topic(id, PileChannel::Acks),
-                                     contract::to_json(done->second), 1, false});
+    if (acks_.answer_again(id, cmd.id, out_.publications)) {
         return;
     }
-    if (in_progress_.count(cmd.id) > 0) {
+    if (acks_.in_progress(cmd.id)) {
         return;  // acknowledged when the charger answers
     }
     if (cmd.type == CommandType::InjectFault || cmd.type == CommandType::ClearFault) {
@@ -821,7 +802,7 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
         ack(id, cmd.id, false, "charger " + c.spec->identity + " is offline");
         return;
     }
-    in_progress_.insert(cmd.id);
+    acks_.start(cmd.id);
     switch (cmd.type) {
         case CommandType::Start: {
             if (conn.session && conn.session->id == cmd.session) {

@@ -1,10 +1,12 @@
 // station-pile-sim: simulates the piles of a profile on the MQTT bus, each pile its own
-// MQTT client with its own last will (issue #3). It follows the station clock published
-// by the scheduler; before the first clock message it runs on wall time.
+// MQTT client with its own last will (issue #3); with --dialect, as vendor chargers on
+// their vendor's topics (issue #10, dialect_run.hpp). It follows the station clock
+// published by the scheduler; before the first clock message it runs on wall time.
 
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -14,6 +16,7 @@
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
+#include "dialect_run.hpp"
 #include "pilesim/sim_pile.hpp"
 #include "station/clock.hpp"
 #include "station/time.hpp"
@@ -23,12 +26,17 @@ namespace {
 constexpr const char* kUsage =
     "usage: station-pile-sim [--broker URI] [--profile NAME|FILE] [--piles ID,ID...]\n"
     "                        [--telemetry-hz X] [--fault \"YYYY-MM-DD HH:MM:SS=PILE[:MIN]\"]...\n"
-    "                        [--utc-offset-minutes N]\n"
+    "                        [--utc-offset-minutes N] [--dialect go-e|openevse]\n"
+    "                        [--device PILE=ID]...\n"
     "\n"
     "Simulates the profile's piles (or those listed). --fault injects a fault into PILE at\n"
     "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n"
     "With STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id with\n"
-    "that password (broker/prod.conf), as a real charger would.\n";
+    "that password (broker/prod.conf), as a real charger would.\n"
+    "--dialect: each pile is a vendor charger on that vendor's MQTT topics instead (go-e\n"
+    "API v2 or OpenEVSE; docs/gateway.md), knowing nothing of orders: enabled with a car\n"
+    "plugged in, it delivers at its power on the station clock (read on the same broker).\n"
+    "Its serial (go-e) or id (OpenEVSE) is the pile id, or ID with --device PILE=ID.\n";
 
 int usage(const std::string& message) {
     return cli::usage_error("station-pile-sim", kUsage, message);
@@ -50,6 +58,8 @@ int main(int argc, char** argv) {
     double telemetry_hz = 1;
     int utc_offset = 480;
     std::vector<ScriptedFault> faults;
+    std::string dialect;
+    std::map<std::string, std::string> devices;
     const std::string mqtt_password = cli::env("STATION_MQTT_PASSWORD");
     const auto done = cli::parse_options(
         argc, argv, "station-pile-sim", kUsage,
@@ -62,6 +72,18 @@ int main(int argc, char** argv) {
                 only = "," + value + ",";
             } else if (arg == "--telemetry-hz") {
                 telemetry_hz = std::stod(value);
+            } else if (arg == "--dialect") {
+                if (value != "go-e" && value != "openevse") {
+                    throw std::invalid_argument("expected go-e or openevse");
+                }
+                dialect = value;
+            } else if (arg == "--device") {
+                const auto eq = value.find('=');
+                if (eq == std::string::npos || eq == 0 ||
+                    !contract::valid_topic_id(value.substr(eq + 1))) {
+                    throw std::invalid_argument("expected PILE=ID (ID usable as a topic level)");
+                }
+                devices[value.substr(0, eq)] = value.substr(eq + 1);
             } else if (arg == "--utc-offset-minutes") {
                 utc_offset = std::stoi(value);
             } else if (arg == "--fault") {
@@ -108,6 +130,22 @@ int main(int argc, char** argv) {
     }
     if (piles.empty()) {
         return usage("--piles names no pile of the profile");
+    }
+    if (!dialect.empty()) {
+        pilesim::DialectRun run;
+        run.broker = broker;
+        run.dialect = dialect;
+        for (const auto& p : piles) {
+            run.piles.push_back(p->spec());
+        }
+        run.devices = devices;
+        run.telemetry_hz = telemetry_hz;
+        run.utc_offset_minutes = utc_offset;
+        for (const auto& f : faults) {
+            run.faults.push_back({f.at, f.pile, f.minutes});
+        }
+        run.mqtt_password = mqtt_password;
+        return pilesim::run_dialect(run);
     }
 
     bus::Inbox inbox;

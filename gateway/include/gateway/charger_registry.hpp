@@ -47,4 +47,8 @@ RegistryLoad parse_registry(std::string_view text);
 /// A-Z a-z 0-9 . _ - : (OCPP 2.0.1's rule for the identity; 1.6 sets none).
 bool valid_identity(std::string_view identity);
 
+/// Whether a pile id is one the bus takes (contract::valid_topic_id) and profiles take:
+/// 1 to 64 characters, no blanks, control characters, / + # , ( ).
+bool valid_pile_id(std::string_view id);
+
 }  // namespace gateway

@@ -21,6 +21,8 @@
 #include "contract/messages.hpp"
 #include "contract/publication.hpp"
 #include "gateway/charger_registry.hpp"
+#include "gateway/command_acks.hpp"
+#include "gateway/core_io.hpp"
 #include "gateway/ocpp_frame.hpp"
 #include "gateway/ocpp_messages.hpp"
 
@@ -28,13 +30,6 @@ namespace gateway {
 
 /// A WebSocket connection, numbered by the shell (never reused).
 using ConnectionId = std::int64_t;
-
-/// The time of an input: station time for what goes on the bus, wall-clock UTC for OCPP
-/// times and timeouts.
-struct Now {
-    station::TimeMs station_ms = 0;
-    std::int64_t wall_ms = 0;
-};
 
 struct GatewayOptions {
     /// The bus identity of this run (PileStatus/Telemetry/PileEvent `boot`): new per start.
@@ -52,11 +47,6 @@ struct GatewayOptions {
     std::int64_t boot_wait_ms = 5'000;
     /// Calls waiting per charger behind the outstanding one; more are refused.
     std::size_t max_queued_calls = 64;
-};
-
-struct LogLine {
-    std::string level;  ///< "info", "warn"
-    std::string text;
 };
 
 /// What the shell must do, in order.
@@ -202,10 +192,7 @@ class Gateway {
     /// Calls given up on (timeout): a late answer is recognised and ignored.
     std::set<std::string> timed_out_;
     std::deque<std::string> timed_out_order_;
-    /// Recent command results (a repeated command id is acknowledged again).
-    std::map<std::string, contract::CommandAck> acked_;
-    std::deque<std::string> acked_order_;
-    std::set<std::string> in_progress_;
+    CommandAcks acks_;
     Output out_;
 };
 
