@@ -17,6 +17,8 @@ packages=(
     clang-format                         # the code's format, checked by the suite
     clang libclang-rt-14-dev             # the fuzz build: clang 14 and its libFuzzer/ASan runtimes
     llvm                                 # llvm-symbolizer: readable sanitizer and fuzzer stacks
+    chromium fonts-wqy-microhei          # the web console's browser tests (tests/web): headless
+                                         # chromium for playwright-core, a CJK font for its screenshots
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.

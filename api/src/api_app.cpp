@@ -131,6 +131,10 @@ const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_know
         {"PATCH", "/client/index/car", Access::Client, true, &ApiApp::patch_car},
         {"DELETE", "/client/index/car", Access::Client, true, &ApiApp::delete_car},
         {"POST", "/client/index/recharge", Access::Client, false, &ApiApp::recharge},
+        {"POST", "/admin/index/live/ticket", Access::Admin, false, &ApiApp::live_ticket},
+        {"GET", "/admin/index/live", Access::Public, false, &ApiApp::live_unstreamed},
+        {"POST", "/client/index/live/ticket", Access::Client, false, &ApiApp::live_ticket},
+        {"GET", "/client/index/live", Access::Public, false, &ApiApp::live_unstreamed},
     };
     path_known = false;
     for (const Route& r : kRoutes) {
@@ -622,6 +626,7 @@ HttpResponse ApiApp::page(Context& c) {
     r.content_type = ext == "html"  ? "text/html; charset=utf-8"
                      : ext == "css" ? "text/css; charset=utf-8"
                      : ext == "js"  ? "text/javascript; charset=utf-8"
+                     : ext == "svg" ? "image/svg+xml"
                                     : "application/octet-stream";
     return r;
 }

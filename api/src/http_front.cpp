@@ -54,6 +54,8 @@ constexpr std::uint64_t kWakeTag = 1;
 constexpr std::size_t kMaxFieldName = 256;
 constexpr std::size_t kMaxFieldValue = 8192;
 constexpr std::size_t kMaxMethod = 32;
+/// A stream whose client has this much unread is closed (it does not read its events).
+constexpr std::size_t kMaxStreamBacklog = 1 << 20;
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -205,6 +207,7 @@ struct Front::Conn {
     std::size_t out_pos = 0;
     bool answer_complete = false;
     bool close_after = false;
+    bool streaming = false;  ///< a stream's head was written: its producer posts the rest
     std::size_t lingered = 0;
 };
 
@@ -316,7 +319,7 @@ void Front::post(std::uint64_t id, std::string bytes, bool last, bool close) {
 }
 
 std::string Front::serialize(const HttpResponse& r, const Headers& extra, bool keep_alive,
-                             bool head_only) const {
+                             bool head_only, bool stream) const {
     Poco::Net::HTTPResponse h;
     h.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
     h.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
@@ -330,7 +333,7 @@ std::string Front::serialize(const HttpResponse& r, const Headers& extra, bool k
     // RFC 9110 §8.6: no Content-Length on a 204; every other answer has one, so the
     // connection can stay open.
     const bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
-    if (r.status != 204 && r.status >= 200) {
+    if (r.status != 204 && r.status >= 200 && !stream) {
         h.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
     }
     h.setKeepAlive(keep_alive);
@@ -532,6 +535,10 @@ void Front::on_event(Conn& c, std::uint32_t events) {
     }
     if (!c.closed && c.phase == Phase::Handling && (events & EPOLLHUP) != 0) {
         kill(c);  // gone both ways while its answer is being made: nobody will read it
+        return;
+    }
+    if (!c.closed && c.streaming && (events & (EPOLLRDHUP | EPOLLHUP)) != 0) {
+        kill(c);  // a stream's client hung up: nobody will read the next event
         return;
     }
     on_readable(c);
@@ -1023,13 +1030,17 @@ void Front::take_done() {
     for (auto& d : done) {
         const auto it = conns_.find(d.id);
         if (it == conns_.end() || it->second->closed) {
+            if (!d.last && closed_) {
+                closed_(d.id);  // a stream's bytes for a connection that is gone
+            }
             continue;
         }
         Conn& c = *it->second;
         if (c.phase != Phase::Handling && c.phase != Phase::Writing) {
             continue;
         }
-        if (c.out_pos == c.out.size()) {
+        const bool was_empty = c.out_pos == c.out.size();
+        if (was_empty) {
             c.out = std::move(d.bytes);
             c.out_pos = 0;
         } else {
@@ -1038,8 +1049,14 @@ void Front::take_done() {
         if (d.last) {
             c.answer_complete = true;
             c.close_after = c.close_after || d.close;
+        } else {
+            c.streaming = true;
         }
-        if (c.phase == Phase::Handling) {
+        if (c.streaming && c.out.size() - c.out_pos > kMaxStreamBacklog) {
+            kill(c);  // the client does not read its stream
+            continue;
+        }
+        if (c.phase == Phase::Handling || was_empty) {
             c.phase = Phase::Writing;
             c.deadline = now_ms() + ms(options_.io_timeout);
         }
@@ -1126,6 +1143,9 @@ void Front::kill(Conn& c) {
     }
     --live_;
     graveyard_.push_back(c.id);
+    if (c.streaming && closed_) {
+        closed_(c.id);
+    }
 }
 
 void Front::sweep() {
@@ -1163,17 +1183,27 @@ void Front::work() {
             jobs_.pop_front();
         }
         std::string bytes;
+        Answer answer;
         try {
-            Answer answer;
+            job->request->connection = job->id;
             try {
                 answer = handle_(*job->request);
             } catch (...) {
                 const auto refusal = refusal_for(500, options_.max_body_bytes);
                 answer = Answer{refuse_(job->request->head, 500, refusal.msg, refusal.error), {}};
             }
-            bytes = serialize(answer.response, answer.headers, job->keep_alive, job->head_only);
+            // A stream's body ends with the connection: it is never kept alive.
+            bytes = serialize(answer.response, answer.headers, job->keep_alive && !answer.stream,
+                              job->head_only, answer.stream);
         } catch (...) {
             post(job->id, "", true, true);  // nothing to say: close
+            continue;
+        }
+        if (answer.stream) {
+            post(job->id, std::move(bytes), false, false);
+            if (answer.after_head) {
+                answer.after_head();
+            }
             continue;
         }
         post(job->id, std::move(bytes), true, !job->keep_alive);

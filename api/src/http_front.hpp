@@ -13,10 +13,14 @@
 // one at a time: while an answer is being made the connection is not read, so pipelined
 // requests wait in its buffer.
 //
-// Streaming (not used yet): post() with `last == false` appends to what the connection
-// writes and keeps it in its answer; a stream's producer would hold the connection id and
-// post each event, and post `last == true` (or close) at its end. No worker is held per
-// stream; only the write deadline applies while the stream's bytes are pending.
+// Streaming (server-sent events, api/live_hub.hpp): a handler's Answer with `stream` set
+// is written as a head without Content-Length (the body ends when the connection closes);
+// post() with `last == false` marks the connection as streaming and appends to what it
+// writes. A stream's producer holds the connection id and posts each event, and posts
+// `last == true` (with close) at its end. No worker is held per stream; only the write
+// deadline applies while the stream's bytes are pending, and a client that stops reading
+// (more than kMaxStreamBacklog pending) or hangs up is closed. The on_closed callback
+// tells the producer when a streaming connection is gone.
 
 #include <Poco/Net/HTTPRequest.h>
 
@@ -45,13 +49,22 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 struct Request {
     Poco::Net::HTTPRequest head;
     std::string body;
-    std::string peer;  ///< the client's address (an IPv6 client's /64)
+    std::string peer;              ///< the client's address (an IPv6 client's /64)
+    std::uint64_t connection = 0;  ///< the connection's id, for Front::post (streams)
 };
 
 /// A handler's answer: the response and headers of its own (e.g. a CORS preflight's).
 struct Answer {
+    Answer() = default;
+    Answer(HttpResponse r, Headers h) : response(std::move(r)), headers(std::move(h)) {}
     HttpResponse response;
     Headers headers;
+    /// A stream: the head goes without Content-Length, with `response.body` as its first
+    /// bytes, and the connection stays in its answer; the producer posts the rest.
+    bool stream = false;
+    /// For a stream: runs on the worker right after the head was posted, so that whatever
+    /// the producer posts from then on follows it.
+    std::function<void()> after_head;
 };
 
 /// Runs on a worker: the answer to a whole request.
@@ -79,10 +92,16 @@ class Front {
     /// connection closed meanwhile drops them.
     void post(std::uint64_t id, std::string bytes, bool last, bool close);
 
+    /// Called on the event loop (must be quick and thread-safe) with the id of a
+    /// streaming connection that closed, or of a connection that was gone when a stream's
+    /// bytes were posted to it. Set before start().
+    void on_closed(std::function<void(std::uint64_t)> closed) { closed_ = std::move(closed); }
+
     /// An answer as bytes on the wire: status line (always HTTP/1.1), answer headers,
-    /// `extra`, Content-Length (not on 204), Connection, Date; no body if `head_only`.
+    /// `extra`, Content-Length (not on 204, nor on a `stream`), Connection, Date; no body if
+    /// `head_only`.
     std::string serialize(const HttpResponse& r, const Headers& extra, bool keep_alive,
-                          bool head_only) const;
+                          bool head_only, bool stream = false) const;
 
   private:
     struct Conn;
@@ -132,6 +151,7 @@ class Front {
     Handle handle_;
     Refuse refuse_;
     Headers answer_headers_;
+    std::function<void(std::uint64_t)> closed_;
     int listen_fd_ = -1;
     int epoll_fd_ = -1;
     int wake_fd_ = -1;

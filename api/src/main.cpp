@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "                   [--port-file FILE] [--threads N] [--web-root DIR] [--token-hours H]\n"
     "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
     "                   [--mqtt-user NAME] [--max-connections N]\n"
-    "                   [--max-connections-per-address N]\n"
+    "                   [--max-connections-per-address N] [--max-streams N]\n"
+    "                   [--max-streams-per-user N]\n"
     "\n"
     "Environment: STATION_ADMIN_ACCOUNT and STATION_ADMIN_PASSWORD create the first admin\n"
     "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
                 http.max_connections = std::stoi(value);
             } else if (arg == "--max-connections-per-address") {
                 http.max_connections_per_address = std::stoi(value);
+            } else if (arg == "--max-streams") {
+                http.live.max_streams = std::stoi(value);
+            } else if (arg == "--max-streams-per-user") {
+                http.live.max_streams_per_user = std::stoi(value);
             } else {
                 return false;
             }
@@ -79,11 +84,12 @@ int main(int argc, char** argv) {
         return *done;
     }
     if (http.threads < 1 || options.password_iterations < 1000 || token_hours <= 0 ||
-        http.max_connections < 1 || http.max_connections_per_address < 1) {
+        http.max_connections < 1 || http.max_connections_per_address < 1 ||
+        http.live.max_streams < 0 || http.live.max_streams_per_user < 0) {
         return cli::usage_error(
             "station-api", kUsage,
-            "--threads and the connection caps must be at least 1, --password-iterations at "
-            "least 1000, --token-hours above 0");
+            "--threads and the connection caps must be at least 1, the stream caps at least 0, "
+            "--password-iterations at least 1000, --token-hours above 0");
     }
     auto log = [](std::string_view level, std::string_view message) {
         std::cerr << "station-api " << level << ": " << message << "\n";

@@ -113,13 +113,24 @@ void Stack::start_api() {
     std::remove(port_file.c_str());
     ::setenv("STATION_ADMIN_ACCOUNT", kAdminAccount.c_str(), 1);
     ::setenv("STATION_ADMIN_PASSWORD", kAdminPassword.c_str(), 1);
+    std::vector<std::string> args{harness::api_binary(),
+                                  "--broker",
+                                  broker_.uri(),
+                                  "--db",
+                                  db_,
+                                  "--port",
+                                  "0",
+                                  "--port-file",
+                                  port_file,
+                                  "--password-iterations",
+                                  std::to_string(options_.password_iterations),
+                                  "--threads",
+                                  "16",
+                                  "--scheduler-timeout-ms",
+                                  std::to_string(options_.scheduler_timeout_ms)};
+    args.insert(args.end(), options_.api_args.begin(), options_.api_args.end());
     api_ = std::make_unique<harness::Process>(
-        std::vector<std::string>{harness::api_binary(), "--broker", broker_.uri(), "--db", db_,
-                                 "--port", "0", "--port-file", port_file, "--password-iterations",
-                                 std::to_string(options_.password_iterations), "--threads", "16",
-                                 "--scheduler-timeout-ms",
-                                 std::to_string(options_.scheduler_timeout_ms)},
-        dir_ + "/api-" + std::to_string(++api_starts_) + ".log");
+        args, dir_ + "/api-" + std::to_string(++api_starts_) + ".log");
     const auto until = std::chrono::steady_clock::now() + 20s;
     std::string text;
     while ((text = read_text(port_file)).empty()) {

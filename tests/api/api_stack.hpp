@@ -52,6 +52,7 @@ struct StackOptions {
     bool pile_sim = true;
     bool journal = false;            ///< the scheduler keeps a journal (and so survives a restart)
     int password_iterations = 1000;  ///< PBKDF2 work (the default 600,000 is slow in tests)
+    std::vector<std::string> api_args;  ///< more options for station-api (e.g. stream caps)
 };
 
 inline const std::string kAdminAccount = "admin@station.test";

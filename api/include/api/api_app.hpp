@@ -13,8 +13,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "api/http_types.hpp"
+#include "api/live_hub.hpp"
+#include "api/live_tickets.hpp"
 #include "api/login_guard.hpp"
 #include "api/password_work.hpp"
 #include "api/scheduler_link.hpp"
@@ -65,6 +68,22 @@ class ApiApp {
     /// Creates the first admin if that account does not exist yet; true if created.
     bool ensure_admin(const std::string& account, const std::string& password);
 
+    // ---- live streams (api/live_hub.hpp; docs/openapi.yaml GET /admin/index/live) ----
+    /// Whether `path` is a live stream's (GET /admin/index/live, GET /client/index/live).
+    static bool is_live_path(const std::string& path);
+    /// For a request to a live path: who its `ticket` parameter lets in (the ticket is used
+    /// up), or the answer to give instead: 405 for another method than GET, 401 for a
+    /// missing, unknown, used or expired ticket, 403 for a ticket of the other role.
+    std::variant<LiveGrant, HttpResponse> open_live(const HttpRequest& request);
+    /// What a stream of `grant` shows now, as one line of JSON (the envelope): for an admin
+    /// the GET /admin/index/manage answer, for a client their orders, cars and balance;
+    /// nullopt when the grant no longer holds (account gone, password changed).
+    std::optional<std::string> live_state(const LiveGrant& grant);
+    /// A text that changes whenever a live state may have changed (cheap, no I/O).
+    std::string live_version();
+    /// The answer when a stream cap is reached: 429 `too_many_streams`.
+    HttpResponse too_many_streams();
+
   private:
     struct Context;  // one request being answered
     using Handler = HttpResponse (ApiApp::*)(Context&);
@@ -102,6 +121,9 @@ class ApiApp {
     HttpResponse post_recover(Context& c);
     // pages
     HttpResponse page(Context& c);
+    // live streams: a ticket for the stream; the stream itself outside a streaming server
+    HttpResponse live_ticket(Context& c);
+    HttpResponse live_unstreamed(Context& c);
 
     /// Asks the scheduler; nullopt (and a 503 in `failure`) if it did not answer.
     std::optional<contract::SchedulerReply> ask(contract::SchedulerRequest request);
@@ -162,6 +184,7 @@ class ApiApp {
     std::int64_t manage_bills_version_ = -1;
     std::shared_ptr<const std::string> manage_body_;
     LoginGuard logins_;
+    LiveTickets tickets_;
     PasswordWork passwords_;
     // Verified against when the account does not exist, so that an unknown account takes
     // the same work (and time) as a wrong password.

@@ -16,14 +16,15 @@
 /// refuses itself (malformed, too large, too slow, too many connections) get the API's JSON
 /// envelope through ApiApp::refuse.
 ///
-/// Later streaming (server-sent events): the front writes whatever a worker posts to a
-/// connection by its id, from any thread, and keeps reading and writing nothing else on it
-/// while an answer is under way. A stream would be a handler answer that leaves the
-/// connection in a "streaming" state (head sent, no Content-Length, chunked or SSE framing)
-/// and registers its connection id with a publisher; the publisher posts each event through
-/// the same completion queue the workers use, and the front writes it without blocking
-/// (with the write deadline only while bytes are pending). No worker is held per stream;
-/// see Front::post in api/src/http_front.hpp.
+/// Streaming (server-sent events, GET /admin/index/live and GET /client/index/live): the
+/// front writes whatever is posted to a connection by its id, from any thread, and reads
+/// nothing else on it while an answer is under way. A live request is answered on a worker
+/// with the stream's head (no Content-Length; the body ends with the connection) and the
+/// first event, and its connection id is registered with the LiveHub (api/live_hub.hpp);
+/// the hub's thread posts each later event through the same completion queue the workers
+/// use, and the front writes it without blocking (with the write deadline only while
+/// bytes are pending). No worker is held per stream; see Front::post in
+/// api/src/http_front.hpp.
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +32,7 @@
 #include <string>
 
 #include "api/api_app.hpp"
+#include "api/live_hub.hpp"
 
 namespace Poco::Net {
 class HTTPRequest;
@@ -84,6 +86,8 @@ struct HttpServerOptions {
     std::size_t max_request_line = 8 * 1024;
     std::size_t max_header_bytes = 16 * 1024;
     int max_header_fields = 100;
+    /// The live streams: their caps, keep-alive and how often changes are looked for.
+    LiveOptions live;
 };
 
 class HttpServer {
@@ -99,8 +103,12 @@ class HttpServer {
     void stop();
     /// The port it listens on (useful with port 0).
     int port() const;
+    /// Open live streams.
+    int live_streams() const;
 
   private:
+    // Declared first, destroyed last: the front calls it until it has stopped.
+    std::unique_ptr<LiveHub> live_;
     std::unique_ptr<front::Front> front_;
 };
 
