@@ -33,7 +33,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: station-gateway [--chargers FILE] [--dialects FILE] [--broker URI] [--host ADDR]\n"
     "                       [--port N] [--heartbeat-s N] [--meter-interval-s N]\n"
-    "                       [--call-timeout-ms N] [--max-connections N]\n"
+    "                       [--call-timeout-ms N] [--max-connections N] [--boot-retry-s N]\n"
     "                       [--vendor-broker URI] [--vendor-user NAME]\n"
     "                       [--vendor-timeout-ms N] [--utc-offset-minutes N]\n"
     "\n"
@@ -63,10 +63,14 @@ struct BusMessage {
 struct BusConnected {
     std::size_t pile;
 };
+struct BusLost {
+    std::size_t pile;
+};
 struct VendorMessage {
     bus::Received message;
 };
-using Item = std::variant<WsConnected, WsText, WsClosed, BusMessage, BusConnected, VendorMessage>;
+using Item =
+    std::variant<WsConnected, WsText, WsClosed, BusMessage, BusConnected, BusLost, VendorMessage>;
 
 // The hand-over point between the server's and Paho's threads and the main thread.
 class Queue {
@@ -129,6 +133,8 @@ int main(int argc, char** argv) {
                                    options.meter_value_sample_interval_s = std::stoll(value);
                                } else if (arg == "--call-timeout-ms") {
                                    options.call_timeout_ms = std::stoll(value);
+                               } else if (arg == "--boot-retry-s") {
+                                   options.pending_retry_s = std::stoll(value);
                                } else if (arg == "--max-connections") {
                                    server_options.max_connections = std::stoi(value);
                                } else if (arg == "--utc-offset-minutes") {
@@ -146,8 +152,9 @@ int main(int argc, char** argv) {
                                 "--chargers FILE or --dialects FILE is required");
     }
     if (server_options.port < 0 || server_options.port > 65535 || options.call_timeout_ms < 100 ||
-        options.heartbeat_interval_s < 1 || options.meter_value_sample_interval_s < 0 ||
-        server_options.max_connections < 1 || bridge_options.command_timeout_ms < 100) {
+        options.heartbeat_interval_s < 1 || options.pending_retry_s < 1 ||
+        options.meter_value_sample_interval_s < 0 || server_options.max_connections < 1 ||
+        bridge_options.command_timeout_ms < 100) {
         return cli::usage_error("station-gateway", kUsage, "an option is out of range");
     }
     if (vendor_broker.empty()) {
@@ -245,7 +252,7 @@ int main(int argc, char** argv) {
             [&queue, i](bus::Received m) {
                 queue.push(BusMessage{i, std::move(m)});
             },
-            [&queue, i] { queue.push(BusConnected{i}); }));
+            [&queue, i] { queue.push(BusConnected{i}); }, [&queue, i] { queue.push(BusLost{i}); }));
     }
     // One client on the vendor broker for every vendor device: it is the bridge, not a
     // charger, so it has no last will; retained values arrive again on every reconnect.
@@ -264,6 +271,11 @@ int main(int argc, char** argv) {
             vopts, [&queue](bus::Received m) { queue.push(VendorMessage{std::move(m)}); });
     }
     cli::install_stop_handlers();
+    // Until its MQTT link is up the station cannot hear a pile: its charger's boot is
+    // answered Pending (docs/ocpp.md).
+    for (std::size_t i = 0; i < vendor_from; ++i) {
+        gw.on_bus_lost(piles[i], gateway::Now{cli::wall_ms(), cli::wall_ms()});
+    }
     for (auto& c : clients) {
         c->start();
     }
@@ -349,6 +361,10 @@ int main(int argc, char** argv) {
                     gw.on_bus_connected(piles[b->pile], t);
                 } else {
                     bridge.on_bus_connected(piles[b->pile], t);
+                }
+            } else if (auto* l = std::get_if<BusLost>(&item)) {
+                if (l->pile < vendor_from) {
+                    gw.on_bus_lost(piles[l->pile], t);
                 }
             } else if (auto* v = std::get_if<VendorMessage>(&item)) {
                 bridge.on_vendor_message(v->message.topic, v->message.payload, t);

@@ -18,6 +18,8 @@ namespace {
 constexpr std::size_t kRemembered = 1024;
 /// Half a watt-hour: a session has reached its target within the meter's resolution.
 constexpr double kTargetSlackKwh = 0.0005;
+/// A StopTransaction stamped this long before it arrived was queued while offline.
+constexpr std::int64_t kLateStopMs = 2'000;
 
 std::string error_text(ErrorCode code, const std::string& description) {
     return std::string(to_string(code)) + (description.empty() ? "" : ": " + description);
@@ -178,9 +180,36 @@ void Gateway::publish_all(Charger& c, Now now, bool force) {
 
 void Gateway::on_bus_connected(std::string_view pile, Now now) {
     const auto it = piles_.find(pile);
-    if (it != piles_.end()) {
-        publish_status(chargers_[it->second.charger], it->second.connector, now, true);
+    if (it == piles_.end()) {
+        return;
     }
+    Charger& c = chargers_[it->second.charger];
+    c.connectors[it->second.connector].bus_up = true;
+    publish_status(c, it->second.connector, now, true);
+    if (c.conn && !c.booted && c.pending && station_reachable(c)) {
+        // Answered Pending while the station could not be reached: asked to boot again now
+        // rather than at its retry interval (TriggerMessage is allowed while Pending).
+        c.pending = false;
+        log("info",
+            "charger " + c.spec->identity + ": the station is reachable again; asking it to boot");
+        Call trigger;
+        trigger.action = "TriggerMessage";
+        trigger.payload = to_json(TriggerMessageReq{"BootNotification", std::nullopt});
+        enqueue(c, std::move(trigger), now);
+    }
+}
+
+void Gateway::on_bus_lost(std::string_view pile, Now now) {
+    (void)now;
+    const auto it = piles_.find(pile);
+    if (it != piles_.end()) {
+        chargers_[it->second.charger].connectors[it->second.connector].bus_up = false;
+    }
+}
+
+bool Gateway::station_reachable(const Charger& c) const {
+    return std::all_of(c.connectors.begin(), c.connectors.end(),
+                       [](const Connector& k) { return k.bus_up; });
 }
 
 void Gateway::event(Charger& c, std::size_t k, contract::PileEvent e, Now now) {
@@ -211,6 +240,11 @@ void Gateway::end_session(Charger& c, std::size_t k, double energy_kwh,
     e.energy_kwh = energy_kwh;
     if (s.transaction && energy_kwh >= s.target_kwh - kTargetSlackKwh) {
         e.type = PileEventType::SessionFinished;
+    } else if (s.transaction && s.stop_reason.empty() && !conn.faulted) {
+        // The charger ended it on its own (car unplugged, stop pressed at the charger, a
+        // stop queued while offline): the car is gone, its order ends (docs/ocpp.md).
+        e.type = PileEventType::SessionEndedAtPile;
+        e.reason = charger_reason.empty() ? std::string("Local") : charger_reason;
     } else {
         e.type = PileEventType::SessionInterrupted;
         e.reason = !s.stop_reason.empty()   ? s.stop_reason
@@ -443,15 +477,29 @@ json Gateway::boot_notification(Charger& c, const json& p, Now now, std::optiona
         error = make_error("", bad->code, bad->message);
         return json::object();
     }
+    c.boot_wait_until.reset();
+    BootNotificationConf conf;
+    conf.current_time = now.wall_ms;
+    if (!station_reachable(c)) {
+        // The station cannot hear this charger's piles (the MQTT link is down): accepting
+        // it would let it start sessions nobody schedules or bills. Pending (OCPP 1.6
+        // §4.2): it boots again after `interval`, or when asked once the link is back.
+        c.booted = false;
+        c.pending = true;
+        log("warn", "charger " + c.spec->identity + " (" + req.vendor + " " + req.model +
+                        ") booted while the station is unreachable; pending");
+        conf.status = "Pending";
+        conf.interval = options_.pending_retry_s;
+        publish_all(c, now);
+        return to_json(conf);
+    }
     const bool again = c.booted;
     c.booted = true;
-    c.boot_wait_until.reset();
+    c.pending = false;
     log("info", "charger " + c.spec->identity + " (" + req.vendor + " " + req.model +
                     (req.firmware.empty() ? "" : ", firmware " + req.firmware) + ") booted" +
                     (again ? " again: it restarted" : "") + "; accepted");
-    BootNotificationConf conf;
     conf.status = "Accepted";
-    conf.current_time = now.wall_ms;
     conf.interval = options_.heartbeat_interval_s;
     return to_json(conf);
 }
@@ -540,6 +588,13 @@ json Gateway::stop_transaction(Charger& c, const StopTransactionReq& req, Now no
                     std::to_string(req.transaction_id) + " stopped (" +
                     (req.reason.empty() ? "Local" : req.reason) + ") at " + std::to_string(energy) +
                     " kWh of " + std::to_string(s.target_kwh));
+    if (req.timestamp > 0 && now.wall_ms - req.timestamp > kLateStopMs) {
+        // Queued by the charger while it was offline (OCPP 1.6 §4.8): taken now, as of now.
+        log("info", "pile " + c.connectors[*k].spec.pile.id + ": transaction " +
+                        std::to_string(req.transaction_id) + " stopped " +
+                        std::to_string((now.wall_ms - req.timestamp) / 1000) +
+                        " s before it was delivered (queued while offline)");
+    }
     if (!req.id_tag.empty()) {
         conf.id_tag_info = IdTagInfo{req.id_tag == s.id_tag ? "Accepted" : "Invalid"};
     }
@@ -581,10 +636,14 @@ void Gateway::meter_values(Charger& c, const MeterValuesReq& req, Now now) {
     t.origin = contract::Origin{options_.boot, ++conn.seq};
     out_.publications.push_back(
         {contract::pile_topic(t.pile, PileChannel::Telemetry), contract::to_json(t), 0, false});
-    if (!s.stop_sent && s.energy_kwh >= s.target_kwh - kTargetSlackKwh) {
-        log("info", "pile " + conn.spec.pile.id + ": session " + s.id + " reached " +
-                        std::to_string(s.target_kwh) + " kWh: stopping transaction " +
-                        std::to_string(*s.transaction));
+    // Asked again at each meter value until the charger takes it: the target reached, or a
+    // stop the charger refused (e.g. a supersede that came before its StartTransaction).
+    const bool reached = s.energy_kwh >= s.target_kwh - kTargetSlackKwh;
+    if (!s.stop_sent && (reached || !s.stop_reason.empty())) {
+        log("info", "pile " + conn.spec.pile.id + ": session " + s.id +
+                        (reached ? " reached " + std::to_string(s.target_kwh) + " kWh"
+                                 : " is to stop (" + s.stop_reason + ")") +
+                        ": stopping transaction " + std::to_string(*s.transaction));
         s.stop_sent = true;
         Call stop;
         stop.action = "RemoteStopTransaction";

@@ -46,8 +46,63 @@ inline nlohmann::json order_line(const OrderLine& o) {
         {"total", o.total}, {"sessions", o.sessions}};
 }
 
+/// A scheduler reply's stamp ({"at_ms": station ms}) as scenario time.
+inline station::TimeMs scenario_time_of(const nlohmann::json& stamp) {
+    return stamp["at_ms"].get<station::TimeMs>() - kScenarioDay0;
+}
+
+/// The scheduler's state reply data `s` in the replay's snapshot form, with `events`.
+inline nlohmann::json snapshot_line(const nlohmann::json& s, const nlohmann::json& events) {
+    nlohmann::json line = when(scenario_time_of(s));
+    line["events"] = events;
+    line["piles"] = nlohmann::json::array();
+    for (const auto& p : s["piles"]) {
+        auto queue = nlohmann::json::array();
+        for (const auto& c : p["queue"]) {
+            queue.push_back(
+                nlohmann::json{{"car", c["car"]}, {"kwh", c["charged_kwh"]}, {"fee", c["fee"]}});
+        }
+        line["piles"].push_back(
+            nlohmann::json{{"id", p["id"]}, {"state", p["state"]}, {"queue", queue}});
+    }
+    for (const char* area : {"waiting", "redispatch"}) {
+        line[area] = nlohmann::json::array();
+        for (const auto& c : s[area]) {
+            line[area].push_back(nlohmann::json{
+                {"car", c["car"]},
+                {"number", c["number"]},
+                {"mode", c["mode"]},
+                // the need it waits with
+                {"kwh", std::string(area) == "waiting" ? c["requested_kwh"] : c["remaining_kwh"]}});
+        }
+    }
+    return line;
+}
+
+/// The scheduler's bills reply data `b` in the replay's final-line form: every order's
+/// bills, and when the last one closed (at least `last_event`).
+inline nlohmann::json final_bills_line(const nlohmann::json& b, station::TimeMs last_event) {
+    station::TimeMs end = last_event;
+    auto bills = nlohmann::json::array();
+    for (const auto& o : b["orders"]) {
+        if (o["closed"].is_object()) {
+            end = std::max(end, scenario_time_of(o["closed"]));
+        }
+        auto sessions = nlohmann::json::array();
+        for (const auto& s : o["sessions"]) {
+            sessions.push_back(session_line(s["pile"], scenario_time_of(s["start"]),
+                                            scenario_time_of(s["stop"]), s["kwh"], s["hours"],
+                                            s["charge_fee"], s["service_fee"], s["total_fee"]));
+        }
+        bills.push_back(order_line({o["car"], o["number"], o["state"], o["kwh"], o["charge_fee"],
+                                    o["service_fee"], o["total_fee"], sessions}));
+    }
+    return nlohmann::json{{"end", when(end)}, {"bills", bills}};
+}
+
 }  // namespace harness
 
+#include <algorithm>
 #include <cstdlib>
 #include <ostream>
 #include <string>

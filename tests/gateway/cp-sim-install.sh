@@ -5,7 +5,7 @@
 set -euo pipefail
 src=$1 work=$2
 mkdir -p "$work"
-cp "$src/package.json" "$src/package-lock.json" "$src/cp-sim.js" "$work/"
+cp "$src/package.json" "$src/package-lock.json" "$src/cp-sim.js" "$src/raw-call.js" "$work/"
 if [ ! -d "$work/node_modules/ocpp-rpc" ]; then
     (cd "$work" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -450,3 +450,79 @@ TEST_CASE("session: the scheduler's stop sends RemoteStop - the session is inter
     CHECK(events[0]["reason"] == "stopped");
     CHECK(events[0]["energy_kwh"] == Approx(0.25));
 }
+
+TEST_CASE("session: boot Pending while the station's link is down, accepted when it is back") {
+    GatewayOptions o;
+    o.pending_retry_s = 7;
+    Rig r(o);
+    r.gw.on_bus_lost("T1", r.now());
+    r.connect();
+    const json boot =
+        r.call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+    REQUIRE(boot[0] == 3);
+    CHECK(boot[2]["status"] == "Pending");
+    CHECK(boot[2]["interval"] == 7);
+    CHECK_FALSE(r.gw.booted("CP1"));
+    // While Pending the charger sends nothing else; what it sends anyway is refused.
+    const json hb = r.call("Heartbeat", json::object());
+    CHECK(hb[0] == 4);
+    CHECK(hb[2] == "SecurityError");
+    // The central system sends only what Pending allows: no settings yet, commands refused.
+    CHECK(r.calls().empty());
+    r.gw.on_command("F1", r.command(contract::CommandType::Start, "c1"), r.now());
+    r.collect();
+    CHECK(r.published("F1", contract::PileChannel::Acks).back()["ok"] == false);
+    CHECK(r.calls().empty());
+    // The link comes back: the charger is asked to boot (TriggerMessage) and is accepted.
+    r.clear();
+    r.gw.on_bus_connected("T1", r.now());
+    r.collect();
+    REQUIRE(r.calls().size() == 1);
+    CHECK(r.calls()[0][2] == "TriggerMessage");
+    CHECK(r.calls()[0][3]["requestedMessage"] == "BootNotification");
+    r.answer(r.calls()[0], {{"status", "Accepted"}});
+    const json again =
+        r.call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+    CHECK(again[2]["status"] == "Accepted");
+    CHECK(r.gw.booted("CP1"));
+    CHECK(r.calls().back()[2] == "ChangeConfiguration");
+}
+
+TEST_CASE("session: a transaction the charger ends itself ends the order (ended at the pile)") {
+    Rig r;
+    r.boot();
+    const std::int64_t tx = r.start_session(1.0, 0);
+    r.clear();
+    // Stamped 30 s ago: queued while the charger was offline, delivered now.
+    r.call("StopTransaction", {{"transactionId", tx},
+                               {"meterStop", 300},
+                               {"timestamp", format_ocpp_time(r.wall - 30'000)},
+                               {"reason", "EVDisconnected"}});
+    const auto events = r.published("F1", contract::PileChannel::Events);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0]["type"] == "session_ended_at_pile");
+    CHECK(events[0]["reason"] == "EVDisconnected");
+    CHECK(events[0]["energy_kwh"] == Approx(0.3));
+    bool logged = false;
+    for (const auto& l : r.out.log) {
+        logged = logged || l.text.find("30 s before it was delivered") != std::string::npos;
+    }
+    CHECK(logged);
+}
+
+TEST_CASE("session: a transaction ended by a fault is interrupted, not ended at the pile") {
+    Rig r;
+    r.boot();
+    const std::int64_t tx = r.start_session(1.0, 0);
+    r.clear();
+    r.call("StatusNotification",
+           {{"connectorId", 1}, {"errorCode", "GroundFailure"}, {"status", "Faulted"}});
+    r.call("StopTransaction", {{"transactionId", tx},
+                               {"meterStop", 100},
+                               {"timestamp", format_ocpp_time(r.wall)},
+                               {"reason", "Other"}});
+    const auto events = r.published("F1", contract::PileChannel::Events);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0]["type"] == "fault_raised");
+    CHECK(events[1]["type"] == "session_interrupted");
+}

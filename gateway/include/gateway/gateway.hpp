@@ -47,6 +47,8 @@ struct GatewayOptions {
     std::int64_t boot_wait_ms = 5'000;
     /// Calls waiting per charger behind the outstanding one; more are refused.
     std::size_t max_queued_calls = 64;
+    /// The `interval` of a BootNotification answered Pending: when the charger boots again.
+    std::int64_t pending_retry_s = 10;
 };
 
 /// What the shell must do, in order.
@@ -87,8 +89,14 @@ class Gateway {
     void on_closed(ConnectionId conn, Now now);
     /// A command from the scheduler for `pile` (already parsed from its topic).
     void on_command(std::string_view pile, const contract::PileCommand& cmd, Now now);
-    /// The pile's MQTT link (re)connected: its status is published again.
+    /// The pile's MQTT link (re)connected: its status is published again, and a charger
+    /// whose boot was answered Pending while it was down is asked to boot again
+    /// (TriggerMessage BootNotification) once all its piles' links are up.
     void on_bus_connected(std::string_view pile, Now now);
+    /// The pile's MQTT link is down (or not up yet): the station cannot hear the pile, so
+    /// a BootNotification of its charger is answered Pending until it is up again.
+    /// Links are taken as up until this is called.
+    void on_bus_lost(std::string_view pile, Now now);
     /// Timeouts: calls unanswered, starts deferred too long.
     void tick(Now now);
     /// Wall time of the next timeout, if any.
@@ -122,6 +130,7 @@ class Gateway {
         std::int64_t deferred_since = 0;
         std::int64_t seq = 0;
         std::string published;  ///< the last status published (online/state/session)
+        bool bus_up = true;     ///< the pile's MQTT link
     };
     enum class Purpose { None, Start, Stop, StopForTarget, Availability };
     struct Call {
@@ -138,6 +147,7 @@ class Gateway {
         const ChargerSpec* spec = nullptr;
         std::optional<ConnectionId> conn;
         bool booted = false;
+        bool pending = false;                         ///< its last boot was answered Pending
         std::optional<std::int64_t> boot_wait_until;  ///< when to ask for a boot
         std::optional<Call> outstanding;
         std::deque<Call> queue;
@@ -176,6 +186,7 @@ class Gateway {
     void end_session(Charger& c, std::size_t k, double energy_kwh,
                      const std::string& charger_reason, Now now);
     station::PileState pile_state(const Charger& c, const Connector& k) const;
+    bool station_reachable(const Charger& c) const;
 
     void log(std::string level, std::string text);
     Charger* by_connection(ConnectionId conn);

@@ -13,6 +13,17 @@
 //                  [--connectors 1,2] [--power-kw 60] [--meter-start-wh 1000000]
 //                  [--drop-after-meter N --offline-ms MS]   reconnect mid-transaction
 //                  [--exit-after-stop]                       exit 0 after the first stop
+//                  [--queue-stop-offline]    with --drop-after-meter: the car leaves while
+//                                            offline; StopTransaction (EVDisconnected) is
+//                                            queued and sent after reconnecting
+//                  [--fault-after-meter N]   after N MeterValues of a transaction: Faulted,
+//                                            and the transaction stopped (reason Other)
+//                  [--answer-delay-ms N]     answer RemoteStartTransaction N ms late
+//                  [--call-while-pending]    while its boot is Pending, try one Heartbeat
+//
+// Signals: SIGUSR1 faults every connector (Faulted; a running transaction is stopped,
+// reason Other), SIGUSR2 clears the fault (Available). A boot answered Pending is sent
+// again after the answer's interval, or at once when the central system triggers it.
 'use strict';
 const { RPCClient } = require('ocpp-rpc');
 
@@ -20,6 +31,7 @@ function options(argv) {
     const o = {
         url: '', identity: 'CP1', password: '', connectors: [1], powerKw: 60,
         meterStartWh: 1000000, dropAfterMeter: 0, offlineMs: 1500, exitAfterStop: false,
+        queueStopOffline: false, faultAfterMeter: 0, answerDelayMs: 0, callWhilePending: false,
     };
     for (let i = 2; i < argv.length; ++i) {
         const a = argv[i];
@@ -33,6 +45,10 @@ function options(argv) {
         else if (a === '--drop-after-meter') o.dropAfterMeter = Number(v());
         else if (a === '--offline-ms') o.offlineMs = Number(v());
         else if (a === '--exit-after-stop') o.exitAfterStop = true;
+        else if (a === '--queue-stop-offline') o.queueStopOffline = true;
+        else if (a === '--fault-after-meter') o.faultAfterMeter = Number(v());
+        else if (a === '--answer-delay-ms') o.answerDelayMs = Number(v());
+        else if (a === '--call-while-pending') o.callWhilePending = true;
         else { console.error(`cp-sim: unknown option ${a}`); process.exit(2); }
     }
     return o;
@@ -49,6 +65,14 @@ const tx = new Map();  // connectorId -> {id, idTag}
 let meterTimer = null;
 let metersSent = 0;
 let dropped = false;
+let txMeters = 0;          // MeterValues sent in the running transaction
+const faulted = new Set(); // connectorIds
+const queued = [];         // StopTransaction payloads waiting for the connection
+let bootTimer = null;
+let accepted = false;
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+const connectorStatus = c => (faulted.has(c) ? 'Faulted' : tx.has(c) ? 'Charging' : 'Available');
 
 function meter() {
     const t = Date.now();
@@ -74,8 +98,31 @@ async function call(method, params) {
     return reply;
 }
 
-async function status(connectorId, s) {
-    if (online()) await call('StatusNotification', { connectorId, errorCode: 'NoError', status: s, timestamp: now() });
+async function status(connectorId, s, errorCode = 'NoError') {
+    // A faulted connector says nothing else until its fault clears (recover()).
+    if (faulted.has(connectorId) && s !== 'Faulted') return;
+    if (online()) await call('StatusNotification', { connectorId, errorCode, status: s, timestamp: now() });
+}
+
+// The charger faults: it says so, then ends the running transaction itself.
+async function fault(connectorId) {
+    if (faulted.has(connectorId)) return;
+    faulted.add(connectorId);
+    meter();
+    say('faulted', { connectorId });
+    await status(connectorId, 'Faulted', 'GroundFailure');
+    const t = tx.get(connectorId);
+    if (t) {
+        tx.delete(connectorId);
+        await call('StopTransaction', { transactionId: t.id, idTag: t.idTag, meterStop: Math.round(registerWh), timestamp: now(), reason: 'Other' });
+        say('transaction_stopped', { connectorId, transactionId: t.id, meterStop: Math.round(registerWh), reason: 'Other' });
+    }
+}
+
+async function recover(connectorId) {
+    if (!faulted.delete(connectorId)) return;
+    say('recovered', { connectorId });
+    await status(connectorId, 'Available');
 }
 
 async function sendMeterValues() {
@@ -90,10 +137,25 @@ async function sendMeterValues() {
             ] }],
         });
         ++metersSent;
+        ++txMeters;
+        if (opt.faultAfterMeter > 0 && txMeters === opt.faultAfterMeter) {
+            await fault(connectorId);
+            continue;
+        }
         if (opt.dropAfterMeter > 0 && metersSent >= opt.dropAfterMeter && !dropped) {
             dropped = true;
             say('dropping', { offline_ms: opt.offlineMs });
             await client.close({ code: 1001, reason: 'network lost', force: true });
+            if (opt.queueStopOffline) {
+                // The car leaves while the charger is offline: the transaction ends here and
+                // its StopTransaction waits for the connection (OCPP 1.6 §4.8).
+                await sleep(Math.floor(opt.offlineMs / 2));
+                meter();
+                const stop = { transactionId: t.id, idTag: t.idTag, meterStop: Math.round(registerWh), timestamp: now(), reason: 'EVDisconnected' };
+                tx.delete(connectorId);
+                queued.push(stop);
+                say('stop_queued', stop);
+            }
             setTimeout(() => connect(true), opt.offlineMs);
         }
     }
@@ -106,9 +168,16 @@ function scheduleMeter() {
 }
 
 async function startTransaction(connectorId, idTag) {
+    if (faulted.has(connectorId)) return;  // faulted between the remote start and now
     meter();
     await status(connectorId, 'Preparing');
     const reply = await call('StartTransaction', { connectorId, idTag, meterStart: Math.round(registerWh), timestamp: now() });
+    if (reply.idTagInfo.status === 'Accepted' && faulted.has(connectorId)) {
+        // Faulted while the start was on its way: the transaction ends at once.
+        await call('StopTransaction', { transactionId: reply.transactionId, idTag, meterStop: Math.round(registerWh), timestamp: now(), reason: 'Other' });
+        say('transaction_stopped', { connectorId, transactionId: reply.transactionId, meterStop: Math.round(registerWh), reason: 'Other' });
+        return;
+    }
     if (reply.idTagInfo.status !== 'Accepted') {
         say('transaction_refused', { connectorId, transactionId: reply.transactionId, status: reply.idTagInfo.status });
         await call('StopTransaction', { transactionId: reply.transactionId, meterStop: Math.round(registerWh), timestamp: now(), reason: 'DeAuthorized' });
@@ -116,6 +185,7 @@ async function startTransaction(connectorId, idTag) {
         return;
     }
     tx.set(connectorId, { id: reply.transactionId, idTag });
+    txMeters = 0;
     say('transaction_started', { connectorId, transactionId: reply.transactionId, meterStart: Math.round(registerWh) });
     await status(connectorId, 'Charging');
 }
@@ -132,10 +202,15 @@ async function stopTransaction(connectorId, reason) {
     if (opt.exitAfterStop) setTimeout(() => process.exit(0), 200);
 }
 
-client.handle('RemoteStartTransaction', ({ params }) => {
+client.handle('RemoteStartTransaction', async ({ params }) => {
     const connectorId = params.connectorId ?? opt.connectors[0];
     say('remote_start', { connectorId, idTag: params.idTag });
-    if (!opt.connectors.includes(connectorId) || tx.has(connectorId)) return { status: 'Rejected' };
+    if (!opt.connectors.includes(connectorId) || tx.has(connectorId) || faulted.has(connectorId)) return { status: 'Rejected' };
+    if (opt.answerDelayMs > 0) {
+        say('answer_delayed', { method: 'RemoteStartTransaction', delay_ms: opt.answerDelayMs });
+        await sleep(opt.answerDelayMs);
+        say('answered_late', { method: 'RemoteStartTransaction' });
+    }
     setTimeout(() => startTransaction(connectorId, params.idTag).catch(e => say('error', { where: 'StartTransaction', message: e.message })), 50);
     return { status: 'Accepted' };
 });
@@ -163,7 +238,7 @@ client.handle('TriggerMessage', ({ params }) => {
         return { status: 'Accepted' };
     }
     if (params.requestedMessage === 'StatusNotification') {
-        setTimeout(() => opt.connectors.forEach(c => status(c, tx.has(c) ? 'Charging' : 'Available')), 50);
+        setTimeout(() => opt.connectors.forEach(c => status(c, connectorStatus(c))), 50);
         return { status: 'Accepted' };
     }
     return { status: 'NotImplemented' };
@@ -184,12 +259,28 @@ client.handle('ChangeConfiguration', ({ params }) => {
 });
 
 async function boot() {
+    if (bootTimer) clearTimeout(bootTimer);
+    bootTimer = null;
     const reply = await call('BootNotification', { chargePointVendor: 'EVCS-Test', chargePointModel: 'cp-sim', firmwareVersion: '1.0' });
     say('boot', { status: reply.status, interval: reply.interval });
-    if (reply.status === 'Accepted') {
-        for (const c of opt.connectors) await status(c, tx.has(c) ? 'Charging' : 'Available');
+    accepted = reply.status === 'Accepted';
+    if (accepted) {
+        for (const c of opt.connectors) await status(c, connectorStatus(c));
         await call('Heartbeat', {});
+        return;
     }
+    // Pending or Rejected: nothing but the boot again after `interval` (OCPP 1.6 §4.2),
+    // unless the central system asks for it sooner (TriggerMessage).
+    if (opt.callWhilePending) {
+        try {
+            await client.call('Heartbeat', {});
+            say('pending_call', { method: 'Heartbeat', answered: true });
+        } catch (e) {
+            say('pending_call', { method: 'Heartbeat', error: e.rpcErrorCode || e.name, message: e.message });
+        }
+    }
+    bootTimer = setTimeout(() => boot().catch(e => say('error', { where: 'BootNotification', message: e.message })),
+                           Math.max(1, reply.interval) * 1000);
 }
 
 async function connect(again) {
@@ -206,11 +297,20 @@ async function connect(again) {
     } else {
         // A charger that only lost its network does not boot again: it goes on, and says
         // how its connectors are.
-        for (const c of opt.connectors) await status(c, tx.has(c) ? 'Charging' : 'Available');
+        // What was queued while offline goes first, in order; then how the connectors are.
+        while (queued.length > 0) {
+            const stop = queued.shift();
+            await call('StopTransaction', stop);
+            say('stop_delivered', { transactionId: stop.transactionId, meterStop: stop.meterStop, queued_at: stop.timestamp });
+            say('transaction_stopped', { transactionId: stop.transactionId, meterStop: stop.meterStop, reason: stop.reason });
+        }
+        for (const c of opt.connectors) await status(c, connectorStatus(c));
     }
 }
 
 client.on('close', ({ code, reason }) => say('closed', { code, reason: String(reason || '') }));
 client.on('badMessage', ({ error }) => say('bad_message', { message: error && error.message }));
+process.on('SIGUSR1', () => { for (const c of opt.connectors) fault(c).catch(e => say('error', { where: 'fault', message: e.message })); });
+process.on('SIGUSR2', () => { for (const c of opt.connectors) recover(c).catch(e => say('error', { where: 'recover', message: e.message })); });
 process.on('SIGTERM', () => { client.close({ force: true }).finally(() => process.exit(0)); });
 connect(false).catch(e => { say('error', { where: 'connect', message: e.message }); process.exit(1); });
