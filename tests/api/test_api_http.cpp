@@ -986,24 +986,24 @@ TEST_CASE("api: a login for an unknown account takes the work of a wrong passwor
         h.call("POST", "/client/register",
                json{{"account", "known@bupt.cn"}, {"password", "right"}, {"name", "k"}}),
         200, 0));
-    auto median_ms = [&](const std::string& account) {
-        std::vector<double> ms;
-        for (int i = 0; i < 5; ++i) {
-            const auto t0 = std::chrono::steady_clock::now();
-            const auto r =
-                h.call("POST", "/client/login", json{{"account", account}, {"password", "wrong"}});
-            ms.push_back(
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count());
-            CHECK(is_envelope(r, 200, 1));
-        }
-        std::sort(ms.begin(), ms.end());
-        return ms[2];
+    // Interleaved, so that both see the same load from whatever else runs on the machine,
+    // and the fastest of each: noise only ever adds time, the work is what remains.
+    auto login_ms = [&](const std::string& account) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto r =
+            h.call("POST", "/client/login", json{{"account", account}, {"password", "wrong"}});
+        CHECK(is_envelope(r, 200, 1));
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+            .count();
     };
-    const double wrong_password = median_ms("known@bupt.cn");
-    const double unknown_account = median_ms("nobody@bupt.cn");
-    INFO("wrong password " << wrong_password << " ms, unknown account " << unknown_account
-                           << " ms");
+    double wrong_password = 1e9;
+    double unknown_account = 1e9;
+    for (int i = 0; i < 5; ++i) {  // five failures are free (the sixth would be locked)
+        wrong_password = std::min(wrong_password, login_ms("known@bupt.cn"));
+        unknown_account = std::min(unknown_account, login_ms("nobody@bupt.cn"));
+    }
+    INFO("fastest: wrong password " << wrong_password << " ms, unknown account " << unknown_account
+                                    << " ms");
     CHECK(wrong_password > 20);
     CHECK(unknown_account > 0.6 * wrong_password);
     CHECK(unknown_account < 1.6 * wrong_password);
