@@ -262,6 +262,9 @@ TEST_CASE("TC_001 cold boot: the boot is accepted, connectors become piles, hear
     REQUIRE(s.pile_online("T1", from, 10s));
     REQUIRE(Probe::eventually([&] { return count_events(cp->log(), "change_configuration") == 1; },
                               10s));
+    // The simulator says "boot" once its call returns, which may be after it has already
+    // answered the ChangeConfiguration the gateway sends on accepting it: wait for it.
+    REQUIRE(Probe::eventually([&] { return first_event(cp->log(), "boot").has_value(); }, 10s));
     const auto boot = first_event(cp->log(), "boot");
     REQUIRE(boot);
     CHECK((*boot)["status"] == "Accepted");
