@@ -55,10 +55,7 @@ std::vector<std::string> Gateway::pile_ids() const {
 }
 
 contract::Publication Gateway::offline_status(std::string_view pile) const {
-    contract::PileStatus s;
-    s.pile = std::string(pile);
-    s.online = false;
-    return {contract::pile_topic(pile, PileChannel::Status), contract::to_json(s), 1, true};
+    return gateway::offline_status(pile);
 }
 
 Output Gateway::take_output() {

@@ -74,10 +74,7 @@ std::vector<std::string> VendorBridge::vendor_subscriptions() const {
 }
 
 contract::Publication VendorBridge::offline_status(std::string_view pile) const {
-    contract::PileStatus s;
-    s.pile = std::string(pile);
-    s.online = false;
-    return {contract::pile_topic(pile, PileChannel::Status), contract::to_json(s), 1, true};
+    return gateway::offline_status(pile);
 }
 
 BridgeOutput VendorBridge::take_output() {

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "contract/publication.hpp"
 #include "station/types.hpp"
 
 namespace gateway {
@@ -20,5 +22,9 @@ struct LogLine {
     std::string level;  ///< "info", "warn"
     std::string text;
 };
+
+/// {pile, online: false}, retained: a gateway pile's MQTT last will, and what is published
+/// when the charger behind it goes away.
+contract::Publication offline_status(std::string_view pile);
 
 }  // namespace gateway
