@@ -5,6 +5,7 @@
 // a hash tag beside each slot and the car's name and open order together in one record,
 // so a lookup touches two cache lines.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -65,6 +66,40 @@ class CarIndex {
         cars_.push_back(Car{std::move(name), kNone});
         place(h, index);
         return index;
+    }
+    /// Adds `names` in their order, taking them over, as add_owned one by one would (same
+    /// indexes, same slots), but faster for many: the table is sized once and each name's
+    /// slot is fetched from memory while earlier names are placed. Returns the position in
+    /// `names` of the first name that is already known (nothing from it on is added), or
+    /// `names.size()` if all were new.
+    std::size_t add_all_owned(std::vector<std::string>& names) {
+        reserve(cars_.size() + names.size());
+        constexpr std::size_t kAhead = 16;  // names hashed and prefetched ahead (power of 2)
+        std::array<std::uint64_t, kAhead> ahead{};
+        const auto look_ahead = [&](std::size_t k) {
+            if (k < names.size()) {
+                ahead[k % kAhead] = hash(names[k]);
+                __builtin_prefetch(&slots_[ahead[k % kAhead] & mask()]);
+            }
+        };
+        for (std::size_t k = 0; k < kAhead; ++k) {
+            look_ahead(k);
+        }
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            const std::uint64_t h = ahead[k % kAhead];
+            look_ahead(k + kAhead);
+            std::size_t i = h & mask();
+            for (; slots_[i] != 0; i = (i + 1) & mask()) {
+                const std::uint64_t e = slots_[i];
+                if ((e >> 32) == (h >> 32) && cars_[(e & 0xffffffffU) - 1].name == names[k]) {
+                    return k;
+                }
+            }
+            const auto index = static_cast<std::int32_t>(cars_.size());
+            cars_.push_back(Car{std::move(names[k]), kNone});
+            slots_[i] = (h & 0xffffffff00000000ULL) | (static_cast<std::uint64_t>(index) + 1);
+        }
+        return names.size();
     }
     /// Makes room for `cars` cars in all. The table ends as the same adds one by one would
     /// leave it (same size, same slots), only without the intermediate growths.

@@ -85,12 +85,8 @@ Station Station::from_image(Profile profile, StationImage&& image) {
     st.bills_ = std::move(image.bills);
 
     // The car index, as the same adds in the same order would have built it.
-    st.cars_->reserve(image.cars.size());
-    for (std::string& name : image.cars) {
-        if (st.cars_->find(name) != kNone) {
-            throw std::invalid_argument("station image: car \"" + name + "\" appears twice");
-        }
-        st.cars_->add_owned(std::move(name));
+    if (const std::size_t k = st.cars_->add_all_owned(image.cars); k < image.cars.size()) {
+        throw std::invalid_argument("station image: car \"" + image.cars[k] + "\" appears twice");
     }
     for (const Order& o : st.orders_) {
         if (o.active()) {

@@ -513,7 +513,8 @@ TEST_CASE("snapshot: the image and the bytes round-trip exactly", "[snapshot]") 
     CHECK(service::crc32("6789", service::crc32("12345")) == 0xCBF43926U);
 
     Sample s = rich_station();
-    service::Snapshot snap{s.station->image(), "{\"schema\":1,\"text\":\"\\u0000 bytes\"}", 123};
+    service::Snapshot snap{
+        s.station->image(), "{\"schema\":1,\"text\":\"\\u0000 bytes\"}", 123, {}, {}};
     snap.app.push_back('\0');  // opaque: any bytes
     const std::string bytes = service::encode_snapshot(snap);
     const service::Snapshot back = service::decode_snapshot(bytes);
@@ -536,21 +537,75 @@ TEST_CASE("snapshot: the image and the bytes round-trip exactly", "[snapshot]") 
     odd.piles[0].queue.push_back(-1);
     odd.cars[0] = std::string(300, 'x');
     const service::Snapshot odd_back =
-        service::decode_snapshot(service::encode_snapshot(service::Snapshot{odd, "", 0}));
+        service::decode_snapshot(service::encode_snapshot(service::Snapshot{odd, "", 0, {}, {}}));
     CHECK(odd_back.station == odd);
     CHECK(std::signbit(odd_back.station.orders[0].requested_kwh));
     CHECK(std::isnan(odd_back.station.orders[1].charge_fee));
 
+    // The change log's positions, whatever they are.
+    service::Snapshot with_positions = snap;
+    with_positions.order_pos.assign(s.station->orders().size(), 0);
+    with_positions.order_pos.back() = std::numeric_limits<std::int64_t>::max();
+    with_positions.order_pos.front() = std::numeric_limits<std::int64_t>::min();
+    REQUIRE(s.station->bills().size() >= 2);
+    with_positions.bill_pos.assign(s.station->bills().size(), 9);
+    with_positions.bill_pos[1] = -3;
+    const service::Snapshot positions_back =
+        service::decode_snapshot(service::encode_snapshot(with_positions));
+    CHECK(positions_back.order_pos == with_positions.order_pos);
+    CHECK(positions_back.bill_pos == with_positions.bill_pos);
+    CHECK(positions_back.station == snap.station);
+    // More positions than orders is refused.
+    with_positions.bill_pos.assign(s.station->bills().size() + 1, 1);
+    CHECK_THROWS_AS(service::decode_snapshot(service::encode_snapshot(with_positions)),
+                    std::runtime_error);
+
     // An empty station too.
     const Station empty(s.profile, test::at(0, 0));
-    const service::Snapshot none{empty.image(), "", 0};
+    const service::Snapshot none{empty.image(), "", 0, {}, {}};
     CHECK(service::decode_snapshot(service::encode_snapshot(none)).station == none.station);
+}
+
+TEST_CASE("snapshot: a file of format version 1 (no position sections) is still read",
+          "[snapshot]") {
+    Sample s = rich_station();
+    const service::Snapshot snap{s.station->image(), "{\"order_pos\":[1]}", 42, {}, {}};
+    std::string v2 = service::encode_snapshot(snap);
+    // Version 1 is version 2 without the two position counts (empty here, so zero) after
+    // the 49 bytes of scalars and the ten counts of sections.
+    constexpr std::size_t kHeader = 24;
+    constexpr std::size_t kCounts = kHeader + 49 + 10 * 8;
+    REQUIRE(v2.substr(kCounts, 16) == std::string(16, '\0'));
+    std::string payload = v2.substr(kHeader, v2.size() - kHeader - 4);
+    payload.erase(kCounts - kHeader, 16);
+    std::string v1 = v2.substr(0, kHeader);
+    v1[8] = 1;  // the version, little-endian
+    for (int i = 0; i < 8; ++i) {
+        v1[static_cast<std::size_t>(16 + i)] =
+            static_cast<char>((payload.size() >> (8 * i)) & 0xFFU);
+    }
+    const std::uint32_t crc = service::crc32(v1, service::crc32(payload));
+    v1 += payload;
+    for (int i = 0; i < 4; ++i) {
+        v1.push_back(static_cast<char>((crc >> (8 * i)) & 0xFFU));
+    }
+    const service::Snapshot back = service::decode_snapshot(v1);
+    CHECK(back.station == snap.station);
+    CHECK(back.app == snap.app);
+    CHECK(back.journal_lines == 42);
+    CHECK(back.order_pos.empty());
+    CHECK(back.bill_pos.empty());
+    // Rewritten, it is version 2 again, byte for byte.
+    CHECK(service::encode_snapshot(back) == v2);
+    // Another version is refused.
+    v1[8] = 3;
+    CHECK_THROWS_AS(service::decode_snapshot(v1), std::runtime_error);
 }
 
 TEST_CASE("snapshot: decoding refuses damaged bytes and never crashes", "[snapshot]") {
     Sample s = rich_station();
     const std::string bytes =
-        service::encode_snapshot(service::Snapshot{s.station->image(), "{\"a\":1}", 9});
+        service::encode_snapshot(service::Snapshot{s.station->image(), "{\"a\":1}", 9, {}, {}});
     REQUIRE(bytes.size() > 300);
 
     SECTION("every truncation") {
@@ -585,9 +640,9 @@ TEST_CASE("snapshot: decoding refuses damaged bytes and never crashes", "[snapsh
         CHECK_THROWS_WITH(service::decode_snapshot("{\"orders\":[]}                 "),
                           Catch::Contains("magic"));
         bad = bytes;
-        bad[8] = 2;
+        bad[8] = 3;
         fix_crc(bad);
-        CHECK_THROWS_WITH(service::decode_snapshot(bad), Catch::Contains("version 2"));
+        CHECK_THROWS_WITH(service::decode_snapshot(bad), Catch::Contains("version 3"));
         bad = bytes;
         bad[12] = 1;
         fix_crc(bad);
@@ -906,7 +961,7 @@ TEST_CASE("snapshot: files are written atomically with mode 0600 and read back",
     std::filesystem::remove(path);
     CHECK_FALSE(service::read_snapshot_file(path).has_value());
 
-    const service::Snapshot snap{s.station->image(), "{\"k\":1}", 77};
+    const service::Snapshot snap{s.station->image(), "{\"k\":1}", 77, {}, {}};
     service::write_snapshot_file(path, snap);
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -987,7 +1042,7 @@ TEST_CASE("snapshot: size and speed of a big station", "[snapshot][speed]") {
 
     const std::string path = temp_path("big.snap");
     auto start = std::chrono::steady_clock::now();
-    service::Snapshot snap{a.image(), "{}", static_cast<std::int64_t>(kOrders)};
+    service::Snapshot snap{a.image(), "{}", static_cast<std::int64_t>(kOrders), {}, {}};
     const double image_s = seconds_since(start);
     start = std::chrono::steady_clock::now();
     const std::string encoded = service::encode_snapshot(snap);

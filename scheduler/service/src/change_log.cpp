@@ -1,6 +1,7 @@
 #include "service/change_log.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "contract/station_state.hpp"
 
@@ -93,6 +94,13 @@ contract::ChangeBatch ChangeLog::since(const station::Station& st, const std::st
 }
 
 void ChangeLog::restore(Image image) {
+    const auto beyond = [&](const std::vector<std::int64_t>& positions) {
+        return std::any_of(positions.begin(), positions.end(),
+                           [&](std::int64_t pos) { return pos < 0 || pos > image.head; });
+    };
+    if (image.head < 0 || beyond(image.order_pos) || beyond(image.bill_pos)) {
+        throw std::runtime_error("log positions outside the log");
+    }
     head_ = image.head;
     order_pos_ = std::move(image.order_pos);
     bill_pos_ = std::move(image.bill_pos);

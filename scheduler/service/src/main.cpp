@@ -137,10 +137,12 @@ int main(int argc, char** argv) {
     auto log = [](std::string_view level, std::string_view message) {
         std::cerr << "station-scheduler " << level << ": " << message << "\n";
     };
+    const bool simulated = options.clock.simulated;
     std::unique_ptr<service::SchedulerApp> app_ptr;
     try {
-        app_ptr = std::make_unique<service::SchedulerApp>(std::move(*loaded.profile), options,
-                                                          cli::wall_ms(), log);
+        // Moved, not copied: the options hold the whole snapshot and journal.
+        app_ptr = std::make_unique<service::SchedulerApp>(std::move(*loaded.profile),
+                                                          std::move(options), cli::wall_ms(), log);
         log("info", "station ready in " +
                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::steady_clock::now() - started)
@@ -173,7 +175,7 @@ int main(int argc, char** argv) {
     cli::install_stop_handlers();
     client.start();
     log("info", "profile " + app.station().profile().name + ", broker " + broker +
-                    (options.clock.simulated ? ", simulated clock" : ", wall clock"));
+                    (simulated ? ", simulated clock" : ", wall clock"));
 
     auto publish = [&](std::vector<contract::Publication> out) {
         if (out.empty()) {

@@ -300,9 +300,12 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
         }
         station_ = station::Station::from_image(station_.profile(), std::move(snapshot.station));
         station_.record_events(true);
-        ChangeLog::Image log{app.at("head").get<std::int64_t>(),
-                             app.at("order_pos").get<std::vector<std::int64_t>>(),
-                             app.at("bill_pos").get<std::vector<std::int64_t>>()};
+        ChangeLog::Image log{app.at("head").get<std::int64_t>(), std::move(snapshot.order_pos),
+                             std::move(snapshot.bill_pos)};
+        if (app.contains("order_pos")) {  // a snapshot of format version 1
+            log.order_pos = app.at("order_pos").get<std::vector<std::int64_t>>();
+            log.bill_pos = app.at("bill_pos").get<std::vector<std::int64_t>>();
+        }
         if (log.order_pos.size() > station_.orders().size() ||
             log.bill_pos.size() > station_.bills().size()) {
             throw std::runtime_error("log positions of orders or bills it does not have");
@@ -348,16 +351,12 @@ void SchedulerApp::maybe_snapshot() {
     Snapshot snap;
     snap.station = station_.image();
     snap.journal_lines = journal_lines_;
-    snap.app = json{{"run", options_.run},
-                    {"head", positions.head},
-                    {"order_pos", json(positions.order_pos)},
-                    {"bill_pos", json(positions.bill_pos)},
-                    {"journaled_t", journaled_t_},
-                    {"revision", revision_},
-                    {"clock_at", station_.now()},
-                    {"clock_speed", clock_.speed()},
-                    {"links", std::move(links)},
-                    {"replies", std::move(replies)}}
+    snap.order_pos = std::move(positions.order_pos);
+    snap.bill_pos = std::move(positions.bill_pos);
+    snap.app = json{{"run", options_.run},         {"head", positions.head},
+                    {"journaled_t", journaled_t_}, {"revision", revision_},
+                    {"clock_at", station_.now()},  {"clock_speed", clock_.speed()},
+                    {"links", std::move(links)},   {"replies", std::move(replies)}}
                    .dump();
     try {
         options_.save_snapshot(snap, contract::to_json(start_line(journal_lines_)));

@@ -610,6 +610,8 @@ struct Counts {
     std::uint64_t orders = 0;
     std::uint64_t bills = 0;
     std::array<std::uint64_t, 2 * station::kModeCount> lists{};  // waiting F/T, groups F/T
+    std::uint64_t order_pos = 0;
+    std::uint64_t bill_pos = 0;
 };
 
 const std::vector<station::OrderId>& list_of(const StationImage& im, std::size_t k) {
@@ -637,6 +639,29 @@ void check_counts(const Counts& n, std::size_t left) {
     take(n.bills, kMinBillBytes, "bills");
     for (const std::uint64_t count : n.lists) {
         take(count, 4, "waiting or re-dispatch entries");
+    }
+    take(n.order_pos, 1, "order positions");
+    take(n.bill_pos, 1, "bill positions");
+    if (n.order_pos > n.orders || n.bill_pos > n.bills) {
+        malformed("it has more log positions than orders or bills");
+    }
+}
+
+void write_positions(Writer& w, const std::vector<std::int64_t>& positions) {
+    std::int64_t before = 0;
+    for (const std::int64_t pos : positions) {
+        w.ensure(10);
+        w.delta(pos, before);
+        before = pos;
+    }
+}
+
+void read_positions(Reader& r, std::vector<std::int64_t>& positions, std::uint64_t count) {
+    positions.resize(static_cast<std::size_t>(count));
+    std::int64_t before = 0;
+    for (std::int64_t& pos : positions) {
+        pos = r.delta(before, "a log position");
+        before = pos;
     }
 }
 
@@ -684,6 +709,8 @@ void encode_payload(const Snapshot& s, Writer& w) {
     for (std::size_t k = 0; k < 2 * station::kModeCount; ++k) {
         w.u64(list_of(im, k).size());
     }
+    w.u64(s.order_pos.size());
+    w.u64(s.bill_pos.size());
 
     w.bytes(s.app);
     for (const station::PileImage& p : im.piles) {
@@ -735,6 +762,8 @@ void encode_payload(const Snapshot& s, Writer& w) {
             w.i32(id);
         }
     }
+    write_positions(w, s.order_pos);
+    write_positions(w, s.bill_pos);
 }
 
 }  // namespace
@@ -743,7 +772,8 @@ std::string encode_snapshot(const Snapshot& s) {
     const StationImage& im = s.station;
     // A typical station takes some 50 bytes per order and bill.
     Writer w(kHeaderSize + 256 + s.app.size() + im.piles.size() * 256 + im.cars.size() * 16 +
-             im.orders.size() * 24 + im.bills.size() * 32);
+             im.orders.size() * 24 + im.bills.size() * 32 + s.order_pos.size() * 2 +
+             s.bill_pos.size() * 2);
     w.begin();
     encode_payload(s, w);
     w.finish();
@@ -758,9 +788,9 @@ Snapshot decode_snapshot(std::string_view bytes) {
         malformed("it does not start with the snapshot magic");
     }
     const auto version = static_cast<std::uint32_t>(load_le(bytes.data() + 8, 4));
-    if (version != kSnapshotFormatVersion) {
-        malformed("format version " + std::to_string(version) + ", this build reads version " +
-                  std::to_string(kSnapshotFormatVersion));
+    if (version != kSnapshotFormatVersion && version != 1) {
+        malformed("format version " + std::to_string(version) +
+                  ", this build reads versions 1 to " + std::to_string(kSnapshotFormatVersion));
     }
     if (load_le(bytes.data() + 12, 4) != 0) {
         malformed("unknown header flags");
@@ -801,6 +831,10 @@ Snapshot decode_snapshot(std::string_view bytes) {
     n.bills = r.u64("the counts");
     for (std::uint64_t& count : n.lists) {
         count = r.u64("the counts");
+    }
+    if (version >= 2) {
+        n.order_pos = r.u64("the counts");
+        n.bill_pos = r.u64("the counts");
     }
     check_counts(n, r.left());
 
@@ -870,6 +904,8 @@ Snapshot decode_snapshot(std::string_view bytes) {
             id = r.i32("the waiting area or a re-dispatch group");
         }
     }
+    read_positions(r, s.order_pos, n.order_pos);
+    read_positions(r, s.bill_pos, n.bill_pos);
     if (r.left() != 0) {
         malformed(std::to_string(r.left()) + " bytes after the last section");
     }

@@ -51,6 +51,7 @@ class ChangeLog {
         std::vector<std::int64_t> bill_pos;
     };
     Image image() const { return Image{head_, order_pos_, bill_pos_}; }
+    /// Throws std::runtime_error if a position lies outside [0, head].
     void restore(Image image);
 
   private:
