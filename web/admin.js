@@ -1,7 +1,8 @@
 // The operator's page (GET /admin/index): the live station (piles with their cars, energy
 // and fees so far, totals; the waiting area; re-dispatch groups), a switch per pile and
 // all-on/all-off, reports per pile by day, ISO week or month with a chart and a CSV file,
-// and in simulation the clock (time, speed, steps) and fault injection. Live data: GET /admin/index/live.
+// and in simulation the clock (time, speed, steps) and fault injection. Live data:
+// GET /admin/index/live.
 import { $, Api, el, field, kwh, live, liveStatus, MODES, money, onSubmit, ORDER_STATES, PILE_STATES, say, show, table } from "./app.js";
 import { barChart } from "./chart.js";
 

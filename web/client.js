@@ -1,6 +1,7 @@
 // The driver's page (GET /client/index): log in or register, cars (add, edit, delete), a
 // charging request and its queue place live, change or cancel it, past orders with their
-// detailed bills, the balance and recharging, and changing the password. Live data comes from GET /client/index/live (app.js live()).
+// detailed bills, the balance and recharging, and changing the password. Live data comes
+// from GET /client/index/live (app.js live()).
 import { $, Api, el, field, kwh, live, liveStatus, MODES, money, onSubmit, ORDER_STATES, say, show, table } from "./app.js";
 
 const api = new Api("client_token", (msg) => { stream?.stop(); stream = null; show("login"); say(msg); });
