@@ -531,6 +531,9 @@ async function account(stack, browser) {
   await messageIs(other, "密码错误");
   await clientLogin(other, "acct@web.test", "pw-456");
   await other.locator("#cars td", { hasText: "新车" }).waitFor();
+  // Meanwhile the page that changed the password stayed logged in and live.
+  assert.ok(await page.locator("main[data-view=main]").isVisible(), "still logged in");
+  assert.equal(await text(page, "#live"), "实时");
   clean(page);
   clean(other);
 }
