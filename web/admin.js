@@ -1,7 +1,8 @@
 // The operator's page (GET /admin/index): the live station (piles with their cars, energy
 // and fees so far, totals; the waiting area; re-dispatch groups), a switch per pile and
 // all-on/all-off, reports per pile by day, ISO week or month with a chart and a CSV file,
-// and in simulation the clock and fault injection. Live data: GET /admin/index/live.
+// and in simulation the clock (time, speed, steps) and fault injection. Live data:
+// GET /admin/index/live.
 import { $, Api, el, field, kwh, live, liveStatus, MODES, money, onSubmit, ORDER_STATES, PILE_STATES, say, show, table } from "./app.js";
 import { barChart } from "./chart.js";
 
@@ -43,7 +44,8 @@ async function login() {
 
 function render(d) {
   station = d;
-  $("station-time").textContent = d.time || "—";
+  if (clockAt && d.time && parseTime(d.time) > stationNow()) setClock(d.time, clockAt.speed);  // moved by someone else
+  else if (!clockAt) $("station-time").textContent = d.time || "—";
   const sum = (k) => d.charge_array.reduce((a, p) => a + (p[k] || 0), 0);
   $("totals").textContent = `累计充电 ${sum("total_charge_times")} 次，${kwh(sum("total_charge"))} kWh，总费用 ${money(sum("total_fee"))} 元`;
   $("piles").replaceChildren(...d.charge_array.map((p) => el("article", { className: `pile pile-${p.state}`, "data-pile": p.id },
@@ -88,7 +90,7 @@ async function runReport() {
     rows.push(r.data);
   }
   report = rows;
-  $("report-span").textContent = rows.length ? `${rows[0].from} 至 ${rows[0].to}` : "";
+  $("report-span").textContent = rows.length ? `${PERIODS[period]}：${rows[0].from} 起，${rows[0].to} 止（不含）` : "";
   $("report-chart").replaceChildren(barChart(rows.map((r) => r.id), [
     { name: "充电量 kWh", values: rows.map((r) => r.total_charge), className: "kwh" },
     { name: "总费用 元", values: rows.map((r) => r.total_fee), className: "fee" },
@@ -96,6 +98,8 @@ async function runReport() {
   $("report-table").replaceChildren(table(REPORT_COLUMNS, rows));
   $("report-csv").disabled = false;
 }
+
+const PERIODS = { day: "日报", week: "周报（ISO 周，周一至周日）", month: "月报" };
 
 const REPORT_COLUMNS = [
   { title: "充电桩", key: "id" },
@@ -126,9 +130,44 @@ async function clock(body) {
     return say(r.msg);
   }
   $("sim").hidden = false;
-  $("clock-time").textContent = r.data.time;
+  setClock(r.data.time, r.data.speed);
   $("clock-speed").textContent = String(r.data.speed);
+  if (!$("clock-time-input").value && r.data.time) $("clock-time-input").value = r.data.time.replace(" ", "T");
   if (body) say(r.msg, "ok");
+}
+
+// The simulated clock as last read ({ms, speed, wall}): shown running in the page, since
+// the station's state (the live events) is only published when something changes. A live
+// state later than the page's reckoning means the clock was moved elsewhere.
+let clockAt = null;
+const parseTime = (t) => {
+  const [d, h] = t.split(" ");
+  const [y, mo, da] = d.split("-").map(Number);
+  const [hh, mm, ss] = h.split(":").map(Number);
+  return Date.UTC(y, mo - 1, da, hh, mm, ss);
+};
+const formatTime = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+const stationNow = () => clockAt.ms + Math.floor((Date.now() - clockAt.wall) * clockAt.speed);
+
+function setClock(time, speed) {
+  clockAt = { ms: parseTime(time), speed, wall: Date.now() };
+  paintClock();
+}
+
+function paintClock() {
+  const t = formatTime(stationNow());
+  $("clock-time").textContent = t;
+  $("station-time").textContent = t;
+}
+
+setInterval(() => { if (clockAt?.speed > 0 && !$("sim").hidden) paintClock(); }, 500);
+
+/** The datetime-local input's value ("2026-11-25T08:00" or with seconds) as the API's time. */
+function setTime() {
+  const v = $("clock-time-input").value;
+  if (!v) return say("请选择时间");
+  const [date, t] = v.split("T");
+  clock({ time: `${date} ${t.length === 5 ? `${t}:00` : t}` });
 }
 
 async function pileOp(path, body, done) {
@@ -146,6 +185,7 @@ $("report-csv").addEventListener("click", downloadCsv);
 $("step-10m").addEventListener("click", () => clock({ advance_seconds: 600 }));
 $("step-1h").addEventListener("click", () => clock({ advance_seconds: 3600 }));
 onSubmit("speed-form", () => clock({ speed: Number(field("clock-speed-input")) }));
+onSubmit("time-form", setTime);
 onSubmit("fault-form", () => pileOp("/admin/sim/fault", { charge_id: $("fault-pile").value, minutes: Number(field("fault-minutes") || 0) }, "已注入故障"));
 $("recover").addEventListener("click", () => pileOp("/admin/sim/recover", { charge_id: $("fault-pile").value }, "已恢复"));
 if (api.token) enter(); else show("login");

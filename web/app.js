@@ -97,18 +97,22 @@ export class Api {
 /**
  * The page's live stream (GET /{role}/index/live): a single-use ticket is taken with the
  * token, then an EventSource receives `eventName` events (the envelope; `onData` gets its
- * data). On an error the stream is reopened with a fresh ticket after a pause that grows
- * to 10 s; an `expired` event (or a 401 for the ticket) ends the session.
- * `onStatus(text)` shows the connection's state. Returns {stop}.
+ * data). On an error (the server restarted, the network dropped) the stream is reopened
+ * with a fresh ticket after a pause of 1 s that doubles up to 5 s, less a random part of up
+ * to half (many pages do not come back in step); until an event arrives again the state
+ * stays "reconnecting". An `expired` event (or a 401 for the ticket) ends the session.
+ * `onStatus(text, state)` shows the connection's state: "wait" (first connection), "off"
+ * (reconnecting or stopped), "on". Returns {stop}.
  */
 export function live(api, role, eventName, onData, onStatus) {
   let source = null;
   let stopped = false;
   let pause = 1000;
   let timer = null;
+  let lost = false;
   async function open() {
     if (stopped) return;
-    onStatus("连接中…", "wait");
+    if (!lost) onStatus("连接中…", "wait");
     const t = await api.call("POST", `/${role}/index/live/ticket`);
     if (stopped) return;
     if (!t.ok) {
@@ -118,6 +122,7 @@ export function live(api, role, eventName, onData, onStatus) {
     source = new EventSource(`/${role}/index/live?ticket=${encodeURIComponent(t.data.ticket)}`);
     source.addEventListener(eventName, (e) => {
       pause = 1000;
+      lost = false;
       onStatus("实时", "on");
       let env;
       try { env = JSON.parse(e.data); } catch { return; }
@@ -138,10 +143,11 @@ export function live(api, role, eventName, onData, onStatus) {
     });
   }
   function retry() {
+    lost = true;
     onStatus("已断开，重连中…", "off");
     clearTimeout(timer);
-    timer = setTimeout(open, pause);
-    pause = Math.min(pause * 2, 10000);
+    timer = setTimeout(open, pause * (0.5 + Math.random() / 2));
+    pause = Math.min(pause * 2, 5000);
   }
   function stop() {
     stopped = true;

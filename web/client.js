@@ -1,11 +1,13 @@
-// The driver's page (GET /client/index): log in or register, cars, a charging request and
-// its queue place live, change or cancel it, past orders with their detailed bills, the
-// balance and recharging. Live data comes from GET /client/index/live (app.js live()).
+// The driver's page (GET /client/index): log in or register, cars (add, edit, delete), a
+// charging request and its queue place live, change or cancel it, past orders with their
+// detailed bills, the balance and recharging, and changing the password. Live data comes
+// from GET /client/index/live (app.js live()).
 import { $, Api, el, field, kwh, live, liveStatus, MODES, money, onSubmit, ORDER_STATES, say, show, table } from "./app.js";
 
 const api = new Api("client_token", (msg) => { stream?.stop(); stream = null; show("login"); say(msg); });
 let stream = null;
 let state = { current: [], history: [], car_array: [], balance: 0 };
+let editing = null;  // the car being edited, as it was when its form opened
 
 const carName = (id) => (state.car_array.find((c) => c.car_id === id) || {}).name || `#${id}`;
 
@@ -89,8 +91,11 @@ function renderCars(cars) {
   $("cars").replaceChildren(table([
     { title: "名称", value: (c) => c.name },
     { title: "电量 / 容量 (kWh)", value: (c) => `${kwh(c.power_current)} / ${kwh(c.power_capacity)}` },
-    { title: "", value: (c) => el("button", { type: "button", className: "small secondary", text: "删除", onclick: () => removeCar(c) }) },
+    { title: "", value: (c) => el("span", { className: "row" },
+      el("button", { type: "button", className: "small secondary", "data-edit": c.car_id, text: "修改", onclick: () => editCar(c) }),
+      el("button", { type: "button", className: "small secondary", "data-delete": c.car_id, text: "删除", onclick: () => removeCar(c) })) },
   ], cars, "还没有车辆"));
+  if (editing && !cars.some((c) => c.car_id === editing.car_id)) closeEdit();
   const select = $("order-car");
   const chosen = select.value;
   select.replaceChildren(...cars.map((c) => el("option", { value: c.car_id, text: c.name })));
@@ -108,6 +113,40 @@ async function addCar() {
   if (!r.ok) return say(r.msg);
   say("车辆已添加", "ok");
   $("car-form").reset();
+  refreshInfo();
+}
+
+function editCar(c) {
+  editing = c;
+  $("car-edit-title").textContent = `修改车辆：${c.name}`;
+  $("edit-name").value = c.name;
+  $("edit-capacity").value = String(c.power_capacity);
+  $("edit-current").value = String(c.power_current);
+  $("car-edit-form").hidden = false;
+  $("edit-name").focus();
+}
+
+function closeEdit() {
+  editing = null;
+  $("car-edit-form").hidden = true;
+}
+
+/** Sends only what changed: a car with an open order may still be renamed. */
+async function saveCar() {
+  if (!editing) return;
+  const body = { car_id: editing.car_id };
+  const name = field("edit-name");
+  const capacity = Number(field("edit-capacity"));
+  const current = Number(field("edit-current"));
+  if (name !== editing.name) body.name = name;
+  if (capacity !== editing.power_capacity) body.power_capacity = capacity;
+  if (current !== editing.power_current) body.power_current = current;
+  if (Object.keys(body).length === 1) return say("没有修改任何内容");
+  if (current > capacity) return say("当前电量不能大于电池容量");
+  const r = await api.call("PATCH", "/client/index/car", body);
+  if (!r.ok) return say(r.msg);
+  say("车辆已修改", "ok");
+  closeEdit();
   refreshInfo();
 }
 
@@ -167,7 +206,29 @@ async function recharge() {
   say("充值成功", "ok");
 }
 
+/**
+ * A new password ends every session of the account but this one, which goes on with the
+ * token in the answer. The stream is stopped first: with the old token it would end
+ * (`expired`) and send the page to the log-in.
+ */
+async function changePassword() {
+  const next = $("new-password").value;
+  if (next !== $("new-password-again").value) return say("两次输入的新密码不一致");
+  stream?.stop();
+  const r = await api.call("POST", "/client/index/information", { old_password: $("old-password").value, new_password: next });
+  if (r.ok && r.data?.token) api.remember(r.data.token);
+  if (r.status === 401) return;  // the session had ended anyway: back at the log-in
+  stream = live(api, "client", "orders", render, liveStatus);
+  if (!r.ok) return say(r.msg);
+  $("password-form").reset();
+  $("password-box").open = false;
+  say(r.msg || "密码已修改", "ok");
+}
+
 onSubmit("login-form", login);
+onSubmit("car-edit-form", saveCar);
+$("car-edit-cancel").addEventListener("click", closeEdit);
+onSubmit("password-form", changePassword);
 $("register").addEventListener("click", register);
 onSubmit("car-form", addCar);
 onSubmit("order-form", order);

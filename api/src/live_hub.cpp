@@ -18,13 +18,19 @@ struct Outgoing {
 
 }  // namespace
 
-LiveHub::LiveHub(LiveOptions options, Render render, Version version, Send send, Now now)
+LiveHub::LiveHub(LiveOptions options, Render render, Version version, Send send, Now now,
+                 Steady steady)
     : options_(options),
       render_(std::move(render)),
       version_(std::move(version)),
       send_(std::move(send)),
       now_(std::move(now)),
-      thread_([this] { run(); }) {}
+      steady_(steady ? std::move(steady)
+                     : Steady([] { return std::chrono::steady_clock::now(); })) {
+    if (options_.own_thread) {
+        thread_ = std::thread([this] { run(); });
+    }
+}
 
 LiveHub::~LiveHub() {
     stop();
@@ -51,7 +57,7 @@ std::optional<std::string> LiveHub::open(std::uint64_t id, const LiveGrant& gran
             return std::nullopt;
         }
         ++per_key_[key];
-        streams_[id] = Stream{grant, key, false, "", std::chrono::steady_clock::now()};
+        streams_[id] = Stream{grant, key, false, "", steady_()};
     }
     const auto state = render_(grant);
     std::lock_guard lock(mutex_);
@@ -76,7 +82,7 @@ void LiveHub::activate(std::uint64_t id) {
             return;
         }
         it->second.active = true;
-        it->second.wrote = std::chrono::steady_clock::now();
+        it->second.wrote = steady_();
     }
     wake_.notify_all();
 }
@@ -124,17 +130,22 @@ void LiveHub::run() {
             break;
         }
         lock.unlock();
-        const std::string version = version_();
-        const bool changed = version != seen_version_;
-        seen_version_ = version;
-        tick(changed);
+        check();
         lock.lock();
     }
 }
 
+void LiveHub::check() {
+    std::lock_guard lock(check_mutex_);
+    const std::string version = version_();
+    const bool changed = version != seen_version_;
+    seen_version_ = version;
+    tick(changed);
+}
+
 void LiveHub::tick(bool changed) {
     const std::int64_t now_s = now_();
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = steady_();
     std::vector<std::pair<std::uint64_t, LiveGrant>> to_render;
     std::vector<Outgoing> out;
     {
@@ -153,11 +164,13 @@ void LiveHub::tick(bool changed) {
             }
         }
     }
-    // Rendered outside the lock (it reads the store); one rendering per subscriber.
+    // Rendered outside the lock (it reads the store); one rendering per subscriber and
+    // token version: a stream of a token that a password change ended must get `expired`,
+    // not the state rendered for the account's new token.
     std::map<std::string, std::optional<std::string>> rendered;
     std::vector<std::pair<std::uint64_t, std::optional<std::string>>> states;
     for (const auto& [id, grant] : to_render) {
-        const std::string key = key_of(grant);
+        const std::string key = key_of(grant) + "/" + std::to_string(grant.version);
         auto it = rendered.find(key);
         if (it == rendered.end()) {
             it = rendered.emplace(key, render_(grant)).first;

@@ -47,16 +47,8 @@ export class Stack {
     this.spawnLogged("scheduler", this.opts.bin.scheduler, ["--broker", broker, "--profile", profile,
       "--client-id", "web-scheduler", "--sim-start", "2026-11-25 06:00:00", "--sim-speed", "0"]);
     this.spawnLogged("pile-sim", this.opts.bin.pileSim, ["--broker", broker, "--profile", profile]);
-    const portFile = path.join(this.dir, "api.port");
-    fs.rmSync(portFile, { force: true });  // a stale one from an earlier run
-    this.spawnLogged("api", this.opts.bin.api, ["--broker", broker, "--db", path.join(this.dir, "api.db"),
-      "--port", "0", "--port-file", portFile, "--password-iterations", "1000", "--threads", "8",
-      "--web-root", path.join(this.opts.repo, "web"), ...(this.opts.apiArgs || [])],
-    { STATION_ADMIN_ACCOUNT: ADMIN.account, STATION_ADMIN_PASSWORD: ADMIN.password, STATION_JWT_SECRET: SECRET });
-    const port = await waitFor("station-api's port", () => {
-      try { return fs.readFileSync(portFile, "utf8").trim(); } catch { return ""; }
-    });
-    this.base = `http://127.0.0.1:${port}`;
+    this.broker = broker;
+    await this.startApi(0);
     this.adminToken = (await this.call("POST", "/admin/login", ADMIN)).data.token;
     await waitFor("every pile on and idle", async () => {
       const m = await this.call("GET", "/admin/index/manage", undefined, this.adminToken);
@@ -65,11 +57,43 @@ export class Stack {
     return this;
   }
 
+  /** Starts station-api on `port` (0: a free one) with the stack's database; sets `base`. */
+  async startApi(port) {
+    const portFile = path.join(this.dir, "api.port");
+    fs.rmSync(portFile, { force: true });  // a stale one from an earlier run
+    this.api = this.spawnLogged("api", this.opts.bin.api, ["--broker", this.broker, "--db", path.join(this.dir, "api.db"),
+      "--port", String(port), "--port-file", portFile, "--password-iterations", "1000", "--threads", "8",
+      "--web-root", path.join(this.opts.repo, "web"), ...(this.opts.apiArgs || [])],
+    { STATION_ADMIN_ACCOUNT: ADMIN.account, STATION_ADMIN_PASSWORD: ADMIN.password, STATION_JWT_SECRET: SECRET });
+    const bound = await waitFor("station-api's port", () => {
+      try { return fs.readFileSync(portFile, "utf8").trim(); } catch { return ""; }
+    });
+    this.base = `http://127.0.0.1:${bound}`;
+    this.port = Number(bound);
+  }
+
+  /** Stops station-api with `signal` (SIGTERM: a restart; SIGKILL: a crash) and waits for it to exit. */
+  async stopApi(signal = "SIGTERM") {
+    const p = this.api;
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    await exited;
+  }
+
+  /** station-api again on the same port and database, once it shows the station. */
+  async restartApi() {
+    await this.startApi(this.port);
+    await waitFor("station-api answering", async () => {
+      try { return (await this.call("GET", "/admin/index/manage", undefined, this.adminToken)).data?.charge_array?.length > 0; } catch { return false; }
+    });
+  }
+
   async stop() {
     for (const p of this.procs.reverse()) {
-      if (p.exitCode === null) p.kill("SIGTERM");
+      if (p.exitCode === null && p.signalCode === null) p.kill("SIGTERM");
     }
-    await Promise.all(this.procs.map((p) => (p.exitCode === null
+    await Promise.all(this.procs.map((p) => (p.exitCode === null && p.signalCode === null
       ? new Promise((r) => { const t = setTimeout(() => { p.kill("SIGKILL"); r(); }, 5000); p.on("exit", () => { clearTimeout(t); r(); }); })
       : null)));
     if (this.brokerPid) { try { process.kill(this.brokerPid, "SIGTERM"); } catch { /* gone */ } }
@@ -104,6 +128,11 @@ export class Stack {
 
   async advance(seconds) {
     const r = await this.call("POST", "/admin/sim/clock", { advance_seconds: seconds }, this.adminToken);
+    if (r.code !== 0) throw new Error(`clock: ${r.msg}`);
+  }
+
+  async setTime(time) {
+    const r = await this.call("POST", "/admin/sim/clock", { time }, this.adminToken);
     if (r.code !== 0) throw new Error(`clock: ${r.msg}`);
   }
 

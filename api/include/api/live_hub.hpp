@@ -38,6 +38,9 @@ struct LiveOptions {
     int max_streams_per_user = 4;  ///< open streams of one account (a few tabs)
     std::chrono::milliseconds keep_alive{15000};
     std::chrono::milliseconds check_every{100};
+    /// Whether the hub runs its own thread of checks; without it the owner calls check()
+    /// (the unit tests, which drive time by hand).
+    bool own_thread = true;
 };
 
 class LiveHub {
@@ -51,8 +54,11 @@ class LiveHub {
     using Version = std::function<std::string()>;
     /// UTC seconds now.
     using Now = std::function<std::int64_t()>;
+    /// Monotonic time now (keep-alive timing); steady_clock's when not given.
+    using Steady = std::function<std::chrono::steady_clock::time_point()>;
 
-    LiveHub(LiveOptions options, Render render, Version version, Send send, Now now);
+    LiveHub(LiveOptions options, Render render, Version version, Send send, Now now,
+            Steady steady = {});
     ~LiveHub();
     LiveHub(const LiveHub&) = delete;
     LiveHub& operator=(const LiveHub&) = delete;
@@ -65,6 +71,10 @@ class LiveHub {
     void activate(std::uint64_t id);
     /// Stream `id` is gone (thread-safe, quick; a no-op for an unknown id).
     void closed(std::uint64_t id);
+    /// One check in the caller's thread, as the hub's own thread makes every `check_every`:
+    /// asks `Version`, renders and sends what changed, keep-alives and expiries. For a hub
+    /// without its own thread (LiveOptions::own_thread false); safe beside one anyway.
+    void check();
     /// Ends every stream and the thread.
     void stop();
     /// Open streams (for tests and the caps).
@@ -91,7 +101,9 @@ class LiveHub {
     Version version_;
     Send send_;
     Now now_;
+    Steady steady_;
     mutable std::mutex mutex_;
+    std::mutex check_mutex_;  ///< one check at a time (seen_version_)
     std::condition_variable wake_;
     std::unordered_map<std::uint64_t, Stream> streams_;
     std::map<std::string, int> per_key_;
