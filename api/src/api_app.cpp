@@ -307,21 +307,34 @@ std::optional<contract::SchedulerReply> ApiApp::outcome(
     return change(std::move(request), failure);
 }
 
-std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply& reply) {
+std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply& reply,
+                                                 std::int64_t user_id,
+                                                 std::optional<std::int64_t> id) {
     if (!reply.order || reply.run.empty()) {
+        return std::nullopt;
+    }
+    auto row = order_record(reply.run, *reply.order);
+    if (!row) {
         return std::nullopt;
     }
     if (!scheduler_.wait_applied(reply.run, reply.pos, options_.applied_timeout)) {
         // The log has not brought it yet (the API is busy or catching up): the order as the
-        // scheduler answered is stored now, so that the answer and the reads after it show
-        // it; the log's own copy (the same state or a later one) follows, and settling is
-        // once per order whichever comes first.
-        if (const auto row = order_record(reply.run, *reply.order)) {
-            store_.record_order(*row);
+        // scheduler answered is stored now, so that the reads after the answer show it; the
+        // log's own copy (the same state or a later one) follows, and settling is once per
+        // order whichever comes first.
+        store_.record_order(*row);
+    }
+    // The answer shows the order as the change left it, which the reply carries: no need to
+    // read the row back, only a new order's API id.
+    if (!id) {
+        id = store_.order_id_by_key(row->station_key);
+        if (!id) {
+            return std::nullopt;
         }
     }
-    const auto id = store_.order_id_by_key(reply.run + "/" + std::to_string(reply.order->order));
-    return id ? store_.order(*id) : std::nullopt;
+    row->id = *id;
+    row->user_id = user_id;
+    return row;
 }
 
 HttpResponse ApiApp::once_per_key(Context& c,

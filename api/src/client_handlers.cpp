@@ -295,7 +295,7 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
     if (!reply) {
         return failure;
     }
-    const auto order = applied_order(*reply);
+    const auto order = applied_order(*reply, c.user->id);
     if (!order) {
         return http_error(500, "订单保存失败", "internal_error");
     }
@@ -357,15 +357,7 @@ HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
 
 OrderRecord ApiApp::answered_order(const contract::SchedulerReply& reply,
                                    const OrderRecord& before) {
-    // The order as stored once the log brought the change; if it has not yet, as the
-    // scheduler answered, under its API id.
-    if (auto stored = applied_order(reply)) {
-        return *stored;
-    }
-    OrderRecord o = reply.order ? order_record(reply.run, *reply.order).value_or(before) : before;
-    o.id = before.id;
-    o.user_id = before.user_id;
-    return o;
+    return applied_order(reply, before.user_id, before.id).value_or(before);
 }
 
 HttpResponse ApiApp::cancel_order(Context& c, const std::string& request_id) {

@@ -206,18 +206,13 @@ bool SchedulerLink::catch_up() {
 }
 
 void SchedulerLink::applied() {
-    std::lock_guard lock(applied_mutex_);
-    applied_cv_.notify_all();
+    waiters_.reached(store_.log_position());
 }
 
 bool SchedulerLink::wait_applied(const std::string& run, std::int64_t pos,
                                  std::chrono::milliseconds timeout) {
-    auto reached = [&] {
-        const LogPosition have = store_.log_position();
-        return have.run == run && have.pos >= pos;
-    };
-    std::unique_lock lock(applied_mutex_);
-    if (applied_cv_.wait_for(lock, timeout, reached)) {
+    if (waiters_.wait(
+            run, pos, [this] { return store_.log_position(); }, timeout)) {
         return true;
     }
     catch_up_wanted_ = true;

@@ -317,6 +317,13 @@ Store::Store(const std::string& path, int readers, int schema) {
             position_ = std::move(*row);
         }
     }
+    // The log's copy need not wait for the disk: a power cut can lose only its last
+    // transactions, rows and position together, and the catch-up brings them back from the
+    // scheduler's journal (the next FULL commit on this WAL makes them durable anyway).
+    // Everything that is not in the log (accounts, cars, recharges) stays synchronous=FULL.
+    // A connection of its own, so the setting is not switched back and forth per batch.
+    log_writer_ = open_connection(path, false);
+    *log_writer_ << "PRAGMA synchronous=NORMAL", now;
     for (int i = 0; i < std::max(1, readers); ++i) {
         auto r = std::make_unique<Reader>();
         r->session = open_connection(path, true);
@@ -544,7 +551,7 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     std::lock_guard lock(mutex_);
     Session& s = *writer_;
     touched_users_.clear();
-    const auto stored = transaction(s, [&] { return write_order(o); });
+    const auto stored = transaction(s, [&] { return write_order(s, o); });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
@@ -556,23 +563,9 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
                           const std::vector<OrderRecord>& orders,
                           const std::vector<BillRecord>& bills) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
+    Session& s = *log_writer_;
     bool closed = false;
     touched_users_.clear();
-    // The log's copy need not wait for the disk: a power cut can lose only its last
-    // transactions, rows and position together, and the catch-up brings them back from the
-    // scheduler's journal. (The next FULL commit on this WAL makes them durable anyway.)
-    // Everything that is not in the log (accounts, cars, recharges) stays synchronous=FULL.
-    s << "PRAGMA synchronous=NORMAL", now;
-    struct Full {
-        Session& s;
-        ~Full() {
-            try {
-                s << "PRAGMA synchronous=FULL", now;
-            } catch (...) {
-            }
-        }
-    } full{s};
     const bool applied = transaction(s, [&] {
         LogPosition stored;
         {
@@ -589,10 +582,10 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
         }
         // Bills first: a reader that sees an order closed sees its bills.
         for (const BillRecord& b : bills) {
-            write_bill(b);
+            write_bill(s, b);
         }
         for (const OrderRecord& o : orders) {
-            closed = write_order(o).has_value() && o.closed() ? true : closed;
+            closed = write_order(s, o).has_value() && o.closed() ? true : closed;
         }
         s << "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
              "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
@@ -654,8 +647,7 @@ void Store::forget_touched_users() {
     touched_users_.clear();
 }
 
-std::optional<std::int64_t> Store::write_order(const OrderRecord& o) {
-    Session& s = *writer_;
+std::optional<std::int64_t> Store::write_order(Session& s, const OrderRecord& o) {
     {
         Statement find(s);
         find << "SELECT id, open, settled, user_id, log_pos FROM orders WHERE station_key = ?",
@@ -778,15 +770,14 @@ std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {
 
 bool Store::record_bill(const BillRecord& b) {
     std::lock_guard lock(mutex_);
-    const bool added = transaction(*writer_, [&] { return write_bill(b); });
+    const bool added = transaction(*writer_, [&] { return write_bill(*writer_, b); });
     if (added) {
         ++bills_version_;
     }
     return added;
 }
 
-bool Store::write_bill(const BillRecord& b) {
-    Session& s = *writer_;
+bool Store::write_bill(Session& s, const BillRecord& b) {
     {
         s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, "
              "hours, charge_fee, "

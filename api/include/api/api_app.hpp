@@ -147,8 +147,12 @@ class ApiApp {
     HttpResponse create_order(Context& c, const std::string& request_id);
     HttpResponse change_order(Context& c, const std::string& request_id);
     HttpResponse cancel_order(Context& c, const std::string& request_id);
-    /// The stored order the reply names, once the log has brought it (nullopt if not yet).
-    std::optional<OrderRecord> applied_order(const contract::SchedulerReply& reply);
+    /// The order a change's reply names, as the change left it, once stored (the log has
+    /// brought it, or it is stored from the reply), so that the client's next read shows it;
+    /// `id` is its API id if known (else looked up). Nullopt if the reply names no order.
+    std::optional<OrderRecord> applied_order(const contract::SchedulerReply& reply,
+                                             std::int64_t user_id,
+                                             std::optional<std::int64_t> id = std::nullopt);
     /// The order a change's reply names: as stored once applied, else as answered.
     OrderRecord answered_order(const contract::SchedulerReply& reply, const OrderRecord& before);
     /// After a change: takes the scheduler's state at once, so the next read sees it.

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <thread>
 
+#include "api/position_waiters.hpp"
 #include "api/station_view.hpp"
 #include "api/store.hpp"
 #include "bus/inbox.hpp"
@@ -115,9 +116,7 @@ class SchedulerLink final : public SchedulerPort {
     std::mutex head_mutex_;
     LogPosition named_head_;
     std::chrono::steady_clock::time_point behind_since_{};
-    // Waiters for a position.
-    std::mutex applied_mutex_;
-    std::condition_variable applied_cv_;
+    PositionWaiters waiters_;
     // Last, so that it is destroyed first: Paho's thread may still be in a callback that
     // uses the members above until the client is gone.
     std::unique_ptr<bus::MqttClient> client_;

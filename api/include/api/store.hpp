@@ -209,9 +209,9 @@ class Store {
     void migrate(int target);
     template <typename F>
     auto read(F&& query);
-    // In a transaction of the writer, with mutex_ held.
-    std::optional<std::int64_t> write_order(const OrderRecord& order);
-    bool write_bill(const BillRecord& bill);
+    // In a transaction of `s` (the writer or the log's writer), with mutex_ held.
+    std::optional<std::int64_t> write_order(Poco::Data::Session& s, const OrderRecord& order);
+    bool write_bill(Poco::Data::Session& s, const BillRecord& bill);
     /// After a commit: forgets the cached rows of the users whose orders were written.
     void forget_touched_users();
 
@@ -219,8 +219,9 @@ class Store {
     ReadCache<std::int64_t, AdminRecord> admins_;               // by id
     ReadCache<std::int64_t, std::vector<OrderRecord>> orders_;  // by user id * 2 + open
     std::vector<std::int64_t> touched_users_;                   // by the writer, in a write
-    std::mutex mutex_;                                          // the writer
-    std::unique_ptr<Poco::Data::Session> writer_;
+    std::mutex mutex_;                                          // both writers
+    std::unique_ptr<Poco::Data::Session> writer_;               // synchronous=FULL
+    std::unique_ptr<Poco::Data::Session> log_writer_;  // the log's copy: synchronous=NORMAL
     std::vector<std::unique_ptr<Reader>> readers_;
     std::atomic<std::int64_t> cars_version_{0};
     std::atomic<std::int64_t> bills_version_{0};
