@@ -21,13 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using harness::when;
-
-// A state reply's time (station ms) as scenario time.
-station::TimeMs scenario_time(const json& stamp) {
-    return stamp["at_ms"].get<station::TimeMs>() - harness::kScenarioDay0;
-}
-
 class Driver {
   public:
     explicit Driver(Probe& probe) : probe_(probe) {}
@@ -122,33 +115,7 @@ class Driver {
     }
 
     // The state in the replay's snapshot form (scenario-format.md).
-    json snapshot(const json& events) {
-        const json s = state();
-        json line = when(scenario_time(s));
-        line["events"] = events;
-        line["piles"] = json::array();
-        for (const auto& p : s["piles"]) {
-            json queue = json::array();
-            for (const auto& c : p["queue"]) {
-                queue.push_back(
-                    json{{"car", c["car"]}, {"kwh", c["charged_kwh"]}, {"fee", c["fee"]}});
-            }
-            line["piles"].push_back(json{{"id", p["id"]}, {"state", p["state"]}, {"queue", queue}});
-        }
-        for (const char* area : {"waiting", "redispatch"}) {
-            line[area] = json::array();
-            for (const auto& c : s[area]) {
-                line[area].push_back(
-                    json{{"car", c["car"]},
-                         {"number", c["number"]},
-                         {"mode", c["mode"]},
-                         // the need it waits with
-                         {"kwh", std::string(area) == "waiting" ? c["requested_kwh"]
-                                                                : c["remaining_kwh"]}});
-            }
-        }
-        return line;
-    }
+    json snapshot(const json& events) { return harness::snapshot_line(state(), events); }
 
     // Every order's bills in the replay's final-line form, and when the last one closed.
     json final_line(station::TimeMs last_event) {
@@ -156,23 +123,7 @@ class Driver {
         r.op = contract::RequestOp::Bills;
         const auto reply = request(r);
         REQUIRE(reply.ok);
-        station::TimeMs end = last_event;
-        json bills = json::array();
-        for (const auto& o : reply.data["orders"]) {
-            if (o["closed"].is_object()) {
-                end = std::max(end, scenario_time(o["closed"]));
-            }
-            json sessions = json::array();
-            for (const auto& b : o["sessions"]) {
-                sessions.push_back(harness::session_line(
-                    b["pile"], scenario_time(b["start"]), scenario_time(b["stop"]), b["kwh"],
-                    b["hours"], b["charge_fee"], b["service_fee"], b["total_fee"]));
-            }
-            bills.push_back(
-                harness::order_line({o["car"], o["number"], o["state"], o["kwh"], o["charge_fee"],
-                                     o["service_fee"], o["total_fee"], sessions}));
-        }
-        return json{{"end", when(end)}, {"bills", bills}};
+        return harness::final_bills_line(reply.data, last_event);
     }
 
     bool all_closed() {

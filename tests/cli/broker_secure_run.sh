@@ -9,38 +9,16 @@
 set -euo pipefail
 src=$1
 build=$2
-dir=$(mktemp -d)
-chmod 711 "$dir"  # mosquitto, dropping root, reaches the run's broker files in here
-run_pid=""
-cleanup() {
-    if [ -n "$run_pid" ]; then
-        kill "$run_pid" 2>/dev/null || true
-        wait "$run_pid" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
 # shellcheck source=tests/cli/broker_lib.sh
 . "$src/tests/cli/broker_lib.sh"
-run=$dir/run
+# shellcheck source=tests/cli/run_lib.sh
+. "$src/tests/cli/run_lib.sh"
 
-STATION_BIN_DIR=$build STATION_RUN_DIR=$run STATION_ADMIN_ACCOUNT=admin@secure.test \
-    STATION_ADMIN_PASSWORD=secure-admin \
-    "$src/deploy/run.sh" --secure --no-demo --port 0 --http-port 0 >"$dir/out.txt" 2>"$dir/err.txt" &
-run_pid=$!
-for _ in $(seq 1 150); do
-    grep -q '^Ctrl-C stops everything' "$dir/out.txt" && break
-    kill -0 "$run_pid" 2>/dev/null || break
-    sleep 0.1
-done
-grep -q '^Ctrl-C stops everything' "$dir/out.txt" ||
-    { cat "$dir/out.txt" "$dir/err.txt"; echo "FAIL: deploy/run.sh --secure did not start"; exit 1; }
+run_start 150 admin@secure.test secure-admin --secure --no-demo --port 0 --http-port 0
 broker_port=$(cat "$run/broker/broker.port")
 monitor_password=$(sed -n "s/.* -u monitor -P '\([^']*\)'.*/\1/p" "$dir/out.txt")
-api=http://127.0.0.1:$(cat "$run/api.port")
 
-token=$(curl -s -X POST "$api/admin/login" -d '{"account":"admin@secure.test","password":"secure-admin"}' |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+token=$(admin_token admin@secure.test secure-admin)
 answer=""
 for _ in $(seq 1 50); do  # until the services are connected and subscribed
     answer=$(curl -s "$api/admin/sim/clock" -H "token: $token")
@@ -52,16 +30,11 @@ case "$answer" in
     *) fail "a REST request did not go through: $answer" ;;
 esac
 for pile in F1 F2 T1 T2 T3; do  # the piles of bupt-2023, run.sh's default profile
-    state=""
-    for _ in $(seq 1 50); do
-        state=$(curl -s "$api/admin/index/charge?charge_id=$pile" -H "token: $token")
-        case "$state" in *'"state":"REST"'*) break ;; esac
-        sleep 0.2
-    done
-    case "$state" in
-        *'"state":"REST"'*) ok "pile $pile logs in with its account and comes online" ;;
-        *) fail "pile $pile did not come online: $state" ;;
-    esac
+    if state=$(pile_comes_online "$token" "$pile" 50); then
+        ok "pile $pile logs in with its account and comes online"
+    else
+        fail "pile $pile did not come online: $state"
+    fi
 done
 
 mode=$(stat -c %a "$run/broker.passwd")
@@ -103,19 +76,7 @@ else
     ok "the monitor cannot send requests"
 fi
 
-kill -TERM "$run_pid"
-wait "$run_pid" 2>/dev/null || true
-run_pid=""
-left=""
-for _ in $(seq 1 50); do  # the broker saves its data as it stops
-    left=""
-    for pid in $(cat "$run/pids"); do
-        kill -0 "$pid" 2>/dev/null && left="$left $pid"
-    done
-    [ -z "$left" ] && break
-    sleep 0.1
-done
-[ -z "$left" ] && ok "stopping run.sh stops every process" || fail "processes left: $left"
+run_stop
 
 if [ "$fails" != 0 ]; then
     cat "$dir/out.txt" "$dir/err.txt" "$run/scheduler.log" "$run/api.log" "$run/broker/broker.log"

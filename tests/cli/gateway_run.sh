@@ -12,49 +12,22 @@
 set -euo pipefail
 src=$1
 build=$2
-dir=$(mktemp -d)
-chmod 711 "$dir"  # mosquitto, dropping root, reaches the run's broker files in here
-run_pid=""
-cleanup() {
-    if [ -n "$run_pid" ]; then
-        kill "$run_pid" 2>/dev/null || true
-        wait "$run_pid" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
 # shellcheck source=tests/cli/broker_lib.sh
 . "$src/tests/cli/broker_lib.sh"
-run=$dir/run
+# shellcheck source=tests/cli/run_lib.sh
+. "$src/tests/cli/run_lib.sh"
 
-STATION_BIN_DIR=$build STATION_RUN_DIR=$run STATION_ADMIN_ACCOUNT=admin@gateway.test \
-    STATION_ADMIN_PASSWORD=gateway-admin \
-    "$src/deploy/run.sh" --secure --gateway --no-demo --port 0 --http-port 0 \
-    >"$dir/out.txt" 2>"$dir/err.txt" &
-run_pid=$!
-for _ in $(seq 1 600); do  # the first run installs the simulator (npm ci)
-    grep -q '^Ctrl-C stops everything' "$dir/out.txt" && break
-    kill -0 "$run_pid" 2>/dev/null || break
-    sleep 0.1
-done
-grep -q '^Ctrl-C stops everything' "$dir/out.txt" ||
-    { cat "$dir/out.txt" "$dir/err.txt"; echo "FAIL: deploy/run.sh --gateway did not start"; exit 1; }
-api=http://127.0.0.1:$(cat "$run/api.port")
+# The first run installs the simulator (npm ci): up to a minute.
+run_start 600 admin@gateway.test gateway-admin --secure --gateway --no-demo --port 0 --http-port 0
 gateway_port=$(sed -n 's|^OCPP: *ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$dir/out.txt")
 
-token=$(curl -s -X POST "$api/admin/login" -d '{"account":"admin@gateway.test","password":"gateway-admin"}' |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+token=$(admin_token admin@gateway.test gateway-admin)
 for pile in F1 F2 T1 T2 T3; do  # the piles of bupt-2023, run.sh's default profile
-    state=""
-    for _ in $(seq 1 100); do
-        state=$(curl -s "$api/admin/index/charge?charge_id=$pile" -H "token: $token")
-        case "$state" in *'"state":"REST"'*) break ;; esac
-        sleep 0.2
-    done
-    case "$state" in
-        *'"state":"REST"'*) ok "pile $pile is online through its OCPP charger CP-$pile" ;;
-        *) fail "pile $pile did not come online: $state" ;;
-    esac
+    if state=$(pile_comes_online "$token" "$pile" 100); then
+        ok "pile $pile is online through its OCPP charger CP-$pile"
+    else
+        fail "pile $pile did not come online: $state"
+    fi
 done
 
 client=$(curl -s -X POST "$api/client/register" \
@@ -109,19 +82,7 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -u CP-F1:wrong-password \
 [ "$status" = 401 ] && ok "a charger with a wrong password is refused (401)" ||
     fail "a wrong password got HTTP $status"
 
-kill -TERM "$run_pid"
-wait "$run_pid" 2>/dev/null || true
-run_pid=""
-left=""
-for _ in $(seq 1 50); do
-    left=""
-    for pid in $(cat "$run/pids"); do
-        kill -0 "$pid" 2>/dev/null && left="$left $pid"
-    done
-    [ -z "$left" ] && break
-    sleep 0.1
-done
-[ -z "$left" ] && ok "stopping run.sh stops every process" || fail "processes left: $left"
+run_stop
 
 if [ "$fails" != 0 ]; then
     cat "$dir/out.txt" "$dir/err.txt" "$run/scheduler.log" "$run/gateway.log" "$run/api.log"
