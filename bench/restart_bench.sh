@@ -5,6 +5,8 @@
 #   bench/restart_bench.sh NEW_BUILD_DIR BASE_BUILD_DIR [N ...]    (default N: 1000000 10000000)
 # The journal is made by bench/make_journal.py: per order a submit, a change and a cancel,
 # pile faults and recoveries and clock steps, ten lines an order, on the bupt-2023 profile.
+# JOURNALS=DIR keeps the made journals there (journal-N) and reuses them on the next run
+# (making ten million lines takes about two minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 new=$(cd "$1" && pwd)
@@ -35,7 +37,13 @@ timed_start() {
 }
 printf '%-10s %-34s %s\n' commands "build, start" "wall ms to ready"
 for n in "${counts[@]}"; do
-    python3 "$root/bench/make_journal.py" "$n" >"$work/journal"
+    if [ -n "${JOURNALS:-}" ]; then
+        mkdir -p "$JOURNALS"
+        [ -s "$JOURNALS/journal-$n" ] || python3 "$root/bench/make_journal.py" "$n" >"$JOURNALS/journal-$n"
+        cp "$JOURNALS/journal-$n" "$work/journal"
+    else
+        python3 "$root/bench/make_journal.py" "$n" >"$work/journal"
+    fi
     cp "$work/journal" "$work/base.journal"
     ms=$(timed_start "$base/scheduler/service/station-scheduler" "$work/base.journal" "resumed run")
     printf '%-10s %-34s %s\n' "$n" "base (full replay)" "$ms"
