@@ -15,7 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kRecentReplies = 65536;
 constexpr std::size_t kCatchUpLimit = 2000;
 
 station::SimulatedClock make_clock(const ClockConfig& c, std::int64_t wall_ms) {
@@ -71,7 +70,7 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
       options_(std::move(options)),
       clock_(make_clock(options_.clock, wall_ms)),
       log_(std::move(log)),
-      links_(station_.pile_count()),
+      links_(station_.pile_count(), options_.offline_grace_ms),
       requests_topic_(contract::scheduler_requests_topic()),
       changes_(options_.run) {
     station_.record_events(true);
@@ -313,19 +312,8 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
         changes_.restore(std::move(log));
         journaled_t_ = app.at("journaled_t").get<station::TimeMs>();
         revision_ = app.at("revision").get<std::int64_t>();
-        const json& links = app.at("links");
-        if (!links.is_array() || links.size() != links_.size()) {
-            throw std::runtime_error("pile links of another station");
-        }
-        for (std::size_t p = 0; p < links_.size(); ++p) {
-            links_[p].session = links[p].at("session").get<std::string>();
-            links_[p].fault_from_disconnect = links[p].at("offline_fault").get<bool>();
-        }
-        for (const json& r : app.at("replies")) {
-            const std::string id = r.at(0).get<std::string>();
-            recent_replies_.emplace(id, r.at(1).get<std::string>());
-            recent_order_.push_back(id);
-        }
+        links_.restore(app.at("links"));
+        replies_.restore(app.at("replies"));
         return {app.at("clock_at").get<station::TimeMs>(), app.at("clock_speed").get<double>()};
     } catch (const std::exception& e) {
         throw std::runtime_error(std::string("the snapshot cannot be used: ") + e.what());
@@ -336,14 +324,6 @@ void SchedulerApp::maybe_snapshot() {
     if (!options_.save_snapshot || options_.snapshot_every <= 0 ||
         journal_lines_ - snapshot_lines_ < options_.snapshot_every) {
         return;
-    }
-    json links = json::array();
-    for (const PileLink& l : links_) {
-        links.push_back(json{{"session", l.session}, {"offline_fault", l.fault_from_disconnect}});
-    }
-    json replies = json::array();
-    for (const std::string& id : recent_order_) {
-        replies.push_back(json::array({id, recent_replies_.at(id)}));
     }
     ChangeLog::Image positions = changes_.image();  // its tables grow ahead: cut to size
     positions.order_pos.resize(std::min(positions.order_pos.size(), station_.orders().size()));
@@ -356,7 +336,7 @@ void SchedulerApp::maybe_snapshot() {
     snap.app = json{{"run", options_.run},         {"head", positions.head},
                     {"journaled_t", journaled_t_}, {"revision", revision_},
                     {"clock_at", station_.now()},  {"clock_speed", clock_.speed()},
-                    {"links", std::move(links)},   {"replies", std::move(replies)}}
+                    {"links", links_.image()},     {"replies", replies_.image()}}
                    .dump();
     try {
         options_.save_snapshot(snap, contract::to_json(start_line(journal_lines_)));
@@ -470,12 +450,7 @@ bool SchedulerApp::state_due(std::int64_t wall_ms) const {
 }
 
 void SchedulerApp::on_connected(std::int64_t wall_ms) {
-    connected_ = true;
-    for (PileLink& link : links_) {
-        if (link.offline_since) {
-            link.offline_since = wall_ms;
-        }
-    }
+    links_.connected(wall_ms);
     advance(wall_ms);
     flush_events();
     publish_clock(wall_ms);
@@ -483,42 +458,27 @@ void SchedulerApp::on_connected(std::int64_t wall_ms) {
 }
 
 void SchedulerApp::on_connection_lost() {
-    connected_ = false;
+    links_.connection_lost();
 }
 
 void SchedulerApp::check_offline(std::int64_t wall_ms) {
-    if (!connected_ || offline_pending_ == 0) {
-        return;
-    }
-    for (std::size_t p = 0; p < links_.size(); ++p) {
-        PileLink& link = links_[p];
-        if (link.offline_since && wall_ms - *link.offline_since >= options_.offline_grace_ms) {
-            link.offline_since.reset();
-            --offline_pending_;
-            const auto pi = static_cast<station::PileIndex>(p);
-            if (station_.pile_state(pi) != station::PileState::Fault) {
-                const std::string& id = station_.pile_spec(pi).id;
-                log("warn", "pile " + id + " has been offline too long: treated as a fault");
-                try {
-                    act(pile_command_entry(station::CommandOp::Fault, pi, true));
-                } catch (const std::exception& e) {
-                    log("error", std::string("fault not applied: ") + e.what());
-                }
-                link.fault_from_disconnect = true;
+    for (const std::size_t p : links_.take_expired(wall_ms)) {
+        const auto pi = static_cast<station::PileIndex>(p);
+        if (station_.pile_state(pi) != station::PileState::Fault) {
+            const std::string& id = station_.pile_spec(pi).id;
+            log("warn", "pile " + id + " has been offline too long: treated as a fault");
+            try {
+                act(pile_command_entry(station::CommandOp::Fault, pi, true));
+            } catch (const std::exception& e) {
+                log("error", std::string("fault not applied: ") + e.what());
             }
+            links_[p].fault_from_disconnect = true;
         }
     }
 }
 
 std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms) const {
-    std::optional<std::int64_t> due;
-    for (std::size_t i = 0; connected_ && offline_pending_ > 0 && i < links_.size(); ++i) {
-        const PileLink& link = links_[i];
-        if (link.offline_since) {
-            const auto at = std::max(wall_ms, *link.offline_since + options_.offline_grace_ms);
-            due = due ? std::min(*due, at) : at;
-        }
-    }
+    std::optional<std::int64_t> due = links_.next_expiry(wall_ms);
     if (revision_ != published_revision_) {
         const auto at = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
         due = due ? std::min(*due, at) : at;
@@ -558,23 +518,11 @@ bool SchedulerApp::read(std::string_view payload, std::string_view pile, std::st
     return true;
 }
 
-bool SchedulerApp::fresh(PileLink& link, int channel, const contract::Origin& origin) {
-    if (origin.boot != link.boot) {  // the pile (re)started: new sequences begin
-        link.boot = origin.boot;
-        link.last_seq[0] = link.last_seq[1] = -1;
-    }
-    std::int64_t& last = link.last_seq[channel];
-    if (origin.seq <= last) {
-        return false;
-    }
-    last = origin.seq;
-    return true;
-}
-
 void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, int channel,
                                std::string_view payload, std::int64_t wall_ms) {
     const auto p = *station_.find_pile(pile);
-    PileLink& link = links_[static_cast<std::size_t>(p)];
+    const auto pi = static_cast<std::size_t>(p);
+    PileLink& link = links_[pi];
     const std::string& id = station_.pile_spec(p).id;
     switch (static_cast<PileChannel>(channel)) {
         case PileChannel::Status: {
@@ -583,30 +531,14 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 return;
             }
             if (!m.online) {
-                if (link.online) {
+                if (links_.went_offline(pi, wall_ms)) {
                     log("warn", "pile " + id + " went offline");
-                    if (!link.offline_since) {
-                        ++offline_pending_;
-                    }
-                    link.offline_since = wall_ms;
                 }
-                link.online = false;
                 return;
             }
-            // Sequence numbers order one pile's messages per channel; status is compared
-            // with itself only through the boot id, so a retained status is always taken.
-            const bool restarted = !link.boot.empty() && m.origin.boot != link.boot;
-            if (m.origin.boot != link.boot) {
-                link.boot = m.origin.boot;
-                link.last_seq[0] = link.last_seq[1] = -1;
-            }
-            link.online = true;
+            const bool restarted = links_.came_online(pi, m.origin.boot);
             if (restarted && m.session.empty() && !link.session.empty()) {
                 resume_session(p);
-            }
-            if (link.offline_since) {
-                --offline_pending_;
-                link.offline_since.reset();
             }
             if (!m.session.empty() && m.session != link.session) {
                 // The pile runs a session the station has ended (e.g. while it was away).
@@ -631,7 +563,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             }
             // Validated and de-duplicated for monitors' sake; the meter is reconciled from
             // the session's end event, which carries the final reading.
-            if (!fresh(link, 0, m.origin)) {
+            if (!links_.fresh(pi, PileLinks::kTelemetry, m.origin)) {
                 drop("replayed or out-of-order telemetry", topic);
             }
             return;
@@ -641,7 +573,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             if (!read(payload, pile, topic, m)) {
                 return;
             }
-            if (!fresh(link, 1, m.origin)) {
+            if (!links_.fresh(pi, PileLinks::kEvents, m.origin)) {
                 drop("replayed or duplicated event", topic);
                 return;
             }
@@ -730,9 +662,9 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         drop(e, topic);
         return;
     }
-    if (const auto it = recent_replies_.find(req.id); it != recent_replies_.end()) {
+    if (const std::string* known = replies_.find(req.id)) {
         log("info", "request " + req.id + " repeated: answered again, not applied again");
-        out_.push_back({req.reply_to, it->second, 1, false});
+        out_.push_back({req.reply_to, *known, 1, false});
         return;
     }
     const bool changes = contract::changes_station(req.op);
@@ -770,13 +702,7 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
 std::string SchedulerApp::remember(const std::string& id, contract::SchedulerReply reply) {
     reply.id = id;
     std::string text = contract::to_json(reply);
-    if (recent_replies_.emplace(id, text).second) {
-        recent_order_.push_back(id);
-    }
-    if (recent_order_.size() > kRecentReplies) {
-        recent_replies_.erase(recent_order_.front());
-        recent_order_.pop_front();
-    }
+    replies_.remember(id, text);
     return text;
 }
 
@@ -950,27 +876,22 @@ void SchedulerApp::flush_events() {
             changes_.order_changed(c->order);
             changed.push_back(c->order);
         } else if (const auto* s = std::get_if<station::SessionStarted>(&e)) {
-            PileLink& link = links_[static_cast<std::size_t>(s->pile)];
             contract::PileCommand cmd;
             cmd.type = contract::CommandType::Start;
             cmd.session = "o" + std::to_string(s->order) + "-" + std::to_string(s->at);
             cmd.order = s->order;
             cmd.target_kwh = s->target_kwh;
-            link.session = cmd.session;
+            links_.session_started(static_cast<std::size_t>(s->pile), cmd.session);
             command(s->pile, cmd);
         } else if (const auto* stop = std::get_if<station::SessionStopped>(&e)) {
-            PileLink& link = links_[static_cast<std::size_t>(stop->pile)];
+            const auto pi = static_cast<std::size_t>(stop->pile);
             if (stop->reason == station::StopReason::Cancelled) {
                 contract::PileCommand cmd;
                 cmd.type = contract::CommandType::Stop;
-                cmd.session = link.session;
+                cmd.session = links_[pi].session;
                 command(stop->pile, cmd);
             }
-            link.ended_session = std::move(link.session);
-            link.ended_bill = stop->bill;
-            link.ended_resumed = link.session_resumed;
-            link.session.clear();
-            link.session_resumed = false;
+            links_.session_stopped(pi, stop->bill);
             if (stop->bill != station::kNone) {
                 ++stats_.bills;
                 changes_.bill_made(stop->bill);

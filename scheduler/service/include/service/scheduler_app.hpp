@@ -5,13 +5,11 @@
 /// the station clock and publishes the station state and bills. `main` wires it to Paho.
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -19,6 +17,8 @@
 #include "contract/messages.hpp"
 #include "contract/publication.hpp"
 #include "service/change_log.hpp"
+#include "service/pile_links.hpp"
+#include "service/recent_replies.hpp"
 #include "service/snapshot_file.hpp"
 #include "station/clock.hpp"
 #include "station/station.hpp"
@@ -122,21 +122,6 @@ class SchedulerApp {
     const Stats& stats() const { return stats_; }
 
   private:
-    struct PileLink {
-        bool online = false;
-        std::optional<std::int64_t> offline_since;  // wall time of its last will, until back
-        bool fault_from_disconnect = false;
-        std::string session;           // the session the pile was told to run
-        bool session_resumed = false;  // ... told again after the pile restarted
-        bool ended_resumed = false;
-        std::string ended_session;                    // the last session the station ended here ...
-        station::BillId ended_bill = station::kNone;  // ... and its bill, for reconciliation
-        std::string boot;                             // de-duplication of the pile's messages
-        // Last sequence number seen per channel (telemetry, events): MQTT keeps order
-        // within a topic only, so a QoS 1 event may arrive after later QoS 0 telemetry.
-        std::int64_t last_seq[2] = {-1, -1};
-    };
-
     /// The pile ended the station's current session there on its own: the car's order ends.
     void session_ended_at_pile(station::PileIndex p, const contract::PileEvent& m);
     /// Logs where the pile's meter for a session differs from its bill.
@@ -149,8 +134,6 @@ class SchedulerApp {
     /// Parses a pile's message and checks it names the topic's pile; drops it if not.
     template <typename Message>
     bool read(std::string_view payload, std::string_view pile, std::string_view topic, Message& m);
-    /// Whether a pile's message on `channel` (0 telemetry, 1 events) is new, not a replay.
-    bool fresh(PileLink& link, int channel, const contract::Origin& origin);
     void drop(std::string_view why, std::string_view topic);
     void advance(std::int64_t wall_ms);
     /// Takes the station's events: sends the pile commands they call for, gives each
@@ -194,15 +177,13 @@ class SchedulerApp {
     SchedulerOptions options_;
     station::SimulatedClock clock_;
     LogFn log_;
-    std::vector<PileLink> links_;
+    PileLinks links_;
     std::vector<contract::Publication> out_;
-    bool connected_ = false;
     // Drop warnings are limited to a few per second, so a flood of junk is no log flood.
     std::int64_t drop_log_second_ = 0;
     int drop_logs_this_second_ = 0;
     std::int64_t drops_not_logged_ = 0;
     std::int64_t last_wall_ = 0;
-    int offline_pending_ = 0;  // piles whose grace period is running
     const std::string requests_topic_;
     std::int64_t command_seq_ = 0;
     bool replaying_ = false;
@@ -214,9 +195,7 @@ class SchedulerApp {
     station::TimeMs start_at_ = 0;     // the station time the run started at
     std::int64_t journal_lines_ = 0;   // command lines of the run so far (all files)
     std::int64_t snapshot_lines_ = 0;  // ... of them covered by the latest snapshot
-    // Replies to recent requests by id, so a repeated request is answered, not re-applied.
-    std::unordered_map<std::string, std::string> recent_replies_;
-    std::deque<std::string> recent_order_;
+    RecentReplies replies_;
     Stats stats_;
 };
 
