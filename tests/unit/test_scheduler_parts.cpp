@@ -2,10 +2,16 @@
 // passed in.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "contract/journal.hpp"
+#include "service/drop_log.hpp"
+#include "service/journal_keeper.hpp"
 #include "service/pile_links.hpp"
 #include "service/recent_replies.hpp"
+#include "service/state_pacing.hpp"
 
 using nlohmann::json;
 using service::PileLinks;
@@ -138,4 +144,159 @@ TEST_CASE("recent replies: restored from an image in the same order, and evicted
     CHECK(replies.find("x") == nullptr);
     CHECK(replies.image().dump() == R"([["y","Y"],["z","Z"]])");
     CHECK_THROWS(replies.restore(json::parse(R"([["w"]])")));
+}
+
+TEST_CASE("state pacing: a change is published at most every interval", "[service][parts]") {
+    service::StatePacing pacing(200, 0);
+    // It moves, but with refresh_ms 0 only changes are published.
+    const auto moving = [] { return true; };
+    CHECK_FALSE(pacing.due(199, moving));  // revision 0, not published yet
+    CHECK(pacing.due(200, moving));
+    pacing.published(1000);
+    CHECK_FALSE(pacing.due(5000, moving));  // nothing changed
+    CHECK(pacing.next_due(5000, moving) == std::nullopt);
+    pacing.changed();
+    pacing.changed();
+    CHECK(pacing.revision() == 2);
+    CHECK_FALSE(pacing.due(1199, moving));
+    CHECK(pacing.next_due(1100, moving) == 1200);
+    CHECK(pacing.due(1200, moving));
+    pacing.published(1200);
+    CHECK_FALSE(pacing.due(9000, moving));
+    pacing.changed();
+    CHECK(pacing.next_due(9000, moving) == 9000);  // overdue: now
+}
+
+TEST_CASE("state pacing: an unchanged state is refreshed only while readers should see it move",
+          "[service][parts]") {
+    service::StatePacing pacing(200, 1000);
+    bool moving = false;
+    int asked = 0;
+    const auto refreshing = [&] {
+        ++asked;
+        return moving;
+    };
+    pacing.published(0);
+    CHECK_FALSE(pacing.due(5000, refreshing));
+    CHECK(pacing.next_due(5000, refreshing) == std::nullopt);
+    moving = true;
+    CHECK(pacing.next_due(500, refreshing) == 1000);
+    asked = 0;
+    CHECK_FALSE(pacing.due(999, refreshing));
+    CHECK(asked == 0);  // too early to ask
+    CHECK(pacing.due(1000, refreshing));
+    pacing.published(1000);
+    pacing.changed();  // a change waits for the interval only
+    CHECK(pacing.next_due(1000, refreshing) == 1200);
+    pacing.restore(41);
+    CHECK(pacing.revision() == 41);
+}
+
+TEST_CASE("drop log: a few drops a second are logged, the rest counted in the next second's",
+          "[service][parts]") {
+    service::DropLog drops(3);
+    for (int i = 0; i < 3; ++i) {
+        const auto n = drops.dropped(5'000 + i);
+        CHECK(n.log);
+        CHECK(n.unlogged == 0);
+    }
+    CHECK_FALSE(drops.dropped(5'100).log);
+    CHECK_FALSE(drops.dropped(5'999).log);
+    const auto next = drops.dropped(6'000);  // a new second
+    CHECK(next.log);
+    CHECK(next.unlogged == 2);
+    CHECK(drops.dropped(9'000).unlogged == 0);  // reported once
+}
+
+namespace {
+
+// A clock entry: it has no command whose subject would point into the entry.
+contract::JournalEntry clock_at(station::TimeMs t) {
+    contract::JournalEntry e;
+    e.kind = contract::JournalEntry::Kind::Clock;
+    e.t = t;
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("journal keeper: counts lines, journals reached time once, a snapshot every N lines",
+          "[service][parts]") {
+    std::vector<std::string> lines;
+    std::vector<std::string> starts;
+    service::JournalKeeper journal([&](const std::string& l) { lines.push_back(l); },
+                                   [&](const service::Snapshot& s, const std::string& start) {
+                                       CHECK(s.journal_lines == 3);
+                                       starts.push_back(start);
+                                   },
+                                   3);
+    journal.start("start");
+    CHECK(journal.lines() == 0);
+    journal.write(clock_at(100));
+    journal.reached(100);  // the journal holds that time already
+    CHECK(lines.size() == 2);
+    journal.reached(250);
+    REQUIRE(lines.size() == 3);
+    contract::JournalEntry advance;
+    REQUIRE(contract::parse(lines[2], advance).empty());
+    CHECK(advance.kind == contract::JournalEntry::Kind::Advance);
+    CHECK(advance.t == 250);
+    CHECK(journal.journaled_t() == 250);
+    CHECK(journal.lines() == 2);
+    CHECK_FALSE(journal.snapshot_due());
+    journal.write(clock_at(300));
+    CHECK(journal.snapshot_due());
+    service::Snapshot snap;
+    snap.journal_lines = journal.lines();
+    journal.save_snapshot(snap, "start at 3");
+    CHECK(starts == std::vector<std::string>{"start at 3"});
+    CHECK_FALSE(journal.snapshot_due());
+    journal.write(clock_at(300));
+    journal.write(clock_at(300));
+    CHECK_FALSE(journal.snapshot_due());
+    journal.write(clock_at(400));
+    CHECK(journal.snapshot_due());  // N lines after the last one
+}
+
+TEST_CASE("journal keeper: a failed snapshot is tried again only after another N lines",
+          "[service][parts]") {
+    service::JournalKeeper journal(
+        [](const std::string&) {},
+        [](const service::Snapshot&, const std::string&) { throw std::runtime_error("disk full"); },
+        2);
+    journal.write(clock_at(1));
+    journal.write(clock_at(2));
+    REQUIRE(journal.snapshot_due());
+    CHECK_THROWS_WITH(journal.save_snapshot({}, "s"), "disk full");
+    CHECK_FALSE(journal.snapshot_due());
+    journal.write(clock_at(3));
+    CHECK_FALSE(journal.snapshot_due());
+    journal.write(clock_at(4));
+    CHECK(journal.snapshot_due());
+}
+
+TEST_CASE("journal keeper: a replay skips what the snapshot covers and writes nothing",
+          "[service][parts]") {
+    int written = 0;
+    service::JournalKeeper journal([&](const std::string&) { ++written; }, nullptr, 1);
+    journal.begin_replay(10, 12);  // the journal starts after line 10; the snapshot has 12
+    CHECK(journal.replaying());
+    CHECK_FALSE(journal.replay_line());  // 11
+    CHECK_FALSE(journal.replay_line());  // 12
+    CHECK(journal.replay_line());        // 13
+    journal.replayed(500);
+    journal.write(clock_at(600));
+    journal.reached(700);
+    CHECK(written == 0);
+    journal.end_replay();
+    CHECK(journal.lines() == 13);
+    CHECK(journal.journaled_t() == 500);
+    CHECK_FALSE(journal.snapshot_due());  // no SnapshotFn: never
+    journal.write(clock_at(600));
+    CHECK(written == 1);
+    CHECK(journal.lines() == 14);
+    service::JournalKeeper none(nullptr, nullptr, 1);
+    CHECK_FALSE(none.enabled());
+    none.write(clock_at(1));
+    CHECK(none.lines() == 0);
 }

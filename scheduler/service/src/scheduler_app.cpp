@@ -70,6 +70,9 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
       options_(std::move(options)),
       clock_(make_clock(options_.clock, wall_ms)),
       log_(std::move(log)),
+      journal_(std::move(options_.journal), std::move(options_.save_snapshot),
+               options_.snapshot_every),
+      state_(options_.state_interval_ms, options_.state_refresh_ms),
       links_(station_.pile_count(), options_.offline_grace_ms),
       requests_topic_(contract::scheduler_requests_topic()),
       changes_(options_.run) {
@@ -82,8 +85,8 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
     if (options_.snapshot) {
         throw std::runtime_error("a snapshot without its journal");
     }
-    if (options_.journal) {
-        options_.journal(contract::to_json(start_line(0)));
+    if (journal_.enabled()) {
+        journal_.start(contract::to_json(start_line(0)));
     }
     // A pile takes cars only once it has said it is online (its retained status arrives
     // as soon as we subscribe); until then it counts as faulty.
@@ -116,12 +119,11 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
     start_at_ = start.at;
     const std::int64_t base = start.base;
     changes_ = ChangeLog(options_.run);
-    replaying_ = true;
+    const std::int64_t covered = options_.snapshot ? options_.snapshot->journal_lines : 0;
+    journal_.begin_replay(base, covered);
     station::TimeMs clock_at = station_.now();
     double clock_speed = options_.clock.speed;
-    std::int64_t covered = 0;
     if (options_.snapshot) {
-        covered = options_.snapshot->journal_lines;
         if (covered < base) {
             throw std::runtime_error("the snapshot covers " + std::to_string(covered) +
                                      " journal lines, but the journal starts after " +
@@ -130,11 +132,9 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
         std::tie(clock_at, clock_speed) = restore(std::move(*options_.snapshot));
         options_.snapshot.reset();
     }
-    journal_lines_ = base;
-    snapshot_lines_ = covered;
     std::size_t applied = 0;
     for (std::size_t i = 1; i < options_.resume.size(); ++i) {
-        if (++journal_lines_ <= covered) {
+        if (!journal_.replay_line()) {
             continue;  // in the snapshot
         }
         contract::JournalEntry e;
@@ -147,7 +147,7 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
         }
         station_.advance_to(e.t);
         flush_events();
-        journaled_t_ = e.t;
+        journal_.replayed(e.t);
         switch (e.kind) {
             case contract::JournalEntry::Kind::Clock:
                 clock_at = e.t;
@@ -180,7 +180,7 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
     // The piles' sessions are rebuilt; nothing is sent again (readers catch up by position).
     out_.clear();
     stats_ = Stats{};
-    replaying_ = false;
+    journal_.end_replay();
     // A simulated clock goes on from where it stood; wall time is wall time.
     if (options_.clock.simulated) {
         clock_.set(std::max(clock_at, station_.now()), clock_speed, wall_ms);
@@ -277,18 +277,10 @@ station::Outcome SchedulerApp::act(contract::JournalEntry entry) {
     entry.kind = contract::JournalEntry::Kind::Command;
     entry.t = station_.now();
     entry.bind();
-    write_journal(entry);  // durable before it takes effect
+    journal_.write(entry);  // durable before it takes effect
     const station::Outcome o = station::apply(station_, entry.command);
     flush_events();
     return o;
-}
-
-void SchedulerApp::write_journal(const contract::JournalEntry& entry) {
-    if (options_.journal && !replaying_) {
-        options_.journal(contract::to_json(entry));
-        journaled_t_ = std::max(journaled_t_, entry.t);
-        ++journal_lines_;
-    }
 }
 
 std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
@@ -310,8 +302,8 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
             throw std::runtime_error("log positions of orders or bills it does not have");
         }
         changes_.restore(std::move(log));
-        journaled_t_ = app.at("journaled_t").get<station::TimeMs>();
-        revision_ = app.at("revision").get<std::int64_t>();
+        journal_.replayed(app.at("journaled_t").get<station::TimeMs>());
+        state_.restore(app.at("revision").get<std::int64_t>());
         links_.restore(app.at("links"));
         replies_.restore(app.at("replies"));
         return {app.at("clock_at").get<station::TimeMs>(), app.at("clock_speed").get<double>()};
@@ -321,8 +313,7 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
 }
 
 void SchedulerApp::maybe_snapshot() {
-    if (!options_.save_snapshot || options_.snapshot_every <= 0 ||
-        journal_lines_ - snapshot_lines_ < options_.snapshot_every) {
+    if (!journal_.snapshot_due()) {
         return;
     }
     ChangeLog::Image positions = changes_.image();  // its tables grow ahead: cut to size
@@ -330,22 +321,24 @@ void SchedulerApp::maybe_snapshot() {
     positions.bill_pos.resize(std::min(positions.bill_pos.size(), station_.bills().size()));
     Snapshot snap;
     snap.station = station_.image();
-    snap.journal_lines = journal_lines_;
+    snap.journal_lines = journal_.lines();
     snap.order_pos = std::move(positions.order_pos);
     snap.bill_pos = std::move(positions.bill_pos);
-    snap.app = json{{"run", options_.run},         {"head", positions.head},
-                    {"journaled_t", journaled_t_}, {"revision", revision_},
-                    {"clock_at", station_.now()},  {"clock_speed", clock_.speed()},
-                    {"links", links_.image()},     {"replies", replies_.image()}}
+    snap.app = json{{"run", options_.run},
+                    {"head", positions.head},
+                    {"journaled_t", journal_.journaled_t()},
+                    {"revision", state_.revision()},
+                    {"clock_at", station_.now()},
+                    {"clock_speed", clock_.speed()},
+                    {"links", links_.image()},
+                    {"replies", replies_.image()}}
                    .dump();
     try {
-        options_.save_snapshot(snap, contract::to_json(start_line(journal_lines_)));
-        snapshot_lines_ = journal_lines_;
-        log("info", "snapshot at journal line " + std::to_string(journal_lines_) + ", " +
+        journal_.save_snapshot(snap, contract::to_json(start_line(journal_.lines())));
+        log("info", "snapshot at journal line " + std::to_string(journal_.lines()) + ", " +
                         std::to_string(station_.orders().size()) + " orders");
     } catch (const std::exception& e) {
         // The journal is intact: the station goes on, and tries again at the next interval.
-        snapshot_lines_ = journal_lines_;
         log("error", std::string("snapshot not taken: ") + e.what());
     }
 }
@@ -356,7 +349,7 @@ void SchedulerApp::journal_clock(std::int64_t wall_ms, const std::string& reques
     e.t = clock_.now(wall_ms);
     e.speed = clock_.speed();
     e.request = request;
-    write_journal(e);
+    journal_.write(e);
 }
 
 std::vector<std::pair<std::string, int>> SchedulerApp::subscriptions() {
@@ -375,21 +368,12 @@ void SchedulerApp::log(std::string_view level, std::string_view message) const {
 
 void SchedulerApp::drop(std::string_view why, std::string_view topic) {
     ++stats_.dropped;
-    constexpr int kLogsPerSecond = 10;
-    const std::int64_t second = last_wall_ / 1000;
-    if (second != drop_log_second_) {
-        if (drops_not_logged_ > 0) {
-            log("warn",
-                std::to_string(drops_not_logged_) + " more messages dropped without a log line");
-        }
-        drop_log_second_ = second;
-        drop_logs_this_second_ = 0;
-        drops_not_logged_ = 0;
+    const DropLog::Note note = drops_.dropped(last_wall_);
+    if (note.unlogged > 0) {
+        log("warn", std::to_string(note.unlogged) + " more messages dropped without a log line");
     }
-    if (drop_logs_this_second_++ < kLogsPerSecond) {
+    if (note.log) {
         log("warn", "dropped a message on " + std::string(topic) + ": " + std::string(why));
-    } else {
-        ++drops_not_logged_;
     }
 }
 
@@ -426,27 +410,21 @@ void SchedulerApp::tick(std::int64_t wall_ms) {
     check_offline(wall_ms);
     flush_events();
     maybe_snapshot();
-    if (state_due(wall_ms)) {
+    if (state_.due(wall_ms, [this] { return state_moving(); })) {
         publish_state(wall_ms);
     }
 }
 
-bool SchedulerApp::charging() const {
+bool SchedulerApp::state_moving() const {
+    if (clock_.speed() <= 0) {
+        return false;
+    }
     for (std::size_t p = 0; p < station_.pile_count(); ++p) {
         if (station_.pile_state(static_cast<station::PileIndex>(p)) == station::PileState::Work) {
             return true;
         }
     }
     return false;
-}
-
-bool SchedulerApp::state_due(std::int64_t wall_ms) const {
-    const std::int64_t since = wall_ms - last_state_wall_;
-    if (revision_ != published_revision_) {
-        return since >= options_.state_interval_ms;
-    }
-    return options_.state_refresh_ms > 0 && clock_.speed() > 0 &&
-           since >= options_.state_refresh_ms && charging();
 }
 
 void SchedulerApp::on_connected(std::int64_t wall_ms) {
@@ -479,12 +457,8 @@ void SchedulerApp::check_offline(std::int64_t wall_ms) {
 
 std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms) const {
     std::optional<std::int64_t> due = links_.next_expiry(wall_ms);
-    if (revision_ != published_revision_) {
-        const auto at = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
-        due = due ? std::min(*due, at) : at;
-    } else if (options_.state_refresh_ms > 0 && clock_.speed() > 0 && charging()) {
-        const auto at = std::max(wall_ms, last_state_wall_ + options_.state_refresh_ms);
-        due = due ? std::min(*due, at) : at;
+    if (const auto at = state_.next_due(wall_ms, [this] { return state_moving(); })) {
+        due = due ? std::min(*due, *at) : *at;
     }
     const auto next = station_.next_event_time();
     if (next && clock_.speed() > 0) {
@@ -871,7 +845,7 @@ void SchedulerApp::flush_events() {
     std::vector<station::OrderId> changed;
     std::vector<station::BillId> bills;
     for (const station::StationEvent& e : events) {
-        ++revision_;
+        state_.changed();
         if (const auto* c = std::get_if<station::OrderChanged>(&e)) {
             changes_.order_changed(c->order);
             changed.push_back(c->order);
@@ -899,17 +873,12 @@ void SchedulerApp::flush_events() {
             }
         }
     }
-    if (replaying_ || changes_.head() == from) {
+    if (journal_.replaying() || changes_.head() == from) {
         return;
     }
     // What is published must come back after a crash: changes that time brought (not a
     // journaled command) are journaled as the time the station advanced to.
-    if (station_.now() > journaled_t_) {
-        contract::JournalEntry e;
-        e.kind = contract::JournalEntry::Kind::Advance;
-        e.t = station_.now();
-        write_journal(e);
-    }
+    journal_.reached(station_.now());
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     out_.push_back({contract::station_changes_topic(),
@@ -921,7 +890,7 @@ contract::OrderUpdate SchedulerApp::order_update(station::OrderId id) const {
 }
 
 nlohmann::json SchedulerApp::state_document() const {
-    contract::StationState state = contract::station_state(station_, revision_);
+    contract::StationState state = contract::station_state(station_, state_.revision());
     state.run = options_.run;  // order and bill ids count from 0 in each run
     state.head = changes_.head();
     return contract::to_json_value(state);
@@ -938,8 +907,7 @@ void SchedulerApp::publish_clock(std::int64_t wall_ms) {
 
 void SchedulerApp::publish_state(std::int64_t wall_ms) {
     out_.push_back({contract::station_state_topic(), state_document().dump(), 1, true});
-    published_revision_ = revision_;
-    last_state_wall_ = wall_ms;
+    state_.published(wall_ms);
 }
 
 }  // namespace service

@@ -17,9 +17,12 @@
 #include "contract/messages.hpp"
 #include "contract/publication.hpp"
 #include "service/change_log.hpp"
+#include "service/drop_log.hpp"
+#include "service/journal_keeper.hpp"
 #include "service/pile_links.hpp"
 #include "service/recent_replies.hpp"
 #include "service/snapshot_file.hpp"
+#include "service/state_pacing.hpp"
 #include "station/clock.hpp"
 #include "station/station.hpp"
 
@@ -32,13 +35,6 @@ struct ClockConfig {
     double speed = 1;              ///< simulated: station seconds per wall second (0 = stopped)
     int utc_offset_minutes = 480;  ///< production: station local time = UTC + offset
 };
-
-/// Appends one line to the journal (throws if it cannot). The caller makes the lines
-/// durable before it publishes anything the app produced after them.
-using JournalFn = std::function<void(const std::string& line)>;
-/// Keeps a snapshot durably, then replaces the journal by `start_line` alone (the lines the
-/// snapshot covers are no longer needed); throws if it cannot.
-using SnapshotFn = std::function<void(const Snapshot& snapshot, const std::string& start_line)>;
 
 struct SchedulerOptions {
     ClockConfig clock;
@@ -149,7 +145,6 @@ class SchedulerApp {
     /// Journals a station command (unless replaying), applies it at station time and
     /// flushes its events.
     station::Outcome act(contract::JournalEntry entry);
-    void write_journal(const contract::JournalEntry& entry);
     void resume(std::int64_t wall_ms);
     /// Restores what the snapshot holds; returns the clock it had (time, speed).
     std::pair<station::TimeMs, double> restore(Snapshot snapshot);
@@ -166,8 +161,9 @@ class SchedulerApp {
     contract::SchedulerReply stamped(contract::SchedulerReply r) const;
     contract::SchedulerReply command_reply(station::CommandOp op, const station::Outcome& o) const;
     contract::SchedulerReply clock_reply(station::TimeMs at, double speed) const;
-    bool charging() const;
-    bool state_due(std::int64_t wall_ms) const;
+    /// Whether readers should see an unchanged state again: the clock runs and a pile
+    /// charges, so energy and fees grow.
+    bool state_moving() const;
     void command(station::PileIndex p, contract::PileCommand cmd);
     void publish_clock(std::int64_t wall_ms);
     void publish_state(std::int64_t wall_ms);
@@ -177,24 +173,16 @@ class SchedulerApp {
     SchedulerOptions options_;
     station::SimulatedClock clock_;
     LogFn log_;
+    JournalKeeper journal_;
+    StatePacing state_;
     PileLinks links_;
     std::vector<contract::Publication> out_;
-    // Drop warnings are limited to a few per second, so a flood of junk is no log flood.
-    std::int64_t drop_log_second_ = 0;
-    int drop_logs_this_second_ = 0;
-    std::int64_t drops_not_logged_ = 0;
+    DropLog drops_;
     std::int64_t last_wall_ = 0;
     const std::string requests_topic_;
     std::int64_t command_seq_ = 0;
-    bool replaying_ = false;
-    std::int64_t revision_ = 0;
-    std::int64_t published_revision_ = -1;
-    std::int64_t last_state_wall_ = 0;
     ChangeLog changes_;
-    station::TimeMs journaled_t_ = 0;  // the latest station time the journal holds
-    station::TimeMs start_at_ = 0;     // the station time the run started at
-    std::int64_t journal_lines_ = 0;   // command lines of the run so far (all files)
-    std::int64_t snapshot_lines_ = 0;  // ... of them covered by the latest snapshot
+    station::TimeMs start_at_ = 0;  // the station time the run started at
     RecentReplies replies_;
     Stats stats_;
 };
