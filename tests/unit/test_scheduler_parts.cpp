@@ -7,10 +7,13 @@
 #include <vector>
 
 #include "contract/journal.hpp"
+#include "contract/topics.hpp"
 #include "service/drop_log.hpp"
 #include "service/journal_keeper.hpp"
+#include "service/outbox.hpp"
 #include "service/pile_links.hpp"
 #include "service/recent_replies.hpp"
+#include "service/request_intake.hpp"
 #include "service/state_pacing.hpp"
 
 using nlohmann::json;
@@ -299,4 +302,129 @@ TEST_CASE("journal keeper: a replay skips what the snapshot covers and writes no
     CHECK_FALSE(none.enabled());
     none.write(clock_at(1));
     CHECK(none.lines() == 0);
+}
+
+namespace {
+
+using Verdict = service::RequestIntake::Taken::Verdict;
+
+contract::SchedulerRequest request(const std::string& id, contract::RequestOp op) {
+    contract::SchedulerRequest r;
+    r.id = id;
+    r.reply_to = contract::replies_topic("t");
+    r.op = op;
+    r.car = "A";
+    r.mode = station::Mode::Fast;
+    r.kwh = 10;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("request intake: a malformed request is answered only when it says where to",
+          "[service][parts]") {
+    service::RequestIntake intake;
+    const auto junk = intake.take("not json", 0);
+    CHECK(junk.verdict == Verdict::Malformed);
+    CHECK_FALSE(junk.error.empty());
+    CHECK_FALSE(junk.answer);
+    const std::string to = contract::replies_topic("t");
+    const auto told = intake.take(R"({"id":"x1","reply_to":")" + to + R"("})", 0);
+    CHECK(told.verdict == Verdict::Malformed);
+    REQUIRE(told.answer);
+    CHECK(told.answer->topic == to);
+    CHECK_FALSE(told.answer->retain);
+    const json reply = json::parse(told.answer->payload);
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"] == "bad_request");
+    CHECK(reply["id"] == "x1");
+    // Not to a replies topic: nobody is answered.
+    CHECK_FALSE(intake.take(R"({"id":"x2","reply_to":"piles/F1/commands"})", 0).answer);
+}
+
+TEST_CASE("request intake: a change is answered once and repeated, a read afresh",
+          "[service][parts]") {
+    service::RequestIntake intake;
+    const auto submit = request("r1", contract::RequestOp::Submit);
+    const auto first = intake.take(contract::to_json(submit), 0);
+    REQUIRE(first.verdict == Verdict::Apply);
+    CHECK_FALSE(first.answer);
+    contract::SchedulerReply ok;
+    ok.ok = true;
+    const contract::Publication published = intake.reply(first.request, ok);
+    CHECK(published.topic == submit.reply_to);
+    CHECK(json::parse(published.payload)["id"] == "r1");
+    const auto again = intake.take(contract::to_json(submit), 0);
+    CHECK(again.verdict == Verdict::Repeated);
+    REQUIRE(again.answer);
+    CHECK(again.answer->payload == published.payload);
+    // A read is not kept: asked again, it is carried out again.
+    const auto state = request("r2", contract::RequestOp::State);
+    intake.reply(intake.take(contract::to_json(state), 0).request, ok);
+    CHECK(intake.take(contract::to_json(state), 0).verdict == Verdict::Apply);
+    CHECK(intake.replies().size() == 1);
+}
+
+TEST_CASE("request intake: a change past its deadline is refused and may be asked again",
+          "[service][parts]") {
+    service::RequestIntake intake;
+    auto submit = request("r1", contract::RequestOp::Submit);
+    submit.expires_ms = 1000;
+    CHECK(intake.take(contract::to_json(submit), 1000).verdict == Verdict::Apply);
+    const auto late = intake.take(contract::to_json(submit), 1001);
+    CHECK(late.verdict == Verdict::Expired);
+    REQUIRE(late.answer);
+    const json reply = json::parse(late.answer->payload);
+    CHECK(reply["error"] == "expired");
+    CHECK(intake.replies().size() == 0);
+    submit.expires_ms = 5000;
+    CHECK(intake.take(contract::to_json(submit), 1001).verdict == Verdict::Apply);
+    // A read has no deadline.
+    auto state = request("r2", contract::RequestOp::State);
+    state.expires_ms = 1000;
+    CHECK(intake.take(contract::to_json(state), 9000).verdict == Verdict::Apply);
+}
+
+TEST_CASE("request intake: a reply too large for the bus is replaced by too_large",
+          "[service][parts]") {
+    service::RequestIntake intake;
+    contract::SchedulerReply big;
+    big.ok = true;
+    big.data = std::string(contract::kMaxPublishBytes, 'x');
+    const auto state = request("r1", contract::RequestOp::State);
+    const json reply = json::parse(intake.reply(state, big).payload);
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"] == "too_large");
+    CHECK(reply["id"] == "r1");
+}
+
+TEST_CASE("outbox: commands get ids in order, clock and state are retained, take empties it",
+          "[service][parts]") {
+    service::Outbox out("s7");
+    contract::PileCommand cmd;
+    cmd.type = contract::CommandType::Stop;
+    cmd.session = "o1-5";
+    out.command("F1", cmd);
+    out.command("T2", cmd);
+    out.clock(contract::ClockMessage{});
+    out.state(json{{"revision", 3}});
+    out.reply({contract::replies_topic("t"), "{}", 1, false});
+    const auto published = out.take();
+    REQUIRE(published.size() == 5);
+    contract::PileCommand sent;
+    REQUIRE(contract::parse(published[1].payload, sent).empty());
+    CHECK(sent.id == "s7-2");
+    CHECK(published[0].topic == contract::pile_topic("F1", contract::PileChannel::Commands));
+    CHECK_FALSE(published[0].retain);
+    CHECK(published[2].topic == contract::station_clock_topic());
+    CHECK(published[2].retain);
+    CHECK(published[3].topic == contract::station_state_topic());
+    CHECK(published[3].payload == R"({"revision":3})");
+    CHECK(published[3].retain);
+    CHECK(out.take().empty());
+    out.command("F1", cmd);
+    out.clear();  // ids go on counting
+    out.command("F1", cmd);
+    REQUIRE(contract::parse(out.take().at(0).payload, sent).empty());
+    CHECK(sent.id == "s7-4");
 }

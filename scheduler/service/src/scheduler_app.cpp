@@ -25,14 +25,6 @@ station::SimulatedClock make_clock(const ClockConfig& c, std::int64_t wall_ms) {
                                    wall_ms);
 }
 
-contract::SchedulerReply refused(std::string error, std::string reason) {
-    contract::SchedulerReply r;
-    r.ok = false;
-    r.error = std::move(error);
-    r.reason = std::move(reason);
-    return r;
-}
-
 // The first line of a journal: what the station is and when it started.
 contract::JournalStart journal_start(const std::vector<std::string>& resume) {
     contract::JournalStart start;
@@ -74,6 +66,7 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
                options_.snapshot_every),
       state_(options_.state_interval_ms, options_.state_refresh_ms),
       links_(station_.pile_count(), options_.offline_grace_ms),
+      out_(options_.boot),
       requests_topic_(contract::scheduler_requests_topic()),
       changes_(options_.run) {
     station_.record_events(true);
@@ -153,7 +146,7 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
                 clock_at = e.t;
                 clock_speed = e.speed;
                 if (!e.request.empty()) {
-                    remember(e.request, clock_reply(e.t, e.speed));
+                    requests_.remember(e.request, clock_reply(e.t, e.speed));
                 }
                 break;
             case contract::JournalEntry::Kind::Advance:
@@ -170,7 +163,7 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
                     }
                 }
                 if (!e.request.empty()) {
-                    remember(e.request, command_reply(e.command.op, o));
+                    requests_.remember(e.request, command_reply(e.command.op, o));
                 }
                 break;
             }
@@ -305,7 +298,7 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
         journal_.replayed(app.at("journaled_t").get<station::TimeMs>());
         state_.restore(app.at("revision").get<std::int64_t>());
         links_.restore(app.at("links"));
-        replies_.restore(app.at("replies"));
+        requests_.replies().restore(app.at("replies"));
         return {app.at("clock_at").get<station::TimeMs>(), app.at("clock_speed").get<double>()};
     } catch (const std::exception& e) {
         throw std::runtime_error(std::string("the snapshot cannot be used: ") + e.what());
@@ -331,7 +324,7 @@ void SchedulerApp::maybe_snapshot() {
                     {"clock_at", station_.now()},
                     {"clock_speed", clock_.speed()},
                     {"links", links_.image()},
-                    {"replies", replies_.image()}}
+                    {"replies", requests_.replies().image()}}
                    .dump();
     try {
         journal_.save_snapshot(snap, contract::to_json(start_line(journal_.lines())));
@@ -471,9 +464,7 @@ std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms)
 }
 
 std::vector<contract::Publication> SchedulerApp::take_publications() {
-    std::vector<contract::Publication> out;
-    out.swap(out_);
-    return out;
+    return out_.take();
 }
 
 // ---- piles ---------------------------------------------------------------------------
@@ -619,37 +610,23 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
 // ---- requests ------------------------------------------------------------------------
 
 void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms) {
-    const std::string topic = contract::scheduler_requests_topic();
-    contract::SchedulerRequest req;
-    if (std::string e = contract::parse(payload, req); !e.empty()) {
-        // Answer a malformed request when it says where to, so the caller learns why.
-        const json j = json::parse(payload, nullptr, false);
-        if (j.is_object() && j.contains("id") && j["id"].is_string() && j.contains("reply_to") &&
-            j["reply_to"].is_string()) {
-            const std::string reply_to = j["reply_to"].get<std::string>();
-            if (contract::is_replies_topic(reply_to)) {
-                auto reply = refused("bad_request", e);
-                reply.id = j["id"].get<std::string>();
-                out_.push_back({reply_to, contract::to_json(reply), 1, false});
-            }
-        }
-        drop(e, topic);
-        return;
+    using Verdict = RequestIntake::Taken::Verdict;
+    RequestIntake::Taken taken = requests_.take(payload, wall_ms);
+    if (taken.answer) {
+        out_.reply(std::move(*taken.answer));
     }
-    if (const std::string* known = replies_.find(req.id)) {
-        log("info", "request " + req.id + " repeated: answered again, not applied again");
-        out_.push_back({req.reply_to, *known, 1, false});
-        return;
-    }
-    const bool changes = contract::changes_station(req.op);
-    if (changes && req.expires_ms && wall_ms > *req.expires_ms) {
-        // Not recorded: the caller may ask again under the same id with a new deadline.
-        auto reply =
-            refused("expired", "the request arrived after its deadline and was not carried out");
-        reply.id = req.id;
-        reply.expires_ms = req.expires_ms;  // which copy: the id may be asked again with another
-        out_.push_back({req.reply_to, contract::to_json(reply), 1, false});
-        return;
+    const contract::SchedulerRequest& req = taken.request;
+    switch (taken.verdict) {
+        case Verdict::Malformed:
+            drop(taken.error, requests_topic_);
+            return;
+        case Verdict::Repeated:
+            log("info", "request " + req.id + " repeated: answered again, not applied again");
+            return;
+        case Verdict::Expired:
+            return;
+        case Verdict::Apply:
+            break;
     }
     contract::SchedulerReply reply;
     try {
@@ -659,25 +636,7 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         log("error", std::string("request not applied: ") + e.what());
         reply = refused("journal_failed", e.what());
     }
-    // Only a request that changes something must not act twice; reads (state, bills,
-    // stats, clock, changes) are answered afresh, and their replies can be large.
-    reply.id = req.id;
-    std::string text = changes ? remember(req.id, reply) : contract::to_json(reply);
-    if (text.size() > contract::kMaxPublishBytes) {
-        auto too_large =
-            refused("too_large", "the answer would exceed the bus's message limit of " +
-                                     std::to_string(contract::kMaxPacketBytes) + " bytes");
-        too_large.id = req.id;
-        text = contract::to_json(too_large);
-    }
-    out_.push_back({req.reply_to, std::move(text), 1, false});
-}
-
-std::string SchedulerApp::remember(const std::string& id, contract::SchedulerReply reply) {
-    reply.id = id;
-    std::string text = contract::to_json(reply);
-    replies_.remember(id, text);
-    return text;
+    out_.reply(requests_.reply(req, std::move(reply)));
 }
 
 contract::SchedulerReply SchedulerApp::stamped(contract::SchedulerReply r) const {
@@ -830,10 +789,8 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
 // ---- out -------------------------------------------------------------------------------
 
 void SchedulerApp::command(station::PileIndex p, contract::PileCommand cmd) {
-    cmd.id = options_.boot + "-" + std::to_string(++command_seq_);
     ++stats_.commands_sent;
-    out_.push_back({contract::pile_topic(station_.pile_spec(p).id, PileChannel::Commands),
-                    contract::to_json(cmd), 1, false});
+    out_.command(station_.pile_spec(p).id, std::move(cmd));
 }
 
 void SchedulerApp::flush_events() {
@@ -881,8 +838,7 @@ void SchedulerApp::flush_events() {
     journal_.reached(station_.now());
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    out_.push_back({contract::station_changes_topic(),
-                    contract::to_json(changes_.batch(station_, from, changed, bills)), 1, false});
+    out_.changes(changes_.batch(station_, from, changed, bills));
 }
 
 contract::OrderUpdate SchedulerApp::order_update(station::OrderId id) const {
@@ -902,11 +858,11 @@ void SchedulerApp::publish_clock(std::int64_t wall_ms) {
     m.speed = clock_.speed();
     m.wall_ms = wall_ms;
     m.simulated = options_.clock.simulated;
-    out_.push_back({contract::station_clock_topic(), contract::to_json(m), 1, true});
+    out_.clock(m);
 }
 
 void SchedulerApp::publish_state(std::int64_t wall_ms) {
-    out_.push_back({contract::station_state_topic(), state_document().dump(), 1, true});
+    out_.state(state_document());
     state_.published(wall_ms);
 }
 

@@ -3,6 +3,10 @@
 /// publish out, the wall clock passed in. It runs the station core on the bus: consumes
 /// pile status, telemetry and events, sends commands to piles, answers requests, keeps
 /// the station clock and publishes the station state and bills. `main` wires it to Paho.
+/// It orchestrates the pieces included below, each with one responsibility: the piles'
+/// links (PileLinks), the request protocol (RequestIntake), the journal (JournalKeeper),
+/// the change log (ChangeLog), the state's pacing (StatePacing), what is published
+/// (Outbox) and the drop warnings (DropLog).
 
 #include <cstdint>
 #include <functional>
@@ -19,8 +23,9 @@
 #include "service/change_log.hpp"
 #include "service/drop_log.hpp"
 #include "service/journal_keeper.hpp"
+#include "service/outbox.hpp"
 #include "service/pile_links.hpp"
-#include "service/recent_replies.hpp"
+#include "service/request_intake.hpp"
 #include "service/snapshot_file.hpp"
 #include "service/state_pacing.hpp"
 #include "station/clock.hpp"
@@ -154,9 +159,6 @@ class SchedulerApp {
     std::vector<std::string> pile_ids() const;
     void resume_session(station::PileIndex p);
     void journal_clock(std::int64_t wall_ms, const std::string& request);
-    /// Keeps the reply to a change request under its id (a repeat is answered with it);
-    /// returns its text.
-    std::string remember(const std::string& id, contract::SchedulerReply reply);
     /// The reply with the run and the log position after it.
     contract::SchedulerReply stamped(contract::SchedulerReply r) const;
     contract::SchedulerReply command_reply(station::CommandOp op, const station::Outcome& o) const;
@@ -176,14 +178,13 @@ class SchedulerApp {
     JournalKeeper journal_;
     StatePacing state_;
     PileLinks links_;
-    std::vector<contract::Publication> out_;
+    Outbox out_;
     DropLog drops_;
     std::int64_t last_wall_ = 0;
     const std::string requests_topic_;
-    std::int64_t command_seq_ = 0;
     ChangeLog changes_;
     station::TimeMs start_at_ = 0;  // the station time the run started at
-    RecentReplies replies_;
+    RequestIntake requests_;
     Stats stats_;
 };
 
