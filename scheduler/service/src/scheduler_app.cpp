@@ -15,7 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kRecentReplies = 65536;
 constexpr std::size_t kCatchUpLimit = 2000;
 
 station::SimulatedClock make_clock(const ClockConfig& c, std::int64_t wall_ms) {
@@ -24,14 +23,6 @@ station::SimulatedClock make_clock(const ClockConfig& c, std::int64_t wall_ms) {
     }
     return station::SimulatedClock(station::station_time_from_utc(wall_ms, c.utc_offset_minutes), 1,
                                    wall_ms);
-}
-
-contract::SchedulerReply refused(std::string error, std::string reason) {
-    contract::SchedulerReply r;
-    r.ok = false;
-    r.error = std::move(error);
-    r.reason = std::move(reason);
-    return r;
 }
 
 // The first line of a journal: what the station is and when it started.
@@ -71,7 +62,11 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
       options_(std::move(options)),
       clock_(make_clock(options_.clock, wall_ms)),
       log_(std::move(log)),
-      links_(station_.pile_count()),
+      journal_(std::move(options_.journal), std::move(options_.save_snapshot),
+               options_.snapshot_every),
+      state_(options_.state_interval_ms, options_.state_refresh_ms),
+      links_(station_.pile_count(), options_.offline_grace_ms),
+      out_(options_.boot),
       requests_topic_(contract::scheduler_requests_topic()),
       changes_(options_.run) {
     station_.record_events(true);
@@ -83,8 +78,8 @@ SchedulerApp::SchedulerApp(station::Profile profile, SchedulerOptions options, s
     if (options_.snapshot) {
         throw std::runtime_error("a snapshot without its journal");
     }
-    if (options_.journal) {
-        options_.journal(contract::to_json(start_line(0)));
+    if (journal_.enabled()) {
+        journal_.start(contract::to_json(start_line(0)));
     }
     // A pile takes cars only once it has said it is online (its retained status arrives
     // as soon as we subscribe); until then it counts as faulty.
@@ -117,12 +112,11 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
     start_at_ = start.at;
     const std::int64_t base = start.base;
     changes_ = ChangeLog(options_.run);
-    replaying_ = true;
+    const std::int64_t covered = options_.snapshot ? options_.snapshot->journal_lines : 0;
+    journal_.begin_replay(base, covered);
     station::TimeMs clock_at = station_.now();
     double clock_speed = options_.clock.speed;
-    std::int64_t covered = 0;
     if (options_.snapshot) {
-        covered = options_.snapshot->journal_lines;
         if (covered < base) {
             throw std::runtime_error("the snapshot covers " + std::to_string(covered) +
                                      " journal lines, but the journal starts after " +
@@ -131,11 +125,9 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
         std::tie(clock_at, clock_speed) = restore(std::move(*options_.snapshot));
         options_.snapshot.reset();
     }
-    journal_lines_ = base;
-    snapshot_lines_ = covered;
     std::size_t applied = 0;
     for (std::size_t i = 1; i < options_.resume.size(); ++i) {
-        if (++journal_lines_ <= covered) {
+        if (!journal_.replay_line()) {
             continue;  // in the snapshot
         }
         contract::JournalEntry e;
@@ -148,13 +140,13 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
         }
         station_.advance_to(e.t);
         flush_events();
-        journaled_t_ = e.t;
+        journal_.replayed(e.t);
         switch (e.kind) {
             case contract::JournalEntry::Kind::Clock:
                 clock_at = e.t;
                 clock_speed = e.speed;
                 if (!e.request.empty()) {
-                    remember(e.request, clock_reply(e.t, e.speed));
+                    requests_.remember(e.request, clock_reply(e.t, e.speed));
                 }
                 break;
             case contract::JournalEntry::Kind::Advance:
@@ -171,7 +163,7 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
                     }
                 }
                 if (!e.request.empty()) {
-                    remember(e.request, command_reply(e.command.op, o));
+                    requests_.remember(e.request, command_reply(e.command.op, o));
                 }
                 break;
             }
@@ -181,7 +173,7 @@ void SchedulerApp::resume(std::int64_t wall_ms) {
     // The piles' sessions are rebuilt; nothing is sent again (readers catch up by position).
     out_.clear();
     stats_ = Stats{};
-    replaying_ = false;
+    journal_.end_replay();
     // A simulated clock goes on from where it stood; wall time is wall time.
     if (options_.clock.simulated) {
         clock_.set(std::max(clock_at, station_.now()), clock_speed, wall_ms);
@@ -278,18 +270,10 @@ station::Outcome SchedulerApp::act(contract::JournalEntry entry) {
     entry.kind = contract::JournalEntry::Kind::Command;
     entry.t = station_.now();
     entry.bind();
-    write_journal(entry);  // durable before it takes effect
+    journal_.write(entry);  // durable before it takes effect
     const station::Outcome o = station::apply(station_, entry.command);
     flush_events();
     return o;
-}
-
-void SchedulerApp::write_journal(const contract::JournalEntry& entry) {
-    if (options_.journal && !replaying_) {
-        options_.journal(contract::to_json(entry));
-        journaled_t_ = std::max(journaled_t_, entry.t);
-        ++journal_lines_;
-    }
 }
 
 std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
@@ -311,21 +295,10 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
             throw std::runtime_error("log positions of orders or bills it does not have");
         }
         changes_.restore(std::move(log));
-        journaled_t_ = app.at("journaled_t").get<station::TimeMs>();
-        revision_ = app.at("revision").get<std::int64_t>();
-        const json& links = app.at("links");
-        if (!links.is_array() || links.size() != links_.size()) {
-            throw std::runtime_error("pile links of another station");
-        }
-        for (std::size_t p = 0; p < links_.size(); ++p) {
-            links_[p].session = links[p].at("session").get<std::string>();
-            links_[p].fault_from_disconnect = links[p].at("offline_fault").get<bool>();
-        }
-        for (const json& r : app.at("replies")) {
-            const std::string id = r.at(0).get<std::string>();
-            recent_replies_.emplace(id, r.at(1).get<std::string>());
-            recent_order_.push_back(id);
-        }
+        journal_.replayed(app.at("journaled_t").get<station::TimeMs>());
+        state_.restore(app.at("revision").get<std::int64_t>());
+        links_.restore(app.at("links"));
+        requests_.replies().restore(app.at("replies"));
         return {app.at("clock_at").get<station::TimeMs>(), app.at("clock_speed").get<double>()};
     } catch (const std::exception& e) {
         throw std::runtime_error(std::string("the snapshot cannot be used: ") + e.what());
@@ -333,39 +306,32 @@ std::pair<station::TimeMs, double> SchedulerApp::restore(Snapshot snapshot) {
 }
 
 void SchedulerApp::maybe_snapshot() {
-    if (!options_.save_snapshot || options_.snapshot_every <= 0 ||
-        journal_lines_ - snapshot_lines_ < options_.snapshot_every) {
+    if (!journal_.snapshot_due()) {
         return;
-    }
-    json links = json::array();
-    for (const PileLink& l : links_) {
-        links.push_back(json{{"session", l.session}, {"offline_fault", l.fault_from_disconnect}});
-    }
-    json replies = json::array();
-    for (const std::string& id : recent_order_) {
-        replies.push_back(json::array({id, recent_replies_.at(id)}));
     }
     ChangeLog::Image positions = changes_.image();  // its tables grow ahead: cut to size
     positions.order_pos.resize(std::min(positions.order_pos.size(), station_.orders().size()));
     positions.bill_pos.resize(std::min(positions.bill_pos.size(), station_.bills().size()));
     Snapshot snap;
     snap.station = station_.image();
-    snap.journal_lines = journal_lines_;
+    snap.journal_lines = journal_.lines();
     snap.order_pos = std::move(positions.order_pos);
     snap.bill_pos = std::move(positions.bill_pos);
-    snap.app = json{{"run", options_.run},         {"head", positions.head},
-                    {"journaled_t", journaled_t_}, {"revision", revision_},
-                    {"clock_at", station_.now()},  {"clock_speed", clock_.speed()},
-                    {"links", std::move(links)},   {"replies", std::move(replies)}}
+    snap.app = json{{"run", options_.run},
+                    {"head", positions.head},
+                    {"journaled_t", journal_.journaled_t()},
+                    {"revision", state_.revision()},
+                    {"clock_at", station_.now()},
+                    {"clock_speed", clock_.speed()},
+                    {"links", links_.image()},
+                    {"replies", requests_.replies().image()}}
                    .dump();
     try {
-        options_.save_snapshot(snap, contract::to_json(start_line(journal_lines_)));
-        snapshot_lines_ = journal_lines_;
-        log("info", "snapshot at journal line " + std::to_string(journal_lines_) + ", " +
+        journal_.save_snapshot(snap, contract::to_json(start_line(journal_.lines())));
+        log("info", "snapshot at journal line " + std::to_string(journal_.lines()) + ", " +
                         std::to_string(station_.orders().size()) + " orders");
     } catch (const std::exception& e) {
         // The journal is intact: the station goes on, and tries again at the next interval.
-        snapshot_lines_ = journal_lines_;
         log("error", std::string("snapshot not taken: ") + e.what());
     }
 }
@@ -376,7 +342,7 @@ void SchedulerApp::journal_clock(std::int64_t wall_ms, const std::string& reques
     e.t = clock_.now(wall_ms);
     e.speed = clock_.speed();
     e.request = request;
-    write_journal(e);
+    journal_.write(e);
 }
 
 std::vector<std::pair<std::string, int>> SchedulerApp::subscriptions() {
@@ -395,21 +361,12 @@ void SchedulerApp::log(std::string_view level, std::string_view message) const {
 
 void SchedulerApp::drop(std::string_view why, std::string_view topic) {
     ++stats_.dropped;
-    constexpr int kLogsPerSecond = 10;
-    const std::int64_t second = last_wall_ / 1000;
-    if (second != drop_log_second_) {
-        if (drops_not_logged_ > 0) {
-            log("warn",
-                std::to_string(drops_not_logged_) + " more messages dropped without a log line");
-        }
-        drop_log_second_ = second;
-        drop_logs_this_second_ = 0;
-        drops_not_logged_ = 0;
+    const DropLog::Note note = drops_.dropped(last_wall_);
+    if (note.unlogged > 0) {
+        log("warn", std::to_string(note.unlogged) + " more messages dropped without a log line");
     }
-    if (drop_logs_this_second_++ < kLogsPerSecond) {
+    if (note.log) {
         log("warn", "dropped a message on " + std::string(topic) + ": " + std::string(why));
-    } else {
-        ++drops_not_logged_;
     }
 }
 
@@ -446,12 +403,15 @@ void SchedulerApp::tick(std::int64_t wall_ms) {
     check_offline(wall_ms);
     flush_events();
     maybe_snapshot();
-    if (state_due(wall_ms)) {
+    if (state_.due(wall_ms, [this] { return state_moving(); })) {
         publish_state(wall_ms);
     }
 }
 
-bool SchedulerApp::charging() const {
+bool SchedulerApp::state_moving() const {
+    if (clock_.speed() <= 0) {
+        return false;
+    }
     for (std::size_t p = 0; p < station_.pile_count(); ++p) {
         if (station_.pile_state(static_cast<station::PileIndex>(p)) == station::PileState::Work) {
             return true;
@@ -460,22 +420,8 @@ bool SchedulerApp::charging() const {
     return false;
 }
 
-bool SchedulerApp::state_due(std::int64_t wall_ms) const {
-    const std::int64_t since = wall_ms - last_state_wall_;
-    if (revision_ != published_revision_) {
-        return since >= options_.state_interval_ms;
-    }
-    return options_.state_refresh_ms > 0 && clock_.speed() > 0 &&
-           since >= options_.state_refresh_ms && charging();
-}
-
 void SchedulerApp::on_connected(std::int64_t wall_ms) {
-    connected_ = true;
-    for (PileLink& link : links_) {
-        if (link.offline_since) {
-            link.offline_since = wall_ms;
-        }
-    }
+    links_.connected(wall_ms);
     advance(wall_ms);
     flush_events();
     publish_clock(wall_ms);
@@ -483,48 +429,29 @@ void SchedulerApp::on_connected(std::int64_t wall_ms) {
 }
 
 void SchedulerApp::on_connection_lost() {
-    connected_ = false;
+    links_.connection_lost();
 }
 
 void SchedulerApp::check_offline(std::int64_t wall_ms) {
-    if (!connected_ || offline_pending_ == 0) {
-        return;
-    }
-    for (std::size_t p = 0; p < links_.size(); ++p) {
-        PileLink& link = links_[p];
-        if (link.offline_since && wall_ms - *link.offline_since >= options_.offline_grace_ms) {
-            link.offline_since.reset();
-            --offline_pending_;
-            const auto pi = static_cast<station::PileIndex>(p);
-            if (station_.pile_state(pi) != station::PileState::Fault) {
-                const std::string& id = station_.pile_spec(pi).id;
-                log("warn", "pile " + id + " has been offline too long: treated as a fault");
-                try {
-                    act(pile_command_entry(station::CommandOp::Fault, pi, true));
-                } catch (const std::exception& e) {
-                    log("error", std::string("fault not applied: ") + e.what());
-                }
-                link.fault_from_disconnect = true;
+    for (const std::size_t p : links_.take_expired(wall_ms)) {
+        const auto pi = static_cast<station::PileIndex>(p);
+        if (station_.pile_state(pi) != station::PileState::Fault) {
+            const std::string& id = station_.pile_spec(pi).id;
+            log("warn", "pile " + id + " has been offline too long: treated as a fault");
+            try {
+                act(pile_command_entry(station::CommandOp::Fault, pi, true));
+            } catch (const std::exception& e) {
+                log("error", std::string("fault not applied: ") + e.what());
             }
+            links_[p].fault_from_disconnect = true;
         }
     }
 }
 
 std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms) const {
-    std::optional<std::int64_t> due;
-    for (std::size_t i = 0; connected_ && offline_pending_ > 0 && i < links_.size(); ++i) {
-        const PileLink& link = links_[i];
-        if (link.offline_since) {
-            const auto at = std::max(wall_ms, *link.offline_since + options_.offline_grace_ms);
-            due = due ? std::min(*due, at) : at;
-        }
-    }
-    if (revision_ != published_revision_) {
-        const auto at = std::max(wall_ms, last_state_wall_ + options_.state_interval_ms);
-        due = due ? std::min(*due, at) : at;
-    } else if (options_.state_refresh_ms > 0 && clock_.speed() > 0 && charging()) {
-        const auto at = std::max(wall_ms, last_state_wall_ + options_.state_refresh_ms);
-        due = due ? std::min(*due, at) : at;
+    std::optional<std::int64_t> due = links_.next_expiry(wall_ms);
+    if (const auto at = state_.next_due(wall_ms, [this] { return state_moving(); })) {
+        due = due ? std::min(*due, *at) : *at;
     }
     const auto next = station_.next_event_time();
     if (next && clock_.speed() > 0) {
@@ -537,9 +464,7 @@ std::optional<std::int64_t> SchedulerApp::next_due_wall_ms(std::int64_t wall_ms)
 }
 
 std::vector<contract::Publication> SchedulerApp::take_publications() {
-    std::vector<contract::Publication> out;
-    out.swap(out_);
-    return out;
+    return out_.take();
 }
 
 // ---- piles ---------------------------------------------------------------------------
@@ -558,23 +483,11 @@ bool SchedulerApp::read(std::string_view payload, std::string_view pile, std::st
     return true;
 }
 
-bool SchedulerApp::fresh(PileLink& link, int channel, const contract::Origin& origin) {
-    if (origin.boot != link.boot) {  // the pile (re)started: new sequences begin
-        link.boot = origin.boot;
-        link.last_seq[0] = link.last_seq[1] = -1;
-    }
-    std::int64_t& last = link.last_seq[channel];
-    if (origin.seq <= last) {
-        return false;
-    }
-    last = origin.seq;
-    return true;
-}
-
 void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, int channel,
                                std::string_view payload, std::int64_t wall_ms) {
     const auto p = *station_.find_pile(pile);
-    PileLink& link = links_[static_cast<std::size_t>(p)];
+    const auto pi = static_cast<std::size_t>(p);
+    PileLink& link = links_[pi];
     const std::string& id = station_.pile_spec(p).id;
     switch (static_cast<PileChannel>(channel)) {
         case PileChannel::Status: {
@@ -583,30 +496,14 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 return;
             }
             if (!m.online) {
-                if (link.online) {
+                if (links_.went_offline(pi, wall_ms)) {
                     log("warn", "pile " + id + " went offline");
-                    if (!link.offline_since) {
-                        ++offline_pending_;
-                    }
-                    link.offline_since = wall_ms;
                 }
-                link.online = false;
                 return;
             }
-            // Sequence numbers order one pile's messages per channel; status is compared
-            // with itself only through the boot id, so a retained status is always taken.
-            const bool restarted = !link.boot.empty() && m.origin.boot != link.boot;
-            if (m.origin.boot != link.boot) {
-                link.boot = m.origin.boot;
-                link.last_seq[0] = link.last_seq[1] = -1;
-            }
-            link.online = true;
+            const bool restarted = links_.came_online(pi, m.origin.boot);
             if (restarted && m.session.empty() && !link.session.empty()) {
                 resume_session(p);
-            }
-            if (link.offline_since) {
-                --offline_pending_;
-                link.offline_since.reset();
             }
             if (!m.session.empty() && m.session != link.session) {
                 // The pile runs a session the station has ended (e.g. while it was away).
@@ -631,7 +528,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             }
             // Validated and de-duplicated for monitors' sake; the meter is reconciled from
             // the session's end event, which carries the final reading.
-            if (!fresh(link, 0, m.origin)) {
+            if (!links_.fresh(pi, PileLinks::kTelemetry, m.origin)) {
                 drop("replayed or out-of-order telemetry", topic);
             }
             return;
@@ -641,7 +538,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
             if (!read(payload, pile, topic, m)) {
                 return;
             }
-            if (!fresh(link, 1, m.origin)) {
+            if (!links_.fresh(pi, PileLinks::kEvents, m.origin)) {
                 drop("replayed or duplicated event", topic);
                 return;
             }
@@ -713,37 +610,23 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
 // ---- requests ------------------------------------------------------------------------
 
 void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms) {
-    const std::string topic = contract::scheduler_requests_topic();
-    contract::SchedulerRequest req;
-    if (std::string e = contract::parse(payload, req); !e.empty()) {
-        // Answer a malformed request when it says where to, so the caller learns why.
-        const json j = json::parse(payload, nullptr, false);
-        if (j.is_object() && j.contains("id") && j["id"].is_string() && j.contains("reply_to") &&
-            j["reply_to"].is_string()) {
-            const std::string reply_to = j["reply_to"].get<std::string>();
-            if (contract::is_replies_topic(reply_to)) {
-                auto reply = refused("bad_request", e);
-                reply.id = j["id"].get<std::string>();
-                out_.push_back({reply_to, contract::to_json(reply), 1, false});
-            }
-        }
-        drop(e, topic);
-        return;
+    using Verdict = RequestIntake::Taken::Verdict;
+    RequestIntake::Taken taken = requests_.take(payload, wall_ms);
+    if (taken.answer) {
+        out_.reply(std::move(*taken.answer));
     }
-    if (const auto it = recent_replies_.find(req.id); it != recent_replies_.end()) {
-        log("info", "request " + req.id + " repeated: answered again, not applied again");
-        out_.push_back({req.reply_to, it->second, 1, false});
-        return;
-    }
-    const bool changes = contract::changes_station(req.op);
-    if (changes && req.expires_ms && wall_ms > *req.expires_ms) {
-        // Not recorded: the caller may ask again under the same id with a new deadline.
-        auto reply =
-            refused("expired", "the request arrived after its deadline and was not carried out");
-        reply.id = req.id;
-        reply.expires_ms = req.expires_ms;  // which copy: the id may be asked again with another
-        out_.push_back({req.reply_to, contract::to_json(reply), 1, false});
-        return;
+    const contract::SchedulerRequest& req = taken.request;
+    switch (taken.verdict) {
+        case Verdict::Malformed:
+            drop(taken.error, requests_topic_);
+            return;
+        case Verdict::Repeated:
+            log("info", "request " + req.id + " repeated: answered again, not applied again");
+            return;
+        case Verdict::Expired:
+            return;
+        case Verdict::Apply:
+            break;
     }
     contract::SchedulerReply reply;
     try {
@@ -753,31 +636,7 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         log("error", std::string("request not applied: ") + e.what());
         reply = refused("journal_failed", e.what());
     }
-    // Only a request that changes something must not act twice; reads (state, bills,
-    // stats, clock, changes) are answered afresh, and their replies can be large.
-    reply.id = req.id;
-    std::string text = changes ? remember(req.id, reply) : contract::to_json(reply);
-    if (text.size() > contract::kMaxPublishBytes) {
-        auto too_large =
-            refused("too_large", "the answer would exceed the bus's message limit of " +
-                                     std::to_string(contract::kMaxPacketBytes) + " bytes");
-        too_large.id = req.id;
-        text = contract::to_json(too_large);
-    }
-    out_.push_back({req.reply_to, std::move(text), 1, false});
-}
-
-std::string SchedulerApp::remember(const std::string& id, contract::SchedulerReply reply) {
-    reply.id = id;
-    std::string text = contract::to_json(reply);
-    if (recent_replies_.emplace(id, text).second) {
-        recent_order_.push_back(id);
-    }
-    if (recent_order_.size() > kRecentReplies) {
-        recent_replies_.erase(recent_order_.front());
-        recent_order_.pop_front();
-    }
-    return text;
+    out_.reply(requests_.reply(req, std::move(reply)));
 }
 
 contract::SchedulerReply SchedulerApp::stamped(contract::SchedulerReply r) const {
@@ -930,10 +789,8 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
 // ---- out -------------------------------------------------------------------------------
 
 void SchedulerApp::command(station::PileIndex p, contract::PileCommand cmd) {
-    cmd.id = options_.boot + "-" + std::to_string(++command_seq_);
     ++stats_.commands_sent;
-    out_.push_back({contract::pile_topic(station_.pile_spec(p).id, PileChannel::Commands),
-                    contract::to_json(cmd), 1, false});
+    out_.command(station_.pile_spec(p).id, std::move(cmd));
 }
 
 void SchedulerApp::flush_events() {
@@ -945,32 +802,27 @@ void SchedulerApp::flush_events() {
     std::vector<station::OrderId> changed;
     std::vector<station::BillId> bills;
     for (const station::StationEvent& e : events) {
-        ++revision_;
+        state_.changed();
         if (const auto* c = std::get_if<station::OrderChanged>(&e)) {
             changes_.order_changed(c->order);
             changed.push_back(c->order);
         } else if (const auto* s = std::get_if<station::SessionStarted>(&e)) {
-            PileLink& link = links_[static_cast<std::size_t>(s->pile)];
             contract::PileCommand cmd;
             cmd.type = contract::CommandType::Start;
             cmd.session = "o" + std::to_string(s->order) + "-" + std::to_string(s->at);
             cmd.order = s->order;
             cmd.target_kwh = s->target_kwh;
-            link.session = cmd.session;
+            links_.session_started(static_cast<std::size_t>(s->pile), cmd.session);
             command(s->pile, cmd);
         } else if (const auto* stop = std::get_if<station::SessionStopped>(&e)) {
-            PileLink& link = links_[static_cast<std::size_t>(stop->pile)];
+            const auto pi = static_cast<std::size_t>(stop->pile);
             if (stop->reason == station::StopReason::Cancelled) {
                 contract::PileCommand cmd;
                 cmd.type = contract::CommandType::Stop;
-                cmd.session = link.session;
+                cmd.session = links_[pi].session;
                 command(stop->pile, cmd);
             }
-            link.ended_session = std::move(link.session);
-            link.ended_bill = stop->bill;
-            link.ended_resumed = link.session_resumed;
-            link.session.clear();
-            link.session_resumed = false;
+            links_.session_stopped(pi, stop->bill);
             if (stop->bill != station::kNone) {
                 ++stats_.bills;
                 changes_.bill_made(stop->bill);
@@ -978,21 +830,15 @@ void SchedulerApp::flush_events() {
             }
         }
     }
-    if (replaying_ || changes_.head() == from) {
+    if (journal_.replaying() || changes_.head() == from) {
         return;
     }
     // What is published must come back after a crash: changes that time brought (not a
     // journaled command) are journaled as the time the station advanced to.
-    if (station_.now() > journaled_t_) {
-        contract::JournalEntry e;
-        e.kind = contract::JournalEntry::Kind::Advance;
-        e.t = station_.now();
-        write_journal(e);
-    }
+    journal_.reached(station_.now());
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    out_.push_back({contract::station_changes_topic(),
-                    contract::to_json(changes_.batch(station_, from, changed, bills)), 1, false});
+    out_.changes(changes_.batch(station_, from, changed, bills));
 }
 
 contract::OrderUpdate SchedulerApp::order_update(station::OrderId id) const {
@@ -1000,7 +846,7 @@ contract::OrderUpdate SchedulerApp::order_update(station::OrderId id) const {
 }
 
 nlohmann::json SchedulerApp::state_document() const {
-    contract::StationState state = contract::station_state(station_, revision_);
+    contract::StationState state = contract::station_state(station_, state_.revision());
     state.run = options_.run;  // order and bill ids count from 0 in each run
     state.head = changes_.head();
     return contract::to_json_value(state);
@@ -1012,13 +858,12 @@ void SchedulerApp::publish_clock(std::int64_t wall_ms) {
     m.speed = clock_.speed();
     m.wall_ms = wall_ms;
     m.simulated = options_.clock.simulated;
-    out_.push_back({contract::station_clock_topic(), contract::to_json(m), 1, true});
+    out_.clock(m);
 }
 
 void SchedulerApp::publish_state(std::int64_t wall_ms) {
-    out_.push_back({contract::station_state_topic(), state_document().dump(), 1, true});
-    published_revision_ = revision_;
-    last_state_wall_ = wall_ms;
+    out_.state(state_document());
+    state_.published(wall_ms);
 }
 
 }  // namespace service

@@ -3,15 +3,17 @@
 /// publish out, the wall clock passed in. It runs the station core on the bus: consumes
 /// pile status, telemetry and events, sends commands to piles, answers requests, keeps
 /// the station clock and publishes the station state and bills. `main` wires it to Paho.
+/// It orchestrates the pieces included below, each with one responsibility: the piles'
+/// links (PileLinks), the request protocol (RequestIntake), the journal (JournalKeeper),
+/// the change log (ChangeLog), the state's pacing (StatePacing), what is published
+/// (Outbox) and the drop warnings (DropLog).
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -19,7 +21,13 @@
 #include "contract/messages.hpp"
 #include "contract/publication.hpp"
 #include "service/change_log.hpp"
+#include "service/drop_log.hpp"
+#include "service/journal_keeper.hpp"
+#include "service/outbox.hpp"
+#include "service/pile_links.hpp"
+#include "service/request_intake.hpp"
 #include "service/snapshot_file.hpp"
+#include "service/state_pacing.hpp"
 #include "station/clock.hpp"
 #include "station/station.hpp"
 
@@ -32,13 +40,6 @@ struct ClockConfig {
     double speed = 1;              ///< simulated: station seconds per wall second (0 = stopped)
     int utc_offset_minutes = 480;  ///< production: station local time = UTC + offset
 };
-
-/// Appends one line to the journal (throws if it cannot). The caller makes the lines
-/// durable before it publishes anything the app produced after them.
-using JournalFn = std::function<void(const std::string& line)>;
-/// Keeps a snapshot durably, then replaces the journal by `start_line` alone (the lines the
-/// snapshot covers are no longer needed); throws if it cannot.
-using SnapshotFn = std::function<void(const Snapshot& snapshot, const std::string& start_line)>;
 
 struct SchedulerOptions {
     ClockConfig clock;
@@ -122,21 +123,6 @@ class SchedulerApp {
     const Stats& stats() const { return stats_; }
 
   private:
-    struct PileLink {
-        bool online = false;
-        std::optional<std::int64_t> offline_since;  // wall time of its last will, until back
-        bool fault_from_disconnect = false;
-        std::string session;           // the session the pile was told to run
-        bool session_resumed = false;  // ... told again after the pile restarted
-        bool ended_resumed = false;
-        std::string ended_session;                    // the last session the station ended here ...
-        station::BillId ended_bill = station::kNone;  // ... and its bill, for reconciliation
-        std::string boot;                             // de-duplication of the pile's messages
-        // Last sequence number seen per channel (telemetry, events): MQTT keeps order
-        // within a topic only, so a QoS 1 event may arrive after later QoS 0 telemetry.
-        std::int64_t last_seq[2] = {-1, -1};
-    };
-
     /// The pile ended the station's current session there on its own: the car's order ends.
     void session_ended_at_pile(station::PileIndex p, const contract::PileEvent& m);
     /// Logs where the pile's meter for a session differs from its bill.
@@ -149,8 +135,6 @@ class SchedulerApp {
     /// Parses a pile's message and checks it names the topic's pile; drops it if not.
     template <typename Message>
     bool read(std::string_view payload, std::string_view pile, std::string_view topic, Message& m);
-    /// Whether a pile's message on `channel` (0 telemetry, 1 events) is new, not a replay.
-    bool fresh(PileLink& link, int channel, const contract::Origin& origin);
     void drop(std::string_view why, std::string_view topic);
     void advance(std::int64_t wall_ms);
     /// Takes the station's events: sends the pile commands they call for, gives each
@@ -166,7 +150,6 @@ class SchedulerApp {
     /// Journals a station command (unless replaying), applies it at station time and
     /// flushes its events.
     station::Outcome act(contract::JournalEntry entry);
-    void write_journal(const contract::JournalEntry& entry);
     void resume(std::int64_t wall_ms);
     /// Restores what the snapshot holds; returns the clock it had (time, speed).
     std::pair<station::TimeMs, double> restore(Snapshot snapshot);
@@ -176,15 +159,13 @@ class SchedulerApp {
     std::vector<std::string> pile_ids() const;
     void resume_session(station::PileIndex p);
     void journal_clock(std::int64_t wall_ms, const std::string& request);
-    /// Keeps the reply to a change request under its id (a repeat is answered with it);
-    /// returns its text.
-    std::string remember(const std::string& id, contract::SchedulerReply reply);
     /// The reply with the run and the log position after it.
     contract::SchedulerReply stamped(contract::SchedulerReply r) const;
     contract::SchedulerReply command_reply(station::CommandOp op, const station::Outcome& o) const;
     contract::SchedulerReply clock_reply(station::TimeMs at, double speed) const;
-    bool charging() const;
-    bool state_due(std::int64_t wall_ms) const;
+    /// Whether readers should see an unchanged state again: the clock runs and a pile
+    /// charges, so energy and fees grow.
+    bool state_moving() const;
     void command(station::PileIndex p, contract::PileCommand cmd);
     void publish_clock(std::int64_t wall_ms);
     void publish_state(std::int64_t wall_ms);
@@ -194,29 +175,16 @@ class SchedulerApp {
     SchedulerOptions options_;
     station::SimulatedClock clock_;
     LogFn log_;
-    std::vector<PileLink> links_;
-    std::vector<contract::Publication> out_;
-    bool connected_ = false;
-    // Drop warnings are limited to a few per second, so a flood of junk is no log flood.
-    std::int64_t drop_log_second_ = 0;
-    int drop_logs_this_second_ = 0;
-    std::int64_t drops_not_logged_ = 0;
+    JournalKeeper journal_;
+    StatePacing state_;
+    PileLinks links_;
+    Outbox out_;
+    DropLog drops_;
     std::int64_t last_wall_ = 0;
-    int offline_pending_ = 0;  // piles whose grace period is running
     const std::string requests_topic_;
-    std::int64_t command_seq_ = 0;
-    bool replaying_ = false;
-    std::int64_t revision_ = 0;
-    std::int64_t published_revision_ = -1;
-    std::int64_t last_state_wall_ = 0;
     ChangeLog changes_;
-    station::TimeMs journaled_t_ = 0;  // the latest station time the journal holds
-    station::TimeMs start_at_ = 0;     // the station time the run started at
-    std::int64_t journal_lines_ = 0;   // command lines of the run so far (all files)
-    std::int64_t snapshot_lines_ = 0;  // ... of them covered by the latest snapshot
-    // Replies to recent requests by id, so a repeated request is answered, not re-applied.
-    std::unordered_map<std::string, std::string> recent_replies_;
-    std::deque<std::string> recent_order_;
+    station::TimeMs start_at_ = 0;  // the station time the run started at
+    RequestIntake requests_;
     Stats stats_;
 };
 
