@@ -6,7 +6,9 @@
 # The journal is made by bench/make_journal.py: per order a submit, a change and a cancel,
 # pile faults and recoveries and clock steps, ten lines an order, on the bupt-2023 profile.
 # JOURNALS=DIR keeps the made journals there (journal-N) and reuses them on the next run
-# (making ten million lines takes about two minutes).
+# (making ten million lines takes about two minutes). ORDERS=K makes every journal with K
+# orders only, the rest of its lines faults, recoveries and clock steps (make_journal.py):
+# a longer history over the same station.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 new=$(cd "$1" && pwd)
@@ -39,10 +41,12 @@ printf '%-10s %-34s %s\n' commands "build, start" "wall ms to ready"
 for n in "${counts[@]}"; do
     if [ -n "${JOURNALS:-}" ]; then
         mkdir -p "$JOURNALS"
-        [ -s "$JOURNALS/journal-$n" ] || python3 "$root/bench/make_journal.py" "$n" >"$JOURNALS/journal-$n"
-        cp "$JOURNALS/journal-$n" "$work/journal"
+        [ -s "$JOURNALS/journal-$n${ORDERS:+-$ORDERS}" ] ||
+            python3 "$root/bench/make_journal.py" "$n" ${ORDERS:+"$ORDERS"} \
+                >"$JOURNALS/journal-$n${ORDERS:+-$ORDERS}"
+        cp "$JOURNALS/journal-$n${ORDERS:+-$ORDERS}" "$work/journal"
     else
-        python3 "$root/bench/make_journal.py" "$n" >"$work/journal"
+        python3 "$root/bench/make_journal.py" "$n" ${ORDERS:+"$ORDERS"} >"$work/journal"
     fi
     cp "$work/journal" "$work/base.journal"
     ms=$(timed_start "$base/scheduler/service/station-scheduler" "$work/base.journal" "resumed run")

@@ -518,7 +518,7 @@ json sample_state() {
 
 }  // namespace
 
-TEST_CASE("station state — one typed mapping; impossible values refused", "[api]") {
+TEST_CASE("station state — one typed mapping, impossible values refused", "[api]") {
     contract::StationState typed;
     REQUIRE(contract::parse_value(sample_state(), typed).empty());
     CHECK(typed.piles.at(0).queue.at(0).status == contract::OrderStatus::Charging);

@@ -54,7 +54,7 @@ TEST_CASE("metered pile: the session runs until the meter ends it, billed as mea
     CHECK(st.pile_totals(1).kwh == Approx(9.8));
 }
 
-TEST_CASE("metered pile: the next car starts at once; refusals change nothing", "[metered]") {
+TEST_CASE("metered pile: the next car starts at once, refusals change nothing", "[metered]") {
     Station st(metered_profile(), at(8, 0));
     CHECK(st.end_metered("T1", 1).rejection == Rejection::PileNotCharging);
     CHECK(st.end_metered("T2", 1).rejection == Rejection::PileNotMetered);

@@ -147,6 +147,15 @@ TEST_CASE("recent replies: restored from an image in the same order, and evicted
     CHECK(replies.find("x") == nullptr);
     CHECK(replies.image().dump() == R"([["y","Y"],["z","Z"]])");
     CHECK_THROWS(replies.restore(json::parse(R"([["w"]])")));
+    CHECK_THROWS(replies.restore(json::parse(R"({"w":"W"})")));
+
+    // A damaged image (an id twice, more than the bound) leaves a consistent memory.
+    service::RecentReplies damaged(2);
+    damaged.restore(json::parse(R"([["a","A1"],["a","A2"],["b","B"],["c","C"]])"));
+    CHECK(damaged.size() == 2);
+    CHECK(damaged.image().dump() == R"([["b","B"],["c","C"]])");
+    damaged.remember("d", "D");
+    CHECK(damaged.image().dump() == R"([["c","C"],["d","D"]])");
 }
 
 TEST_CASE("state pacing: a change is published at most every interval", "[service][parts]") {

@@ -125,7 +125,7 @@ TEST_CASE("scheduler app: piles count only once online, and a lost pile after a 
     CHECK(a.app.station().pile_state(2) == station::PileState::Rest);
 }
 
-TEST_CASE("scheduler app: clock requests step the station; real time refuses them", "[service]") {
+TEST_CASE("scheduler app: clock requests step the station, real time refuses them", "[service]") {
     App a;
     a.submit("A", station::Mode::Slow, 10);
     contract::SchedulerRequest adv;
@@ -321,7 +321,7 @@ TEST_CASE("sim pile: charges on the clock, finishes at its target, obeys command
     CHECK(will.payload == R"({"online":false,"pile":"T1"})");
 }
 
-TEST_CASE("scheduler app: an event overtaken by later telemetry is still taken; a replay is not",
+TEST_CASE("scheduler app: an event overtaken by later telemetry is still taken, a replay is not",
           "[service]") {
     App a;
     contract::Telemetry t{"T1", "s", 0, 1, 10, 0, {"pile-boot", 11}};

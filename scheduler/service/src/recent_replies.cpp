@@ -1,5 +1,6 @@
 #include "service/recent_replies.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 namespace service {
@@ -28,11 +29,13 @@ nlohmann::json RecentReplies::image() const {
 }
 
 void RecentReplies::restore(const nlohmann::json& image) {
-    // As the snapshot kept them: no capacity check, as a snapshot holds at most as many.
+    if (!image.is_array()) {
+        throw std::runtime_error("recent replies are not a list");
+    }
+    // Through remember(): a damaged or crafted image with an id twice or more replies than
+    // the capacity cannot leave the list and the map out of step.
     for (const nlohmann::json& r : image) {
-        const std::string id = r.at(0).get<std::string>();
-        replies_.emplace(id, r.at(1).get<std::string>());
-        order_.push_back(id);
+        remember(r.at(0).get<std::string>(), r.at(1).get<std::string>());
     }
 }
 

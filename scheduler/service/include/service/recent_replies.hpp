@@ -28,7 +28,8 @@ class RecentReplies {
 
     /// The replies for a snapshot, oldest first: [[id, text], ...].
     nlohmann::json image() const;
-    /// Adds the replies of image() after those kept already; throws if it is malformed.
+    /// Adds the replies of image() after those kept already, as remember() would (an id
+    /// kept already keeps its reply; the capacity holds); throws if it is malformed.
     void restore(const nlohmann::json& image);
 
   private:
