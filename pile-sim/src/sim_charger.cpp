@@ -12,9 +12,10 @@ SimCharger::SimCharger(station::PileSpec spec, station::TimeMs now)
 void SimCharger::advance(station::TimeMs now) {
     // A timed fault ends at its moment: energy before it is not delivered, after it is.
     if (fault_until_ && *fault_until_ <= now) {
-        advance(*fault_until_);
-        faulty_ = false;
+        const station::TimeMs until = *fault_until_;
         fault_until_.reset();
+        advance(until);
+        faulty_ = false;
     }
     // The station clock may be set back: no energy flows backwards.
     const station::TimeMs from = std::min(last_, now);
