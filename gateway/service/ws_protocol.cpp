@@ -17,6 +17,7 @@ namespace {
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr std::string_view kPrefix = "/ocpp/";
 constexpr std::size_t kMaxFields = 100;
+constexpr std::size_t kKeepCapacity = 4096;
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char lower(char c) {
@@ -570,6 +571,13 @@ Event Decoder::next() {
     if (pos_ > 0) {
         in_.erase(0, pos_);
         pos_ = 0;
+    }
+    // An idle connection keeps no buffer of the size of its largest message.
+    if (in_.empty() && in_.capacity() > kKeepCapacity) {
+        std::string().swap(in_);
+    }
+    if (message_.empty() && message_.capacity() > kKeepCapacity) {
+        std::string().swap(message_);
     }
     return Event{};
 }

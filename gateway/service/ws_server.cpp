@@ -753,6 +753,9 @@ void OcppServer::Impl::flush(Conn& c) {
     if (c.unsent() == 0) {
         c.out.clear();
         c.out_pos = 0;
+        if (c.out.capacity() > kReadChunk) {
+            std::string().swap(c.out);
+        }
         if (c.state == State::Flushing) {
             linger(c);
             return;
