@@ -10,13 +10,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <variant>
 #include <vector>
 
@@ -102,66 +100,6 @@ class Queue {
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<Item> items_;
-};
-
-// Publications leave on a thread of their own. Paho's C library serialises all its clients
-// on one mutex, which its threads hold for long stretches while 1,000 pile clients
-// connect; on the cores' thread a publish waited there, and the answers to chargers queued
-// behind it (a BootNotification unanswered for 30 s in a bench run). Order is kept: one
-// FIFO, one thread.
-class Publisher {
-  public:
-    using Send = std::function<void(std::size_t, const contract::Publication&)>;
-    explicit Publisher(Send send) : send_(std::move(send)), thread_([this] { run(); }) {}
-    ~Publisher() { stop(); }
-    Publisher(const Publisher&) = delete;
-    Publisher& operator=(const Publisher&) = delete;
-
-    /// Queues `p` for client `client` (the caller's numbering).
-    void push(std::size_t client, contract::Publication p) {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            items_.emplace_back(client, std::move(p));
-        }
-        ready_.notify_one();
-    }
-    /// Publishes what is queued, then ends the thread.
-    void stop() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (stopping_) {
-                return;
-            }
-            stopping_ = true;
-        }
-        ready_.notify_one();
-        thread_.join();
-    }
-
-  private:
-    void run() {
-        while (true) {
-            std::deque<std::pair<std::size_t, contract::Publication>> batch;
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                ready_.wait(lock, [this] { return stopping_ || !items_.empty(); });
-                if (items_.empty()) {
-                    return;  // stopping, and all sent
-                }
-                batch.swap(items_);
-            }
-            for (const auto& [client, p] : batch) {
-                send_(client, p);
-            }
-        }
-    }
-
-    Send send_;
-    std::mutex mutex_;
-    std::condition_variable ready_;
-    std::deque<std::pair<std::size_t, contract::Publication>> items_;
-    bool stopping_ = false;
-    std::thread thread_;
 };
 
 }  // namespace
@@ -385,16 +323,6 @@ int main(int argc, char** argv) {
         const std::int64_t wall = cli::wall_ms();
         return gateway::Now{clock.now(wall), wall};
     };
-    // Client numbers of the publisher: the piles' clients, then the vendor client.
-    const std::size_t vendor_client = clients.size();
-    Publisher publisher(
-        [&clients, &vendor, vendor_client](std::size_t i, const contract::Publication& p) {
-            if (i < vendor_client) {
-                clients[i]->publish(p);
-            } else if (vendor) {
-                vendor->publish(p);
-            }
-        });
     auto apply = [&] {
         gateway::Output out = gw.take_output();
         if (server) {
@@ -409,7 +337,7 @@ int main(int argc, char** argv) {
             const auto topic = contract::parse_pile_topic(p.topic);
             const auto it = topic ? pile_index.find(topic->pile) : pile_index.end();
             if (it != pile_index.end()) {
-                publisher.push(it->second, p);
+                clients[it->second]->publish(p);
             }
         };
         for (const auto& p : out.publications) {
@@ -421,7 +349,7 @@ int main(int argc, char** argv) {
         }
         for (const auto& p : bout.vendor) {
             if (vendor) {
-                publisher.push(vendor_client, p);
+                vendor->publish(p);
             }
         }
         std::lock_guard<std::mutex> lock(log_mutex);
@@ -485,7 +413,6 @@ int main(int argc, char** argv) {
     if (server) {
         server->stop();
     }
-    publisher.stop();  // what the cores published goes out before the farewells
     for (std::size_t i = 0; i < clients.size(); ++i) {
         clients[i]->begin_stop(offline_status(i));
     }
