@@ -59,6 +59,7 @@ class ChargePoint {
         this.tx = null;  // {id, idTag}
         this.timers = [];
         this.onRemoteStart = null;  // hook of the fault phase
+        this.bootWake = null;       // ends the wait of a boot answered Pending
     }
     open() {
         this.client = new RPCClient({
@@ -84,7 +85,8 @@ class ChargePoint {
                 return { status: 'Accepted' };
             }
             if (params.requestedMessage === 'BootNotification') {
-                setTimeout(() => this.boot().catch(() => {}), 1);
+                if (this.bootWake) this.bootWake();  // a boot answered Pending goes again now
+                else setTimeout(() => this.boot().catch(() => {}), 1);
                 return { status: 'Accepted' };
             }
             return { status: 'NotImplemented' };
@@ -100,8 +102,16 @@ class ChargePoint {
         this.timers.push(setInterval(() => this.meterValues().catch(() => {}), opt.meterS * 1000));
     }
     async boot() {
-        const reply = await this.client.call('BootNotification', { chargePointVendor: 'EVCS-Bench', chargePointModel: 'ocpp_load' });
-        if (reply.status !== 'Accepted') throw new Error(`${this.identity}: boot ${reply.status}`);
+        // Pending (the gateway's link to the station is not up yet, e.g. while its 1,000
+        // MQTT clients connect on a busy machine): boot again after the answer's interval,
+        // or at once when the central system triggers it, as a real charger does.
+        for (;;) {
+            const reply = await this.client.call('BootNotification', { chargePointVendor: 'EVCS-Bench', chargePointModel: 'ocpp_load' });
+            if (reply.status === 'Accepted') break;
+            if (reply.status !== 'Pending') throw new Error(`${this.identity}: boot ${reply.status}`);
+            await new Promise(r => { this.bootWake = r; setTimeout(r, (reply.interval || 10) * 1000); });
+            this.bootWake = null;
+        }
         await this.status(this.tx ? 'Charging' : 'Available');
     }
     status(s) {

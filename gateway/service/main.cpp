@@ -36,6 +36,7 @@ constexpr const char* kUsage =
     "                       [--call-timeout-ms N] [--max-connections N] [--boot-retry-s N]\n"
     "                       [--vendor-broker URI] [--vendor-user NAME]\n"
     "                       [--vendor-timeout-ms N] [--utc-offset-minutes N]\n"
+    "                       [--tls-cert FILE --tls-key FILE] [--ws-ping-s N]\n"
     "\n"
     "With --chargers: an OCPP 1.6J central system on ws://ADDR:N/ocpp/{identity} (default\n"
     "127.0.0.1:8180; --port 0 takes a free port, printed as \"listening on port N\"); each\n"
@@ -43,7 +44,12 @@ constexpr const char* kUsage =
     "--dialects: each go-e or OpenEVSE charger listed in FILE, read on the vendor broker\n"
     "(default: the bus), is a pile as well (docs/gateway.md). At least one of the two. With\n"
     "STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id; the vendor\n"
-    "broker's password is STATION_VENDOR_MQTT_PASSWORD.\n";
+    "broker's password is STATION_VENDOR_MQTT_PASSWORD.\n"
+    "\n"
+    "With --tls-cert and --tls-key (PEM: the server's certificate chain and its key) the\n"
+    "port speaks TLS only: wss://ADDR:N/ocpp/{identity}, HTTP Basic over TLS (OCPP security\n"
+    "profile 2). A connection silent for --ws-ping-s seconds (default 60) is pinged, and\n"
+    "closed if it stays silent for 30 s more.\n";
 
 struct WsConnected {
     gateway::ConnectionId conn;
@@ -137,6 +143,12 @@ int main(int argc, char** argv) {
                                    options.pending_retry_s = std::stoll(value);
                                } else if (arg == "--max-connections") {
                                    server_options.max_connections = std::stoi(value);
+                               } else if (arg == "--tls-cert") {
+                                   server_options.tls_cert = value;
+                               } else if (arg == "--tls-key") {
+                                   server_options.tls_key = value;
+                               } else if (arg == "--ws-ping-s") {
+                                   server_options.idle_ping_ms = std::stoll(value) * 1000;
                                } else if (arg == "--utc-offset-minutes") {
                                    utc_offset = std::stoi(value);
                                } else {
@@ -154,8 +166,11 @@ int main(int argc, char** argv) {
     if (server_options.port < 0 || server_options.port > 65535 || options.call_timeout_ms < 100 ||
         options.heartbeat_interval_s < 1 || options.pending_retry_s < 1 ||
         options.meter_value_sample_interval_s < 0 || server_options.max_connections < 1 ||
-        bridge_options.command_timeout_ms < 100) {
+        bridge_options.command_timeout_ms < 100 || server_options.idle_ping_ms < 1000) {
         return cli::usage_error("station-gateway", kUsage, "an option is out of range");
+    }
+    if (server_options.tls_cert.empty() != server_options.tls_key.empty()) {
+        return cli::usage_error("station-gateway", kUsage, "--tls-cert and --tls-key go together");
     }
     if (vendor_broker.empty()) {
         vendor_broker = broker;
@@ -295,10 +310,11 @@ int main(int argc, char** argv) {
                              std::to_string(server_options.port) + ": " + e.what());
             return 1;
         }
-        log("info", "listening on port " + std::to_string(server->port()) + " (ws://" +
-                        server_options.host + ":" + std::to_string(server->port()) +
-                        "/ocpp/{identity}), " + std::to_string(gw.registry().chargers.size()) +
-                        " chargers, " + std::to_string(vendor_from) + " piles, bus " + broker);
+        log("info", "listening on port " + std::to_string(server->port()) + " (" +
+                        (server->tls() ? "wss://" : "ws://") + server_options.host + ":" +
+                        std::to_string(server->port()) + "/ocpp/{identity}), " +
+                        std::to_string(gw.registry().chargers.size()) + " chargers, " +
+                        std::to_string(vendor_from) + " piles, bus " + broker);
     }
 
     station::SimulatedClock clock(station::station_time_from_utc(cli::wall_ms(), utc_offset), 1,

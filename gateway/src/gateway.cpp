@@ -15,6 +15,7 @@ using nlohmann::json;
 
 namespace {
 
+constexpr std::string_view kSampleInterval = "MeterValueSampleInterval";
 constexpr std::size_t kRemembered = 1024;
 /// Half a watt-hour: a session has reached its target within the meter's resolution.
 constexpr double kTargetSlackKwh = 0.0005;
@@ -452,18 +453,51 @@ void Gateway::handle_call(Charger& c, const Frame& f, Now now) {
     c.last_answer = to_text(*answer);
     out_.frames.emplace_back(conn, c.last_answer);
     if (a == "BootNotification" && c.booted) {
-        // After the answer: the charger's own notifications follow, and our settings.
+        // After the answer: the charger's own notifications follow, and our settings,
+        // once its configuration is read (configuration_read).
         publish_all(c, now);
-        if (options_.meter_value_sample_interval_s > 0) {
-            Call set;
-            set.action = "ChangeConfiguration";
-            set.payload = to_json(
-                ChangeConfigurationReq{"MeterValueSampleInterval",
-                                       std::to_string(options_.meter_value_sample_interval_s)});
-            enqueue(c, std::move(set), now);
-        }
+        Call get;
+        get.action = "GetConfiguration";
+        get.purpose = Purpose::Configuration;
+        get.payload = to_json(GetConfigurationReq{
+            {std::string(kSampleInterval), "HeartbeatInterval", "NumberOfConnectors"}});
+        enqueue(c, std::move(get), now);
         send_next(c, now);
     }
+}
+
+void Gateway::configuration_read(Charger& c, const GetConfigurationConf* conf, Now now) {
+    const ConfigurationKey* interval = nullptr;
+    if (conf != nullptr) {
+        std::string text;
+        for (const auto& k : conf->configuration_key) {
+            text += (text.empty() ? "" : ", ") + k.key + "=" + k.value.value_or("(none)") +
+                    (k.readonly ? " (read-only)" : "");
+            if (k.key == kSampleInterval) {
+                interval = &k;
+            }
+        }
+        for (const auto& k : conf->unknown_key) {
+            text += (text.empty() ? "" : ", ") + k + " unknown";
+        }
+        log("info", "charger " + c.spec->identity + " configuration: " + text);
+    }
+    if (options_.meter_value_sample_interval_s <= 0) {
+        return;
+    }
+    const std::string want = std::to_string(options_.meter_value_sample_interval_s);
+    if (interval != nullptr && interval->value == want) {
+        return;  // already what we want: nothing to change
+    }
+    if (interval != nullptr && interval->readonly) {
+        log("warn", "charger " + c.spec->identity + ": " + std::string(kSampleInterval) +
+                        " is read-only at " + interval->value.value_or("(none)") + ", not " + want);
+        return;
+    }
+    Call set;
+    set.action = "ChangeConfiguration";
+    set.payload = to_json(ChangeConfigurationReq{std::string(kSampleInterval), want});
+    enqueue(c, std::move(set), now);
 }
 
 json Gateway::boot_notification(Charger& c, const json& p, Now now, std::optional<Frame>& error) {
@@ -685,6 +719,18 @@ void Gateway::handle_answer(Charger& c, const Frame& f, Now now) {
     }
     Call call = std::move(*c.outstanding);
     c.outstanding.reset();
+    if (call.purpose == Purpose::Configuration && f.type == MessageType::CallResult) {
+        GetConfigurationConf conf;
+        if (auto bad = parse(f.payload, conf)) {
+            call_finished(c, call, false, "",
+                          "the charger's answer to " + call.action + " is invalid: " + bad->message,
+                          now);
+        } else {
+            configuration_read(c, &conf, now);
+        }
+        send_next(c, now);
+        return;
+    }
     if (f.type == MessageType::CallError) {
         call_finished(c, call, false, "",
                       "the charger answered " + call.action + " with " +
@@ -713,6 +759,10 @@ void Gateway::call_finished(Charger& c, const Call& call, bool ok, const std::st
     if (!ok) {
         log("warn", "charger " + c.spec->identity + ": " + call.action + " failed: " + reason);
     }
+    if (call.purpose == Purpose::Configuration) {
+        configuration_read(c, nullptr, now);  // not read: set what we want all the same
+        return;
+    }
     Connector* conn = call.purpose == Purpose::None ? nullptr : &c.connectors[call.connector];
     const std::string pile = conn != nullptr ? conn->spec.pile.id : "";
     switch (call.purpose) {
@@ -732,6 +782,8 @@ void Gateway::call_finished(Charger& c, const Call& call, bool ok, const std::st
             if (!ok && conn->session) {
                 conn->session->stop_sent = false;  // asked again at the next meter value
             }
+            break;
+        case Purpose::Configuration:
             break;
         case Purpose::Availability:
             if (ok) {

@@ -315,6 +315,56 @@ json to_json(const ChangeConfigurationReq& m) {
     return json{{"key", m.key}, {"value", m.value}};
 }
 
+json to_json(const GetConfigurationReq& m) {
+    json j = json::object();
+    if (!m.keys.empty()) {
+        j["key"] = m.keys;
+    }
+    return j;
+}
+
+std::optional<Violation> parse(const json& payload, GetConfigurationConf& out) {
+    FieldReader r(payload);
+    if (const json* keys = r.array("configurationKey", false)) {
+        for (std::size_t i = 0; i < keys->size() && r.ok(); ++i) {
+            const json& item = (*keys)[i];
+            const std::string where = "configurationKey[" + std::to_string(i) + "].";
+            if (!item.is_object()) {
+                r.fail(ErrorCode::TypeConstraintViolation,
+                       "configurationKey[" + std::to_string(i) + "] must be an object");
+                break;
+            }
+            FieldReader k(item, where);
+            ConfigurationKey ck;
+            ck.key = k.string("key", true, 50).value_or("");
+            ck.value = k.string("value", false, 500);
+            if (!item.contains("readonly")) {
+                k.fail(ErrorCode::OccurenceConstraintViolation, where + "readonly is required");
+            } else if (!item["readonly"].is_boolean()) {
+                k.fail(ErrorCode::TypeConstraintViolation, where + "readonly must be a boolean");
+            } else {
+                ck.readonly = item["readonly"].get<bool>();
+            }
+            if (!k.ok()) {
+                r.fail(k.violation()->code, k.violation()->message);
+                break;
+            }
+            out.configuration_key.push_back(std::move(ck));
+        }
+    }
+    if (const json* unknown = r.array("unknownKey", false)) {
+        for (const auto& u : *unknown) {
+            if (!u.is_string() || u.get_ref<const std::string&>().size() > 50) {
+                r.fail(ErrorCode::TypeConstraintViolation,
+                       "unknownKey must hold strings of at most 50 characters");
+                break;
+            }
+            out.unknown_key.push_back(u.get<std::string>());
+        }
+    }
+    return done(r);
+}
+
 std::optional<Violation> parse_status_conf(std::string_view action, const json& payload,
                                            std::string& status) {
     FieldReader r(payload);

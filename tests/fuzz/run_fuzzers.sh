@@ -18,7 +18,7 @@ shift || true
 build=${STATION_FUZZ_BUILD:-$root/build/fuzz}
 case $build in /*) ;; *) build=$root/$build ;; esac
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-all=(scenario profile bus_messages scheduler journal snapshot api_request tokens)
+all=(scenario profile bus_messages scheduler journal snapshot api_request tokens ws_protocol)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=("${all[@]}")

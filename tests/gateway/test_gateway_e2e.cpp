@@ -90,8 +90,13 @@ struct Stack {
     std::unique_ptr<Process> gateway;
     std::unique_ptr<Probe> probe;
     int port = 0;
+    std::string scheme = "ws";  ///< "wss" with --tls-cert
 
     explicit Stack(StackOptions o = {}) : options(std::move(o)) {
+        if (std::find(options.gateway_args.begin(), options.gateway_args.end(), "--tls-cert") !=
+            options.gateway_args.end()) {
+            scheme = "wss";
+        }
         write(dir + "/profile.json", options.profile);
         write(dir + "/chargers.json", options.chargers);
         if (options.broker_late) {
@@ -144,7 +149,7 @@ struct Stack {
                                      const std::string& connectors = "1,2") {
         std::vector<std::string> argv{
             GATEWAY_NODE_BIN, std::string(GATEWAY_CP_SIM_DIR) + "/cp-sim.js",
-            "--url",          "ws://127.0.0.1:" + std::to_string(port) + "/ocpp",
+            "--url",          scheme + "://127.0.0.1:" + std::to_string(port) + "/ocpp",
             "--identity",     identity,
             "--password",     password,
             "--connectors",   connectors,
@@ -616,4 +621,62 @@ TEST_CASE("schema-invalid messages are answered with CALLERROR (raw WebSocket cl
     CHECK(code("m5") == "FormationViolation");
     CHECK(code("m6") == "NotImplemented");
     CHECK(s.gateway->log().find("sent an invalid StatusNotification") != std::string::npos);
+}
+
+namespace {
+
+// A self-signed certificate for 127.0.0.1 (its own CA), made with the openssl CLI in `dir`:
+// cert.pem and key.pem.
+bool make_certificate(const std::string& dir) {
+    Process openssl({GATEWAY_OPENSSL_BIN, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                     "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                     dir + "/key.pem", "-out", dir + "/cert.pem"},
+                    dir + "/openssl.log");
+    return Probe::eventually([&] { return !openssl.running(); }, 20s) &&
+           std::ifstream(dir + "/cert.pem").good() && std::ifstream(dir + "/key.pem").good();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "security profile 2 (TLS, cf. TC_086): a charger trusting the certificate boots over "
+    "wss://, while plain ws:// on the TLS port and a client not trusting it get no connection") {
+    const std::string certs = harness::temp_dir();
+    REQUIRE(make_certificate(certs));
+    StackOptions o;
+    o.gateway_args = {"--tls-cert", certs + "/cert.pem", "--tls-key", certs + "/key.pem"};
+    Stack s(o);
+    CHECK(s.gateway->log().find("(wss://127.0.0.1:") != std::string::npos);
+    const auto from = s.probe->mark();
+    auto cp = s.charger("secret-cp1-pass", {"--ca", certs + "/cert.pem"});
+    REQUIRE(s.pile_online("F1", from, 15s));
+    REQUIRE(Probe::eventually([&] { return first_event(cp->log(), "boot").has_value(); }, 10s));
+    CHECK((*first_event(cp->log(), "boot"))["status"] == "Accepted");
+    const std::string heartbeat = R"([2,"h1","Heartbeat",{}])";
+    auto raw = [&](const std::string& scheme, std::vector<std::string> extra,
+                   const std::string& name) {
+        std::vector<std::string> argv{
+            GATEWAY_NODE_BIN, std::string(GATEWAY_CP_SIM_DIR) + "/raw-call.js",
+            "--url",          scheme + "://127.0.0.1:" + std::to_string(s.port) + "/ocpp",
+            "--identity",     "CP1",
+            "--password",     "secret-cp1-pass",
+            "--send",         heartbeat};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        auto p = std::make_unique<Process>(argv, s.dir + "/" + name + ".log");
+        REQUIRE(Probe::eventually([&] { return !p->running(); }, 20s));
+        return p;
+    };
+    const auto plain = raw("ws", {}, "plain");
+    INFO(plain->log());
+    CHECK(count_events(plain->log(), "connected") == 0);
+    CHECK(count_events(plain->log(), "error") == 1);
+    const auto untrusting = raw("wss", {}, "untrusting");
+    INFO(untrusting->log());
+    CHECK(count_events(untrusting->log(), "connected") == 0);
+    CHECK(count_events(untrusting->log(), "error") == 1);
+    CHECK(s.gateway->log().find("TLS handshake with 127.0.0.1 failed") != std::string::npos);
+    // The charger on wss:// was not disturbed: still connected, its heartbeats answered.
+    CHECK(cp->running());
+    CHECK(count_events(cp->log(), "error") == 0);
 }

@@ -98,12 +98,28 @@ struct Rig {
             call("StatusNotification",
                  {{"connectorId", k}, {"errorCode", "NoError"}, {"status", "Available"}});
         }
-        // The sample interval is set on connect; the charger accepts.
+        // The configuration is read on connect, then the sample interval set; the charger
+        // accepts.
+        answer_configuration("60");
         const auto cs = calls();
         REQUIRE_FALSE(cs.empty());
         REQUIRE(cs.back()[2] == "ChangeConfiguration");
         answer(cs.back(), {{"status", "Accepted"}});
         clear();
+    }
+    // Answers the GetConfiguration sent last with this MeterValueSampleInterval.
+    void answer_configuration(const std::string& interval, bool readonly = false) {
+        const auto cs = calls();
+        REQUIRE_FALSE(cs.empty());
+        REQUIRE(cs.back()[2] == "GetConfiguration");
+        answer(
+            cs.back(),
+            {{"configurationKey",
+              json::array({{{"key", "MeterValueSampleInterval"},
+                            {"readonly", readonly},
+                            {"value", interval}},
+                           {{"key", "HeartbeatInterval"}, {"readonly", false}, {"value", "300"}}})},
+             {"unknownKey", json::array({"NumberOfConnectors"})}});
     }
     contract::PileCommand command(contract::CommandType type, std::string id,
                                   std::string session = "s1", double kwh = 0.1) {
@@ -164,10 +180,79 @@ TEST_CASE("session: calls before the boot is accepted are refused with SecurityE
     CHECK(status[0]["state"] == "REST");
     CHECK(status[0]["power_kw"] == 30.0);
     CHECK(r.published("T1", contract::PileChannel::Status).size() == 1);
-    const auto cs = r.calls();
+    // The configuration is read first (GetConfiguration), then the sample interval set.
+    auto cs = r.calls();
     REQUIRE(cs.size() == 1);
-    CHECK(cs[0][2] == "ChangeConfiguration");
-    CHECK(cs[0][3] == json({{"key", "MeterValueSampleInterval"}, {"value", "10"}}));
+    CHECK(cs[0][2] == "GetConfiguration");
+    CHECK(cs[0][3] == json({{"key", json::array({"MeterValueSampleInterval", "HeartbeatInterval",
+                                                 "NumberOfConnectors"})}}));
+    r.answer_configuration("60");
+    cs = r.calls();
+    REQUIRE(cs.size() == 2);
+    CHECK(cs[1][2] == "ChangeConfiguration");
+    CHECK(cs[1][3] == json({{"key", "MeterValueSampleInterval"}, {"value", "10"}}));
+    bool logged = false;
+    for (const auto& l : r.out.log) {
+        logged = logged || l.text ==
+                               "charger CP1 configuration: MeterValueSampleInterval=60, "
+                               "HeartbeatInterval=300, NumberOfConnectors unknown";
+    }
+    CHECK(logged);
+}
+
+TEST_CASE("session: the configuration read on connect decides whether the interval is set") {
+    auto booted = [](Rig& r) {
+        r.connect();
+        r.call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+    };
+    {
+        INFO("already 10: nothing to change");
+        Rig r;
+        booted(r);
+        r.answer_configuration("10");
+        CHECK(r.calls().back()[2] == "GetConfiguration");
+    }
+    {
+        INFO("read-only: not changed, and said");
+        Rig r;
+        booted(r);
+        r.answer_configuration("900", true);
+        CHECK(r.calls().back()[2] == "GetConfiguration");
+        bool warned = false;
+        for (const auto& l : r.out.log) {
+            warned = warned || l.text.find("MeterValueSampleInterval is read-only at 900") !=
+                                   std::string::npos;
+        }
+        CHECK(warned);
+    }
+    {
+        INFO("GetConfiguration not implemented: the interval is set all the same");
+        Rig r;
+        booted(r);
+        const json get = r.calls().back();
+        r.gw.on_text(r.conn, json::array({4, get[1], "NotImplemented", "", json::object()}).dump(),
+                     r.now());
+        r.collect();
+        CHECK(r.calls().back()[2] == "ChangeConfiguration");
+    }
+    {
+        INFO("an answer off the schema: refused, the interval set all the same");
+        Rig r;
+        booted(r);
+        const json get = r.calls().back();
+        r.answer(get, {{"configurationKey",
+                        json::array({{{"key", "MeterValueSampleInterval"}, {"value", "10"}}})}});
+        CHECK(r.calls().back()[2] == "ChangeConfiguration");
+    }
+    {
+        INFO("no answer within the call timeout: the interval is set all the same");
+        Rig r;
+        booted(r);
+        r.wall += 31'000;
+        r.gw.tick(r.now());
+        r.collect();
+        CHECK(r.calls().back()[2] == "ChangeConfiguration");
+    }
 }
 
 TEST_CASE("session: a charger that does not boot by itself is asked to (TriggerMessage)") {
@@ -485,7 +570,7 @@ TEST_CASE("session: boot Pending while the station's link is down, accepted when
         r.call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
     CHECK(again[2]["status"] == "Accepted");
     CHECK(r.gw.booted("CP1"));
-    CHECK(r.calls().back()[2] == "ChangeConfiguration");
+    CHECK(r.calls().back()[2] == "GetConfiguration");
 }
 
 TEST_CASE("session: a transaction the charger ends itself ends the order (ended at the pile)") {

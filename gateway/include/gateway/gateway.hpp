@@ -35,7 +35,8 @@ struct GatewayOptions {
     /// The bus identity of this run (PileStatus/Telemetry/PileEvent `boot`): new per start.
     std::string boot = "g0";
     std::int64_t heartbeat_interval_s = 300;
-    /// Set on each charger after its boot is accepted (ChangeConfiguration); 0 = not set.
+    /// Set on each charger after its boot is accepted (ChangeConfiguration) unless its
+    /// configuration, read first (GetConfiguration), has it already; 0 = not set.
     std::int64_t meter_value_sample_interval_s = 10;
     /// How long a call to a charger may go unanswered.
     std::int64_t call_timeout_ms = 30'000;
@@ -132,7 +133,7 @@ class Gateway {
         std::string published;  ///< the last status published (online/state/session)
         bool bus_up = true;     ///< the pile's MQTT link
     };
-    enum class Purpose { None, Start, Stop, StopForTarget, Availability };
+    enum class Purpose { None, Start, Stop, StopForTarget, Availability, Configuration };
     struct Call {
         std::string id;
         std::string action;
@@ -171,6 +172,9 @@ class Gateway {
     void handle_answer(Charger& c, const Frame& f, Now now);
     void call_finished(Charger& c, const Call& call, bool ok, const std::string& status,
                        const std::string& reason, Now now);
+    /// The charger's configuration read after its boot (or not: null): logged, and the
+    /// sample interval set where it differs.
+    void configuration_read(Charger& c, const GetConfigurationConf* conf, Now now);
 
     // gateway -> charger
     void enqueue(Charger& c, Call call, Now now);

@@ -160,12 +160,30 @@ struct ChangeConfigurationReq {
     std::string key;
     std::string value;
 };
+/// GetConfiguration: the keys asked for (none: all of them).
+struct GetConfigurationReq {
+    std::vector<std::string> keys;
+};
+struct ConfigurationKey {
+    std::string key;  ///< at most 50 characters
+    bool readonly = false;
+    std::optional<std::string> value;  ///< at most 500 characters
+};
+/// The charger's answer to GetConfiguration.
+struct GetConfigurationConf {
+    std::vector<ConfigurationKey> configuration_key;
+    std::vector<std::string> unknown_key;
+};
 
 nlohmann::json to_json(const RemoteStartTransactionReq& m);
 nlohmann::json to_json(const RemoteStopTransactionReq& m);
 nlohmann::json to_json(const ChangeAvailabilityReq& m);
 nlohmann::json to_json(const TriggerMessageReq& m);
 nlohmann::json to_json(const ChangeConfigurationReq& m);
+nlohmann::json to_json(const GetConfigurationReq& m);
+/// Reads a GetConfiguration answer as OCPP 1.6's schema has it (configurationKey: key,
+/// readonly required, value optional; unknownKey: strings), both arrays optional.
+std::optional<Violation> parse(const nlohmann::json& payload, GetConfigurationConf& out);
 
 /// The answer to each of those is {status: <enum>}: reads it, checking the action's
 /// enumeration (RemoteStart/Stop: Accepted, Rejected; ChangeAvailability: + Scheduled;

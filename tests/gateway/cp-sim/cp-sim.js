@@ -20,6 +20,7 @@
 //                                            and the transaction stopped (reason Other)
 //                  [--answer-delay-ms N]     answer RemoteStartTransaction N ms late
 //                  [--call-while-pending]    while its boot is Pending, try one Heartbeat
+//                  [--ca FILE]               with a wss:// URL: trust the CA (PEM) in FILE
 //
 // Signals: SIGUSR1 faults every connector (Faulted; a running transaction is stopped,
 // reason Other), SIGUSR2 clears the fault (Available). A boot answered Pending is sent
@@ -32,6 +33,7 @@ function options(argv) {
         url: '', identity: 'CP1', password: '', connectors: [1], powerKw: 60,
         meterStartWh: 1000000, dropAfterMeter: 0, offlineMs: 1500, exitAfterStop: false,
         queueStopOffline: false, faultAfterMeter: 0, answerDelayMs: 0, callWhilePending: false,
+        ca: '',
     };
     for (let i = 2; i < argv.length; ++i) {
         const a = argv[i];
@@ -49,6 +51,7 @@ function options(argv) {
         else if (a === '--fault-after-meter') o.faultAfterMeter = Number(v());
         else if (a === '--answer-delay-ms') o.answerDelayMs = Number(v());
         else if (a === '--call-while-pending') o.callWhilePending = true;
+        else if (a === '--ca') o.ca = v();
         else { console.error(`cp-sim: unknown option ${a}`); process.exit(2); }
     }
     return o;
@@ -88,6 +91,9 @@ const client = new RPCClient({
     strictMode: true,
     reconnect: false,
     callTimeoutMs: 10000,
+    // wss:// (OCPP security profile 2): the central system's certificate is checked
+    // against --ca, or against the system's CAs without it.
+    wsOpts: opt.ca ? { ca: require('fs').readFileSync(opt.ca) } : {},
 });
 
 const online = () => client.state === RPCClient.OPEN;

@@ -7,10 +7,11 @@
 //
 //   node raw-call.js --url ws://127.0.0.1:PORT/ocpp --identity CP1 --password SECRET
 //                    --send '[2,"m1","BootNotification",{...}]' [--send ...] [--wait-ms 5000]
+//                    [--ca FILE]   with a wss:// URL: trust the CA (PEM) in FILE
 'use strict';
 const WebSocket = require('ws');
 
-const o = { url: '', identity: 'CP1', password: '', send: [], waitMs: 5000 };
+const o = { url: '', identity: 'CP1', password: '', send: [], waitMs: 5000, ca: '' };
 for (let i = 2; i < process.argv.length; ++i) {
     const a = process.argv[i];
     const v = () => process.argv[++i];
@@ -19,12 +20,16 @@ for (let i = 2; i < process.argv.length; ++i) {
     else if (a === '--password') o.password = v();
     else if (a === '--send') o.send.push(v());
     else if (a === '--wait-ms') o.waitMs = Number(v());
+    else if (a === '--ca') o.ca = v();
     else { console.error(`raw-call: unknown option ${a}`); process.exit(2); }
 }
 const say = (event, fields = {}) => console.log(JSON.stringify({ event, t: Date.now(), ...fields }));
 
 const auth = Buffer.from(`${o.identity}:${o.password}`).toString('base64');
-const ws = new WebSocket(`${o.url}/${o.identity}`, ['ocpp1.6'], { headers: { Authorization: `Basic ${auth}` } });
+const ws = new WebSocket(`${o.url}/${o.identity}`, ['ocpp1.6'], {
+    headers: { Authorization: `Basic ${auth}` },
+    ...(o.ca ? { ca: require('fs').readFileSync(o.ca) } : {}),
+});
 const waiting = new Map();  // message id -> resolve
 ws.on('unexpected-response', (req, res) => { say('refused', { status: res.statusCode }); process.exit(3); });
 ws.on('error', e => { say('error', { message: e.message }); process.exit(1); });
