@@ -12,6 +12,7 @@
 #include "harness.hpp"
 #include "replay/scenario.hpp"
 #include "replay_lines.hpp"
+#include "scenario_driver.hpp"
 #include "station/time.hpp"
 
 using harness::Message;
@@ -21,54 +22,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class Driver {
+class Driver : public harness::ScenarioDriver {
   public:
-    explicit Driver(Probe& probe) : probe_(probe) {}
+    using ScenarioDriver::ScenarioDriver;
 
-    contract::SchedulerReply request(contract::SchedulerRequest r) {
-        return probe_.request(r, 10s);
-    }
-
-    json state() {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::State;
-        const auto reply = request(r);
-        REQUIRE(reply.ok);
-        return reply.data;
-    }
-
-    // The pile's state, or "" if the scheduler did not answer: while the system comes up
-    // a request can go out before the scheduler has subscribed, and is then lost.
-    std::string pile_state(const std::string& pile) {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::State;
-        const auto reply = probe_.request(r, 2s);
-        if (!reply.ok) {
-            return "";
-        }
-        for (const auto& p : reply.data["piles"]) {
-            if (p["id"] == pile) {
-                return p["state"];
-            }
-        }
-        return "";
-    }
-
-    void advance_to(station::TimeMs t) {
-        if (t > now_) {
-            contract::SchedulerRequest r;
-            r.op = contract::RequestOp::ClockAdvance;
-            r.advance_seconds = (t - now_) / station::kMsPerSecond;
-            REQUIRE(request(r).ok);
-            now_ = t;
-        }
-    }
-    void start_at(station::TimeMs t) { now_ = t; }
-    station::TimeMs now() const { return now_; }
-
+  protected:
     // A fault or recovery goes to the simulated pile, which reports it to the scheduler;
     // the driver waits until the scheduler shows it.
-    bool pile_event(const replay::ScenarioEvent& ev) {
+    bool pile_event(const replay::ScenarioEvent& ev) override {
         const bool fault = ev.kind == replay::EventKind::Fault;
         contract::PileCommand cmd;
         cmd.id = "driver-" + std::to_string(++commands_);
@@ -87,60 +48,10 @@ class Driver {
         if (!ack || json::parse(ack->payload)["ok"] != true) {
             return false;
         }
-        return Probe::eventually([&] { return (pile_state(pile) == "FAULT") == fault; }, 10s);
-    }
-
-    bool apply(const replay::ScenarioEvent& ev) {
-        contract::SchedulerRequest r;
-        r.car = std::string(ev.subject);
-        switch (ev.kind) {
-            case replay::EventKind::Arrive:
-                r.op = contract::RequestOp::Submit;
-                r.mode = ev.mode;
-                r.kwh = ev.kwh;
-                return request(r).ok;
-            case replay::EventKind::Cancel:
-                r.op = contract::RequestOp::Cancel;
-                return request(r).ok;
-            case replay::EventKind::Change:
-                r.op = contract::RequestOp::Change;
-                r.mode = ev.mode;
-                r.kwh = ev.kwh;
-                return request(r).ok;
-            case replay::EventKind::Fault:
-            case replay::EventKind::Recover:
-                return pile_event(ev);
-        }
-        return false;
-    }
-
-    // The state in the replay's snapshot form (scenario-format.md).
-    json snapshot(const json& events) { return harness::snapshot_line(state(), events); }
-
-    // Every order's bills in the replay's final-line form, and when the last one closed.
-    json final_line(station::TimeMs last_event) {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::Bills;
-        const auto reply = request(r);
-        REQUIRE(reply.ok);
-        return harness::final_bills_line(reply.data, last_event);
-    }
-
-    bool all_closed() {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::Bills;
-        const auto reply = request(r);
-        for (const auto& o : reply.data["orders"]) {
-            if (!o["closed"].is_object()) {
-                return false;
-            }
-        }
-        return true;
+        return scheduler_shows(ev);
     }
 
   private:
-    Probe& probe_;
-    station::TimeMs now_ = 0;
     int commands_ = 0;
 };
 
@@ -171,10 +82,7 @@ TEST_CASE("e2e: the acceptance case through broker, scheduler and simulated pile
     const auto last = harness::play_scenario(scenario, driver, out);
     REQUIRE(last);
     // Run on until every order is closed (the expected end is 01:35 the next day).
-    for (int hour = 0; hour < 48 && !driver.all_closed(); ++hour) {
-        driver.advance_to(driver.now() + station::kMsPerHour);
-    }
-    out << driver.final_line(*last).dump() << "\n";
+    out << driver.finish(*last).dump() << "\n";
     out.close();
 
     const std::string diff = harness::compare_with_case42(STATION_COMPARE_REPLAY, acceptance, dir,

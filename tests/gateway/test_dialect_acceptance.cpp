@@ -18,6 +18,7 @@
 #include "harness.hpp"
 #include "replay/scenario.hpp"
 #include "replay_lines.hpp"
+#include "scenario_driver.hpp"
 #include "station/time.hpp"
 
 using harness::Probe;
@@ -47,103 +48,15 @@ std::string offset_before_the_case() {
     return std::to_string(minutes);
 }
 
-class Driver {
+class Driver : public harness::ScenarioDriver {
   public:
-    explicit Driver(Probe& probe) : probe_(probe) {}
+    using ScenarioDriver::ScenarioDriver;
 
-    contract::SchedulerReply request(contract::SchedulerRequest r) {
-        return probe_.request(r, 10s);
-    }
-
-    json state() {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::State;
-        const auto reply = request(r);
-        REQUIRE(reply.ok);
-        return reply.data;
-    }
-
-    // "" if the scheduler did not answer (a request before it subscribed is lost).
-    std::string pile_state(const std::string& pile) {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::State;
-        const auto reply = probe_.request(r, 2s);
-        for (const auto& p : reply.data.value("piles", json::array())) {
-            if (p["id"] == pile) {
-                return p["state"];
-            }
-        }
-        return "";
-    }
-
-    void advance_to(station::TimeMs t) {
-        if (t > now_) {
-            contract::SchedulerRequest r;
-            r.op = contract::RequestOp::ClockAdvance;
-            r.advance_seconds = (t - now_) / station::kMsPerSecond;
-            REQUIRE(request(r).ok);
-            now_ = t;
-        }
-    }
-    void start_at(station::TimeMs t) { now_ = t; }
-    station::TimeMs now() const { return now_; }
-
+  protected:
     // The charger faulted or recovered by itself when the clock reached this time (its
     // scripted fault); the gateway reports it and the driver waits until the scheduler
     // shows it.
-    bool pile_event(const replay::ScenarioEvent& ev) {
-        const bool fault = ev.kind == replay::EventKind::Fault;
-        const std::string pile(ev.subject);
-        return Probe::eventually([&] { return (pile_state(pile) == "FAULT") == fault; }, 10s);
-    }
-
-    bool apply(const replay::ScenarioEvent& ev) {
-        contract::SchedulerRequest r;
-        r.car = std::string(ev.subject);
-        switch (ev.kind) {
-            case replay::EventKind::Arrive:
-                r.op = contract::RequestOp::Submit;
-                r.mode = ev.mode;
-                r.kwh = ev.kwh;
-                return request(r).ok;
-            case replay::EventKind::Cancel:
-                r.op = contract::RequestOp::Cancel;
-                return request(r).ok;
-            case replay::EventKind::Change:
-                r.op = contract::RequestOp::Change;
-                r.mode = ev.mode;
-                r.kwh = ev.kwh;
-                return request(r).ok;
-            case replay::EventKind::Fault:
-            case replay::EventKind::Recover:
-                return pile_event(ev);
-        }
-        return false;
-    }
-
-    json snapshot(const json& events) { return harness::snapshot_line(state(), events); }
-
-    json bills() {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::Bills;
-        const auto reply = request(r);
-        REQUIRE(reply.ok);
-        return reply.data;
-    }
-
-    bool all_closed() {
-        const json b = bills();  // kept: a range over a temporary's member would dangle
-        for (const auto& o : b["orders"]) {
-            if (!o["closed"].is_object()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-  private:
-    Probe& probe_;
-    station::TimeMs now_ = 0;
+    bool pile_event(const replay::ScenarioEvent& ev) override { return scheduler_shows(ev); }
 };
 
 std::size_t count(const std::string& text, const std::string& what) {
@@ -195,10 +108,7 @@ TEST_CASE(
     const auto last = harness::play_scenario(scenario, driver, out);
     REQUIRE(last);
     // Run on until every order is closed (the expected end is 01:35 the next day).
-    for (int hour = 0; hour < 48 && !driver.all_closed(); ++hour) {
-        driver.advance_to(driver.now() + station::kMsPerHour);
-    }
-    out << harness::final_bills_line(driver.bills(), *last).dump() << "\n";
+    out << driver.finish(*last).dump() << "\n";
     out.close();
 
     const std::string diff = harness::compare_with_case42(STATION_COMPARE_REPLAY, acceptance, dir,

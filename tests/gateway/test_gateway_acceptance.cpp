@@ -22,6 +22,7 @@
 #include "harness.hpp"
 #include "replay/scenario.hpp"
 #include "replay_lines.hpp"
+#include "scenario_driver.hpp"
 
 using harness::Probe;
 using harness::Process;
@@ -50,92 +51,10 @@ std::size_t count_events(const std::string& log, const std::string& event) {
     return n;
 }
 
-class Driver {
+class Driver : public harness::ScenarioDriver {
   public:
     Driver(Probe& probe, std::map<std::string, std::unique_ptr<Process>>& chargers)
-        : probe_(probe), chargers_(chargers) {}
-
-    contract::SchedulerReply request(contract::SchedulerRequest r) {
-        return probe_.request(r, 10s);
-    }
-
-    json state() {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::State;
-        const auto reply = request(r);
-        REQUIRE(reply.ok);
-        return reply.data;
-    }
-
-    // "" if the scheduler did not answer (a request before it subscribed is lost).
-    std::string pile_state(const std::string& pile) {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::State;
-        const auto reply = probe_.request(r, 2s);
-        for (const auto& p : reply.data.value("piles", json::array())) {
-            if (p["id"] == pile) {
-                return p["state"];
-            }
-        }
-        return "";
-    }
-
-    void advance_to(station::TimeMs t) {
-        if (t > now_) {
-            contract::SchedulerRequest r;
-            r.op = contract::RequestOp::ClockAdvance;
-            r.advance_seconds = (t - now_) / station::kMsPerSecond;
-            REQUIRE(request(r).ok);
-            now_ = t;
-        }
-    }
-    void start_at(station::TimeMs t) { now_ = t; }
-    station::TimeMs now() const { return now_; }
-
-    // A fault or recovery happens at the charger (cp-sim: SIGUSR1 faults its connector,
-    // SIGUSR2 clears it), which tells the gateway (StatusNotification Faulted / Available),
-    // which tells the scheduler (fault_raised / fault_cleared); the driver waits until the
-    // scheduler shows it.
-    bool pile_event(const replay::ScenarioEvent& ev) {
-        const bool fault = ev.kind == replay::EventKind::Fault;
-        const auto it = chargers_.find(std::string(ev.subject));
-        if (it == chargers_.end()) {
-            return false;
-        }
-        const std::string said = fault ? "faulted" : "recovered";
-        const std::size_t before = count_events(it->second->log(), said);
-        ::kill(it->second->pid(), fault ? SIGUSR1 : SIGUSR2);
-        if (!Probe::eventually([&] { return count_events(it->second->log(), said) > before; },
-                               10s)) {
-            return false;
-        }
-        const std::string pile(ev.subject);
-        return Probe::eventually([&] { return (pile_state(pile) == "FAULT") == fault; }, 10s);
-    }
-
-    bool apply(const replay::ScenarioEvent& ev) {
-        contract::SchedulerRequest r;
-        r.car = std::string(ev.subject);
-        switch (ev.kind) {
-            case replay::EventKind::Arrive:
-                r.op = contract::RequestOp::Submit;
-                r.mode = ev.mode;
-                r.kwh = ev.kwh;
-                return request(r).ok;
-            case replay::EventKind::Cancel:
-                r.op = contract::RequestOp::Cancel;
-                return request(r).ok;
-            case replay::EventKind::Change:
-                r.op = contract::RequestOp::Change;
-                r.mode = ev.mode;
-                r.kwh = ev.kwh;
-                return request(r).ok;
-            case replay::EventKind::Fault:
-            case replay::EventKind::Recover:
-                return pile_event(ev);
-        }
-        return false;
-    }
+        : ScenarioDriver(probe), chargers_(chargers) {}
 
     // Waits until the chargers have caught up with the station's model: every pile whose
     // model charges a car has the gateway holding that order's session with its transaction
@@ -152,28 +71,32 @@ class Driver {
     /// The steps at which the chargers did not catch up, with why.
     const std::vector<std::string>& unsettled() const { return unsettled_; }
 
-    json snapshot(const json& events) {
+    json snapshot(const json& events) override {
         settle();
-        return harness::snapshot_line(state(), events);
+        return ScenarioDriver::snapshot(events);
     }
 
-    json bills() {
-        contract::SchedulerRequest r;
-        r.op = contract::RequestOp::Bills;
-        const auto reply = request(r);
-        REQUIRE(reply.ok);
-        return reply.data;
-    }
-
-    bool all_closed() {
-        const json b = bills();  // kept: a range over a temporary's member would dangle
-        for (const auto& o : b["orders"]) {
-            if (!o["closed"].is_object()) {
-                return false;
-            }
+  protected:
+    // A fault or recovery happens at the charger (cp-sim: SIGUSR1 faults its connector,
+    // SIGUSR2 clears it), which tells the gateway (StatusNotification Faulted / Available),
+    // which tells the scheduler (fault_raised / fault_cleared); the driver waits until the
+    // scheduler shows it.
+    bool pile_event(const replay::ScenarioEvent& ev) override {
+        const bool fault = ev.kind == replay::EventKind::Fault;
+        const auto it = chargers_.find(std::string(ev.subject));
+        if (it == chargers_.end()) {
+            return false;
         }
-        return true;
+        const std::string said = fault ? "faulted" : "recovered";
+        const std::size_t before = count_events(it->second->log(), said);
+        ::kill(it->second->pid(), fault ? SIGUSR1 : SIGUSR2);
+        if (!Probe::eventually([&] { return count_events(it->second->log(), said) > before; },
+                               10s)) {
+            return false;
+        }
+        return scheduler_shows(ev);
     }
+    void after_step() override { settle(); }
 
   private:
     bool settled() {
@@ -228,11 +151,9 @@ class Driver {
         return true;
     }
 
-    Probe& probe_;
     std::vector<std::string> unsettled_;
     std::string why_;
     std::map<std::string, std::unique_ptr<Process>>& chargers_;
-    station::TimeMs now_ = 0;
 };
 
 }  // namespace
@@ -280,11 +201,7 @@ TEST_CASE("acceptance case 42 with every pile an OCPP charge point behind statio
     const auto last = harness::play_scenario(scenario, driver, out);
     REQUIRE(last);
     // Run on until every order is closed (the expected end is 01:35 the next day).
-    for (int hour = 0; hour < 48 && !driver.all_closed(); ++hour) {
-        driver.advance_to(driver.now() + station::kMsPerHour);
-        driver.settle();
-    }
-    out << harness::final_bills_line(driver.bills(), *last).dump() << "\n";
+    out << driver.finish(*last).dump() << "\n";  // the chargers settle after each hour
     out.close();
 
     const std::string diff = harness::compare_with_case42(STATION_COMPARE_REPLAY, acceptance, dir,
