@@ -120,7 +120,10 @@ TEST_CASE(
     CHECK(count(openevse.log(), "injecting the scripted fault into T1") == 1);
     CHECK(count(gateway.log(), "(pile F1) faulted: car state 5 (error)") == 1);
     CHECK(count(gateway.log(), "(pile T1) faulted: state 6 (GFCI fault)") == 1);
-    // Every session of the case was started at its charger.
+    // Every session of the case was started at its charger, or refused by it because the
+    // station's model had already ended it (the model does not wait for the chargers: on a
+    // slow machine a stepped clock can end a session before its start reached the charger,
+    // and the charger's refusal says so).
     std::size_t sessions = 0;
     const json all = driver.bills();
     for (const auto& o : all["orders"]) {
@@ -135,8 +138,12 @@ TEST_CASE(
             }
         }
     }
-    INFO("sessions billed " << sessions << ", started at the chargers " << started);
-    CHECK(started >= sessions);
+    const std::size_t ended_first =
+        count(scheduler.log(), "the session ended before the charger started it");
+    INFO("sessions billed " << sessions << ", started at the chargers " << started
+                            << ", ended by the model before their charger started them "
+                            << ended_first);
+    CHECK(started + ended_first >= sessions);
     // Every start and stop the station asked for was acknowledged by its charger.
     CHECK(count(gateway.log(), " failed: ") == 0);
 }
