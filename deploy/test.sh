@@ -34,7 +34,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     -DSTATION_BUILD_BENCH=OFF
 
 # ThreadSanitizer: only the executables of the threaded tests (and the services they
-# start) are built. Every process, the services included, writes its reports to one
+# start) are built. Under TSan everything runs 5-15 times slower, so a test bound by a
+# deadline (a broker restart, a 504 after the scheduler's timeout) gets a second attempt;
+# the same tests ran without one in the two builds above, and any ThreadSanitizer report,
+# from either attempt, still fails the step. Every process, the services included, writes its reports to one
 # folder; any report fails the step. tests/tsan.supp names third-party frames only.
 echo "== ThreadSanitizer build: the threaded tests (build/tsan)"
 tsan=$root/build/tsan
@@ -48,7 +51,7 @@ mkdir -p "$tsan/tsan-reports"
 tsan_rc=0
 (cd "$tsan" &&
     TSAN_OPTIONS="suppressions=$root/tests/tsan.supp log_path=$tsan/tsan-reports/report history_size=4 second_deadlock_stack=1" \
-        ctest --output-on-failure -j "$jobs" -R "$tsan_tests") || tsan_rc=$?
+        ctest --output-on-failure -j "$jobs" -R "$tsan_tests" --repeat until-pass:2) || tsan_rc=$?
 reports=("$tsan/tsan-reports"/report*)
 if [ -e "${reports[0]}" ]; then
     echo "ThreadSanitizer: ${#reports[@]} process(es) reported, full reports in $tsan/tsan-reports:"
