@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "ws_protocol.hpp"
+#include "ws_test_frames.hpp"
 
 using namespace gateway::ws;
+using ws_test::client_frame;
 
 namespace {
 
@@ -25,33 +27,6 @@ std::string request(const std::string& path, const std::string& extra = "",
 
 std::string basic(const std::string& user, const std::string& password) {
     return "Authorization: Basic " + base64_encode(user + ":" + password) + "\r\n";
-}
-
-/// A client frame: masked with `mask`, FIN as given.
-std::string client_frame(std::uint8_t opcode, const std::string& payload, bool fin = true,
-                         std::uint32_t mask = 0x37fa213d) {
-    std::string out;
-    out.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
-    const std::size_t n = payload.size();
-    if (n < 126) {
-        out.push_back(static_cast<char>(0x80 | n));
-    } else if (n <= 0xFFFF) {
-        out.push_back(static_cast<char>(0x80 | 126));
-        out.push_back(static_cast<char>(n >> 8));
-        out.push_back(static_cast<char>(n & 0xFF));
-    } else {
-        out.push_back(static_cast<char>(0x80 | 127));
-        for (int shift = 56; shift >= 0; shift -= 8) {
-            out.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF));
-        }
-    }
-    const char m[4] = {static_cast<char>(mask >> 24), static_cast<char>(mask >> 16),
-                       static_cast<char>(mask >> 8), static_cast<char>(mask)};
-    out.append(m, 4);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(static_cast<char>(payload[i] ^ m[i % 4]));
-    }
-    return out;
 }
 
 std::vector<Event> drain(Decoder& d) {

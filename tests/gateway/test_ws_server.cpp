@@ -22,6 +22,7 @@
 #include "gateway/charger_registry.hpp"
 #include "ws_protocol.hpp"
 #include "ws_server.hpp"
+#include "ws_test_frames.hpp"
 
 using namespace gateway;
 
@@ -219,27 +220,7 @@ std::string upgrade(const std::string& identity, const std::string& password,
 }
 
 std::string masked(int opcode, const std::string& payload, bool fin = true) {
-    std::string out;
-    out.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
-    const std::size_t n = payload.size();
-    if (n < 126) {
-        out.push_back(static_cast<char>(0x80 | n));
-    } else if (n <= 0xFFFF) {
-        out.push_back(static_cast<char>(0x80 | 126));
-        out.push_back(static_cast<char>(n >> 8));
-        out.push_back(static_cast<char>(n & 0xFF));
-    } else {
-        out.push_back(static_cast<char>(0x80 | 127));
-        for (int shift = 56; shift >= 0; shift -= 8) {
-            out.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF));
-        }
-    }
-    const char m[4] = {0x12, 0x34, 0x56, 0x78};
-    out.append(m, 4);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(static_cast<char>(payload[i] ^ m[i % 4]));
-    }
-    return out;
+    return ws_test::client_frame(static_cast<std::uint8_t>(opcode), payload, fin, 0x12345678);
 }
 
 std::uint16_t close_code(const std::string& payload) {
