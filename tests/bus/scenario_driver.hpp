@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -139,5 +140,19 @@ class ScenarioDriver {
     Probe& probe_;
     station::TimeMs now_ = 0;
 };
+
+// Plays the acceptance case `scenario` through `driver` into DIR/actual.jsonl, runs on
+// until every order is closed, and compares the lines with the expected ones of
+// `acceptance` by `compare_tool`: "match\n" when they match, else the differences.
+inline std::string play_case42(ScenarioDriver& driver, const std::string& scenario,
+                               const std::string& compare_tool, const std::string& acceptance,
+                               const std::string& dir) {
+    std::ofstream out(dir + "/actual.jsonl");
+    const auto last = play_scenario(scenario, driver, out);
+    REQUIRE(last);
+    out << driver.finish(*last).dump() << "\n";
+    out.close();
+    return compare_with_case42(compare_tool, acceptance, dir, dir + "/actual.jsonl");
+}
 
 }  // namespace harness

@@ -78,15 +78,9 @@ TEST_CASE("e2e: the acceptance case through broker, scheduler and simulated pile
         REQUIRE(Probe::eventually([&] { return driver.pile_state(pile) == "REST"; }, 15s));
     }
 
-    std::ofstream out(dir + "/actual.jsonl");
-    const auto last = harness::play_scenario(scenario, driver, out);
-    REQUIRE(last);
     // Run on until every order is closed (the expected end is 01:35 the next day).
-    out << driver.finish(*last).dump() << "\n";
-    out.close();
-
-    const std::string diff = harness::compare_with_case42(STATION_COMPARE_REPLAY, acceptance, dir,
-                                                          dir + "/actual.jsonl");
+    const std::string diff =
+        harness::play_case42(driver, scenario, STATION_COMPARE_REPLAY, acceptance, dir);
     INFO(diff << "\nscheduler log:\n" << scheduler.log());
     CHECK(diff == "match\n");
 }
