@@ -9,6 +9,7 @@ packages=(
     libpaho-mqttpp-dev libpaho-mqtt-dev  # MQTT client (scheduler, pile-sim)
     mosquitto mosquitto-clients          # broker and its CLI tools
     libpoco-dev                          # HTTP server, SQLite, JWT (api)
+    libsqlite3-dev                       # the store's prepared statements (api/src/sql_connection)
     nlohmann-json3-dev                   # JSON
     catch2                               # unit tests (v2)
     time                                 # /usr/bin/time for the benchmarks' peak memory

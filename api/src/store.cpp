@@ -1,9 +1,6 @@
 #include "api/store.hpp"
 
-#include <Poco/Data/RecordSet.h>
-#include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
-#include <Poco/Data/Statement.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,13 +12,12 @@
 #include <stdexcept>
 
 #include "contract/station_state.hpp"
+#include "sql_connection.hpp"
 
 namespace api {
 
 using namespace Poco::Data::Keywords;
-using Poco::Data::RecordSet;
 using Poco::Data::Session;
-using Poco::Data::Statement;
 
 namespace {
 
@@ -169,97 +165,96 @@ auto transaction(Session& s, F&& body) {
     }
 }
 
-std::int64_t last_id(Session& s) {
-    Poco::Int64 id = 0;
-    s << "SELECT last_insert_rowid()", into(id), now;
-    return id;
-}
+// The columns the records are read from, in the order of the *_from functions below.
+#define USER_COLUMNS "id, account, name, password_hash, balance_cents, token_version"
+#define ADMIN_COLUMNS "id, account, password_hash"
+#define CAR_COLUMNS "id, user_id, name, capacity_kwh, current_kwh"
+#define ORDER_COLUMNS                                                                     \
+    "id, station_key, user_id, car_id, mode, number, number_text, state, apply_kwh, "     \
+    "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, start_time, " \
+    "finish_time, front_cars, log_pos"
+#define BILL_COLUMNS                                                                             \
+    "id, station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee, service_fee, " \
+    "reason, log_pos"
+#define TOTALS_COLUMNS "charges, hours, kwh, charge_fee, service_fee"
 
-std::string text(RecordSet& rs, const char* col) {
-    const auto& v = rs[col];
-    return v.isEmpty() ? std::string() : v.convert<std::string>();
+UserRecord user_from(const sql::Rows& r) {
+    return UserRecord{r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.integer(5)};
 }
-std::int64_t integer(RecordSet& rs, const char* col) {
-    const auto& v = rs[col];
-    return v.isEmpty() ? 0 : v.convert<Poco::Int64>();
+AdminRecord admin_from(const sql::Rows& r) {
+    return AdminRecord{r.integer(0), r.text(1), r.text(2)};
 }
-double real(RecordSet& rs, const char* col) {
-    const auto& v = rs[col];
-    return v.isEmpty() ? 0.0 : v.convert<double>();
+CarRecord car_from(const sql::Rows& r) {
+    return CarRecord{r.integer(0), r.integer(1), r.text(2), r.real(3), r.real(4)};
 }
-
-UserRecord user_from(RecordSet& rs) {
-    return UserRecord{
-        integer(rs, "id"),         text(rs, "account"),          text(rs, "name"),
-        text(rs, "password_hash"), integer(rs, "balance_cents"), integer(rs, "token_version")};
-}
-CarRecord car_from(RecordSet& rs) {
-    return CarRecord{integer(rs, "id"), integer(rs, "user_id"), text(rs, "name"),
-                     real(rs, "capacity_kwh"), real(rs, "current_kwh")};
-}
-OrderRecord order_from(RecordSet& rs) {
+OrderRecord order_from(const sql::Rows& r) {
     OrderRecord o;
-    o.id = integer(rs, "id");
-    o.station_key = text(rs, "station_key");
-    o.user_id = integer(rs, "user_id");
-    o.car_id = integer(rs, "car_id");
-    o.mode = text(rs, "mode");
-    o.number = integer(rs, "number");
-    o.number_text = text(rs, "number_text");
-    o.state = text(rs, "state");
-    o.apply_kwh = real(rs, "apply_kwh");
-    o.charge_kwh = real(rs, "charge_kwh");
-    o.charge_fee = real(rs, "charge_fee");
-    o.service_fee = real(rs, "service_fee");
-    o.pile = text(rs, "pile");
-    o.create_time = text(rs, "create_time");
-    o.dispatch_time = text(rs, "dispatch_time");
-    o.start_time = text(rs, "start_time");
-    o.finish_time = text(rs, "finish_time");
-    o.front_cars = integer(rs, "front_cars");
-    o.log_pos = integer(rs, "log_pos");
+    o.id = r.integer(0);
+    o.station_key = r.text(1);
+    o.user_id = r.integer(2);
+    o.car_id = r.integer(3);
+    o.mode = r.text(4);
+    o.number = r.integer(5);
+    o.number_text = r.text(6);
+    o.state = r.text(7);
+    o.apply_kwh = r.real(8);
+    o.charge_kwh = r.real(9);
+    o.charge_fee = r.real(10);
+    o.service_fee = r.real(11);
+    o.pile = r.text(12);
+    o.create_time = r.text(13);
+    o.dispatch_time = r.text(14);
+    o.start_time = r.text(15);
+    o.finish_time = r.text(16);
+    o.front_cars = r.integer(17);
+    o.log_pos = r.integer(18);
     return o;
 }
-BillRecord bill_from(RecordSet& rs) {
+BillRecord bill_from(const sql::Rows& r) {
     BillRecord b;
-    b.id = integer(rs, "id");
-    b.station_key = text(rs, "station_key");
-    b.order_key = text(rs, "order_key");
-    b.pile = text(rs, "pile");
-    b.start_ms = integer(rs, "start_ms");
-    b.stop_ms = integer(rs, "stop_ms");
-    b.kwh = real(rs, "kwh");
-    b.hours = real(rs, "hours");
-    b.charge_fee = real(rs, "charge_fee");
-    b.service_fee = real(rs, "service_fee");
-    b.reason = text(rs, "reason");
-    b.log_pos = integer(rs, "log_pos");
+    b.id = r.integer(0);
+    b.station_key = r.text(1);
+    b.order_key = r.text(2);
+    b.pile = r.text(3);
+    b.start_ms = r.integer(4);
+    b.stop_ms = r.integer(5);
+    b.kwh = r.real(6);
+    b.hours = r.real(7);
+    b.charge_fee = r.real(8);
+    b.service_fee = r.real(9);
+    b.reason = r.text(10);
+    b.log_pos = r.integer(11);
     return b;
 }
-Totals totals_from(RecordSet& rs) {
-    return Totals{integer(rs, "charges"), real(rs, "hours"), real(rs, "kwh"),
-                  real(rs, "charge_fee"), real(rs, "service_fee")};
+// From column `at` on.
+Totals totals_from(const sql::Rows& r, int at = 0) {
+    return Totals{r.integer(at), r.real(at + 1), r.real(at + 2), r.real(at + 3), r.real(at + 4)};
+}
+LogPosition position_from(const sql::Rows& r) {
+    return LogPosition{r.text(0), r.integer(1)};
 }
 
-// Runs a query and maps each row.
-template <typename T, typename Map>
-std::vector<T> rows(Statement& st, Map map) {
-    st.execute();
-    RecordSet rs(st);
-    std::vector<T> out;
-    for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
-        out.push_back(map(rs));
+// Every row, mapped.
+template <typename Map>
+auto all(sql::Rows rows, Map map) {
+    std::vector<decltype(map(rows))> out;
+    while (rows.next()) {
+        out.push_back(map(rows));
     }
     return out;
 }
 
-template <typename T, typename Map>
-std::optional<T> first(Statement& st, Map map) {
-    auto all = rows<T>(st, map);
-    if (all.empty()) {
+// The first row, mapped, if there is one.
+template <typename Map>
+auto first(sql::Rows rows, Map map) -> std::optional<decltype(map(rows))> {
+    if (!rows.next()) {
         return std::nullopt;
     }
-    return std::move(all.front());
+    return map(rows);
+}
+
+std::optional<LogPosition> stored_position(sql::Connection& c) {
+    return first(c.query("SELECT run, pos FROM log_position WHERE id = 1"), position_from);
 }
 
 // Whole cents by the rounding the fee is shown with (contract::cents), so that what is
@@ -267,10 +262,6 @@ std::optional<T> first(Statement& st, Map map) {
 std::int64_t to_cents(double yuan) {
     return std::llround(contract::cents(yuan) * 100.0);
 }
-
-}  // namespace
-
-namespace {
 
 // The database holds the token key and the password hashes: only its owner may read it.
 // It is created (or tightened) 0600 before SQLite opens it; SQLite gives its -wal and
@@ -287,33 +278,14 @@ void make_private(const std::string& path) {
     ::close(fd);
 }
 
-std::unique_ptr<Session> open_connection(const std::string& path, bool read_only) {
-    auto session = std::make_unique<Session>("SQLite", path);
-    Session& s = *session;
-    std::string mode;
-    s << "PRAGMA journal_mode=WAL", into(mode), now;
-    s << "PRAGMA foreign_keys=ON", now;
-    s << "PRAGMA synchronous=FULL", now;
-    s << "PRAGMA busy_timeout=5000", now;
-    if (read_only) {
-        s << "PRAGMA query_only=ON", now;
-    }
-    return session;
-}
-
 }  // namespace
 
 Store::Store(const std::string& path, int readers, int schema) {
-    Poco::Data::SQLite::Connector::registerConnector();
     make_private(path);
-    writer_ = open_connection(path, false);
+    writer_ = std::make_unique<sql::Connection>(path, false);
     migrate(schema < 0 ? kSchemaVersion : std::min(schema, kSchemaVersion));
     if (schema < 0 || schema >= 3) {
-        Statement st(*writer_);
-        st << "SELECT run, pos FROM log_position WHERE id = 1";
-        if (auto row = first<LogPosition>(st, [](RecordSet& rs) {
-                return LogPosition{text(rs, "run"), integer(rs, "pos")};
-            })) {
+        if (auto row = stored_position(*writer_)) {
             position_ = std::move(*row);
         }
     }
@@ -322,11 +294,11 @@ Store::Store(const std::string& path, int readers, int schema) {
     // scheduler's journal (the next FULL commit on this WAL makes them durable anyway).
     // Everything that is not in the log (accounts, cars, recharges) stays synchronous=FULL.
     // A connection of its own, so the setting is not switched back and forth per batch.
-    log_writer_ = open_connection(path, false);
-    *log_writer_ << "PRAGMA synchronous=NORMAL", now;
+    log_writer_ = std::make_unique<sql::Connection>(path, false);
+    log_writer_->session() << "PRAGMA synchronous=NORMAL", now;
     for (int i = 0; i < std::max(1, readers); ++i) {
         auto r = std::make_unique<Reader>();
-        r->session = open_connection(path, true);
+        r->connection = std::make_unique<sql::Connection>(path, true);
         readers_.push_back(std::move(r));
     }
 }
@@ -338,7 +310,7 @@ auto Store::read(F&& query) {
     thread_local const std::size_t ticket = next_thread++;
     Reader& r = *readers_[ticket % readers_.size()];
     std::lock_guard lock(r.mutex);
-    return query(*r.session);
+    return query(*r.connection);
 }
 
 Store::~Store() = default;
@@ -348,7 +320,7 @@ int Store::schema_version() {
 }
 
 void Store::migrate(int target) {
-    Session& s = *writer_;
+    Session& s = writer_->session();
     int version = 0;
     s << "PRAGMA user_version", into(version), now;
     if (version > kSchemaVersion) {
@@ -380,11 +352,10 @@ void Store::migrate(int target) {
 
 std::string Store::setting_or_insert(const std::string& key, const std::string& value) {
     std::lock_guard lock(mutex_);
-    *writer_ << "INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", bind(key), bind(value),
-        now;
-    Statement st(*writer_);
-    st << "SELECT value FROM settings WHERE key = ?", bind(key);
-    return *first<std::string>(st, [](RecordSet& rs) { return text(rs, "value"); });
+    sql::Connection& c = *writer_;
+    c.exec("INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", key, value);
+    return *first(c.query("SELECT value FROM settings WHERE key = ?", key),
+                  [](const sql::Rows& r) { return r.text(0); });
 }
 
 // ---- accounts ------------------------------------------------------------------------
@@ -392,52 +363,48 @@ std::string Store::setting_or_insert(const std::string& key, const std::string& 
 std::optional<std::int64_t> Store::create_user(const std::string& account, const std::string& name,
                                                const std::string& password_hash) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
-    return transaction(s, [&]() -> std::optional<std::int64_t> {
-        int taken = 0;
-        s << "SELECT COUNT(*) FROM users WHERE account = ? COLLATE NOCASE", bind(account),
-            into(taken), now;
-        if (taken > 0) {
+    sql::Connection& c = *writer_;
+    return transaction(c.session(), [&]() -> std::optional<std::int64_t> {
+        if (c.query("SELECT 1 FROM users WHERE account = ? COLLATE NOCASE LIMIT 1", account)
+                .next()) {
             return std::nullopt;
         }
-        s << "INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?)", bind(account),
-            bind(name), bind(password_hash), now;
-        return last_id(s);
+        c.exec("INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?)", account, name,
+               password_hash);
+        return c.last_insert_id();
     });
 }
 
 std::optional<UserRecord> Store::user(std::int64_t id) {
     return users_.get_or_load(id, [&] {
-        return read([&](Session& session) {
-            Statement st(session);
-            st << "SELECT * FROM users WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-            return first<UserRecord>(st, user_from);
+        return read([&](sql::Connection& c) {
+            return first(c.query("SELECT " USER_COLUMNS " FROM users WHERE id = ?", id), user_from);
         });
     });
 }
 
 std::optional<UserRecord> Store::user_by_account(const std::string& account) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM users WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
-            bind(account);
-        return first<UserRecord>(st, user_from);
+    return read([&](sql::Connection& c) {
+        return first(c.query("SELECT " USER_COLUMNS
+                             " FROM users WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                             account),
+                     user_from);
     });
 }
 
 void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
                         const std::optional<std::string>& password_hash) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
-    transaction(s, [&] {
+    sql::Connection& c = *writer_;
+    transaction(c.session(), [&] {
         if (name) {
-            s << "UPDATE users SET name = ? WHERE id = ?", bind(*name),
-                bind(static_cast<Poco::Int64>(id)), now;
+            c.exec("UPDATE users SET name = ? WHERE id = ?", *name, id);
         }
         if (password_hash) {
-            s << "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = "
-                 "?",
-                bind(*password_hash), bind(static_cast<Poco::Int64>(id)), now;
+            c.exec(
+                "UPDATE users SET password_hash = ?, token_version = token_version + 1 "
+                "WHERE id = ?",
+                *password_hash, id);
         }
     });
     users_.forget(id);
@@ -445,14 +412,11 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
 
 std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
-    const auto balance = transaction(s, [&] {
-        s << "UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?",
-            bind(static_cast<Poco::Int64>(cents)), bind(static_cast<Poco::Int64>(user_id)), now;
-        Poco::Int64 after = 0;
-        s << "SELECT balance_cents FROM users WHERE id = ?",
-            bind(static_cast<Poco::Int64>(user_id)), into(after), now;
-        return static_cast<std::int64_t>(after);
+    sql::Connection& c = *writer_;
+    const auto balance = transaction(c.session(), [&] {
+        c.exec("UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", cents, user_id);
+        return *first(c.query("SELECT balance_cents FROM users WHERE id = ?", user_id),
+                      [](const sql::Rows& r) { return r.integer(0); });
     });
     users_.forget(user_id);
     return balance;
@@ -460,16 +424,13 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
 
 bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
-    return transaction(s, [&] {
-        int taken = 0;
-        s << "SELECT COUNT(*) FROM admins WHERE account = ? COLLATE NOCASE", bind(account),
-            into(taken), now;
-        if (taken > 0) {
+    sql::Connection& c = *writer_;
+    return transaction(c.session(), [&] {
+        if (c.query("SELECT 1 FROM admins WHERE account = ? COLLATE NOCASE LIMIT 1", account)
+                .next()) {
             return false;
         }
-        s << "INSERT INTO admins(account, password_hash) VALUES(?, ?)", bind(account),
-            bind(password_hash), now;
+        c.exec("INSERT INTO admins(account, password_hash) VALUES(?, ?)", account, password_hash);
         return true;
     });
 }
@@ -477,25 +438,19 @@ bool Store::ensure_admin(const std::string& account, const std::string& password
 std::optional<AdminRecord> Store::admin(std::int64_t id) {
     // Admin rows are only ever inserted, so a found one never goes stale.
     return admins_.get_or_load(id, [&] {
-        return read([&](Session& session) {
-            Statement st(session);
-            st << "SELECT * FROM admins WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-            return first<AdminRecord>(st, [](RecordSet& rs) {
-                return AdminRecord{integer(rs, "id"), text(rs, "account"),
-                                   text(rs, "password_hash")};
-            });
+        return read([&](sql::Connection& c) {
+            return first(c.query("SELECT " ADMIN_COLUMNS " FROM admins WHERE id = ?", id),
+                         admin_from);
         });
     });
 }
 
 std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM admins WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
-            bind(account);
-        return first<AdminRecord>(st, [](RecordSet& rs) {
-            return AdminRecord{integer(rs, "id"), text(rs, "account"), text(rs, "password_hash")};
-        });
+    return read([&](sql::Connection& c) {
+        return first(c.query("SELECT " ADMIN_COLUMNS
+                             " FROM admins WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                             account),
+                     admin_from);
     });
 }
 
@@ -504,44 +459,42 @@ std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
 std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, double capacity,
                             double current) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
-    const auto id = transaction(s, [&] {
-        s << "INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) VALUES(?, ?, ?, ?)",
-            bind(static_cast<Poco::Int64>(user_id)), bind(name), bind(capacity), bind(current), now;
-        return last_id(s);
+    sql::Connection& c = *writer_;
+    const auto id = transaction(c.session(), [&] {
+        c.exec("INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) VALUES(?, ?, ?, ?)",
+               user_id, name, capacity, current);
+        return c.last_insert_id();
     });
     ++cars_version_;
     return id;
 }
 
 std::optional<CarRecord> Store::car(std::int64_t id) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM cars WHERE id = ? AND deleted = 0", bind(static_cast<Poco::Int64>(id));
-        return first<CarRecord>(st, car_from);
+    return read([&](sql::Connection& c) {
+        return first(c.query("SELECT " CAR_COLUMNS " FROM cars WHERE id = ? AND deleted = 0", id),
+                     car_from);
     });
 }
 
 std::vector<CarRecord> Store::cars_of(std::int64_t user_id) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id",
-            bind(static_cast<Poco::Int64>(user_id));
-        return rows<CarRecord>(st, car_from);
+    return read([&](sql::Connection& c) {
+        return all(c.query("SELECT " CAR_COLUMNS
+                           " FROM cars WHERE user_id = ? AND deleted = 0 ORDER BY id",
+                           user_id),
+                   car_from);
     });
 }
 
 void Store::update_car(const CarRecord& car) {
     std::lock_guard lock(mutex_);
-    *writer_ << "UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?",
-        bind(car.name), bind(car.capacity_kwh), bind(car.current_kwh),
-        bind(static_cast<Poco::Int64>(car.id)), now;
+    writer_->exec("UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?",
+                  car.name, car.capacity_kwh, car.current_kwh, car.id);
     ++cars_version_;
 }
 
 void Store::delete_car(std::int64_t id) {
     std::lock_guard lock(mutex_);
-    *writer_ << "UPDATE cars SET deleted = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)), now;
+    writer_->exec("UPDATE cars SET deleted = 1 WHERE id = ?", id);
     ++cars_version_;
 }
 
@@ -549,9 +502,9 @@ void Store::delete_car(std::int64_t id) {
 
 std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
+    sql::Connection& c = *writer_;
     touched_users_.clear();
-    const auto stored = transaction(s, [&] { return write_order(s, o); });
+    const auto stored = transaction(c.session(), [&] { return write_order(c, o); });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
@@ -563,33 +516,25 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
                           const std::vector<OrderRecord>& orders,
                           const std::vector<BillRecord>& bills) {
     std::lock_guard lock(mutex_);
-    Session& s = *log_writer_;
+    sql::Connection& c = *log_writer_;
     bool closed = false;
     touched_users_.clear();
-    const bool applied = transaction(s, [&] {
-        LogPosition stored;
-        {
-            Statement st(s);
-            st << "SELECT run, pos FROM log_position WHERE id = 1";
-            if (auto row = first<LogPosition>(st, [](RecordSet& rs) {
-                    return LogPosition{text(rs, "run"), integer(rs, "pos")};
-                })) {
-                stored = std::move(*row);
-            }
-        }
+    const bool applied = transaction(c.session(), [&] {
+        const LogPosition stored = stored_position(c).value_or(LogPosition{});
         if (stored.run != expected.run || stored.pos != expected.pos) {
             return false;  // someone else moved it: the caller asks again
         }
         // Bills first: a reader that sees an order closed sees its bills.
         for (const BillRecord& b : bills) {
-            write_bill(s, b);
+            write_bill(c, b);
         }
         for (const OrderRecord& o : orders) {
-            closed = write_order(s, o).has_value() && o.closed() ? true : closed;
+            closed = write_order(c, o).has_value() && o.closed() ? true : closed;
         }
-        s << "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
-             "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
-            bind(next.run), bind(static_cast<Poco::Int64>(next.pos)), now;
+        c.exec(
+            "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
+            next.run, next.pos);
         return true;
     });
     if (applied) {
@@ -612,29 +557,27 @@ LogPosition Store::log_position() const {
 }
 
 std::optional<StoredAnswer> Store::idempotent_answer(std::int64_t user_id, const std::string& key) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT request, status, body FROM idempotency WHERE user_id = ? AND key = ?",
-            bind(static_cast<Poco::Int64>(user_id)), bind(key);
-        return first<StoredAnswer>(st, [](RecordSet& rs) {
-            return StoredAnswer{text(rs, "request"), static_cast<int>(integer(rs, "status")),
-                                text(rs, "body")};
-        });
+    return read([&](sql::Connection& c) {
+        return first(
+            c.query("SELECT request, status, body FROM idempotency WHERE user_id = ? AND key = ?",
+                    user_id, key),
+            [](const sql::Rows& r) {
+                return StoredAnswer{r.text(0), static_cast<int>(r.integer(1)), r.text(2)};
+            });
     });
 }
 
 void Store::keep_answer(std::int64_t user_id, const std::string& key, const StoredAnswer& answer,
                         std::int64_t now_ms) {
     std::lock_guard lock(mutex_);
-    Session& s = *writer_;
-    transaction(s, [&] {
+    sql::Connection& c = *writer_;
+    transaction(c.session(), [&] {
         // Answers are kept for a day; older ones go as new ones come.
-        s << "DELETE FROM idempotency WHERE created_ms < ?",
-            bind(static_cast<Poco::Int64>(now_ms - 24LL * 3600 * 1000)), now;
-        s << "INSERT OR IGNORE INTO idempotency(user_id, key, request, status, body, created_ms) "
-             "VALUES(?, ?, ?, ?, ?, ?)",
-            bind(static_cast<Poco::Int64>(user_id)), bind(key), bind(answer.request),
-            bind(answer.status), bind(answer.body), bind(static_cast<Poco::Int64>(now_ms)), now;
+        c.exec("DELETE FROM idempotency WHERE created_ms < ?", now_ms - 24LL * 3600 * 1000);
+        c.exec(
+            "INSERT OR IGNORE INTO idempotency(user_id, key, request, status, body, created_ms) "
+            "VALUES(?, ?, ?, ?, ?, ?)",
+            user_id, key, answer.request, answer.status, answer.body, now_ms);
     });
 }
 
@@ -647,188 +590,155 @@ void Store::forget_touched_users() {
     touched_users_.clear();
 }
 
-std::optional<std::int64_t> Store::write_order(Session& s, const OrderRecord& o) {
-    {
-        Statement find(s);
-        find << "SELECT id, open, settled, user_id, log_pos FROM orders WHERE station_key = ?",
-            bind(o.station_key);
-        struct Existing {
-            std::int64_t id, open, settled, user_id, log_pos;
-        };
-        const auto existing = first<Existing>(find, [](RecordSet& rs) {
-            return Existing{integer(rs, "id"), integer(rs, "open"), integer(rs, "settled"),
-                            integer(rs, "user_id"), integer(rs, "log_pos")};
-        });
-        const Poco::Int64 open = o.closed() ? 0 : 1;
-        std::int64_t id = 0;
-        std::int64_t user_id = 0;
-        if (!existing) {
-            Statement owner(s);
-            owner << "SELECT user_id FROM cars WHERE id = ?",
-                bind(static_cast<Poco::Int64>(o.car_id));
-            const auto uid =
-                first<std::int64_t>(owner, [](RecordSet& rs) { return integer(rs, "user_id"); });
-            if (!uid) {
-                return std::nullopt;
-            }
-            user_id = *uid;
-            s << "INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, "
-                 "state, apply_kwh, "
-                 "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, "
-                 "start_time, finish_time, "
-                 "front_cars, open, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                 "?, ?, "
-                 "?, ?)",
-                bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)),
-                bind(static_cast<Poco::Int64>(o.car_id)), bind(o.mode),
-                bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text), bind(o.state),
-                bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee), bind(o.service_fee),
-                bind(o.pile), bind(o.create_time), bind(o.dispatch_time), bind(o.start_time),
-                bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open),
-                bind(static_cast<Poco::Int64>(o.log_pos)), now;
-            id = last_id(s);
-            touched_users_.push_back(user_id);
-        } else {
-            id = existing->id;
-            user_id = existing->user_id;
-            if (existing->open == 0 || o.log_pos < existing->log_pos) {
-                // Closed is final, and a state older than the stored one (a reply that
-                // comes after the log brought a later change) changes nothing.
-                return id;
-            }
-            touched_users_.push_back(user_id);
-            s << "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = "
-                 "?, "
-                 "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, "
-                 "start_time = ?, "
-                 "finish_time = ?, front_cars = ?, open = ?, log_pos = ? WHERE id = ?",
-                bind(o.mode), bind(static_cast<Poco::Int64>(o.number)), bind(o.number_text),
-                bind(o.state), bind(o.apply_kwh), bind(o.charge_kwh), bind(o.charge_fee),
-                bind(o.service_fee), bind(o.pile), bind(o.dispatch_time), bind(o.start_time),
-                bind(o.finish_time), bind(static_cast<Poco::Int64>(o.front_cars)), bind(open),
-                bind(static_cast<Poco::Int64>(o.log_pos)), bind(static_cast<Poco::Int64>(id)), now;
+std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRecord& o) {
+    struct Existing {
+        std::int64_t id, open, user_id, log_pos;
+    };
+    const auto existing =
+        first(c.query("SELECT id, open, user_id, log_pos FROM orders WHERE station_key = ?",
+                      o.station_key),
+              [](const sql::Rows& r) {
+                  return Existing{r.integer(0), r.integer(1), r.integer(2), r.integer(3)};
+              });
+    const std::int64_t open = o.closed() ? 0 : 1;
+    std::int64_t id = 0;
+    std::int64_t user_id = 0;
+    if (!existing) {
+        const auto owner = first(c.query("SELECT user_id FROM cars WHERE id = ?", o.car_id),
+                                 [](const sql::Rows& r) { return r.integer(0); });
+        if (!owner) {
+            return std::nullopt;
         }
-        if (o.closed()) {
-            const auto fee = static_cast<Poco::Int64>(to_cents(o.charge_fee + o.service_fee));
-            s << "INSERT OR IGNORE INTO settlements(station_key, user_id, fee_cents, kwh) "
-                 "VALUES(?, ?, ?, ?)",
-                bind(o.station_key), bind(static_cast<Poco::Int64>(user_id)), bind(fee),
-                bind(o.charge_kwh), now;
-            int settled_now = 0;
-            s << "SELECT changes()", into(settled_now), now;
-            if (settled_now > 0) {
-                s << "UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?", bind(fee),
-                    bind(static_cast<Poco::Int64>(user_id)), now;
-                s << "UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = "
-                     "?",
-                    bind(o.charge_kwh), bind(static_cast<Poco::Int64>(o.car_id)), now;
-            }
-            s << "UPDATE orders SET settled = 1 WHERE id = ?", bind(static_cast<Poco::Int64>(id)),
-                now;
+        user_id = *owner;
+        c.exec(
+            "INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, state, "
+            "apply_kwh, charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, "
+            "start_time, finish_time, front_cars, open, log_pos) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            o.station_key, user_id, o.car_id, o.mode, o.number, o.number_text, o.state, o.apply_kwh,
+            o.charge_kwh, o.charge_fee, o.service_fee, o.pile, o.create_time, o.dispatch_time,
+            o.start_time, o.finish_time, o.front_cars, open, o.log_pos);
+        id = c.last_insert_id();
+        touched_users_.push_back(user_id);
+    } else {
+        id = existing->id;
+        user_id = existing->user_id;
+        if (existing->open == 0 || o.log_pos < existing->log_pos) {
+            // Closed is final, and a state older than the stored one (a reply that
+            // comes after the log brought a later change) changes nothing.
+            return id;
         }
-        return id;
+        touched_users_.push_back(user_id);
+        c.exec(
+            "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = ?, "
+            "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, "
+            "start_time = ?, finish_time = ?, front_cars = ?, open = ?, log_pos = ? WHERE id = ?",
+            o.mode, o.number, o.number_text, o.state, o.apply_kwh, o.charge_kwh, o.charge_fee,
+            o.service_fee, o.pile, o.dispatch_time, o.start_time, o.finish_time, o.front_cars, open,
+            o.log_pos, id);
     }
+    if (o.closed()) {
+        const std::int64_t fee = to_cents(o.charge_fee + o.service_fee);
+        const int settled_now = c.exec(
+            "INSERT OR IGNORE INTO settlements(station_key, user_id, fee_cents, kwh) "
+            "VALUES(?, ?, ?, ?)",
+            o.station_key, user_id, fee, o.charge_kwh);
+        if (settled_now > 0) {
+            c.exec("UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?", fee, user_id);
+            c.exec("UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = ?",
+                   o.charge_kwh, o.car_id);
+        }
+        c.exec("UPDATE orders SET settled = 1 WHERE id = ?", id);
+    }
+    return id;
 }
 
 std::optional<OrderRecord> Store::order(std::int64_t id) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM orders WHERE id = ?", bind(static_cast<Poco::Int64>(id));
-        return first<OrderRecord>(st, order_from);
+    return read([&](sql::Connection& c) {
+        return first(c.query("SELECT " ORDER_COLUMNS " FROM orders WHERE id = ?", id), order_from);
     });
 }
 
 std::optional<std::int64_t> Store::order_id_by_key(const std::string& station_key) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT id FROM orders WHERE station_key = ?", bind(station_key);
-        return first<std::int64_t>(st, [](RecordSet& rs) { return integer(rs, "id"); });
+    return read([&](sql::Connection& c) {
+        return first(c.query("SELECT id FROM orders WHERE station_key = ?", station_key),
+                     [](const sql::Rows& r) { return r.integer(0); });
     });
 }
 
 std::vector<OrderRecord> Store::orders_of(std::int64_t user_id, bool open) {
     const std::int64_t key = user_id * 2 + (open ? 1 : 0);
     return *orders_.get_or_load(key, [&] {
-        return std::optional(read([&](Session& session) {
-            Statement st(session);
-            st << "SELECT * FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
-                bind(static_cast<Poco::Int64>(user_id)),
-                bind(static_cast<Poco::Int64>(open ? 1 : 0));
-            return rows<OrderRecord>(st, order_from);
+        return std::optional(read([&](sql::Connection& c) {
+            return all(c.query("SELECT " ORDER_COLUMNS
+                               " FROM orders WHERE user_id = ? AND open = ? ORDER BY id DESC",
+                               user_id, open ? 1 : 0),
+                       order_from);
         }));
     });
 }
 
 std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM orders WHERE car_id = ? AND open = 1 ORDER BY id DESC LIMIT 1",
-            bind(static_cast<Poco::Int64>(car_id));
-        return first<OrderRecord>(st, order_from);
+    return read([&](sql::Connection& c) {
+        return first(c.query("SELECT " ORDER_COLUMNS
+                             " FROM orders WHERE car_id = ? AND open = 1 ORDER BY id DESC LIMIT 1",
+                             car_id),
+                     order_from);
     });
 }
 
 bool Store::record_bill(const BillRecord& b) {
     std::lock_guard lock(mutex_);
-    const bool added = transaction(*writer_, [&] { return write_bill(*writer_, b); });
+    sql::Connection& c = *writer_;
+    const bool added = transaction(c.session(), [&] { return write_bill(c, b); });
     if (added) {
         ++bills_version_;
     }
     return added;
 }
 
-bool Store::write_bill(Session& s, const BillRecord& b) {
-    {
-        s << "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, "
-             "hours, charge_fee, "
-             "service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            bind(b.station_key), bind(b.order_key), bind(b.pile),
-            bind(static_cast<Poco::Int64>(b.start_ms)), bind(static_cast<Poco::Int64>(b.stop_ms)),
-            bind(b.kwh), bind(b.hours), bind(b.charge_fee), bind(b.service_fee), bind(b.reason),
-            bind(static_cast<Poco::Int64>(b.log_pos)), now;
-        int changed = 0;
-        s << "SELECT changes()", into(changed), now;
-        if (changed == 0) {
-            return false;
-        }
-        s << "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) "
-             "VALUES(?, 1, ?, ?, ?, ?) "
-             "ON CONFLICT(pile) DO UPDATE SET charges = charges + 1, hours = hours + "
-             "excluded.hours, "
-             "kwh = kwh + excluded.kwh, charge_fee = charge_fee + excluded.charge_fee, "
-             "service_fee = service_fee + excluded.service_fee",
-            bind(b.pile), bind(b.hours), bind(b.kwh), bind(b.charge_fee), bind(b.service_fee), now;
-        return true;
+bool Store::write_bill(sql::Connection& c, const BillRecord& b) {
+    const int added = c.exec(
+        "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, "
+        "charge_fee, service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        b.station_key, b.order_key, b.pile, b.start_ms, b.stop_ms, b.kwh, b.hours, b.charge_fee,
+        b.service_fee, b.reason, b.log_pos);
+    if (added == 0) {
+        return false;
     }
+    c.exec(
+        "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) "
+        "VALUES(?, 1, ?, ?, ?, ?) "
+        "ON CONFLICT(pile) DO UPDATE SET charges = charges + 1, hours = hours + excluded.hours, "
+        "kwh = kwh + excluded.kwh, charge_fee = charge_fee + excluded.charge_fee, "
+        "service_fee = service_fee + excluded.service_fee",
+        b.pile, b.hours, b.kwh, b.charge_fee, b.service_fee);
+    return true;
 }
 
 std::vector<BillRecord> Store::bills_of_order(const std::string& order_key) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM bills WHERE order_key = ? ORDER BY start_ms, id", bind(order_key);
-        return rows<BillRecord>(st, bill_from);
+    return read([&](sql::Connection& c) {
+        return all(
+            c.query("SELECT " BILL_COLUMNS " FROM bills WHERE order_key = ? ORDER BY start_ms, id",
+                    order_key),
+            bill_from);
     });
 }
 
 std::vector<std::pair<std::string, Totals>> Store::pile_totals() {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT * FROM pile_totals ORDER BY pile";
-        return rows<std::pair<std::string, Totals>>(
-            st, [](RecordSet& rs) { return std::make_pair(text(rs, "pile"), totals_from(rs)); });
+    return read([&](sql::Connection& c) {
+        return all(c.query("SELECT pile, " TOTALS_COLUMNS " FROM pile_totals ORDER BY pile"),
+                   [](const sql::Rows& r) { return std::make_pair(r.text(0), totals_from(r, 1)); });
     });
 }
 
 Totals Store::report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms) {
-    return read([&](Session& session) {
-        Statement st(session);
-        st << "SELECT COUNT(*) AS charges, TOTAL(hours) AS hours, TOTAL(kwh) AS kwh, "
-              "TOTAL(charge_fee) AS charge_fee, "
-              "TOTAL(service_fee) AS service_fee FROM bills WHERE pile = ? AND stop_ms >= ? AND "
-              "stop_ms < ?",
-            bind(pile), bind(static_cast<Poco::Int64>(from_ms)),
-            bind(static_cast<Poco::Int64>(to_ms));
-        return *first<Totals>(st, totals_from);
+    return read([&](sql::Connection& c) {
+        return *first(c.query("SELECT COUNT(*), TOTAL(hours), TOTAL(kwh), TOTAL(charge_fee), "
+                              "TOTAL(service_fee) FROM bills WHERE pile = ? AND stop_ms >= ? AND "
+                              "stop_ms < ?",
+                              pile, from_ms, to_ms),
+                      [](const sql::Rows& r) { return totals_from(r); });
     });
 }
 

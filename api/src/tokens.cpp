@@ -59,6 +59,31 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
     if (text.empty() || text.size() > 4096) {
         return std::nullopt;
     }
+    std::optional<TokenClaims> claims;
+    {
+        std::lock_guard lock(verified_->mutex);
+        if (const auto it = verified_->claims.find(text); it != verified_->claims.end()) {
+            claims = it->second;
+        }
+    }
+    if (!claims) {
+        claims = check_signature(text);
+        if (!claims) {
+            return std::nullopt;
+        }
+        std::lock_guard lock(verified_->mutex);
+        if (verified_->claims.size() >= kRemembered) {
+            verified_->claims.clear();  // simpler than an LRU, and a round of them is cheap
+        }
+        verified_->claims.emplace(text, *claims);
+    }
+    if (claims->expires_s <= now_s) {
+        return std::nullopt;
+    }
+    return claims;
+}
+
+std::optional<TokenClaims> TokenService::check_signature(const std::string& text) const {
     try {
         // Only HS256 is accepted (the Signer's default set); POCO does not check expiry.
         Poco::JWT::Signer signer(secret_);
@@ -81,8 +106,8 @@ std::optional<TokenClaims> TokenService::verify(const std::string& text, std::in
         claims.expires_s = *expires_s;
         const std::string role = payload.getValue<std::string>(kRoleClaim);
         const std::string sub = payload.getValue<std::string>("sub");
-        if (claims.expires_s <= now_s || (role != "admin" && role != "client") || sub.empty() ||
-            sub.size() > 18 || sub.find_first_not_of("0123456789") != std::string::npos) {
+        if ((role != "admin" && role != "client") || sub.empty() || sub.size() > 18 ||
+            sub.find_first_not_of("0123456789") != std::string::npos) {
             return std::nullopt;
         }
         claims.role = role == "admin" ? Role::Admin : Role::Client;

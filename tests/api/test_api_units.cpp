@@ -57,6 +57,26 @@ TEST_CASE("tokens — issued tokens verify with role and subject until they expi
     CHECK(tokens.verify(tokens.issue(42, Role::Client, 1000, 3), 1000)->version == 3);
 }
 
+TEST_CASE("tokens — a remembered token still expires, and forgery beside it is still refused",
+          "[api]") {
+    TokenService tokens(std::string(32, 'k'), 3600);
+    const auto t = tokens.issue(9, Role::Client, 1000);
+    REQUIRE(tokens.verify(t, 1000));  // now remembered
+    CHECK(tokens.verify(t, 4599)->subject == 9);
+    CHECK_FALSE(tokens.verify(t, 4600));
+    CHECK_FALSE(tokens.verify(t + "x", 1000));
+    std::string flipped = t;
+    flipped[flipped.size() - 2] = flipped[flipped.size() - 2] == 'A' ? 'B' : 'A';
+    CHECK_FALSE(tokens.verify(flipped, 1000));
+    // More tokens than it remembers: every one still verifies, with its own claims.
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(TokenService::kRemembered) + 10; ++i) {
+        const auto claims = tokens.verify(tokens.issue(i, Role::Client, 1000), 1000);
+        REQUIRE(claims);
+        CHECK(claims->subject == i);
+    }
+    CHECK(tokens.verify(t, 1000)->subject == 9);
+}
+
 TEST_CASE("tokens — another key, a changed payload or junk is refused without throwing", "[api]") {
     TokenService tokens(std::string(32, 'k'), 3600);
     TokenService other(std::string(32, 'x'), 3600);

@@ -17,11 +17,11 @@
 
 #include "api/read_cache.hpp"
 
-namespace Poco::Data {
-class Session;
-}
-
 namespace api {
+
+namespace sql {
+class Connection;
+}
 
 struct UserRecord {
     std::int64_t id = 0;
@@ -204,14 +204,14 @@ class Store {
   private:
     struct Reader {
         std::mutex mutex;
-        std::unique_ptr<Poco::Data::Session> session;
+        std::unique_ptr<sql::Connection> connection;
     };
     void migrate(int target);
     template <typename F>
     auto read(F&& query);
     // In a transaction of `s` (the writer or the log's writer), with mutex_ held.
-    std::optional<std::int64_t> write_order(Poco::Data::Session& s, const OrderRecord& order);
-    bool write_bill(Poco::Data::Session& s, const BillRecord& bill);
+    std::optional<std::int64_t> write_order(sql::Connection& c, const OrderRecord& order);
+    bool write_bill(sql::Connection& c, const BillRecord& bill);
     /// After a commit: forgets the cached rows of the users whose orders were written.
     void forget_touched_users();
 
@@ -220,8 +220,8 @@ class Store {
     ReadCache<std::int64_t, std::vector<OrderRecord>> orders_;  // by user id * 2 + open
     std::vector<std::int64_t> touched_users_;                   // by the writer, in a write
     std::mutex mutex_;                                          // both writers
-    std::unique_ptr<Poco::Data::Session> writer_;               // synchronous=FULL
-    std::unique_ptr<Poco::Data::Session> log_writer_;  // the log's copy: synchronous=NORMAL
+    std::unique_ptr<sql::Connection> writer_;                   // synchronous=FULL
+    std::unique_ptr<sql::Connection> log_writer_;  // the log's copy: synchronous=NORMAL
     std::vector<std::unique_ptr<Reader>> readers_;
     std::atomic<std::int64_t> cars_version_{0};
     std::atomic<std::int64_t> bills_version_{0};
