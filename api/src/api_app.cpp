@@ -266,11 +266,7 @@ std::optional<contract::SchedulerReply> ApiApp::change(contract::SchedulerReques
         reply = scheduler_.call(request, options_.outcome_retry_timeout);
     }
     if (!reply) {
-        if (log_) {
-            log_("warn", "request " + request.id + ": no answer, its outcome is unknown");
-        }
-        failure = http_error(504, "调度服务未及时答复，操作结果暂时未知；结果确定后会出现在订单中",
-                             "outcome_unknown");
+        failure = outcome_unknown(request.id);
         return std::nullopt;
     }
     if (!reply->ok) {
@@ -279,6 +275,14 @@ std::optional<contract::SchedulerReply> ApiApp::change(contract::SchedulerReques
         return std::nullopt;
     }
     return reply;
+}
+
+HttpResponse ApiApp::outcome_unknown(const std::string& request_id) {
+    if (log_) {
+        log_("warn", "request " + request_id + ": no answer, its outcome is unknown");
+    }
+    return http_error(504, "调度服务未及时答复，操作结果暂时未知；结果确定后会出现在订单中",
+                      "outcome_unknown");
 }
 
 std::optional<contract::SchedulerReply> ApiApp::outcome(
@@ -291,8 +295,14 @@ std::optional<contract::SchedulerReply> ApiApp::outcome(
         // taken by this question.
         contract::SchedulerRequest question = request;
         question.expires_ms = 0;
-        if (auto first = scheduler_.call(question, options_.scheduler_timeout);
-            first && !(first->error == "expired" && first->expires_ms == std::int64_t{0})) {
+        auto first = scheduler_.call(question, options_.scheduler_timeout);
+        if (!first) {
+            // Not known whether the first attempt was taken: the checks below could refuse
+            // a request that was carried out (its order now makes the car active).
+            failure = outcome_unknown(request.id);
+            return std::nullopt;
+        }
+        if (!(first->error == "expired" && first->expires_ms == std::int64_t{0})) {
             if (!first->ok) {
                 failure = refusal(refusal_message(first->error), first->error);
                 return std::nullopt;

@@ -1,5 +1,7 @@
 // The REST API over real HTTP against the running system (broker, scheduler, pile
 // simulator, station-api on a free port): every endpoint, success and failure.
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -906,6 +908,53 @@ TEST_CASE("api: an Idempotency-Key makes a retried change act once", "[api][log]
     auto bad = headers;
     bad.back().second = "has spaces";
     CHECK(h.raw("POST", "/client/index/order", body, bad).status == 400);
+}
+
+TEST_CASE("api: a keyed retry the scheduler cannot answer is 504, never a refusal of its own",
+          "[api][log]") {
+    // Found by the crash trial (seed 8): the API died after the scheduler took a keyed
+    // submit and before the answer was kept; the client's retry asked the scheduler for the
+    // first attempt's outcome, got no answer in time, ran the API's own checks and answered
+    // car_already_active (the first attempt's order) for a request that had been carried out.
+    apitest::StackOptions options;
+    options.scheduler_timeout_ms = 1000;
+    options.journal = true;
+    Stack s(options);
+    auto& h = s.http();
+    INFO("logs in " << s.dir());
+    REQUIRE(s.piles_are("REST"));
+    const std::string u = s.user("r@bupt.cn");
+    const std::string car = s.car(u, "R1", 60, 0);
+    const std::string body = json{{"car_id", car}, {"mode", "T"}, {"apply_kwh", 5}}.dump();
+    const std::vector<std::pair<std::string, std::string>> headers = {
+        {"token", u}, {"Content-Type", "application/json"}, {"Idempotency-Key", "lost-1"}};
+    const auto first = h.raw("POST", "/client/index/order", body, headers);
+    REQUIRE(is_envelope(first, 200, 200));
+    // As if the API had died before keeping the answer.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(s.db().c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    CHECK(sqlite3_exec(db, "DELETE FROM idempotency", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    s.stop_scheduler();
+    const auto unknown = h.raw("POST", "/client/index/order", body, headers);
+    INFO(unknown.raw);
+    CHECK(unknown.status == 504);
+    CHECK(unknown.body["error"] == "outcome_unknown");
+    // With the scheduler back (its journal remembers the reply), the retry gets the first
+    // outcome: the same order, not a second one and not a refusal.
+    s.restart_scheduler();
+    Reply again;
+    REQUIRE(harness::Probe::eventually(
+        [&] {
+            again = h.raw("POST", "/client/index/order", body, headers);
+            return again.status != 504 && again.status != 503;
+        },
+        20s));
+    INFO(again.raw);
+    REQUIRE(is_envelope(again, 200, 200));
+    CHECK(again.body["data"]["id"] == first.body["data"]["id"]);
+    CHECK(data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u)).size() == 1);
 }
 
 TEST_CASE("api: hostile inputs are refused: duplicate keys, absurd amounts, empty changes",

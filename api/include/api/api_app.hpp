@@ -132,9 +132,12 @@ class ApiApp {
     /// been carried out, 504 `outcome_unknown` when that cannot be known yet.
     std::optional<contract::SchedulerReply> change(contract::SchedulerRequest request,
                                                    HttpResponse& failure);
+    /// 504 `outcome_unknown` (logged): the request may or may not have been carried out.
+    HttpResponse outcome_unknown(const std::string& request_id);
     /// The outcome of a client's change: for a retry under an Idempotency-Key the first
-    /// attempt's answer if the scheduler has one; otherwise `checks` (a refusal, or
-    /// nullopt to go on) and then `change`. nullopt with `failure` set when not done.
+    /// attempt's answer if the scheduler has one (504 if it cannot be asked); otherwise
+    /// `checks` (a refusal, or nullopt to go on) and then `change`. nullopt with `failure`
+    /// set when not done.
     std::optional<contract::SchedulerReply> outcome(
         Context& c, contract::SchedulerRequest request, HttpResponse& failure,
         const std::function<std::optional<HttpResponse>()>& checks);
