@@ -10,7 +10,8 @@
 #
 #   bench/ocpp_bench.sh [N] [STEADY] [FAULTS]      defaults: 1000 60 50
 #
-# Environment: BUILD (binaries, default build/release), OUT (default build/bench/out/ocpp).
+# Environment: BUILD (binaries, default build/release), OUT (default build/bench/out/ocpp),
+# GATEWAY_ARGS (more options for station-gateway, e.g. "--connect-window 0").
 # With BASE_BUILD (binaries of the build to compare with, e.g. a Release build of the
 # commit this branch started from) both run, base then new, ROUNDS times each (default 1),
 # each against a fresh broker, scheduler and gateway, and a table sets them side by side.
@@ -69,7 +70,7 @@ PY
         2>"$out/scheduler.log" &
     pids+=($!)
     "$build/gateway/station-gateway" --chargers "$out/chargers.json" --broker "tcp://127.0.0.1:$port" \
-        --port 0 --max-connections $((n + 64)) 2>"$out/gateway.log" &
+        --port 0 --max-connections $((n + 64)) ${GATEWAY_ARGS:-} 2>"$out/gateway.log" &
     gateway_pid=$!
     pids+=($gateway_pid)
     for _ in $(seq 300); do grep -q "listening on port" "$out/gateway.log" && break; sleep 0.1; done

@@ -22,6 +22,7 @@
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
 #include "gateway/charger_registry.hpp"
+#include "gateway/connect_window.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/vendor_bridge.hpp"
 #include "gateway/vendor_devices.hpp"
@@ -37,6 +38,7 @@ constexpr const char* kUsage =
     "                       [--vendor-broker URI] [--vendor-user NAME]\n"
     "                       [--vendor-timeout-ms N] [--utc-offset-minutes N]\n"
     "                       [--tls-cert FILE --tls-key FILE] [--ws-ping-s N]\n"
+    "                       [--connect-window N]\n"
     "\n"
     "With --chargers: an OCPP 1.6J central system on ws://ADDR:N/ocpp/{identity} (default\n"
     "127.0.0.1:8180; --port 0 takes a free port, printed as \"listening on port N\"); each\n"
@@ -49,7 +51,11 @@ constexpr const char* kUsage =
     "With --tls-cert and --tls-key (PEM: the server's certificate chain and its key) the\n"
     "port speaks TLS only: wss://ADDR:N/ocpp/{identity}, HTTP Basic over TLS (OCPP security\n"
     "profile 2). A connection silent for --ws-ping-s seconds (default 60) is pinged, and\n"
-    "closed if it stays silent for 30 s more.\n";
+    "closed if it stays silent for 30 s more.\n"
+    "\n"
+    "The piles' MQTT clients connect at most --connect-window at a time (default 50; 0 = all\n"
+    "at once): the MQTT library serialises its clients on one lock, and a thousand connecting\n"
+    "together kept the gateway from answering chargers (docs/benchmarks.md).\n";
 
 struct WsConnected {
     gateway::ConnectionId conn;
@@ -114,6 +120,7 @@ int main(int argc, char** argv) {
     gateway::ServerOptions server_options;
     gateway::GatewayOptions options;
     int utc_offset = 480;
+    long long connect_window = 50;
     const auto done =
         cli::parse_options(argc, argv, "station-gateway", kUsage,
                            [&](const std::string& arg, const std::string& value) {
@@ -149,6 +156,8 @@ int main(int argc, char** argv) {
                                    server_options.tls_key = value;
                                } else if (arg == "--ws-ping-s") {
                                    server_options.idle_ping_ms = std::stoll(value) * 1000;
+                               } else if (arg == "--connect-window") {
+                                   connect_window = std::stoll(value);
                                } else if (arg == "--utc-offset-minutes") {
                                    utc_offset = std::stoi(value);
                                } else {
@@ -166,7 +175,8 @@ int main(int argc, char** argv) {
     if (server_options.port < 0 || server_options.port > 65535 || options.call_timeout_ms < 100 ||
         options.heartbeat_interval_s < 1 || options.pending_retry_s < 1 ||
         options.meter_value_sample_interval_s < 0 || server_options.max_connections < 1 ||
-        bridge_options.command_timeout_ms < 100 || server_options.idle_ping_ms < 1000) {
+        bridge_options.command_timeout_ms < 100 || server_options.idle_ping_ms < 1000 ||
+        connect_window < 0) {
         return cli::usage_error("station-gateway", kUsage, "an option is out of range");
     }
     if (server_options.tls_cert.empty() != server_options.tls_key.empty()) {
@@ -291,9 +301,15 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < vendor_from; ++i) {
         gw.on_bus_lost(piles[i], gateway::Now{cli::wall_ms(), cli::wall_ms()});
     }
-    for (auto& c : clients) {
-        c->start();
-    }
+    // The piles' clients connect a window at a time (gateway/connect_window.hpp).
+    gateway::ConnectWindow connecting(clients.size(), static_cast<std::size_t>(connect_window),
+                                      5000);
+    auto start_clients = [&] {
+        for (const std::size_t i : connecting.due(cli::wall_ms())) {
+            clients[i]->start();
+        }
+    };
+    start_clients();
     if (vendor) {
         vendor->start();
         log("info", "vendor bridge: " + std::to_string(bridge.devices().devices.size()) +
@@ -373,6 +389,7 @@ int main(int argc, char** argv) {
             } else if (auto* d = std::get_if<WsClosed>(&item)) {
                 gw.on_closed(d->conn, t);
             } else if (auto* b = std::get_if<BusConnected>(&item)) {
+                connecting.connected(b->pile);
                 if (b->pile < vendor_from) {
                     gw.on_bus_connected(piles[b->pile], t);
                 } else {
@@ -404,6 +421,9 @@ int main(int argc, char** argv) {
                 }
             }
             apply();
+        }
+        if (!connecting.all_started()) {
+            start_clients();
         }
         gw.tick(now());
         bridge.tick(now());
