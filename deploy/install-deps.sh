@@ -20,6 +20,9 @@ packages=(
     llvm                                 # llvm-symbolizer: readable sanitizer and fuzzer stacks
     chromium fonts-wqy-microhei          # the web console's browser tests (tests/web): headless
                                          # chromium for playwright-core, a CJK font for its screenshots
+    systemd                              # systemd-analyze: the deploy test verifies the units offline
+                                         # (absent from container images; a booted Debian has it)
+    sqlite3                              # the runbook's online backup of the API's database
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.
