@@ -998,6 +998,9 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
             enqueue(c, std::move(avail), now);
             return;
         }
+        case CommandType::Reset:
+            ack(id, cmd.id, false, "not_supported");
+            return;
         case CommandType::InjectFault:
         case CommandType::ClearFault:
             return;

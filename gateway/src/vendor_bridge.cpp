@@ -580,6 +580,9 @@ void VendorBridge::on_command(std::string_view pile, const contract::PileCommand
             enqueue(d, std::move(off), now);
             return;
         }
+        case CommandType::Reset:
+            ack(id, cmd.id, false, "not_supported");
+            return;
         case CommandType::InjectFault:
         case CommandType::ClearFault:
             return;
