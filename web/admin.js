@@ -57,7 +57,8 @@ function render(d) {
         type: "button", className: `switch small ${p.state === "OFF" ? "" : "danger"}`,
         disabled: p.state === "FAULT", text: p.state === "OFF" ? "开启" : "关闭",
         onclick: () => switchPiles(p.state === "OFF" ? "SWITCHON" : "SWITCHOFF", [p.id]),
-      })),
+      }),
+      el("button", { type: "button", className: "reset small", text: "重启", onclick: () => resetPile(p.id) })),
     el("p", { className: "note", text: `累计 ${p.total_charge_times} 次，${kwh(p.total_charge)} kWh，${money(p.total_fee)} 元` }),
     table(carColumns, p.car_blocks, "空闲"))));
   $("waiting").replaceChildren(table([...carColumns.slice(0, 2),
@@ -77,6 +78,13 @@ async function switchPiles(mode, ids) {
     return say(why ? `${r.msg}（${why}）` : r.msg);
   }
   say(r.msg, "ok");
+}
+
+// POST /admin/index/charge/reset: a Soft reset of the pile's charger (every pile of it).
+async function resetPile(id) {
+  if (!window.confirm(`重启充电桩 ${id} 所在的充电机？正在其上充电的车辆将结束订单。`)) return;
+  const r = await api.call("POST", "/admin/index/charge/reset", { charge_id: id, type: "Soft" });
+  say(r.msg, r.ok ? "ok" : undefined);
 }
 
 async function runReport() {

@@ -1,5 +1,5 @@
-// The administrator's views of the station, pile switching, reports and the simulation
-// controls of station-rules §9.
+// The administrator's views of the station, pile switching and resets, reports and the
+// simulation controls of station-rules §9.
 #include "api/api_app.hpp"
 #include "api/body_fields.hpp"
 #include "api_internal.hpp"
@@ -186,6 +186,29 @@ HttpResponse ApiApp::post_manage(Context& c) {
                         json{{"results", results}}, "partly_refused");
     }
     return success(*mode == "SWITCHON" ? "已开启" : "已关闭", json{{"results", results}});
+}
+
+HttpResponse ApiApp::post_reset(Context& c) {
+    BodyFields f(c.body);
+    const auto pile = f.text("charge_id", Need::Required, 64);
+    const auto type = f.text("type", Need::Required, 8);
+    if (!f.ok()) {
+        return bad_request(f.error());
+    }
+    if (*type != "Soft" && *type != "Hard") {
+        return bad_request("重启方式 type 必须是 Soft 或 Hard");
+    }
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::Reset;
+    r.pile = *pile;
+    r.reset = *type == "Hard" ? contract::ResetKind::Hard : contract::ResetKind::Soft;
+    HttpResponse failure;
+    if (!change(r, failure)) {
+        return failure;
+    }
+    // Sent, not done: the charger's answer comes later (the scheduler logs a refusal), and
+    // its restart shows in the station (the pile offline, then back).
+    return success("已发送重启命令", json{{"charge_id", *pile}, {"type", *type}});
 }
 
 HttpResponse ApiApp::get_charge(Context& c) {

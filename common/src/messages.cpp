@@ -54,6 +54,11 @@ const std::pair<CommandType, std::string_view> kCommandTypes[] = {
     {CommandType::SwitchOff, "switch_off"},
     {CommandType::InjectFault, "inject_fault"},
     {CommandType::ClearFault, "clear_fault"},
+    {CommandType::Reset, "reset"},
+};
+const std::pair<ResetKind, std::string_view> kResetKinds[] = {
+    {ResetKind::Soft, "soft"},
+    {ResetKind::Hard, "hard"},
 };
 const std::pair<RequestOp, std::string_view> kOps[] = {
     {RequestOp::Submit, "submit"},        {RequestOp::Change, "change"},
@@ -63,6 +68,7 @@ const std::pair<RequestOp, std::string_view> kOps[] = {
     {RequestOp::ClockSet, "clock_set"},   {RequestOp::ClockAdvance, "clock_advance"},
     {RequestOp::State, "state"},          {RequestOp::Bills, "bills"},
     {RequestOp::Stats, "stats"},          {RequestOp::Changes, "changes"},
+    {RequestOp::Reset, "reset"},
 };
 const std::pair<station::PileState, std::string_view> kPileStates[] = {
     {station::PileState::Off, "OFF"},
@@ -93,6 +99,12 @@ void read_mode(Fields& f, const char* key, std::optional<station::Mode>& out, bo
     }
 }
 
+void read_reset(Fields& f, ResetKind& out) {
+    std::string kind;
+    f.text("reset", kind);
+    f.check(enum_from(kind, kResetKinds, out), "reset", "\"soft\" or \"hard\"");
+}
+
 }  // namespace
 
 std::string_view to_string(PileEventType t) {
@@ -103,6 +115,12 @@ std::string_view to_string(CommandType t) {
 }
 std::string_view to_string(RequestOp op) {
     return enum_name(op, kOps);
+}
+std::string_view to_string(ResetKind k) {
+    return enum_name(k, kResetKinds);
+}
+std::string_view reset_stop_reason(ResetKind k) {
+    return k == ResetKind::Hard ? "HardReset" : "SoftReset";
 }
 
 bool changes_station(RequestOp op) {
@@ -246,6 +264,9 @@ std::string to_json(const PileCommand& m) {
     if (m.type == CommandType::InjectFault) {
         j["fault_minutes"] = m.fault_minutes;
     }
+    if (m.type == CommandType::Reset) {
+        j["reset"] = to_string(m.reset);
+    }
     return j.dump();
 }
 
@@ -255,7 +276,7 @@ std::string parse(std::string_view payload, PileCommand& m) {
     std::string type;
     f.text("type", type);
     f.check(enum_from(type, kCommandTypes, m.type), "type",
-            "start, stop, switch_on, switch_off, inject_fault or clear_fault");
+            "start, stop, switch_on, switch_off, inject_fault, clear_fault or reset");
     if (m.type == CommandType::Start || m.type == CommandType::Stop) {
         f.id("session", m.session);
     }
@@ -266,6 +287,9 @@ std::string parse(std::string_view payload, PileCommand& m) {
     }
     if (m.type == CommandType::InjectFault) {
         f.minutes("fault_minutes", m.fault_minutes);
+    }
+    if (m.type == CommandType::Reset) {
+        read_reset(f, m.reset);
     }
     return f.error();
 }
@@ -351,6 +375,9 @@ std::string to_json(const SchedulerRequest& m) {
     if (m.op == RequestOp::Fault) {
         j["minutes"] = m.minutes;
     }
+    if (m.op == RequestOp::Reset) {
+        j["reset"] = to_string(m.reset);
+    }
     if (m.time) {
         j["time"] = station::format_datetime(*m.time);
     }
@@ -411,10 +438,14 @@ std::string parse(std::string_view payload, SchedulerRequest& m) {
         case RequestOp::Fault:
         case RequestOp::Recover:
         case RequestOp::SwitchOn:
-        case RequestOp::SwitchOff: {
+        case RequestOp::SwitchOff:
+        case RequestOp::Reset: {
             f.id("pile", m.pile);
             if (m.op == RequestOp::Fault) {
                 f.minutes("minutes", m.minutes);
+            }
+            if (m.op == RequestOp::Reset) {
+                read_reset(f, m.reset);
             }
             break;
         }

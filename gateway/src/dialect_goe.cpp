@@ -36,7 +36,7 @@ std::optional<std::string> key_of(const VendorDevice& device, std::string_view t
 }
 
 Decoded decode(std::string_view key, std::string_view payload) {
-    if (key == "frc/result") {
+    if (key == "frc/result" || key == "rst/result") {
         // Plain text, not JSON (mqtt-en.md): "success" or what was wrong with the write.
         std::string text = excerpt(payload);
         if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
@@ -128,6 +128,10 @@ Decoded decode(std::string_view key, std::string_view payload) {
 
 contract::Publication enable(const VendorDevice& device, bool on) {
     return {topic_root(device) + "frc/set", on ? "2" : "1", 1, false};
+}
+
+contract::Publication reboot(const VendorDevice& device) {
+    return {topic_root(device) + "rst/set", "true", 1, false};
 }
 
 }  // namespace gateway::goe

@@ -149,4 +149,9 @@ contract::Publication enable(const VendorDevice& device, bool on) {
     return {device.topic_base + "/claim/set", claim.dump(), 1, false};
 }
 
+contract::Publication restart(const VendorDevice& device, bool hard) {
+    const json which = {{"device", hard ? "evse" : "gateway"}};
+    return {device.topic_base + "/restart", which.dump(), 1, false};
+}
+
 }  // namespace gateway::openevse

@@ -785,6 +785,15 @@ void Gateway::call_finished(Charger& c, const Call& call, bool ok, const std::st
             break;
         case Purpose::Configuration:
             break;
+        case Purpose::Reset:
+            if (ok) {
+                // It restarts: its connection drops, it boots again, and a Soft reset's
+                // StopTransaction (reason SoftReset) ends a running session at the pile.
+                log("info", "charger " + c.spec->identity + " accepted a " +
+                                call.payload.value("type", std::string()) + " reset");
+            }
+            ack(pile, call.command_id, ok, reason);
+            break;
         case Purpose::Availability:
             if (ok) {
                 conn->operative = call.operative;
@@ -996,6 +1005,24 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
             avail.command_id = cmd.id;
             avail.operative = on;
             enqueue(c, std::move(avail), now);
+            return;
+        }
+        case CommandType::Reset: {
+            // Charger-wide: one reset at a time, whichever of its piles asked.
+            const auto resetting = [](const Call& call) { return call.purpose == Purpose::Reset; };
+            if ((c.outstanding && resetting(*c.outstanding)) ||
+                std::any_of(c.queue.begin(), c.queue.end(), resetting)) {
+                ack(id, cmd.id, false,
+                    "a reset of charger " + c.spec->identity + " is already under way");
+                return;
+            }
+            Call reset;
+            reset.action = "Reset";
+            reset.payload = to_json(ResetReq{cmd.reset == contract::ResetKind::Hard});
+            reset.purpose = Purpose::Reset;
+            reset.connector = k;
+            reset.command_id = cmd.id;
+            enqueue(c, std::move(reset), now);
             return;
         }
         case CommandType::InjectFault:

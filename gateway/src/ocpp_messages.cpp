@@ -303,6 +303,10 @@ json to_json(const ChangeAvailabilityReq& m) {
                 {"type", m.operative ? "Operative" : "Inoperative"}};
 }
 
+json to_json(const ResetReq& m) {
+    return json{{"type", m.hard ? "Hard" : "Soft"}};
+}
+
 json to_json(const TriggerMessageReq& m) {
     json j{{"requestedMessage", m.requested_message}};
     if (m.connector_id) {

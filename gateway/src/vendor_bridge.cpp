@@ -374,6 +374,16 @@ void VendorBridge::enqueue(Device& d, Call call, Now now) {
     send_next(d, now);
 }
 
+void VendorBridge::enqueue_command(Device& d, Purpose purpose, const contract::PileCommand& cmd,
+                                   Now now) {
+    acks_.start(cmd.id);
+    Call call;
+    call.purpose = purpose;
+    call.command_id = cmd.id;
+    call.session = cmd.session;
+    enqueue(d, std::move(call), now);
+}
+
 void VendorBridge::send_next(Device& d, Now now) {
     if (d.outstanding || d.queue.empty()) {
         return;
@@ -381,7 +391,8 @@ void VendorBridge::send_next(Device& d, Now now) {
     Call call = std::move(d.queue.front());
     d.queue.pop_front();
     call.deadline = now.wall_ms + options_.command_timeout_ms;
-    out_.vendor.push_back(enable_publication(*d.spec, call.on));
+    out_.vendor.push_back(call.purpose == Purpose::Reboot ? goe::reboot(*d.spec)
+                                                          : enable_publication(*d.spec, call.on));
     d.outstanding = std::move(call);
 }
 
@@ -397,7 +408,9 @@ void VendorBridge::answer(Device& d, bool ok, const std::string& reason, Now now
 
 void VendorBridge::call_finished(Device& d, const Call& call, bool ok, const std::string& reason,
                                  Now now) {
-    const std::string what = call.on ? "enable" : "disable";
+    const std::string what = call.purpose == Purpose::Reboot ? "reboot"
+                             : call.on                       ? "enable"
+                                                             : "disable";
     if (!ok) {
         log("warn", name(d) + ": " + what + " failed: " + reason);
     }
@@ -406,6 +419,12 @@ void VendorBridge::call_finished(Device& d, const Call& call, bool ok, const std
     switch (call.purpose) {
         case Purpose::None:
         case Purpose::HoldOff:
+            break;
+        case Purpose::Reboot:
+            if (ok) {
+                log("info", name(d) + ": rebooting");
+            }
+            ack(pile, call.command_id, ok, reason);
             break;
         case Purpose::Start:
             if (!same || d.session->started) {
@@ -554,12 +573,7 @@ void VendorBridge::on_command(std::string_view pile, const contract::PileCommand
             } else {
                 d.session->stop_sent = true;
                 d.session->stop_reason = "stopped";
-                acks_.start(cmd.id);
-                Call off;
-                off.purpose = Purpose::Stop;
-                off.command_id = cmd.id;
-                off.session = cmd.session;
-                enqueue(d, std::move(off), now);
+                enqueue_command(d, Purpose::Stop, cmd, now);
             }
             return;
         case CommandType::SwitchOn:
@@ -573,11 +587,25 @@ void VendorBridge::on_command(std::string_view pile, const contract::PileCommand
                 d.session->stop_sent = true;
                 d.session->stop_reason = "switched off";
             }
-            acks_.start(cmd.id);
-            Call off;
-            off.purpose = Purpose::SwitchOff;
-            off.command_id = cmd.id;
-            enqueue(d, std::move(off), now);
+            enqueue_command(d, Purpose::SwitchOff, cmd, now);
+            return;
+        }
+        case CommandType::Reset: {
+            // As an OCPP Soft reset stops the charger's transactions first: what it charges
+            // ends at the pile, and it is held off (a restarted charger would otherwise
+            // charge on with its last setting), then restarted.
+            end_session(d, std::string(contract::reset_stop_reason(cmd.reset)), now, true);
+            Call hold;
+            hold.purpose = Purpose::HoldOff;
+            enqueue(d, std::move(hold), now);
+            if (d.spec->dialect == Dialect::OpenEvse) {
+                out_.vendor.push_back(
+                    openevse::restart(*d.spec, cmd.reset == contract::ResetKind::Hard));
+                log("info", name(d) + ": restart sent");
+                ack(id, cmd.id, true, "");  // OpenEVSE answers nothing to a restart
+                return;
+            }
+            enqueue_command(d, Purpose::Reboot, cmd, now);
             return;
         }
         case CommandType::InjectFault:

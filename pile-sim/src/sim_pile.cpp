@@ -222,6 +222,15 @@ void SimPile::on_command(const contract::PileCommand& cmd, station::TimeMs now) 
             case CommandType::ClearFault:
                 clear_fault(now);
                 break;
+            case CommandType::Reset:
+                // A simulated pile restarts at once: what it charged ends there, as a
+                // charger's StopTransaction after a reset does; it stays on line.
+                if (session_) {
+                    end_session(PileEventType::SessionEndedAtPile, now,
+                                std::string(contract::reset_stop_reason(cmd.reset)));
+                    report_status(now);
+                }
+                break;
         }
     }
     out_.push_back(

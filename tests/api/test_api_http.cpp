@@ -487,6 +487,33 @@ TEST_CASE("api: admin — station and piles and switching and reports and simula
                        .size() == 1;
         }));
     }
+    SECTION("resetting a pile's charger ends the car's session there and its order") {
+        const std::string reset = "/admin/index/charge/reset";
+        CHECK(is_envelope(h.call("POST", reset, json{{"charge_id", "F1"}, {"type", "Warm"}}, admin),
+                          400, 400));
+        CHECK(is_envelope(h.call("POST", reset, json{{"charge_id", "F1"}}, admin), 400, 400));
+        CHECK(is_envelope(h.call("POST", reset, json{{"type", "Soft"}}, admin), 400, 400));
+        CHECK(h.call("POST", reset, json{{"charge_id", "Z9"}, {"type", "Soft"}}, admin)
+                  .body["error"] == "unknown_pile");
+        CHECK(is_envelope(h.call("POST", reset, json{{"charge_id", "F1"}, {"type", "Soft"}}, u),
+                          403, 403));
+        const auto sent = h.call("POST", reset, json{{"charge_id", "F1"}, {"type", "Soft"}}, admin);
+        REQUIRE(is_envelope(sent, 200, 0));
+        CHECK(data_of(sent) == json{{"charge_id", "F1"}, {"type", "Soft"}});
+        // The simulated pile restarts at once: the session ends at the pile (SoftReset), the
+        // order ends with a bill for the 15 kWh charged, and the pile is free.
+        REQUIRE(harness::Probe::eventually([&] {
+            return data_of(h.call("GET", "/client/index/order?mode=CURRENT", std::nullopt, u))
+                .empty();
+        }));
+        const auto history =
+            data_of(h.call("GET", "/client/index/order?mode=HISTORY", std::nullopt, u));
+        REQUIRE(history.size() == 1);
+        CHECK(history[0]["state"] == "CANCELLED");
+        CHECK(history[0]["charge_kwh"] == 15);
+        CHECK(data_of(h.call("GET", "/admin/index/manage", std::nullopt,
+                             admin))["charge_array"][0]["state"] == "REST");
+    }
     SECTION("switching piles off and on") {
         const auto off = h.call("POST", "/admin/index/manage",
                                 json{{"mode", "SWITCHOFF"}, {"switch_array", {"T1", "T2"}}}, admin);

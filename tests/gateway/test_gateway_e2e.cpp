@@ -6,11 +6,13 @@
 // named by what they show.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api_stack.hpp"
 #include "contract/topics.hpp"
 #include "harness.hpp"
 
@@ -89,6 +91,9 @@ struct Stack {
     std::unique_ptr<Process> scheduler;
     std::unique_ptr<Process> gateway;
     std::unique_ptr<Probe> probe;
+    std::unique_ptr<Process> api;  ///< station-api, once api_up()
+    std::unique_ptr<apitest::Http> http;
+    std::string admin;  ///< its admin's token
     int port = 0;
     std::string scheme = "ws";  ///< "wss" with --tls-cert
 
@@ -141,6 +146,32 @@ struct Stack {
                 return probe->request(r, 1s).ok;
             },
             15s));
+    }
+
+    // station-api on the station's broker with a fresh database, the admin logged in: the
+    // operator's side.
+    void api_up() {
+        const std::string port_file = dir + "/api.port";
+        ::setenv("STATION_ADMIN_ACCOUNT", apitest::kAdminAccount.c_str(), 1);
+        ::setenv("STATION_ADMIN_PASSWORD", apitest::kAdminPassword.c_str(), 1);
+        api = std::make_unique<Process>(
+            std::vector<std::string>{harness::api_binary(), "--broker", broker.uri(), "--db",
+                                     dir + "/api.db", "--port", "0", "--port-file", port_file,
+                                     "--password-iterations", "1000"},
+            dir + "/api.log");
+        REQUIRE(Probe::eventually([&] { return !harness::read_text(port_file).empty(); }, 20s));
+        http = std::make_unique<apitest::Http>(std::stoi(harness::read_text(port_file)));
+        const auto login = http->call(
+            "POST", "/admin/login",
+            json{{"account", apitest::kAdminAccount}, {"password", apitest::kAdminPassword}});
+        REQUIRE(login.status == 200);
+        admin = login.body["data"]["token"];
+    }
+
+    // The operator resets the pile's charger (POST /admin/index/charge/reset).
+    apitest::Reply reset(const std::string& pile, const std::string& type) {
+        return http->call("POST", "/admin/index/charge/reset",
+                          json{{"charge_id", pile}, {"type", type}}, admin);
     }
 
     std::unique_ptr<Process> charger(const std::string& password,
@@ -520,6 +551,153 @@ TEST_CASE(
           std::string::npos);
     CHECK(Probe::eventually([&] { return s.scheduler_pile_state("F1") == "REST"; }, 5s));
     CHECK(count_events(cp->log(), "error") == 0);
+}
+
+// The index of the first event `event` of the log at or after `from`; -1 if none.
+long event_index(const std::vector<json>& events, const std::string& event, std::size_t from = 0) {
+    for (std::size_t i = from; i < events.size(); ++i) {
+        if (events[i]["event"] == event) {
+            return static_cast<long>(i);
+        }
+    }
+    return -1;
+}
+
+// The pile's status said offline, then online again, after `from`.
+bool went_offline_and_back(Stack& s, const std::string& pile, std::size_t from) {
+    bool offline = false;
+    bool back = false;
+    const auto messages = s.probe->messages();
+    for (std::size_t i = from; i < messages.size(); ++i) {
+        if (messages[i].topic != contract::pile_topic(pile, contract::PileChannel::Status)) {
+            continue;
+        }
+        const json j = json::parse(messages[i].payload, nullptr, false);
+        offline = offline || !j.value("online", true);
+        back = back || (offline && j.value("online", false));
+    }
+    return back;
+}
+
+// station-api up (the operator), charger CP1 (restarting in `restart_ms` after a Reset)
+// charging `car`: 20 kWh at 60 kW, 20 minutes, far beyond any test.
+std::unique_ptr<Process> charging_for_the_operator(Stack& s, const std::string& car,
+                                                   const std::string& restart_ms) {
+    s.api_up();
+    const auto from = s.probe->mark();
+    auto cp = s.charger("secret-cp1-pass", {"--restart-ms", restart_ms});
+    REQUIRE(s.pile_online("F1", from, 10s));
+    REQUIRE(Probe::eventually([&] { return s.scheduler_pile_state("F1") == "REST"; }, 10s));
+    REQUIRE(s.submit(car, 20).ok);
+    REQUIRE(Probe::eventually([&] { return count_events(cp->log(), "transaction_started") == 1; },
+                              15s));
+    return cp;
+}
+
+TEST_CASE(
+    "TC_016 soft reset with a transaction: the operator's reset stops it (SoftReset), the "
+    "charger boots again, the order ends with its bill") {
+    Stack s;
+    auto cp = charging_for_the_operator(s, "CAR-6", "1000");
+    REQUIRE(Probe::eventually(
+        [&] {
+            std::size_t meter_values = 0;
+            for (const auto& e : sim_events(cp->log())) {
+                meter_values += e["event"] == "answer" && e["method"] == "MeterValues" ? 1U : 0U;
+            }
+            return meter_values >= 2;
+        },
+        15s));
+    const auto mark = s.probe->mark();
+    // The operator's reset: REST -> the scheduler's reset command -> the gateway's Reset.
+    const auto sent = s.reset("F1", "Soft");
+    REQUIRE(sent.status == 200);
+    CHECK(sent.body["code"] == 0);
+    CHECK(sent.body["data"] == json({{"charge_id", "F1"}, {"type", "Soft"}}));
+    REQUIRE(Probe::eventually([&] { return count_events(cp->log(), "boot") == 2; }, 20s));
+    const auto reset = first_event(cp->log(), "reset");
+    REQUIRE(reset);
+    CHECK((*reset)["type"] == "Soft");
+    // Accepted; the transaction stopped (SoftReset) before the connection closed; back,
+    // booted again.
+    const auto events = sim_events(cp->log());
+    const long at_reset = event_index(events, "reset");
+    const long stopped = event_index(events, "transaction_stopped");
+    const long restarting = event_index(events, "restarting");
+    const long reconnected = event_index(events, "reconnected");
+    const long booted = event_index(events, "boot", static_cast<std::size_t>(restarting + 1));
+    CHECK(at_reset < stopped);
+    CHECK(stopped < restarting);
+    CHECK(restarting < reconnected);
+    CHECK(reconnected < booted);
+    CHECK(events[static_cast<std::size_t>(stopped)]["reason"] == "SoftReset");
+    CHECK(events[static_cast<std::size_t>(booted)]["status"] == "Accepted");
+    CHECK(s.gateway->log().find("charger CP1 accepted a Soft reset") != std::string::npos);
+    // The charger ended the session at the pile: the car's order ends (docs/decisions.md,
+    // "A charger that ends a session on its own ends the car's order"), billed by the
+    // model up to the stop; the meter agrees within the start and stop latencies.
+    const auto end = s.session_end("F1", 5s);
+    REQUIRE(end);
+    CHECK((*end)["type"] == "session_ended_at_pile");
+    CHECK((*end)["reason"] == "SoftReset");
+    const auto bill = s.bill_of("CAR-6", 20s, "CANCELLED");
+    REQUIRE(bill);
+    CHECK((*bill)["pile"] == "F1");
+    CHECK((*bill)["kwh"].get<double>() > 0);
+    CHECK((*bill)["kwh"].get<double>() == Approx((*end)["energy_kwh"].get<double>()).margin(0.05));
+    // Offline while it restarted, back within the offline grace: not faulted, free again,
+    // and the car not dispatched anew.
+    CHECK(Probe::eventually([&] { return went_offline_and_back(s, "F1", mark); }, 10s));
+    CHECK(Probe::eventually([&] { return s.scheduler_pile_state("F1") == "REST"; }, 10s));
+    CHECK(Probe::eventually([&] { return s.pile_status("F1").value("state", "") == "REST"; }, 5s));
+    CHECK(count_events(cp->log(), "remote_start") == 1);
+    CHECK(s.scheduler->log().find("refused command") == std::string::npos);
+    CHECK(count_events(cp->log(), "error") == 0);
+    CHECK(count_events(cp->log(), "bad_message") == 0);
+}
+
+TEST_CASE(
+    "TC_015 + TC_013 hard reset: the stop (HardReset) follows the new boot, without a "
+    "transaction the charger only restarts") {
+    Stack s;
+    auto cp = charging_for_the_operator(s, "CAR-7", "500");
+    const auto sent = s.reset("F1", "Hard");
+    REQUIRE(sent.status == 200);
+    CHECK(sent.body["code"] == 0);
+    REQUIRE(Probe::eventually([&] { return count_events(cp->log(), "stop_delivered") == 1; }, 20s));
+    const auto queued = first_event(cp->log(), "stop_queued");
+    REQUIRE(queued);
+    CHECK((*queued)["reason"] == "HardReset");
+    // OCPP 1.6 §5.14: after the restart and the accepted boot.
+    const auto events = sim_events(cp->log());
+    const long restarting = event_index(events, "restarting");
+    const long booted = event_index(events, "boot", static_cast<std::size_t>(restarting + 1));
+    CHECK(restarting >= 0);
+    CHECK(booted > restarting);
+    CHECK(event_index(events, "stop_delivered") > booted);
+    const auto end = s.session_end("F1", 5s);
+    REQUIRE(end);
+    CHECK((*end)["type"] == "session_ended_at_pile");
+    CHECK((*end)["reason"] == "HardReset");
+    const auto bill = s.bill_of("CAR-7", 20s, "CANCELLED");
+    REQUIRE(bill);
+    CHECK((*bill)["kwh"].get<double>() > 0);
+    CHECK(s.gateway->log().find("booted again: it restarted") != std::string::npos);
+    REQUIRE(Probe::eventually([&] { return s.scheduler_pile_state("F1") == "REST"; }, 10s));
+
+    // TC_013: no transaction; the charger restarts and boots, nothing else happens.
+    REQUIRE(Probe::eventually([&] { return s.pile_status("F1").value("online", false); }, 5s));
+    const auto again = s.reset("F1", "Hard");
+    REQUIRE(again.status == 200);
+    CHECK(again.body["code"] == 0);
+    REQUIRE(Probe::eventually([&] { return count_events(cp->log(), "boot") == 3; }, 20s));
+    CHECK(count_events(cp->log(), "stop_queued") == 1);
+    CHECK(count_events(cp->log(), "transaction_stopped") == 1);
+    CHECK(Probe::eventually([&] { return s.scheduler_pile_state("F1") == "REST"; }, 10s));
+    // An unknown pile is refused by the scheduler, as its other operations are.
+    CHECK(s.reset("Z9", "Soft").body["error"] == "unknown_pile");
+    CHECK(count_events(cp->log(), "error") == 0);
+    CHECK(count_events(cp->log(), "bad_message") == 0);
 }
 
 TEST_CASE(

@@ -611,3 +611,79 @@ TEST_CASE("session: a transaction ended by a fault is interrupted, not ended at 
     CHECK(events[0]["type"] == "fault_raised");
     CHECK(events[1]["type"] == "session_interrupted");
 }
+
+TEST_CASE("session: Reset goes to the charger, its answer is the ack, a second reset waits none") {
+    Rig r;
+    r.boot();
+    const std::int64_t tx = r.start_session(1.0, 0);
+    r.clear();
+    auto reset = r.command(contract::CommandType::Reset, "c9");
+    reset.reset = contract::ResetKind::Soft;
+    r.gw.on_command("F1", reset, r.now());
+    // Charger-wide: a reset asked through its other pile meanwhile is refused.
+    auto other = r.command(contract::CommandType::Reset, "c10");
+    r.gw.on_command("T1", other, r.now());
+    r.collect();
+    auto cs = r.calls();
+    REQUIRE(cs.size() == 1);
+    CHECK(cs[0][2] == "Reset");
+    CHECK(cs[0][3] == json({{"type", "Soft"}}));
+    const auto refused = r.published("T1", contract::PileChannel::Acks);
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0]["ok"] == false);
+    CHECK(refused[0]["reason"] == "a reset of charger CP1 is already under way");
+    CHECK(r.published("F1", contract::PileChannel::Acks).empty());  // until it answers
+    r.answer(cs[0], {{"status", "Accepted"}});
+    auto acks = r.published("F1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0] == json({{"id", "c9"}, {"ok", true}, {"pile", "F1"}}));
+    // The charger stops its transaction (SoftReset): the session ended at the pile.
+    r.call("StopTransaction", {{"transactionId", tx},
+                               {"meterStop", 250},
+                               {"timestamp", format_ocpp_time(r.wall)},
+                               {"reason", "SoftReset"}});
+    const auto events = r.published("F1", contract::PileChannel::Events);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0]["type"] == "session_ended_at_pile");
+    CHECK(events[0]["reason"] == "SoftReset");
+    CHECK(events[0]["energy_kwh"] == Approx(0.25));
+    // It reboots: disconnected, back, booted again.
+    r.gw.on_closed(r.conn, r.now());
+    r.collect();
+    CHECK(r.published("F1", contract::PileChannel::Status).back()["online"] == false);
+    r.conn = 2;
+    r.clear();
+    r.boot();
+    CHECK(r.gw.view("F1")->online);
+    CHECK(r.gw.view("F1")->state == station::PileState::Rest);
+
+    // Rejected, an answer off the schema, an error: the ack says so.
+    reset.id = "c11";
+    reset.reset = contract::ResetKind::Hard;
+    r.gw.on_command("T1", reset, r.now());
+    r.collect();
+    cs = r.calls();
+    REQUIRE(cs.size() == 1);
+    CHECK(cs[0][3] == json({{"type", "Hard"}}));
+    r.answer(cs[0], {{"status", "Rejected"}});
+    acks = r.published("T1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0]["ok"] == false);
+    CHECK(acks[0]["reason"] == "the charger answered Reset Rejected");
+    reset.id = "c12";
+    r.gw.on_command("T1", reset, r.now());
+    r.collect();
+    r.answer(r.calls().back(), {{"status", "Scheduled"}});
+    acks = r.published("T1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 2);
+    CHECK(acks[1]["ok"] == false);
+    CHECK(acks[1]["reason"].get<std::string>().find("answer to Reset is invalid") !=
+          std::string::npos);
+    // Offline: refused at once.
+    r.gw.on_closed(r.conn, r.now());
+    reset.id = "c13";
+    r.gw.on_command("T1", reset, r.now());
+    r.collect();
+    CHECK(r.published("T1", contract::PileChannel::Acks).back()["reason"] ==
+          "charger CP1 is offline");
+}

@@ -55,13 +55,15 @@ struct Rig {
         collect();
     }
     void command(const std::string& pile, contract::CommandType type, const std::string& id,
-                 const std::string& session = "", double target = 0) {
+                 const std::string& session = "", double target = 0,
+                 contract::ResetKind reset = contract::ResetKind::Soft) {
         contract::PileCommand c;
         c.id = id;
         c.type = type;
         c.session = session;
         c.order = 7;
         c.target_kwh = target;
+        c.reset = reset;
         bridge.on_command(pile, c, now());
         collect();
     }
@@ -101,6 +103,14 @@ struct Rig {
         vendor(kGoe + "wh", "0");
         vendor(kGoe + "mcc", "true");
         vendor(kGoe + "frc/result", "success");
+    }
+    // go-e online, charging session s1 (1 kWh) with `wh` metered so far; output cleared.
+    void goe_charging(const std::string& wh) {
+        goe_online();
+        command("F1", contract::CommandType::Start, "c1", "s1", 1);
+        vendor(kGoe + "frc/result", "success");
+        vendor(kGoe + "wh", wh);
+        clear();
     }
 };
 
@@ -184,6 +194,10 @@ TEST_CASE("go-e: topics of the device, and the force state written to it") {
     CHECK(p.payload == "2");
     CHECK_FALSE(p.retain);
     CHECK(goe::enable(dev, false).payload == "1");
+    p = goe::reboot(dev);
+    CHECK(p.topic == "go-eCharger/000042/rst/set");
+    CHECK_FALSE(p.retain);
+    CHECK(goe::decode("rst/result", "success").update->result->ok);
 }
 
 TEST_CASE("OpenEVSE: values decode into the pile model with units normalised") {
@@ -240,6 +254,10 @@ TEST_CASE("OpenEVSE: topics of the device, and the claim written to it") {
     CHECK(p.topic == "openevse-55ad/claim/set");
     CHECK(json::parse(p.payload) == json{{"state", "active"}});
     CHECK(json::parse(openevse::enable(dev, false).payload) == json{{"state", "disabled"}});
+    p = openevse::restart(dev, false);
+    CHECK(p.topic == "openevse-55ad/restart");
+    CHECK(json::parse(p.payload) == json{{"device", "gateway"}});
+    CHECK(json::parse(openevse::restart(dev, true).payload) == json{{"device", "evse"}});
 }
 
 TEST_CASE("metered session: energy since the start, across a counter reset") {
@@ -448,11 +466,7 @@ TEST_CASE("bridge, go-e: the last will takes the pile offline - commands are ref
 
 TEST_CASE("bridge, go-e: an error ends the session and faults the pile until it clears") {
     Rig r;
-    r.goe_online();
-    r.command("F1", contract::CommandType::Start, "c1", "s1", 1);
-    r.vendor(kGoe + "frc/result", "success");
-    r.vendor(kGoe + "wh", "300");
-    r.clear();
+    r.goe_charging("300");
     r.vendor(kGoe + "err", "13");
     auto events = r.station("F1", contract::PileChannel::Events);
     REQUIRE(events.size() == 2);
@@ -586,4 +600,47 @@ TEST_CASE("bridge, OpenEVSE: a fault state faults the pile - the last will takes
     r.vendor("openevse/announce/55ad", R"({"state":"disconnected"})");
     CHECK(r.station("T1", contract::PileChannel::Status).back()["online"] == false);
     CHECK_FALSE(r.bridge.view("T1")->online);
+}
+
+TEST_CASE("bridge, go-e: a reset ends the session at the pile, holds it off, then rst reboots it") {
+    Rig r;
+    r.goe_charging("300");
+    r.command("F1", contract::CommandType::Reset, "c2", "", 0, contract::ResetKind::Hard);
+    auto events = r.station("F1", contract::PileChannel::Events);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0]["type"] == "session_ended_at_pile");
+    CHECK(events[0]["reason"] == "HardReset");
+    CHECK(events[0]["energy_kwh"].get<double>() == Approx(0.3));
+    CHECK(r.sent(kGoe + "frc/set") == std::vector<std::string>{"1"});
+    CHECK(r.sent(kGoe + "rst/set").empty());  // after the hold-off is answered
+    r.vendor(kGoe + "frc/result", "success");
+    CHECK(r.sent(kGoe + "rst/set") == std::vector<std::string>{"true"});
+    CHECK(r.station("F1", contract::PileChannel::Acks).empty());
+    r.vendor(kGoe + "rst/result", "success");
+    auto acks = r.station("F1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0] == json({{"id", "c2"}, {"ok", true}, {"pile", "F1"}}));
+    // Unanswered: refused after the timeout, as any other command.
+    r.clear();
+    r.command("F1", contract::CommandType::Reset, "c3");
+    r.vendor(kGoe + "frc/result", "success");
+    r.tick(BridgeOptions{}.command_timeout_ms);
+    acks = r.station("F1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0]["ok"] == false);
+    CHECK(acks[0]["reason"].get<std::string>().find("no answer") != std::string::npos);
+}
+
+TEST_CASE("bridge, OpenEVSE: a reset is a restart of the gateway (Soft) or the EVSE (Hard)") {
+    Rig r;
+    r.vendor("openevse/announce/55ad", R"({"state":"connected"})");
+    r.vendor(kEvse + "claim", R"({"state":"disabled"})");
+    r.clear();
+    r.command("T1", contract::CommandType::Reset, "c1");
+    CHECK(r.sent(kEvse + "restart") == std::vector<std::string>{R"({"device":"gateway"})"});
+    CHECK(json::parse(r.sent(kEvse + "claim/set").at(0))["state"] == "disabled");
+    // OpenEVSE answers nothing to a restart: acknowledged when sent.
+    CHECK(r.station("T1", contract::PileChannel::Acks).back()["ok"] == true);
+    r.command("T1", contract::CommandType::Reset, "c2", "", 0, contract::ResetKind::Hard);
+    CHECK(r.sent(kEvse + "restart").back() == R"({"device":"evse"})");
 }

@@ -68,6 +68,32 @@ TEST_CASE("contract: payloads round-trip through JSON", "[contract]") {
     CHECK(r2.kwh == 30);
     CHECK(r2.mode == station::Mode::Fast);
 
+    PileCommand reset;
+    reset.id = "c2";
+    reset.type = CommandType::Reset;
+    reset.reset = ResetKind::Hard;
+    CHECK(nlohmann::json::parse(to_json(reset))["reset"] == "hard");
+    PileCommand reset2;
+    REQUIRE(parse(to_json(reset), reset2).empty());
+    CHECK(reset2.type == CommandType::Reset);
+    CHECK(reset2.reset == ResetKind::Hard);
+
+    SchedulerRequest rr;
+    rr.id = "r2";
+    rr.reply_to = "evcs/v1/replies/me";
+    rr.op = RequestOp::Reset;
+    rr.pile = "F1";
+    rr.reset = ResetKind::Soft;
+    CHECK(nlohmann::json::parse(to_json(rr))["op"] == "reset");
+    SchedulerRequest rr2;
+    rr2.reset = ResetKind::Hard;
+    REQUIRE(parse(to_json(rr), rr2).empty());
+    CHECK(rr2.op == RequestOp::Reset);
+    CHECK(rr2.pile == "F1");
+    CHECK(rr2.reset == ResetKind::Soft);
+    // Deduplicated and deadline-bound like every change, though not journaled.
+    CHECK(changes_station(RequestOp::Reset));
+
     ClockMessage k{1000, 10, 5, true};
     ClockMessage k2;
     REQUIRE(parse(to_json(k), k2).empty());
@@ -100,6 +126,12 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
          "advance_seconds"},
         {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"fault","pile":"T1","minutes":1.5})",
          "\"minutes\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"reset","pile":"F1"})",
+         "\"reset\" is missing"},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"reset","pile":"F1","reset":"Soft"})",
+         "\"soft\" or \"hard\""},
+        {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"reset","reset":"hard"})",
+         "\"pile\" is missing"},
         // A page larger than 5,000 changes could pass the bus's packet limit.
         {R"({"id":"a","reply_to":"evcs/v1/replies/x","op":"changes","run":"r","after":0,"limit":5001})",
          "between 1 and 5000"},
@@ -127,6 +159,9 @@ TEST_CASE("contract: malformed payloads are refused with a reason", "[contract]"
     PileCommand c;
     CHECK_THAT(parse(R"({"id":"c","type":"start","session":"s","order":1,"target_kwh":0})", c),
                Catch::Contains("target_kwh"));
+    CHECK_THAT(parse(R"({"id":"c","type":"reset"})", c), Catch::Contains("\"reset\" is missing"));
+    CHECK_THAT(parse(R"({"id":"c","type":"reset","reset":"warm"})", c),
+               Catch::Contains("\"soft\" or \"hard\""));
     ClockMessage k;
     CHECK_THAT(parse(R"({"at_ms":0,"speed":-1,"wall_ms":0,"simulated":true})", k),
                Catch::Contains("speed"));

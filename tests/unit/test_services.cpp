@@ -84,6 +84,17 @@ struct App {
     std::vector<contract::Publication> sent;
 };
 
+// A start of session s1 (order 7, 5 kWh) for a simulated pile.
+contract::PileCommand sim_start() {
+    contract::PileCommand start;
+    start.id = "c1";
+    start.type = contract::CommandType::Start;
+    start.session = "s1";
+    start.order = 7;
+    start.target_kwh = 5;
+    return start;
+}
+
 }  // namespace
 
 TEST_CASE("scheduler app: a request dispatches and commands the pile", "[service]") {
@@ -123,6 +134,49 @@ TEST_CASE("scheduler app: piles count only once online, and a lost pile after a 
     a.app.on_connection_lost();
     a.app.tick(a.wall + 60'000);
     CHECK(a.app.station().pile_state(2) == station::PileState::Rest);
+}
+
+TEST_CASE(
+    "scheduler app: a reset goes to the pile unjournaled, refused for unknown or offline piles",
+    "[service]") {
+    std::vector<std::string> journal;
+    service::SchedulerOptions o = App::options();
+    o.journal = [&journal](const std::string& line) { journal.push_back(line); };
+    App a(o);
+    a.submit("A", station::Mode::Slow, 10);  // charging on T1
+    const std::size_t journaled = journal.size();
+    a.sent.clear();
+    contract::SchedulerRequest r;
+    r.op = contract::RequestOp::Reset;
+    r.pile = "T1";
+    r.reset = contract::ResetKind::Hard;
+    const json reply = a.request(r);
+    CHECK(reply["ok"] == true);
+    const auto cmds = a.on(contract::pile_topic("T1", PileChannel::Commands));
+    REQUIRE(cmds.size() == 1);
+    contract::PileCommand cmd;
+    REQUIRE(contract::parse(cmds[0].payload, cmd).empty());
+    CHECK(cmd.type == contract::CommandType::Reset);
+    CHECK(cmd.reset == contract::ResetKind::Hard);
+    CHECK(journal.size() == journaled);  // the model did not change
+    // The car still charges there: what happens next is the pile's own news.
+    CHECK(a.app.station().pile_state(1) == station::PileState::Work);
+    // The same request again is answered again, not sent again.
+    r.id = "r" + std::to_string(a.n);
+    r.reply_to = contract::replies_topic("t");
+    a.sent.clear();
+    a.app.on_message(contract::scheduler_requests_topic(), contract::to_json(r), a.wall);
+    for (const auto& p : a.app.take_publications()) {
+        CHECK(p.topic == r.reply_to);
+    }
+    r.pile = "X9";
+    CHECK(a.request(r)["error"] == "unknown_pile");
+    a.app.on_message(contract::pile_topic("T2", PileChannel::Status),
+                     contract::to_json(contract::PileStatus{"T2", false, {}, {}, 0, "", 0, {}}),
+                     a.wall);
+    r.pile = "T2";
+    CHECK(a.request(r)["error"] == "pile_offline");
+    CHECK(a.on(contract::pile_topic("T2", PileChannel::Commands)).empty());
 }
 
 TEST_CASE("scheduler app: clock requests step the station, real time refuses them", "[service]") {
@@ -273,14 +327,37 @@ TEST_CASE("scheduler app: unknown piles, foreign topics and junk change nothing"
     CHECK(contract::station_state(a.app.station(), 0) == before);
 }
 
+TEST_CASE("sim pile: a reset ends its session there with the reset's reason", "[pilesim]") {
+    pilesim::SimPile pile({"T1", "T1", station::Mode::Slow, 10}, "boot");
+    contract::PileCommand start = sim_start();
+    pile.on_command(start, kStart);
+    pile.take_publications();
+    contract::PileCommand reset;
+    reset.id = "c2";
+    reset.type = contract::CommandType::Reset;
+    reset.reset = contract::ResetKind::Soft;
+    pile.on_command(reset, kStart + 6 * station::kMsPerMinute);
+    CHECK_FALSE(pile.charging());
+    std::vector<contract::PileEvent> events;
+    bool acked = false;
+    for (const auto& p : pile.take_publications()) {
+        if (p.topic == contract::pile_topic("T1", PileChannel::Events)) {
+            REQUIRE(contract::parse(p.payload, events.emplace_back()).empty());
+        }
+        if (p.topic == contract::pile_topic("T1", PileChannel::Acks)) {
+            acked = json::parse(p.payload)["ok"] == true;
+        }
+    }
+    CHECK(acked);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].type == contract::PileEventType::SessionEndedAtPile);
+    CHECK(events[0].reason == "SoftReset");
+    CHECK(events[0].energy_kwh == Approx(1.0));
+}
+
 TEST_CASE("sim pile: charges on the clock, finishes at its target, obeys commands", "[pilesim]") {
     pilesim::SimPile pile({"T1", "T1", station::Mode::Slow, 10}, "boot");
-    contract::PileCommand start;
-    start.id = "c1";
-    start.type = contract::CommandType::Start;
-    start.session = "s1";
-    start.order = 7;
-    start.target_kwh = 5;
+    contract::PileCommand start = sim_start();
     pile.on_command(start, kStart);
     CHECK(pile.charging());
     pile.on_command(start, kStart);  // repeated: acknowledged, not started twice

@@ -119,6 +119,9 @@ class ApiApp {
     HttpResponse post_clock(Context& c);
     HttpResponse post_fault(Context& c);
     HttpResponse post_recover(Context& c);
+    /// POST /admin/index/charge/reset {charge_id, type Soft|Hard}: restarts the pile's
+    /// charger (the scheduler sends it a `reset` command).
+    HttpResponse post_reset(Context& c);
     // pages
     HttpResponse page(Context& c);
     // live streams: a ticket for the stream; the stream itself outside a streaming server

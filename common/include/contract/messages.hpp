@@ -75,16 +75,25 @@ struct PileEvent {
     Origin origin;
 };
 
-enum class CommandType { Start, Stop, SwitchOn, SwitchOff, InjectFault, ClearFault };
+enum class CommandType { Start, Stop, SwitchOn, SwitchOff, InjectFault, ClearFault, Reset };
+
+/// How a charger restarts (OCPP 1.6 ResetType): `Soft` stops its transactions gracefully
+/// and restarts its software; `Hard` restarts its hardware and may report the stop of a
+/// transaction only after it booted again. JSON "soft" / "hard".
+enum class ResetKind { Soft, Hard };
 
 /// piles/{pile}/commands. `InjectFault`/`ClearFault` are for simulated piles only.
+/// `Reset` restarts the charger the pile belongs to (every pile of that charger): a
+/// session running there ends at the pile (`session_ended_at_pile`, reason `SoftReset` /
+/// `HardReset`).
 struct PileCommand {
     std::string id;  ///< unique; echoed in the acknowledgement
     CommandType type = CommandType::Start;
-    std::string session;     ///< Start, Stop
-    std::int64_t order = 0;  ///< Start
-    double target_kwh = 0;   ///< Start: energy to deliver, > 0
-    int fault_minutes = 0;   ///< InjectFault: 0 = until cleared
+    std::string session;                ///< Start, Stop
+    std::int64_t order = 0;             ///< Start
+    double target_kwh = 0;              ///< Start: energy to deliver, > 0
+    int fault_minutes = 0;              ///< InjectFault: 0 = until cleared
+    ResetKind reset = ResetKind::Soft;  ///< Reset
 };
 
 /// piles/{pile}/acks: the answer to a command.
@@ -112,6 +121,9 @@ enum class RequestOp {
     Recover,
     SwitchOn,
     SwitchOff,
+    /// Restart the pile's charger: published to the pile as a `Reset` command, not
+    /// journaled (the station's model does not change; docs/decisions.md).
+    Reset,
     ClockGet,
     ClockSet,
     ClockAdvance,
@@ -121,8 +133,9 @@ enum class RequestOp {
     Changes
 };
 
-/// Whether the operation changes the station (and so is journaled, de-duplicated by its
-/// id and bound by its deadline); the others only read.
+/// Whether the operation acts on the station (and so is de-duplicated by its id and bound
+/// by its deadline; all but `Reset`, which changes nothing in the model, are journaled);
+/// the others only read.
 bool changes_station(RequestOp op);
 
 /// scheduler/requests: a request to the scheduler, answered on `reply_to`.
@@ -139,7 +152,8 @@ struct SchedulerRequest {
     std::optional<std::int64_t> order;
     std::optional<station::Mode> mode;  ///< Submit (required), Change (optional)
     std::optional<double> kwh;          ///< Submit (required, > 0), Change (optional, > 0)
-    std::string pile;                   ///< Fault, Recover, SwitchOn, SwitchOff
+    std::string pile;                   ///< Fault, Recover, SwitchOn, SwitchOff, Reset
+    ResetKind reset = ResetKind::Soft;  ///< Reset (required)
     int minutes = 0;                    ///< Fault: 0 = until recovered
     std::optional<TimeMs> time;         ///< ClockSet: "YYYY-MM-DD HH:MM:SS"
     std::optional<double> speed;        ///< ClockSet: >= 0
@@ -207,5 +221,10 @@ std::string parse(std::string_view payload, SchedulerReply& out);
 std::string_view to_string(PileEventType t);
 std::string_view to_string(CommandType t);
 std::string_view to_string(RequestOp op);
+/// "soft" or "hard", as on the bus.
+std::string_view to_string(ResetKind k);
+/// The reason of the `session_ended_at_pile` a reset makes: "SoftReset" or "HardReset"
+/// (OCPP 1.6's StopTransaction reasons, which every kind of pile reports alike).
+std::string_view reset_stop_reason(ResetKind k);
 
 }  // namespace contract

@@ -32,5 +32,9 @@ Decoded decode(std::string_view key, std::string_view payload);
 /// Claims the charger for the station: `claim/set` {"state": "active"} or
 /// {"state": "disabled"}; not retained.
 contract::Publication enable(const VendorDevice& device, bool on);
+/// Restarts (docs/mqtt.md): `restart` {"device": "gateway"} (the WiFi module, whose
+/// firmware holds the claims: a Soft reset) or {"device": "evse"} (the EVSE controller: a
+/// Hard reset); not retained. OpenEVSE answers nothing.
+contract::Publication restart(const VendorDevice& device, bool hard);
 
 }  // namespace gateway::openevse

@@ -133,7 +133,7 @@ class Gateway {
         std::string published;  ///< the last status published (online/state/session)
         bool bus_up = true;     ///< the pile's MQTT link
     };
-    enum class Purpose { None, Start, Stop, StopForTarget, Availability, Configuration };
+    enum class Purpose { None, Start, Stop, StopForTarget, Availability, Configuration, Reset };
     struct Call {
         std::string id;
         std::string action;

@@ -152,6 +152,10 @@ struct ChangeAvailabilityReq {
     std::int64_t connector_id = 0;
     bool operative = true;
 };
+/// Reset: the whole charger restarts (Soft: its transactions stopped gracefully first).
+struct ResetReq {
+    bool hard = false;
+};
 struct TriggerMessageReq {
     std::string requested_message;  ///< e.g. "BootNotification", "StatusNotification"
     std::optional<std::int64_t> connector_id;
@@ -178,6 +182,7 @@ struct GetConfigurationConf {
 nlohmann::json to_json(const RemoteStartTransactionReq& m);
 nlohmann::json to_json(const RemoteStopTransactionReq& m);
 nlohmann::json to_json(const ChangeAvailabilityReq& m);
+nlohmann::json to_json(const ResetReq& m);
 nlohmann::json to_json(const TriggerMessageReq& m);
 nlohmann::json to_json(const ChangeConfigurationReq& m);
 nlohmann::json to_json(const GetConfigurationReq& m);
@@ -186,7 +191,7 @@ nlohmann::json to_json(const GetConfigurationReq& m);
 std::optional<Violation> parse(const nlohmann::json& payload, GetConfigurationConf& out);
 
 /// The answer to each of those is {status: <enum>}: reads it, checking the action's
-/// enumeration (RemoteStart/Stop: Accepted, Rejected; ChangeAvailability: + Scheduled;
+/// enumeration (RemoteStart/Stop, Reset: Accepted, Rejected; ChangeAvailability: + Scheduled;
 /// TriggerMessage: + NotImplemented; ChangeConfiguration: + RebootRequired, NotSupported).
 std::optional<Violation> parse_status_conf(std::string_view action, const nlohmann::json& payload,
                                            std::string& status);

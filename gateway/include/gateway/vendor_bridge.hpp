@@ -81,7 +81,7 @@ class VendorBridge {
     std::optional<VendorPileView> view(std::string_view pile) const;
 
   private:
-    enum class Purpose { None, Start, Stop, StopForTarget, SwitchOff, HoldOff };
+    enum class Purpose { None, Start, Stop, StopForTarget, SwitchOff, HoldOff, Reboot };
     struct Session {
         std::string id;
         std::int64_t order = 0;
@@ -130,6 +130,8 @@ class VendorBridge {
     void set_online(Device& d, bool online, Now now);
 
     void enqueue(Device& d, Call call, Now now);
+    /// The call carrying the scheduler's `cmd` (acknowledged when it is answered).
+    void enqueue_command(Device& d, Purpose purpose, const contract::PileCommand& cmd, Now now);
     void send_next(Device& d, Now now);
     void call_finished(Device& d, const Call& call, bool ok, const std::string& reason, Now now);
     void start_session(Device& d, const contract::PileCommand& cmd, Now now);

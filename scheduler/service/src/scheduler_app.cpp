@@ -730,6 +730,8 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
             }
             return r;
         }
+        case RequestOp::Reset:
+            return reset_pile(req);
         case RequestOp::ClockGet:
             break;
         case RequestOp::ClockSet:
@@ -784,6 +786,29 @@ contract::SchedulerReply SchedulerApp::apply(const contract::SchedulerRequest& r
         }
     }
     return clock_reply(clock_.now(wall_ms), clock_.speed());  // the clock operations
+}
+
+contract::SchedulerReply SchedulerApp::reset_pile(const contract::SchedulerRequest& req) {
+    // Not journaled: the station's model does not change. The charger restarts, its
+    // connection drops, and what follows is the pile's own news: a session it ends there
+    // (session_ended_at_pile), offline and back within the grace, or a fault after it.
+    const auto p = station_.find_pile(req.pile);
+    if (!p) {
+        return refused(std::string(station::code(station::Rejection::UnknownPile)),
+                       std::string(station::describe(station::Rejection::UnknownPile)));
+    }
+    if (!links_[static_cast<std::size_t>(*p)].online) {
+        return refused("pile_offline", "the pile is offline: its charger cannot be reset");
+    }
+    contract::PileCommand cmd;
+    cmd.type = contract::CommandType::Reset;
+    cmd.reset = req.reset;
+    log("info", "pile " + req.pile + ": " + std::string(contract::to_string(req.reset)) +
+                    " reset of its charger asked (request " + req.id + ")");
+    command(*p, cmd);
+    contract::SchedulerReply r;
+    r.ok = true;
+    return r;
 }
 
 // ---- out -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 //
 // It boots, reports its connectors Available, obeys RemoteStartTransaction /
 // RemoteStopTransaction / ChangeAvailability / TriggerMessage / Get- and
-// ChangeConfiguration, meters energy at --power-kw while a transaction runs and sends
+// ChangeConfiguration / Reset, meters energy at --power-kw while a transaction runs and sends
 // MeterValues every MeterValueSampleInterval. Everything it does is printed as one JSON
 // line on stdout ({"event": ...}) for the test to read.
 //
@@ -21,6 +21,14 @@
 //                  [--answer-delay-ms N]     answer RemoteStartTransaction N ms late
 //                  [--call-while-pending]    while its boot is Pending, try one Heartbeat
 //                  [--ca FILE]               with a wss:// URL: trust the CA (PEM) in FILE
+//                  [--restart-ms N]          after an accepted Reset: back N ms after
+//                                            closing its connection (default 1000)
+//
+// Reset (OCPP 1.6 §5.14) is Accepted. Soft: the running transactions are stopped first
+// (StopTransaction, reason SoftReset), then the connection is closed. Hard: closed at once;
+// the transactions' StopTransaction (reason HardReset) is kept and sent once the charger
+// is back and its boot accepted. Either way it comes back after --restart-ms and boots
+// again (BootNotification), as a restarted charger does.
 //
 // Signals: SIGUSR1 faults every connector (Faulted; a running transaction is stopped,
 // reason Other), SIGUSR2 clears the fault (Available). A boot answered Pending is sent
@@ -33,7 +41,7 @@ function options(argv) {
         url: '', identity: 'CP1', password: '', connectors: [1], powerKw: 60,
         meterStartWh: 1000000, dropAfterMeter: 0, offlineMs: 1500, exitAfterStop: false,
         queueStopOffline: false, faultAfterMeter: 0, answerDelayMs: 0, callWhilePending: false,
-        ca: '',
+        ca: '', restartMs: 1000,
     };
     for (let i = 2; i < argv.length; ++i) {
         const a = argv[i];
@@ -52,6 +60,7 @@ function options(argv) {
         else if (a === '--answer-delay-ms') o.answerDelayMs = Number(v());
         else if (a === '--call-while-pending') o.callWhilePending = true;
         else if (a === '--ca') o.ca = v();
+        else if (a === '--restart-ms') o.restartMs = Number(v());
         else { console.error(`cp-sim: unknown option ${a}`); process.exit(2); }
     }
     return o;
@@ -264,6 +273,32 @@ client.handle('ChangeConfiguration', ({ params }) => {
     return { status: 'Accepted' };
 });
 
+// An accepted Reset: the charger restarts (see the header).
+async function restart(type) {
+    const reason = type === 'Hard' ? 'HardReset' : 'SoftReset';
+    if (type === 'Soft') {
+        for (const connectorId of [...tx.keys()]) await stopTransaction(connectorId, reason);
+    } else {
+        meter();
+        for (const [connectorId, t] of tx) {
+            const stop = { transactionId: t.id, idTag: t.idTag, meterStop: Math.round(registerWh), timestamp: now(), reason };
+            queued.push(stop);
+            say('stop_queued', { connectorId, ...stop });
+        }
+        tx.clear();
+    }
+    say('restarting', { type, restart_ms: opt.restartMs });
+    accepted = false;
+    await client.close({ code: 1001, reason: 'reset' });
+    setTimeout(() => connect(true, true).catch(e => say('error', { where: 'restart', message: e.message })), opt.restartMs);
+}
+
+client.handle('Reset', ({ params }) => {
+    say('reset', params);
+    setTimeout(() => restart(params.type).catch(e => say('error', { where: 'Reset', message: e.message })), 50);
+    return { status: 'Accepted' };
+});
+
 async function boot() {
     if (bootTimer) clearTimeout(bootTimer);
     bootTimer = null;
@@ -289,27 +324,36 @@ async function boot() {
                            Math.max(1, reply.interval) * 1000);
 }
 
-async function connect(again) {
+// What was queued while offline goes first, in order.
+async function deliverQueued() {
+    while (queued.length > 0) {
+        const stop = queued.shift();
+        await call('StopTransaction', stop);
+        say('stop_delivered', { transactionId: stop.transactionId, meterStop: stop.meterStop, queued_at: stop.timestamp });
+        say('transaction_stopped', { transactionId: stop.transactionId, meterStop: stop.meterStop, reason: stop.reason });
+    }
+}
+
+// `again`: after a drop or a restart; `restarted`: after a Reset (it boots again).
+async function connect(again, restarted = false) {
     try {
         await client.connect();
     } catch (e) {
         say('refused', { name: e.name, message: e.message, status: e.response ? e.response.statusCode : undefined });
         process.exit(3);
     }
-    say(again ? 'reconnected' : 'connected', { protocol: client.protocol });
+    say(again ? 'reconnected' : 'connected', { protocol: client.protocol, restarted });
     if (!again) {
         await boot();
         scheduleMeter();
+    } else if (restarted) {
+        // OCPP 1.6 §5.14: a Hard reset's stops follow the accepted boot.
+        await boot();
+        if (accepted) await deliverQueued();
     } else {
         // A charger that only lost its network does not boot again: it goes on, and says
-        // how its connectors are.
-        // What was queued while offline goes first, in order; then how the connectors are.
-        while (queued.length > 0) {
-            const stop = queued.shift();
-            await call('StopTransaction', stop);
-            say('stop_delivered', { transactionId: stop.transactionId, meterStop: stop.meterStop, queued_at: stop.timestamp });
-            say('transaction_stopped', { transactionId: stop.transactionId, meterStop: stop.meterStop, reason: stop.reason });
-        }
+        // how its connectors are, after what was queued while offline.
+        await deliverQueued();
         for (const c of opt.connectors) await status(c, connectorStatus(c));
     }
 }

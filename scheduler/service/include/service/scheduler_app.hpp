@@ -143,6 +143,8 @@ class SchedulerApp {
     contract::OrderUpdate order_update(station::OrderId id) const;
     /// The station/state document: the station, its run and log head.
     nlohmann::json state_document() const;
+    /// RequestOp::Reset: the pile's charger is sent a `reset` command (not journaled).
+    contract::SchedulerReply reset_pile(const contract::SchedulerRequest& req);
     /// A station command on a pile, as a journal entry.
     contract::JournalEntry pile_command_entry(station::CommandOp op, station::PileIndex p,
                                               bool offline = false,
