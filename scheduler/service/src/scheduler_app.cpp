@@ -44,14 +44,17 @@ station::TimeMs start_time(const SchedulerOptions& o, std::int64_t wall_ms) {
     return make_clock(o.clock, wall_ms).now(wall_ms);
 }
 
+contract::SchedulerReply rejected(station::Rejection why) {
+    return refused(std::string(station::code(why)), std::string(station::describe(why)));
+}
+
 contract::SchedulerReply from_outcome(const station::Outcome& o) {
     if (o.ok()) {
         contract::SchedulerReply r;
         r.ok = true;
         return r;
     }
-    return refused(std::string(station::code(o.rejection)),
-                   std::string(station::describe(o.rejection)));
+    return rejected(o.rejection);
 }
 
 }  // namespace
@@ -794,8 +797,7 @@ contract::SchedulerReply SchedulerApp::reset_pile(const contract::SchedulerReque
     // (session_ended_at_pile), offline and back within the grace, or a fault after it.
     const auto p = station_.find_pile(req.pile);
     if (!p) {
-        return refused(std::string(station::code(station::Rejection::UnknownPile)),
-                       std::string(station::describe(station::Rejection::UnknownPile)));
+        return rejected(station::Rejection::UnknownPile);
     }
     if (!links_[static_cast<std::size_t>(*p)].online) {
         return refused("pile_offline", "the pile is offline: its charger cannot be reset");
