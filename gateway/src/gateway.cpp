@@ -915,6 +915,13 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
         ack(id, cmd.id, false, "a real charger cannot be faulted by command");
         return;
     }
+    if (cmd.type == CommandType::Stop && !(conn.session && conn.session->id == cmd.session) &&
+        !(conn.deferred_start && conn.deferred_start->session == cmd.session)) {
+        // Done, online or not: a charger that ended the session itself (a soft reset) may
+        // be restarting when the station's stop for it arrives.
+        ack(id, cmd.id, true, "no such session on the pile");
+        return;
+    }
     if (!c.conn || !c.booted) {
         ack(id, cmd.id, false, "charger " + c.spec->identity + " is offline");
         return;
@@ -960,10 +967,6 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
                 ack(id, conn.deferred_start->id, false, "stopped before it started");
                 conn.deferred_start.reset();
                 ack(id, cmd.id, true, "");
-                return;
-            }
-            if (!conn.session || conn.session->id != cmd.session) {
-                ack(id, cmd.id, true, "no such session on the pile");
                 return;
             }
             if (!conn.session->transaction) {

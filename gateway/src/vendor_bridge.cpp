@@ -542,6 +542,12 @@ void VendorBridge::on_command(std::string_view pile, const contract::PileCommand
         ack(id, cmd.id, false, "a real charger cannot be faulted by command");
         return;
     }
+    if (cmd.type == CommandType::Stop && !(d.session && d.session->id == cmd.session)) {
+        // Done, online or not: a charger that ended the session itself may be restarting
+        // when the station's stop for it arrives.
+        ack(id, cmd.id, true, "no such session on the pile");
+        return;
+    }
     if (!d.online) {
         ack(id, cmd.id, false, name(d) + " is offline");
         return;
@@ -562,9 +568,7 @@ void VendorBridge::on_command(std::string_view pile, const contract::PileCommand
             }
             return;
         case CommandType::Stop:
-            if (!d.session || d.session->id != cmd.session) {
-                ack(id, cmd.id, true, "no such session on the pile");
-            } else if (!d.session->started) {
+            if (!d.session->started) {
                 d.session.reset();
                 publish_status(d, now);
                 ack(id, cmd.id, true, "");

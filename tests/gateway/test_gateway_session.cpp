@@ -651,6 +651,14 @@ TEST_CASE("session: Reset goes to the charger, its answer is the ack, a second r
     r.gw.on_closed(r.conn, r.now());
     r.collect();
     CHECK(r.published("F1", contract::PileChannel::Status).back()["online"] == false);
+    // The station's stop for the ended session comes while the charger restarts: done,
+    // not refused for the charger being offline.
+    r.gw.on_command("F1", r.command(contract::CommandType::Stop, "c14"), r.now());
+    r.collect();
+    acks = r.published("F1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 2);
+    CHECK(acks[1]["id"] == "c14");
+    CHECK(acks[1]["ok"] == true);
     r.conn = 2;
     r.clear();
     r.boot();

@@ -455,6 +455,11 @@ TEST_CASE("bridge, go-e: the last will takes the pile offline - commands are ref
     REQUIRE(acks.size() == 1);
     CHECK(acks[0]["ok"] == false);
     CHECK(acks[0]["reason"] == "go-e 000042 (pile F1) is offline");
+    // A stop of a session the pile does not run is done, offline or not.
+    r.command("F1", contract::CommandType::Stop, "c3", "s0");
+    acks = r.station("F1", contract::PileChannel::Acks);
+    REQUIRE(acks.size() == 2);
+    CHECK(acks[1]["ok"] == true);
     // Back within the grace: the same session, still charging.
     r.clear();
     r.vendor(kGoe + "mcc", "true");
