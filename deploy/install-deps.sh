@@ -10,6 +10,7 @@ packages=(
     mosquitto mosquitto-clients          # broker and its CLI tools
     libpoco-dev                          # HTTP server, SQLite, JWT (api)
     libsqlite3-dev                       # the store's prepared statements (api/src/sql_connection)
+    prometheus-cpp-dev                   # the services' /metrics (common/metrics)
     nlohmann-json3-dev                   # JSON
     catch2                               # unit tests (v2)
     time                                 # /usr/bin/time for the benchmarks' peak memory
@@ -23,6 +24,8 @@ packages=(
     systemd                              # systemd-analyze: the deploy test verifies the units offline
                                          # (absent from container images; a booted Debian has it)
     sqlite3                              # the runbook's online backup of the API's database
+    prometheus                           # promtool: the suite checks every service's /metrics
+                                         # (its server is not wanted here: see below)
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.
@@ -48,3 +51,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian starts the Prometheus server it installs (on every address, port 9090); only its
+# promtool is used: a server this script brought is stopped and disabled again.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
