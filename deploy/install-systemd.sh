@@ -200,12 +200,13 @@ cat >"$scratch/station.env" <<EOF
 # 0600 files beside this one). docs/operations.md says what each does.
 EVCS_BROKER=tcp://$listen:1883
 EVCS_PROFILE=$profile_setting
+# Each service's Prometheus /metrics is on loopback: 9461 scheduler, 9462 API, 9463 gateway.
 # e.g. --metered-piles all (real chargers bill by their meters), --offline-grace-ms N
-EVCS_SCHEDULER_ARGS=
+EVCS_SCHEDULER_ARGS=--metrics 127.0.0.1:9461
 # --host 0.0.0.0 to serve the network (behind a TLS reverse proxy), --port, --threads ...
-EVCS_API_ARGS=--host 127.0.0.1 --port 8080
+EVCS_API_ARGS=--host 127.0.0.1 --port 8080 --metrics 127.0.0.1:9462
 # --host ADDR --port N for chargers on the network, --dialects /etc/evcs/dialects.json ...
-EVCS_GATEWAY_ARGS=--host 127.0.0.1 --port 8180
+EVCS_GATEWAY_ARGS=--host 127.0.0.1 --port 8180 --metrics 127.0.0.1:9463
 EVCS_PILE_SIM_ARGS=
 EOF
 settle "$scratch/station.env" "$etc/station.env" 0644

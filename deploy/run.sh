@@ -133,7 +133,8 @@ metered=()
 [ "$gateway" = 1 ] && metered=(--metered-piles all)
 STATION_MQTT_PASSWORD=$scheduler_password \
     "$bin/scheduler/service/station-scheduler" --broker "$uri" --profile "$profile" "${scheduler_login[@]}" "${metered[@]}" \
-    --sim-start "$start" --sim-speed "$speed" --journal "$run/scheduler.journal" 2>"$run/scheduler.log" &
+    --sim-start "$start" --sim-speed "$speed" --journal "$run/scheduler.journal" \
+    --metrics 127.0.0.1:0 2>"$run/scheduler.log" &
 pids+=($!)
 pile_logs=pile-sim
 if [ "$gateway" = 1 ]; then
@@ -156,7 +157,7 @@ json.dump({"chargers": chargers}, open(sys.argv[1], "w"), indent=1)' "$run/charg
     chmod 600 "$run/chargers.json"
     STATION_MQTT_PASSWORD=$pile_password \
         "$bin/gateway/station-gateway" --chargers "$run/chargers.json" --broker "$uri" \
-        --port "$gateway_port" 2>"$run/gateway.log" &
+        --port "$gateway_port" --metrics 127.0.0.1:0 2>"$run/gateway.log" &
     pids+=($!)
     for _ in $(seq 100); do grep -q "listening on port" "$run/gateway.log" && break; sleep 0.1; done
     gateway_port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$run/gateway.log" | head -n 1)
@@ -187,18 +188,32 @@ fi
 export STATION_ADMIN_PASSWORD
 STATION_MQTT_PASSWORD=$api_password \
     "$bin/api/station-api" --broker "$uri" "${api_login[@]}" --db "$run/station.db" --port "$http_port" \
-    --port-file "$run/api.port" 2>"$run/api.log" &
+    --port-file "$run/api.port" --metrics 127.0.0.1:0 2>"$run/api.log" &
 pids+=($!)
 echo "${pids[*]} $(cat "$run/broker/broker.pid")" >"$run/pids"
 for _ in $(seq 100); do [ -s "$run/api.port" ] && break; sleep 0.1; done
 http_port=$(cat "$run/api.port")
 api=http://127.0.0.1:$http_port
+# Each service serves Prometheus metrics on a free loopback port (its log says which).
+metrics=""
+for service in scheduler api gateway; do
+    [ -f "$run/$service.log" ] || continue
+    url=""
+    for _ in $(seq 50); do
+        url=$(sed -n 's|.* info: metrics on \(http://[^ ]*\)$|\1|p' "$run/$service.log" | head -n 1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    metrics="$metrics${metrics:+  }$service $url"
+    echo "$service $url" >>"$run/metrics.urls"
+done
 
 cat <<MSG
 The station is running: broker $uri, profile $profile, station clock from $start at x$speed.
 REST API: $api   (admin: $STATION_ADMIN_ACCOUNT / $STATION_ADMIN_PASSWORD)
 Pages:    $api/client/index   $api/admin/index
 Logs:     $run/{scheduler,$pile_logs,api}.log and $run/broker/broker.log
+Metrics:  $metrics
 The README shows a curl session; docs/openapi.yaml documents every endpoint.
 MSG
 if [ "$gateway" = 1 ]; then

@@ -732,3 +732,49 @@ TEST_CASE("scheduler app: a restart from a snapshot and the journal after it equ
     bad.resume.front() = start.dump();
     CHECK_THROWS(service::SchedulerApp(test::profile(1, 2, 30, 10, 5, 2), bad, kWall, nullptr));
 }
+
+TEST_CASE("scheduler app: its figures and counters for monitoring follow the station",
+          "[service]") {
+    App a;  // F1, T1, T2 online, resting
+    auto f = a.app.figures();
+    CHECK(f.piles_by_state[static_cast<std::size_t>(station::PileState::Rest)] == 3);
+    CHECK(f.piles_online == 3);
+    CHECK(f.charging == 0);
+    CHECK(f.bills == 0);
+    a.submit("A", station::Mode::Slow, 5);
+    a.submit("B", station::Mode::Slow, 5);
+    a.submit("C", station::Mode::Slow, 5);  // queued behind A at T1
+    a.submit("D", station::Mode::Fast, 5);
+    a.submit("E", station::Mode::Fast, 5);  // queued behind D at F1
+    a.submit("G", station::Mode::Slow, 5);  // queued behind B at T2
+    a.submit("H", station::Mode::Slow, 5);  // in the waiting area: the slow queues are full
+    CHECK(a.submit("A", station::Mode::Slow, 5)["ok"] == false);  // refused: still active
+    f = a.app.figures();
+    CHECK(f.piles_by_state[static_cast<std::size_t>(station::PileState::Work)] == 3);
+    CHECK(f.charging == 3);
+    CHECK(f.queued == 6);
+    CHECK(f.waiting == 1);
+    CHECK(a.app.stats().requests_done == 7);
+    CHECK(a.app.stats().requests_refused == 1);
+    // 5 kWh at 10 kW (T1, T2) and 30 kW (F1): half an hour finishes A, B, D and then E.
+    contract::SchedulerRequest adv;
+    adv.op = contract::RequestOp::ClockAdvance;
+    adv.advance_seconds = 1800;
+    REQUIRE(a.request(adv)["ok"] == true);
+    f = a.app.figures();
+    REQUIRE(f.bills == static_cast<std::int64_t>(a.app.station().bills().size()));
+    CHECK(f.bills >= 4);
+    std::int64_t cents = 0;
+    for (const auto& b : a.app.station().bills()) {
+        cents += std::llround(b.total_fee() * 100);
+    }
+    CHECK(f.billed_cents == cents);
+    CHECK(f.billed_cents > 0);
+    CHECK(f.log_position > 0);
+    CHECK(a.app.figures().billed_cents == cents);  // summed once per bill
+    // A pile's refusal of a command is counted; a repeated request too.
+    contract::CommandAck nack{"c-x", "T1", false, "offline"};
+    a.app.on_message(contract::pile_topic("T1", PileChannel::Acks), contract::to_json(nack),
+                     a.wall);
+    CHECK(a.app.stats().commands_refused == 1);
+}

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -12,6 +13,8 @@
 #include "bus/inbox.hpp"
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
+#include "metrics/endpoint.hpp"
+#include "scheduler_metrics.hpp"
 #include "service/file_journal.hpp"
 #include "service/scheduler_app.hpp"
 #include "station/time.hpp"
@@ -35,7 +38,8 @@ constexpr const char* kUsage =
     "the snapshot file (default: the journal's name + .snap) and the journal restarts\n"
     "after it, so that a restart reads the snapshot and replays only what followed.\n"
     "--metered-piles marks piles of the profile metered (real chargers, station-gateway):\n"
-    "their sessions end when their meter says so, billed as measured (docs/gateway.md).\n";
+    "their sessions end when their meter says so, billed as measured (docs/gateway.md).\n"
+    "--metrics serves Prometheus metrics at http://HOST:PORT/metrics (docs/operations.md).\n";
 
 }  // namespace
 
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
     std::string journal_path;
     std::string snapshot_path;
     std::string metered_piles;
+    std::optional<metrics::Listen> metrics_at;
     service::SchedulerOptions options;
     const auto done = cli::parse_options(
         argc, argv, "station-scheduler", kUsage,
@@ -85,6 +90,8 @@ int main(int argc, char** argv) {
                 options.snapshot_every = std::stoll(value);
             } else if (arg == "--metered-piles") {
                 metered_piles = value;
+            } else if (arg == "--metrics") {
+                metrics_at = metrics::parse_listen(value);
             } else if (arg == "--offline-grace-ms") {
                 options.offline_grace_ms = std::stoll(value);
             } else {
@@ -153,6 +160,19 @@ int main(int argc, char** argv) {
         return 1;
     }
     service::SchedulerApp& app = *app_ptr;
+    std::unique_ptr<service::SchedulerMetrics> monitor;
+    std::unique_ptr<metrics::Endpoint> endpoint;
+    if (metrics_at) {
+        auto registry = std::make_shared<prometheus::Registry>();
+        monitor = std::make_unique<service::SchedulerMetrics>(registry);
+        try {
+            endpoint = std::make_unique<metrics::Endpoint>(registry, *metrics_at);
+        } catch (const std::exception& e) {
+            std::cerr << "station-scheduler: " << e.what() << "\n";
+            return 1;
+        }
+        log("info", "metrics on " + endpoint->url());
+    }
 
     bus::Inbox inbox;
     bus::ClientOptions copts;
@@ -201,6 +221,7 @@ int main(int argc, char** argv) {
             auto batch = inbox.pop_all_until(std::chrono::steady_clock::now() +
                                              std::chrono::milliseconds(wait));
             wall = cli::wall_ms();
+            const auto pass = std::chrono::steady_clock::now();
             for (const auto& item : batch) {
                 switch (item.kind) {
                     case bus::InboxItem::Kind::Message:
@@ -209,10 +230,16 @@ int main(int argc, char** argv) {
                     case bus::InboxItem::Kind::Connected:
                         log("info", "connected to the broker");
                         app.on_connected(wall);
+                        if (monitor) {
+                            monitor->broker_connected(true);
+                        }
                         break;
                     case bus::InboxItem::Kind::Lost:
                         log("warn", "lost the broker; buffering until it is back");
                         app.on_connection_lost();
+                        if (monitor) {
+                            monitor->broker_connected(false);
+                        }
                         break;
                 }
             }
@@ -222,6 +249,12 @@ int main(int argc, char** argv) {
             publish(app.take_publications());
             app.tick(wall);
             publish(app.take_publications());
+            if (monitor) {
+                const auto end = std::chrono::steady_clock::now();
+                monitor->inbox(batch.size());
+                monitor->loop_pass(std::chrono::duration<double>(end - pass).count(), batch.size());
+                monitor->update(app, end);
+            }
             // Under a burst, let the next batch gather instead of waking for every message: on
             // a small machine the wake-ups cost the CPU the broker needs. A single message (the
             // usual case, and every fault report) is handled at once.

@@ -362,6 +362,28 @@ void SchedulerApp::log(std::string_view level, std::string_view message) const {
     }
 }
 
+SchedulerApp::Figures SchedulerApp::figures() {
+    Figures f;
+    for (std::size_t p = 0; p < station_.pile_count(); ++p) {
+        const auto pile = static_cast<station::PileIndex>(p);
+        ++f.piles_by_state[static_cast<std::size_t>(station_.pile_state(pile))];
+        f.piles_online += links_[p].online ? 1 : 0;
+        f.queued += static_cast<int>(station_.pile_queue(pile).size());
+        f.charging += links_[p].session.empty() ? 0 : 1;
+    }
+    f.waiting = station_.waiting_count();
+    f.journal_lines = journal_.lines();
+    f.log_position = changes_.head();
+    // Bills are only ever added: their fees are summed once each.
+    const auto bills = station_.bills();
+    for (; bills_summed_ < bills.size(); ++bills_summed_) {
+        billed_cents_ += std::llround(bills[bills_summed_].total_fee() * 100);
+    }
+    f.bills = static_cast<std::int64_t>(bills.size());
+    f.billed_cents = billed_cents_;
+    return f;
+}
+
 void SchedulerApp::drop(std::string_view why, std::string_view topic) {
     ++stats_.dropped;
     const DropLog::Note note = drops_.dropped(last_wall_);
@@ -600,6 +622,7 @@ void SchedulerApp::handle_pile(std::string_view topic, std::string_view pile, in
                 return;
             }
             if (!m.ok) {
+                ++stats_.commands_refused;
                 log("warn", "pile " + id + " refused command " + m.id + ": " + m.reason);
             }
             return;
@@ -621,12 +644,15 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
     const contract::SchedulerRequest& req = taken.request;
     switch (taken.verdict) {
         case Verdict::Malformed:
+            ++stats_.requests_malformed;
             drop(taken.error, requests_topic_);
             return;
         case Verdict::Repeated:
+            ++stats_.requests_repeated;
             log("info", "request " + req.id + " repeated: answered again, not applied again");
             return;
         case Verdict::Expired:
+            ++stats_.requests_expired;
             return;
         case Verdict::Apply:
             break;
@@ -639,6 +665,7 @@ void SchedulerApp::handle_request(std::string_view payload, std::int64_t wall_ms
         log("error", std::string("request not applied: ") + e.what());
         reply = refused("journal_failed", e.what());
     }
+    ++(reply.ok ? stats_.requests_done : stats_.requests_refused);
     out_.reply(requests_.reply(req, std::move(reply)));
 }
 

@@ -8,6 +8,7 @@
 /// the change log (ChangeLog), the state's pacing (StatePacing), what is published
 /// (Outbox) and the drop warnings (DropLog).
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -113,14 +114,34 @@ class SchedulerApp {
     std::int64_t log_position() const { return changes_.head(); }
     const std::string& run() const { return options_.run; }
     station::TimeMs station_time(std::int64_t wall_ms) const { return clock_.now(wall_ms); }
-    /// Counters for monitoring and tests.
+    /// Counters for monitoring and tests, since the process started.
     struct Stats {
         std::int64_t messages = 0;
         std::int64_t dropped = 0;
         std::int64_t commands_sent = 0;
         std::int64_t bills = 0;
+        std::int64_t requests_done = 0;       ///< carried out and answered ok
+        std::int64_t requests_refused = 0;    ///< answered with a refusal
+        std::int64_t requests_repeated = 0;   ///< answered again, not carried out again
+        std::int64_t requests_expired = 0;    ///< past their deadline, not carried out
+        std::int64_t requests_malformed = 0;  ///< dropped
+        std::int64_t commands_refused = 0;    ///< pile commands a pile acknowledged as failed
     };
     const Stats& stats() const { return stats_; }
+    /// The station's present figures, for monitoring (station-scheduler --metrics).
+    struct Figures {
+        std::array<int, 4> piles_by_state{};  ///< indexed by station::PileState
+        int piles_online = 0;                 ///< whose latest status said online
+        int waiting = 0;                      ///< cars in the waiting area
+        int queued = 0;                       ///< cars in the piles' queues (charging included)
+        int charging = 0;                     ///< piles with a session under way
+        std::int64_t journal_lines = 0;       ///< the run's journal lines (0 without a journal)
+        std::int64_t log_position = 0;        ///< the change log's head
+        std::int64_t bills = 0;               ///< bills of the run (a resumed run's included)
+        std::int64_t billed_cents = 0;        ///< the fees of those bills, in cents
+    };
+    /// O(piles + bills made since the last call).
+    Figures figures();
 
   private:
     /// The pile ended the station's current session there on its own: the car's order ends.
@@ -188,6 +209,8 @@ class SchedulerApp {
     station::TimeMs start_at_ = 0;  // the station time the run started at
     RequestIntake requests_;
     Stats stats_;
+    std::size_t bills_summed_ = 0;  // bills whose fees are in billed_cents_
+    std::int64_t billed_cents_ = 0;
 };
 
 }  // namespace service
