@@ -11,6 +11,7 @@ packages=(
     libpoco-dev                          # HTTP server, SQLite, JWT (api)
     libsqlite3-dev                       # the store's prepared statements (api/src/sql_connection)
     prometheus-cpp-dev                   # the services' /metrics (common/metrics)
+    libsystemd-dev pkg-config            # sd_notify: readiness under systemd (common/cli)
     nlohmann-json3-dev                   # JSON
     catch2                               # unit tests (v2)
     time                                 # /usr/bin/time for the benchmarks' peak memory

@@ -31,8 +31,9 @@ constexpr const char* kUsage =
     "\n"
     "Simulates the profile's piles (or those listed). --fault injects a fault into PILE at\n"
     "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n"
-    "With STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id with\n"
-    "that password (broker/prod.conf), as a real charger would.\n"
+    "With STATION_MQTT_PASSWORD set (or STATION_MQTT_PASSWORD_FILE naming a file that holds\n"
+    "it), each pile logs in to the broker as its pile id with that password\n"
+    "(broker/prod.conf), as a real charger would.\n"
     "--dialect: each pile is a vendor charger on that vendor's MQTT topics instead (go-e\n"
     "API v2 or OpenEVSE; docs/gateway.md), knowing nothing of orders: enabled with a car\n"
     "plugged in, it delivers at its power on the station clock (read on the same broker).\n"
@@ -52,6 +53,10 @@ struct ScriptedFault {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (const auto bad = cli::secrets_from_files({"STATION_MQTT_PASSWORD"}); !bad.empty()) {
+        std::cerr << "station-pile-sim: " << bad << "\n";
+        return 1;
+    }
     std::string broker = "tcp://127.0.0.1:1883";
     std::string profile_arg(station::kDefaultProfile);
     std::string only;
@@ -118,7 +123,7 @@ int main(int argc, char** argv) {
         return loaded.malformed ? 1 : 2;
     }
     auto log = [](std::string_view level, std::string_view message) {
-        std::cerr << "station-pile-sim " << level << ": " << message << "\n";
+        cli::log_line("station-pile-sim", level, message);
     };
 
     const std::string boot = "b" + std::to_string(cli::wall_ms());

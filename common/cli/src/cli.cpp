@@ -1,5 +1,9 @@
 #include "cli/cli.hpp"
 
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -116,6 +120,91 @@ std::string mark_metered(station::Profile& profile, const std::string& list) {
 std::string env(const char* name) {
     const char* v = std::getenv(name);
     return v ? v : "";
+}
+
+std::string secrets_from_files(std::initializer_list<const char*> names) {
+    for (const char* name : names) {
+        const std::string file_var = std::string(name) + "_FILE";
+        const std::string path = env(file_var.c_str());
+        if (path.empty()) {
+            continue;
+        }
+        if (std::getenv(name) != nullptr) {
+            return std::string("both ") + name + " and " + file_var + " are set: give one";
+        }
+        std::string value;
+        if (!read_file(path, value)) {
+            return file_var + ": cannot read " + path;
+        }
+        if (!value.empty() && value.back() == '\n') {
+            value.pop_back();
+            if (!value.empty() && value.back() == '\r') {
+                value.pop_back();
+            }
+        }
+        if (value.empty()) {
+            return file_var + ": " + path + " is empty";
+        }
+        if (::setenv(name, value.c_str(), 1) != 0) {
+            return std::string("cannot set ") + name;
+        }
+    }
+    return "";
+}
+
+std::string format_log_line(std::string_view program, std::string_view level,
+                            std::string_view message, bool journal) {
+    std::string line;
+    if (journal) {
+        const char* priority = level == "error"   ? "<3>"
+                               : level == "warn"  ? "<4>"
+                               : level == "info"  ? "<6>"
+                               : level == "debug" ? "<7>"
+                                                  : "<5>";
+        line += priority;
+    }
+    line.append(program).append(" ").append(level).append(": ").append(message);
+    // One entry per line in the journal: a message's own line feeds must not start new ones.
+    for (std::size_t i = line.size() - message.size(); i < line.size(); ++i) {
+        if (line[i] == '\n') {
+            line[i] = ' ';
+        }
+    }
+    line += '\n';
+    return line;
+}
+
+bool stderr_is_journal() {
+    static const bool journal = [] {
+        const std::string stream = env("JOURNAL_STREAM");
+        const auto colon = stream.find(':');
+        struct stat st {};
+        if (colon == std::string::npos || ::fstat(STDERR_FILENO, &st) != 0) {
+            return false;
+        }
+        try {
+            return std::stoull(stream.substr(0, colon)) ==
+                       static_cast<unsigned long long>(st.st_dev) &&
+                   std::stoull(stream.substr(colon + 1)) ==
+                       static_cast<unsigned long long>(st.st_ino);
+        } catch (const std::exception&) {
+            return false;
+        }
+    }();
+    return journal;
+}
+
+void notify_ready(const std::string& status) {
+    ::sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
+}
+
+void notify_status(const std::string& status) {
+    ::sd_notify(0, ("STATUS=" + status).c_str());
+}
+
+void log_line(std::string_view program, std::string_view level, std::string_view message) {
+    const std::string line = format_log_line(program, level, message, stderr_is_journal());
+    std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
 }
 
 std::int64_t wall_ms() {

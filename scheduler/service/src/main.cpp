@@ -27,14 +27,15 @@ constexpr const char* kUsage =
     "                         [--utc-offset-minutes N] [--state-interval-ms N]\n"
     "                         [--state-refresh-ms N] [--offline-grace-ms N] [--mqtt-user NAME]\n"
     "                         [--journal FILE] [--snapshot FILE] [--snapshot-every N]\n"
-    "                         [--metered-piles all|ID,ID...]\n"
+    "                         [--metered-piles all|ID,ID...] [--metrics HOST:PORT]\n"
     "\n"
     "Without --sim-start the station clock is wall time (UTC + offset, default +480).\n"
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
     "clock requests). With --mqtt-user the broker password is read from\n"
-    "STATION_MQTT_PASSWORD. With --journal every command is kept in FILE before it takes\n"
-    "effect, and a restart with the same FILE resumes the station where it was. Every\n"
-    "--snapshot-every journal lines (default 100000, 0 = never) the station is saved to\n"
+    "STATION_MQTT_PASSWORD, or from the file STATION_MQTT_PASSWORD_FILE names.\n"
+    "With --journal every command is kept in FILE before it takes effect, and a restart\n"
+    "with the same FILE resumes the station where it was. Every --snapshot-every\n"
+    "journal lines (default 100000, 0 = never) the station is saved to\n"
     "the snapshot file (default: the journal's name + .snap) and the journal restarts\n"
     "after it, so that a restart reads the snapshot and replays only what followed.\n"
     "--metered-piles marks piles of the profile metered (real chargers, station-gateway):\n"
@@ -47,6 +48,10 @@ constexpr std::size_t kBurst = 32;
 
 int main(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();  // "station ready in" counts from here
+    if (const auto bad = cli::secrets_from_files({"STATION_MQTT_PASSWORD"}); !bad.empty()) {
+        std::cerr << "station-scheduler: " << bad << "\n";
+        return 1;
+    }
     std::string broker = "tcp://127.0.0.1:1883";
     std::string profile_arg(station::kDefaultProfile);
     std::string client_id = "station-scheduler";
@@ -142,7 +147,7 @@ int main(int argc, char** argv) {
     }
 
     auto log = [](std::string_view level, std::string_view message) {
-        std::cerr << "station-scheduler " << level << ": " << message << "\n";
+        cli::log_line("station-scheduler", level, message);
     };
     const bool simulated = options.clock.simulated;
     std::unique_ptr<service::SchedulerApp> app_ptr;
@@ -230,6 +235,9 @@ int main(int argc, char** argv) {
                     case bus::InboxItem::Kind::Connected:
                         log("info", "connected to the broker");
                         app.on_connected(wall);
+                        // Ready once the station is resumed and on the bus (Type=notify).
+                        cli::notify_ready("connected to " + broker + ", log position " +
+                                          std::to_string(app.log_position()));
                         if (monitor) {
                             monitor->broker_connected(true);
                         }
@@ -237,6 +245,7 @@ int main(int argc, char** argv) {
                     case bus::InboxItem::Kind::Lost:
                         log("warn", "lost the broker; buffering until it is back");
                         app.on_connection_lost();
+                        cli::notify_status("lost the broker " + broker + "; buffering");
                         if (monitor) {
                             monitor->broker_connected(false);
                         }

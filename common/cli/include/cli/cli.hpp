@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "station/profile.hpp"
 
@@ -39,6 +41,29 @@ bool read_file(const std::string& path, std::string& out);
 
 /// An environment variable's value, "" if unset.
 std::string env(const char* name);
+
+/// Secrets from files: for each NAME given, NAME_FILE (when set) names a file whose content
+/// (one trailing line feed dropped) becomes NAME's value, so that a secret need not sit in
+/// a unit's environment (systemd's LoadCredential=, a container's secret file). Setting
+/// both NAME and NAME_FILE, or a file that cannot be read or is empty, is an error. Call it
+/// first in main, before any thread starts (it sets the environment). Returns "" or what
+/// is wrong.
+std::string secrets_from_files(std::initializer_list<const char*> names);
+
+/// "PROGRAM LEVEL: MESSAGE\n"; with `journal`, led by the level's syslog priority (<3>
+/// error, <4> warn, <6> info, <7> debug, <5> otherwise), which journald takes as the
+/// entry's priority and strips.
+std::string format_log_line(std::string_view program, std::string_view level,
+                            std::string_view message, bool journal);
+/// Whether stderr is the systemd journal (JOURNAL_STREAM names its device and inode).
+bool stderr_is_journal();
+/// Tells systemd the service is ready (Type=notify), with a one-line status; nothing when
+/// not started by systemd (no NOTIFY_SOCKET).
+void notify_ready(const std::string& status);
+/// Tells systemd the service's status in one line (`systemctl status` shows it).
+void notify_status(const std::string& status);
+/// Writes format_log_line(…, stderr_is_journal()) to stderr in one write.
+void log_line(std::string_view program, std::string_view level, std::string_view message);
 
 /// Wall-clock UTC milliseconds since the epoch.
 std::int64_t wall_ms();
