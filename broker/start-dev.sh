@@ -25,6 +25,10 @@ fi
     echo "listener $port 127.0.0.1"
     cat "$here/dev.conf"
     echo "persistence_location $dir/data/"
+    # start-edge.sh: the bridge to the centre, after everything that is this listener's.
+    if [ -n "${STATION_BROKER_EXTRA_CONF:-}" ]; then
+        cat "$STATION_BROKER_EXTRA_CONF"
+    fi
 } >"$dir/mosquitto.conf"
 # Started in the background with its output redirected and its PID kept: mosquitto -d
 # with a root-owned pid file can die silently (stack-notes).

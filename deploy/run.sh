@@ -4,7 +4,7 @@
 # (today 06:00, ten times real speed), one simulated pile per pile of the profile, and the
 # REST API on 127.0.0.1:8080 — then sends a few demo requests through the API so there is
 # something to watch. Ctrl-C stops it all.
-#   deploy/run.sh [--secure] [--gateway] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
+#   deploy/run.sh [--secure] [--gateway] [--edge-centre] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
 # The first admin is STATION_ADMIN_ACCOUNT / STATION_ADMIN_PASSWORD (default
 # admin@station.local and a random password, printed once).
 #
@@ -25,16 +25,24 @@
 # all): a charger's meter ends its session and the bill is what it measured. A real
 # charger joins by taking one of those identities.
 #
+# --edge-centre splits the bus in two as a station at the edge and a centre would
+# (docs/operations.md, "Edge and centre"): the scheduler and the piles on the station's
+# own broker, bridged (broker/bridge.conf: persistent queues both ways) to a second,
+# centre broker on which the API runs. Development brokers only.
+#
+# Every service serves Prometheus metrics on a free loopback port (the Metrics: line).
+#
 # For tests: STATION_BIN_DIR=DIR runs the binaries built in DIR (nothing is installed or
 # built); STATION_RUN_DIR=DIR keeps the run's files there instead of build/run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-profile=bupt-2023 speed="" port=1883 http_port=8080 demo=1 secure=0 gateway=0 gateway_port=8180
-usage="usage: deploy/run.sh [--secure] [--gateway] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
+profile=bupt-2023 speed="" port=1883 http_port=8080 demo=1 secure=0 gateway=0 gateway_port=8180 edge=0
+usage="usage: deploy/run.sh [--secure] [--gateway] [--edge-centre] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --secure) secure=1; shift ;;
         --gateway) gateway=1; shift ;;
+        --edge-centre) edge=1; shift ;;
         --profile) profile=$2; shift 2 ;;
         --speed) speed=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
@@ -44,6 +52,10 @@ while [ $# -gt 0 ]; do
            exit 2 ;;
     esac
 done
+if [ "$edge" = 1 ] && [ "$secure" = 1 ]; then
+    echo "--edge-centre runs on development brokers only (not with --secure)" >&2
+    exit 2
+fi
 if [ -z "$speed" ]; then
     speed=10
     [ "$gateway" = 1 ] && speed=1  # the simulated charge points meter in real time
@@ -109,10 +121,17 @@ if [ "$secure" = 1 ]; then
     mosquitto_passwd -U "$run/broker.passwd"  # hashes the plain passwords in place
     "$root/broker/start-prod.sh" "$run/broker" "$run/broker.passwd" "$port" >&2
 else
-    "$root/broker/start-dev.sh" "$run/broker" "$port" >&2
+    if [ "$edge" = 1 ]; then
+        "$root/broker/start-dev.sh" "$run/centre" >&2
+        "$root/broker/start-edge.sh" "$run/broker" "127.0.0.1:$(cat "$run/centre/broker.port")" S1 "$port" >&2
+    else
+        "$root/broker/start-dev.sh" "$run/broker" "$port" >&2
+    fi
 fi
 port=$(cat "$run/broker/broker.port")
 uri=tcp://127.0.0.1:$port
+api_uri=$uri
+[ "$edge" = 1 ] && api_uri=tcp://127.0.0.1:$(cat "$run/centre/broker.port")
 # The services' broker logins (none on the development broker).
 scheduler_login=() api_login=()
 if [ "$secure" = 1 ]; then
@@ -124,6 +143,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait "${pids[@]}" 2>/dev/null || true
     kill "$(cat "$run/broker/broker.pid")" 2>/dev/null || true
+    [ -f "$run/centre/broker.pid" ] && kill "$(cat "$run/centre/broker.pid")" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
@@ -187,10 +207,10 @@ if [ -z "${STATION_ADMIN_PASSWORD:-}" ]; then
 fi
 export STATION_ADMIN_PASSWORD
 STATION_MQTT_PASSWORD=$api_password \
-    "$bin/api/station-api" --broker "$uri" "${api_login[@]}" --db "$run/station.db" --port "$http_port" \
+    "$bin/api/station-api" --broker "$api_uri" "${api_login[@]}" --db "$run/station.db" --port "$http_port" \
     --port-file "$run/api.port" --metrics 127.0.0.1:0 2>"$run/api.log" &
 pids+=($!)
-echo "${pids[*]} $(cat "$run/broker/broker.pid")" >"$run/pids"
+echo "${pids[*]} $(cat "$run/broker/broker.pid") $(cat "$run/centre/broker.pid" 2>/dev/null)" >"$run/pids"
 for _ in $(seq 100); do [ -s "$run/api.port" ] && break; sleep 0.1; done
 http_port=$(cat "$run/api.port")
 api=http://127.0.0.1:$http_port
@@ -213,6 +233,14 @@ The station is running: broker $uri, profile $profile, station clock from $start
 REST API: $api   (admin: $STATION_ADMIN_ACCOUNT / $STATION_ADMIN_PASSWORD)
 Pages:    $api/client/index   $api/admin/index
 Logs:     $run/{scheduler,$pile_logs,api}.log and $run/broker/broker.log
+MSG
+if [ "$edge" = 1 ]; then
+    cat <<MSG
+Edge:     the station's broker $uri (scheduler, piles) is bridged (broker/bridge.conf) to
+          the centre's broker $api_uri, where the API runs; logs in $run/centre/broker.log.
+MSG
+fi
+cat <<MSG
 Metrics:  $metrics
 The README shows a curl session; docs/openapi.yaml documents every endpoint.
 MSG
