@@ -64,9 +64,13 @@ TEST_CASE("endpoint: GET /metrics serves the registry on a port of its own, noth
           std::string::npos);
     CHECK(get(endpoint.port(), "/").status == 404);
     CHECK(get(endpoint.port(), "/admin").status == 404);
+    // The endpoint keeps the registry: the families stay served without the caller's copy.
+    registry.reset();
+    CHECK(get(endpoint.port(), "/metrics").body.find("evcs_test_seen_total") != std::string::npos);
     // A second endpoint on a taken port is refused with the reason.
-    CHECK_THROWS_AS(metrics::Endpoint(registry, {"127.0.0.1", endpoint.port()}),
-                    std::runtime_error);
+    CHECK_THROWS_AS(
+        metrics::Endpoint(std::make_shared<prometheus::Registry>(), {"127.0.0.1", endpoint.port()}),
+        std::runtime_error);
 }
 
 TEST_CASE("endpoint: --metrics takes HOST:PORT and nothing else") {

@@ -36,14 +36,14 @@ struct Endpoint::Impl {
 };
 
 Endpoint::Endpoint(std::shared_ptr<prometheus::Registry> registry, const Listen& where)
-    : host_(where.host) {
+    : registry_(std::move(registry)), host_(where.host) {
     try {
         impl_ = std::make_unique<Impl>(where.host + ":" + std::to_string(where.port));
     } catch (const std::exception& e) {
         throw std::runtime_error("cannot serve metrics on " + where.host + ":" +
                                  std::to_string(where.port) + ": " + e.what());
     }
-    impl_->exposer.RegisterCollectable(registry);
+    impl_->exposer.RegisterCollectable(registry_);
     const auto ports = impl_->exposer.GetListeningPorts();
     port_ = ports.empty() ? where.port : ports.front();
 }

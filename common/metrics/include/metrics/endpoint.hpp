@@ -26,7 +26,8 @@ std::vector<double> latency_buckets();
 class Endpoint {
   public:
     /// Listens at once (throws std::runtime_error if the address cannot be bound) and
-    /// serves `registry` on two threads of its own.
+    /// serves `registry` on two threads of its own. The endpoint keeps the registry alive
+    /// (prometheus-cpp's exposer itself holds only a weak reference to it).
     Endpoint(std::shared_ptr<prometheus::Registry> registry, const Listen& where);
     ~Endpoint();
     Endpoint(const Endpoint&) = delete;
@@ -39,6 +40,7 @@ class Endpoint {
 
   private:
     struct Impl;
+    std::shared_ptr<prometheus::Registry> registry_;
     std::unique_ptr<Impl> impl_;
     std::string host_;
     int port_ = 0;
