@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -26,6 +27,8 @@
 #include "gateway/gateway.hpp"
 #include "gateway/vendor_bridge.hpp"
 #include "gateway/vendor_devices.hpp"
+#include "gateway_metrics.hpp"
+#include "metrics/endpoint.hpp"
 #include "station/clock.hpp"
 #include "ws_server.hpp"
 
@@ -38,7 +41,7 @@ constexpr const char* kUsage =
     "                       [--vendor-broker URI] [--vendor-user NAME]\n"
     "                       [--vendor-timeout-ms N] [--utc-offset-minutes N]\n"
     "                       [--tls-cert FILE --tls-key FILE] [--ws-ping-s N]\n"
-    "                       [--connect-window N]\n"
+    "                       [--connect-window N] [--metrics HOST:PORT]\n"
     "\n"
     "With --chargers: an OCPP 1.6J central system on ws://ADDR:N/ocpp/{identity} (default\n"
     "127.0.0.1:8180; --port 0 takes a free port, printed as \"listening on port N\"); each\n"
@@ -55,7 +58,10 @@ constexpr const char* kUsage =
     "\n"
     "The piles' MQTT clients connect at most --connect-window at a time (default 50; 0 = all\n"
     "at once): the MQTT library serialises its clients on one lock, and a thousand connecting\n"
-    "together kept the gateway from answering chargers (docs/benchmarks.md).\n";
+    "together kept the gateway from answering chargers (docs/benchmarks.md).\n"
+    "\n"
+    "With --metrics: Prometheus metrics on http://HOST:PORT/metrics (PORT 0 takes a free\n"
+    "port, printed as \"metrics on URL\"; docs/metrics-gateway.md). Default: none.\n";
 
 struct WsConnected {
     gateway::ConnectionId conn;
@@ -121,6 +127,7 @@ int main(int argc, char** argv) {
     gateway::GatewayOptions options;
     int utc_offset = 480;
     long long connect_window = 50;
+    std::optional<metrics::Listen> metrics_listen;
     const auto done =
         cli::parse_options(argc, argv, "station-gateway", kUsage,
                            [&](const std::string& arg, const std::string& value) {
@@ -158,6 +165,8 @@ int main(int argc, char** argv) {
                                    server_options.idle_ping_ms = std::stoll(value) * 1000;
                                } else if (arg == "--connect-window") {
                                    connect_window = std::stoll(value);
+                               } else if (arg == "--metrics") {
+                                   metrics_listen = metrics::parse_listen(value);
                                } else if (arg == "--utc-offset-minutes") {
                                    utc_offset = std::stoi(value);
                                } else {
@@ -232,6 +241,23 @@ int main(int argc, char** argv) {
             return 1;
         }
         piles.push_back(id);
+    }
+    // The metrics endpoint before anything connects: a bad address stops the start.
+    // The endpoint holds the registry weakly: it lives as long as main.
+    std::shared_ptr<prometheus::Registry> registry;
+    std::unique_ptr<gateway::GatewayMetrics> stats;
+    std::unique_ptr<metrics::Endpoint> metrics_endpoint;
+    if (metrics_listen) {
+        registry = std::make_shared<prometheus::Registry>();
+        stats = std::make_unique<gateway::GatewayMetrics>(*registry);
+        stats->update(gw.stats(), bridge.stats());
+        try {
+            metrics_endpoint = std::make_unique<metrics::Endpoint>(registry, *metrics_listen);
+        } catch (const std::exception& e) {
+            log("error", e.what());  // "cannot serve metrics on HOST:PORT: ..."
+            return 1;
+        }
+        log("info", "metrics on " + metrics_endpoint->url());
     }
     auto offline_status = [&](std::size_t i) {
         return i < vendor_from ? gw.offline_status(piles[i]) : bridge.offline_status(piles[i]);
@@ -341,6 +367,11 @@ int main(int argc, char** argv) {
     };
     auto apply = [&] {
         gateway::Output out = gw.take_output();
+        gateway::BridgeOutput bout = bridge.take_output();
+        if (stats) {
+            stats->count(out);
+            stats->count(bout);
+        }
         if (server) {
             for (auto& [conn, frame] : out.frames) {
                 server->send(conn, std::move(frame));
@@ -359,7 +390,6 @@ int main(int argc, char** argv) {
         for (const auto& p : out.publications) {
             to_pile(p);
         }
-        gateway::BridgeOutput bout = bridge.take_output();
         for (const auto& p : bout.station) {
             to_pile(p);
         }
@@ -428,6 +458,9 @@ int main(int argc, char** argv) {
         gw.tick(now());
         bridge.tick(now());
         apply();
+        if (stats) {
+            stats->update(gw.stats(), bridge.stats());
+        }
     }
     log("info", "stopping: each pile says it is offline, then disconnects");
     if (server) {

@@ -25,6 +25,12 @@ bool CommandAcks::answer_again(const std::string& pile, const std::string& id,
     return true;
 }
 
+std::vector<AckedCommand> CommandAcks::take_acked() {
+    std::vector<AckedCommand> taken;
+    taken.swap(acked_);
+    return taken;
+}
+
 void CommandAcks::ack(const std::string& pile, const std::string& id, bool ok, std::string reason,
                       std::vector<contract::Publication>& out) {
     if (id.empty()) {
@@ -36,6 +42,10 @@ void CommandAcks::ack(const std::string& pile, const std::string& id, bool ok, s
     a.ok = ok;
     a.reason = std::move(reason);
     in_progress_.erase(id);
+    if (const auto t = types_.find(id); t != types_.end()) {
+        acked_.push_back({t->second, ok});
+        types_.erase(t);
+    }
     if (answered_.emplace(id, a).second) {
         answered_order_.push_back(id);
         if (answered_order_.size() > kRemembered) {

@@ -28,6 +28,24 @@ std::string error_text(ErrorCode code, const std::string& description) {
 
 }  // namespace
 
+std::string_view to_string(CallOutcome o) {
+    switch (o) {
+        case CallOutcome::Accepted:
+            return "accepted";
+        case CallOutcome::Rejected:
+            return "rejected";
+        case CallOutcome::Error:
+            return "error";
+        case CallOutcome::Timeout:
+            return "timeout";
+        case CallOutcome::Disconnected:
+            return "disconnected";
+        case CallOutcome::Refused:
+            return "refused";
+    }
+    return "error";
+}
+
 Gateway::Gateway(Registry registry, GatewayOptions options)
     : registry_(std::move(registry)), options_(std::move(options)) {
     next_transaction_id_ = std::max<std::int64_t>(1, options_.first_transaction_id);
@@ -60,6 +78,7 @@ contract::Publication Gateway::offline_status(std::string_view pile) const {
 }
 
 Output Gateway::take_output() {
+    out_.acked = acks_.take_acked();
     Output o;
     std::swap(o, out_);
     return o;
@@ -76,6 +95,22 @@ bool Gateway::booted(std::string_view identity) const {
         }
     }
     return false;
+}
+
+GatewayStats Gateway::stats() const {
+    GatewayStats s;
+    for (const auto& c : chargers_) {
+        const bool online = c.conn.has_value() && c.booted;
+        s.chargers_connected += c.conn ? 1U : 0U;
+        s.chargers_booted += online ? 1U : 0U;
+        s.calls_outstanding += c.outstanding ? 1U : 0U;
+        s.calls_waiting += c.queue.size();
+        for (const auto& k : c.connectors) {
+            s.piles.add(online, pile_state(c, k));
+            s.piles.sessions_active += k.session && k.session->transaction ? 1U : 0U;
+        }
+    }
+    return s;
 }
 
 std::optional<PileView> Gateway::view(std::string_view pile) const {
@@ -282,7 +317,8 @@ void Gateway::on_connected(ConnectionId conn, std::string_view identity, Now now
         if (c.outstanding) {
             Call lost = std::move(*c.outstanding);
             c.outstanding.reset();
-            call_finished(c, lost, false, "", "the charger's connection was replaced", now);
+            call_finished(c, lost, CallOutcome::Disconnected, "",
+                          "the charger's connection was replaced", now);
         }
     }
     c.conn = conn;
@@ -311,12 +347,12 @@ void Gateway::on_closed(ConnectionId conn, Now now) {
     if (c->outstanding) {
         Call lost = std::move(*c->outstanding);
         c->outstanding.reset();
-        call_finished(*c, lost, false, "", "the charger disconnected", now);
+        call_finished(*c, lost, CallOutcome::Disconnected, "", "the charger disconnected", now);
     }
     while (!c->queue.empty()) {
         Call waiting = std::move(c->queue.front());
         c->queue.pop_front();
-        call_finished(*c, waiting, false, "", "the charger disconnected", now);
+        call_finished(*c, waiting, CallOutcome::Disconnected, "", "the charger disconnected", now);
     }
     publish_all(*c, now);
 }
@@ -335,6 +371,7 @@ void Gateway::on_text(ConnectionId conn, std::string_view text, Now now) {
     if (text.size() > kMaxFrameBytes) {
         log("warn", "charger " + c->spec->identity + " sent " + std::to_string(text.size()) +
                         " bytes in one message: connection closed");
+        ++out_.frames_refused;
         out_.closes.push_back(conn);
         on_closed(conn, now);
         return;
@@ -343,6 +380,7 @@ void Gateway::on_text(ConnectionId conn, std::string_view text, Now now) {
     if (!parsed.frame) {
         log("warn", "charger " + c->spec->identity + " sent a malformed message (" +
                         parsed.error.reason + ")");
+        ++out_.frames_refused;
         if (parsed.error.call) {
             send(conn, make_error(parsed.error.id, parsed.error.code, parsed.error.reason));
         }
@@ -358,6 +396,7 @@ void Gateway::on_text(ConnectionId conn, std::string_view text, Now now) {
 
 void Gateway::handle_call(Charger& c, const Frame& f, Now now) {
     const ConnectionId conn = *c.conn;
+    out_.calls_received.push_back(f.action);
     if (f.id == c.last_call_id) {
         // The charger sent the same message again (it did not get our answer): answered
         // again, not applied twice.
@@ -448,6 +487,9 @@ void Gateway::handle_call(Charger& c, const Frame& f, Now now) {
     if (bad) {
         log("warn", "charger " + c.spec->identity + " sent an invalid " + a + ": " + bad->message);
         answer = make_error(f.id, bad->code, bad->message);
+    }
+    if (answer->type == MessageType::CallError) {
+        ++out_.frames_refused;
     }
     c.last_call_id = f.id;
     c.last_answer = to_text(*answer);
@@ -689,7 +731,8 @@ void Gateway::meter_values(Charger& c, const MeterValuesReq& req, Now now) {
 
 void Gateway::enqueue(Charger& c, Call call, Now now) {
     if (c.queue.size() >= options_.max_queued_calls) {
-        call_finished(c, call, false, "", "too many calls waiting for the charger", now);
+        call_finished(c, call, CallOutcome::Refused, "", "too many calls waiting for the charger",
+                      now);
         return;
     }
     c.queue.push_back(std::move(call));
@@ -704,6 +747,7 @@ void Gateway::send_next(Charger& c, Now now) {
     c.queue.pop_front();
     call.id = "cs-" + std::to_string(++next_call_id_);
     call.deadline = now.wall_ms + options_.call_timeout_ms;
+    call.sent_at = now.wall_ms;
     send(*c.conn, make_call(call.id, call.action, call.payload));
     c.outstanding = std::move(call);
 }
@@ -722,17 +766,18 @@ void Gateway::handle_answer(Charger& c, const Frame& f, Now now) {
     if (call.purpose == Purpose::Configuration && f.type == MessageType::CallResult) {
         GetConfigurationConf conf;
         if (auto bad = parse(f.payload, conf)) {
-            call_finished(c, call, false, "",
+            call_finished(c, call, CallOutcome::Error, "",
                           "the charger's answer to " + call.action + " is invalid: " + bad->message,
                           now);
         } else {
+            record(call, CallOutcome::Accepted, now);
             configuration_read(c, &conf, now);
         }
         send_next(c, now);
         return;
     }
     if (f.type == MessageType::CallError) {
-        call_finished(c, call, false, "",
+        call_finished(c, call, CallOutcome::Error, "",
                       "the charger answered " + call.action + " with " +
                           error_text(f.error_code, f.error_description.substr(
                                                        0, std::min<std::size_t>(
@@ -741,21 +786,33 @@ void Gateway::handle_answer(Charger& c, const Frame& f, Now now) {
     } else {
         std::string status;
         if (auto bad = parse_status_conf(call.action, f.payload, status)) {
-            call_finished(c, call, false, "",
+            call_finished(c, call, CallOutcome::Error, "",
                           "the charger's answer to " + call.action + " is invalid: " + bad->message,
                           now);
         } else {
             const bool ok = status == "Accepted" ||
                             (call.action == "ChangeAvailability" && status == "Scheduled");
-            call_finished(c, call, ok, status,
+            call_finished(c, call, ok ? CallOutcome::Accepted : CallOutcome::Rejected, status,
                           ok ? "" : "the charger answered " + call.action + " " + status, now);
         }
     }
     send_next(c, now);
 }
 
-void Gateway::call_finished(Charger& c, const Call& call, bool ok, const std::string& status,
-                            const std::string& reason, Now now) {
+void Gateway::record(const Call& call, CallOutcome outcome, Now now) {
+    FinishedCall f;
+    f.action = call.action;
+    f.outcome = outcome;
+    if (call.sent_at && outcome != CallOutcome::Disconnected) {
+        f.duration_ms = now.wall_ms - *call.sent_at;
+    }
+    out_.calls_finished.push_back(std::move(f));
+}
+
+void Gateway::call_finished(Charger& c, const Call& call, CallOutcome outcome,
+                            const std::string& status, const std::string& reason, Now now) {
+    record(call, outcome, now);
+    const bool ok = outcome == CallOutcome::Accepted;
     if (!ok) {
         log("warn", "charger " + c.spec->identity + ": " + call.action + " failed: " + reason);
     }
@@ -829,7 +886,7 @@ void Gateway::tick(Now now) {
                     timed_out_order_.pop_front();
                 }
             }
-            call_finished(c, call, false, "",
+            call_finished(c, call, CallOutcome::Timeout, "",
                           "no answer to " + call.action + " within " +
                               std::to_string(options_.call_timeout_ms) + " ms",
                           now);
@@ -911,6 +968,7 @@ void Gateway::on_command(std::string_view pile, const contract::PileCommand& cmd
     if (acks_.in_progress(cmd.id)) {
         return;  // acknowledged when the charger answers
     }
+    acks_.received(cmd.id, cmd.type);
     if (cmd.type == CommandType::InjectFault || cmd.type == CommandType::ClearFault) {
         ack(id, cmd.id, false, "a real charger cannot be faulted by command");
         return;

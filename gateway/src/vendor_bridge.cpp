@@ -78,9 +78,20 @@ contract::Publication VendorBridge::offline_status(std::string_view pile) const 
 }
 
 BridgeOutput VendorBridge::take_output() {
+    out_.acked = acks_.take_acked();
     BridgeOutput o;
     std::swap(o, out_);
     return o;
+}
+
+BridgeStats VendorBridge::stats() const {
+    BridgeStats s;
+    for (const auto& d : state_) {
+        s.devices_online += d.online ? 1U : 0U;
+        s.piles.add(d.online, pile_state(d));
+        s.piles.sessions_active += d.session && d.session->started ? 1U : 0U;
+    }
+    return s;
 }
 
 void VendorBridge::log(std::string level, std::string text) {
@@ -538,6 +549,7 @@ void VendorBridge::on_command(std::string_view pile, const contract::PileCommand
     if (acks_.in_progress(cmd.id)) {
         return;  // acknowledged when the charger answers
     }
+    acks_.received(cmd.id, cmd.type);
     if (cmd.type == CommandType::InjectFault || cmd.type == CommandType::ClearFault) {
         ack(id, cmd.id, false, "a real charger cannot be faulted by command");
         return;

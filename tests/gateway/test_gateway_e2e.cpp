@@ -4,6 +4,8 @@
 // after the OCA OCPP 1.6 central-system test cases they follow (TC_nnn, as SteVe's
 // Ocpp16JsonCsmsCertificationIT does); cases of the field that have no such test case are
 // named by what they show.
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -857,4 +859,114 @@ TEST_CASE(
     // The charger on wss:// was not disturbed: still connected, its heartbeats answered.
     CHECK(cp->running());
     CHECK(count_events(cp->log(), "error") == 0);
+}
+
+namespace {
+
+// The value of the sample `series` (name and labels as exposed) in a /metrics text, or -1.
+double sample(const std::string& text, const std::string& series) {
+    const std::string at = "\n" + series + " ";
+    const auto i = text.find(at);
+    return i == std::string::npos ? -1 : std::stod(text.substr(i + at.size()));
+}
+
+int exit_code(const std::string& command) {
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("metrics: /metrics counts the charger, its calls and piles by state") {
+    StackOptions o;
+    o.gateway_args = {"--metrics", "127.0.0.1:0"};
+    Stack s(o);
+    const std::string log = s.gateway->log();
+    const std::string line = "station-gateway info: metrics on http://127.0.0.1:";
+    REQUIRE(log.find(line) != std::string::npos);
+    const int port = std::stoi(log.substr(log.find(line) + line.size()));
+    apitest::Http http(port);
+    std::string text;
+    auto scrape = [&] {
+        const auto got = http.call("GET", "/metrics");
+        REQUIRE(got.status == 200);
+        text = "\n" + got.raw;
+        return text;
+    };
+    scrape();
+    CHECK(sample(text, "evcs_gateway_chargers_connected") == 0);
+    CHECK(sample(text, "evcs_gateway_piles{state=\"offline\"}") == 2);
+
+    const auto from = s.probe->mark();
+    auto cp = s.charger("secret-cp1-pass");
+    REQUIRE(s.pile_online("F1", from, 10s));
+    REQUIRE(s.pile_online("T1", from, 10s));
+    REQUIRE(Probe::eventually([&] { return count_events(cp->log(), "change_configuration") == 1; },
+                              10s));
+    CHECK(Probe::eventually(
+        [&] {
+            scrape();
+            return sample(text,
+                          "evcs_gateway_ocpp_calls_total{action=\"ChangeConfiguration\",outcome="
+                          "\"accepted\"}") == 1;
+        },
+        5s));
+    INFO(text);
+    CHECK(sample(text, "evcs_gateway_chargers_connected") == 1);
+    CHECK(sample(text, "evcs_gateway_chargers_booted") == 1);
+    CHECK(sample(text, "evcs_gateway_vendor_devices_online") == 0);
+    CHECK(sample(text, "evcs_gateway_ocpp_messages_received_total{action=\"BootNotification\"}") ==
+          1);
+    CHECK(sample(text,
+                 "evcs_gateway_ocpp_messages_received_total{action=\"StatusNotification\"}") >= 2);
+    CHECK(sample(text,
+                 "evcs_gateway_ocpp_calls_total{action=\"GetConfiguration\",outcome="
+                 "\"accepted\"}") == 1);
+    CHECK(sample(text,
+                 "evcs_gateway_ocpp_call_duration_seconds_count{action=\"GetConfiguration\"}") ==
+          1);
+    CHECK(sample(text, "evcs_gateway_ocpp_frames_refused_total") == 0);
+    CHECK(sample(text, "evcs_gateway_piles{state=\"offline\"}") == 0);
+    CHECK(sample(text, "evcs_gateway_piles{state=\"rest\"}") == 2);
+    CHECK(sample(text, "evcs_gateway_sessions_active") == 0);
+
+    // A car: the scheduler's start is acknowledged, the transaction runs on F1.
+    REQUIRE(Probe::eventually([&] { return s.scheduler_pile_state("F1") == "REST"; }, 10s));
+    REQUIRE(s.submit("CAR-1", 5).ok);
+    CHECK(Probe::eventually(
+        [&] {
+            scrape();
+            return sample(text, "evcs_gateway_sessions_active") == 1;
+        },
+        10s));
+    CHECK(sample(text, "evcs_gateway_piles{state=\"work\"}") == 1);
+    CHECK(sample(text, "evcs_gateway_piles{state=\"rest\"}") == 1);
+    CHECK(sample(text, "evcs_gateway_commands_total{ok=\"true\",type=\"start\"}") == 1);
+    CHECK(sample(text,
+                 "evcs_gateway_ocpp_calls_total{action=\"RemoteStartTransaction\",outcome="
+                 "\"accepted\"}") == 1);
+    CHECK(sample(text, "evcs_gateway_ocpp_messages_received_total{action=\"StartTransaction\"}") ==
+          1);
+    CHECK(sample(text, "evcs_gateway_calls_waiting") == 0);
+
+    // Prometheus' own linter finds nothing to say.
+    if (exit_code("command -v promtool > /dev/null 2>&1") == 0) {
+        write(s.dir + "/metrics.txt", text.substr(1));
+        const int rc = exit_code("promtool check metrics < " + s.dir + "/metrics.txt > " + s.dir +
+                                 "/promtool.out 2>&1");
+        const std::string said = harness::read_text(s.dir + "/promtool.out");
+        INFO(said);
+        CHECK(rc == 0);
+        CHECK(said.empty());
+    }
+
+    // A --metrics value that is not HOST:PORT is a usage error; a taken address stops it.
+    const std::string bin = std::string(STATION_GATEWAY_BIN) + " --chargers " + s.dir +
+                            "/chargers.json --broker " + s.broker.uri() + " --port 0";
+    CHECK(exit_code(bin + " --metrics 9464 2> " + s.dir + "/bad.log") == 2);
+    CHECK(exit_code(bin + " --metrics 127.0.0.1:" + std::to_string(port) + " 2> " + s.dir +
+                    "/taken.log") == 1);
+    CHECK(harness::read_text(s.dir + "/taken.log")
+              .find("station-gateway error: cannot serve metrics on 127.0.0.1:" +
+                    std::to_string(port)) != std::string::npos);
 }

@@ -36,6 +36,12 @@ struct Rig {
         out.publications.insert(out.publications.end(), o.publications.begin(),
                                 o.publications.end());
         out.log.insert(out.log.end(), o.log.begin(), o.log.end());
+        out.calls_received.insert(out.calls_received.end(), o.calls_received.begin(),
+                                  o.calls_received.end());
+        out.frames_refused += o.frames_refused;
+        out.calls_finished.insert(out.calls_finished.end(), o.calls_finished.begin(),
+                                  o.calls_finished.end());
+        out.acked.insert(out.acked.end(), o.acked.begin(), o.acked.end());
     }
     void clear() {
         collect();
@@ -694,4 +700,164 @@ TEST_CASE("session: Reset goes to the charger, its answer is the ack, a second r
     r.collect();
     CHECK(r.published("T1", contract::PileChannel::Acks).back()["reason"] ==
           "charger CP1 is offline");
+}
+
+// ---- what the core reports for the shell's metrics -------------------------------------
+
+namespace {
+
+// "Action outcome duration" of each finished call ("-" for no duration).
+std::vector<std::string> finished(const Output& out) {
+    std::vector<std::string> v;
+    for (const auto& f : out.calls_finished) {
+        v.push_back(f.action + " " + std::string(to_string(f.outcome)) + " " +
+                    (f.duration_ms ? std::to_string(*f.duration_ms) : "-"));
+    }
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("stats: chargers connected and booted, piles by state, sessions, calls waiting") {
+    Rig r;
+    GatewayStats s = r.gw.stats();
+    CHECK(s.chargers_connected == 0);
+    CHECK(s.chargers_booted == 0);
+    CHECK(s.piles.offline == 2);
+    CHECK(s.piles.online == std::array<std::size_t, 4>{0, 0, 0, 0});
+    r.connect();
+    s = r.gw.stats();
+    CHECK(s.chargers_connected == 1);
+    CHECK(s.chargers_booted == 0);
+    CHECK(s.piles.offline == 2);
+    r.boot();
+    s = r.gw.stats();
+    CHECK(s.chargers_booted == 1);
+    CHECK(s.piles.offline == 0);
+    CHECK(s.piles.online[static_cast<std::size_t>(station::PileState::Rest)] == 2);
+    CHECK(s.calls_outstanding == 0);
+    CHECK(s.calls_waiting == 0);
+    // A start: F1 works (no transaction yet, so no active session); a switch-off of T1
+    // waits behind the RemoteStartTransaction.
+    r.gw.on_command("F1", r.command(contract::CommandType::Start, "c1", "s1"), r.now());
+    r.gw.on_command("T1", r.command(contract::CommandType::SwitchOff, "c2"), r.now());
+    r.collect();
+    s = r.gw.stats();
+    CHECK(s.calls_outstanding == 1);
+    CHECK(s.calls_waiting == 1);
+    CHECK(s.piles.online[static_cast<std::size_t>(station::PileState::Work)] == 1);
+    CHECK(s.piles.sessions_active == 0);
+    const auto cs = r.calls();
+    r.answer(cs.at(0), {{"status", "Accepted"}});
+    r.answer(r.calls().at(1), {{"status", "Accepted"}});
+    r.call("StartTransaction", {{"connectorId", 1},
+                                {"idTag", cs[0][3]["idTag"]},
+                                {"meterStart", 0},
+                                {"timestamp", format_ocpp_time(r.wall)}});
+    s = r.gw.stats();
+    CHECK(s.piles.sessions_active == 1);
+    CHECK(s.piles.online == std::array<std::size_t, 4>{1, 1, 0, 0});  // T1 off, F1 working
+    CHECK(s.calls_waiting == 0);
+    // Gone: both piles offline, the transaction still the charger's.
+    r.gw.on_closed(r.conn, r.now());
+    r.collect();
+    s = r.gw.stats();
+    CHECK(s.chargers_connected == 0);
+    CHECK(s.chargers_booted == 0);
+    CHECK(s.piles.offline == 2);
+    CHECK(s.piles.online == std::array<std::size_t, 4>{0, 0, 0, 0});
+    CHECK(s.piles.sessions_active == 1);
+}
+
+TEST_CASE("stats: finished calls with their outcome and time, calls received, frames refused") {
+    GatewayOptions o;
+    o.call_timeout_ms = 30'000;
+    Rig r(o);
+    r.connect();
+    r.call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+    r.wall += 40;
+    r.answer_configuration("10");  // already what we want: nothing set
+    CHECK(finished(r.out) == std::vector<std::string>{"GetConfiguration accepted 40"});
+    CHECK(r.out.calls_received == std::vector<std::string>{"BootNotification"});
+    r.clear();
+
+    // Rejected, answered with a CALLERROR, timed out; a refused command acknowledged.
+    r.gw.on_command("F1", r.command(contract::CommandType::Start, "c1", "s1"), r.now());
+    r.collect();
+    r.wall += 250;
+    r.answer(r.calls().at(0), {{"status", "Rejected"}});
+    r.gw.on_command("T1", r.command(contract::CommandType::SwitchOff, "c2"), r.now());
+    r.collect();
+    r.wall += 5;
+    r.gw.on_text(r.conn,
+                 json::array({4, r.calls().at(1)[1], "InternalError", "", json::object()}).dump(),
+                 r.now());
+    r.collect();
+    r.gw.on_command("T1", r.command(contract::CommandType::Reset, "c3"), r.now());
+    r.collect();
+    r.wall += 30'000;
+    r.gw.tick(r.now());
+    r.collect();
+    r.gw.on_command("T1", r.command(contract::CommandType::InjectFault, "c4"), r.now());
+    r.collect();
+    CHECK(finished(r.out) == std::vector<std::string>{"RemoteStartTransaction rejected 250",
+                                                      "ChangeAvailability error 5",
+                                                      "Reset timeout 30000"});
+    REQUIRE(r.out.acked.size() == 4);
+    CHECK(r.out.acked[0].type == contract::CommandType::Start);
+    CHECK_FALSE(r.out.acked[0].ok);
+    CHECK(r.out.acked[1].type == contract::CommandType::SwitchOff);
+    CHECK(r.out.acked[2].type == contract::CommandType::Reset);
+    CHECK(r.out.acked[3].type == contract::CommandType::InjectFault);
+    // The same command again is answered again: not a second acknowledgement counted.
+    r.gw.on_command("T1", r.command(contract::CommandType::InjectFault, "c4"), r.now());
+    r.collect();
+    CHECK(r.out.acked.size() == 4);
+    r.clear();
+
+    // An accepted stop, and a call lost with the connection.
+    r.gw.on_command("F1", r.command(contract::CommandType::Start, "c5", "s5"), r.now());
+    r.collect();
+    const json start = r.calls().at(0);
+    r.answer(start, {{"status", "Accepted"}});
+    r.call("StartTransaction", {{"connectorId", 1},
+                                {"idTag", start[3]["idTag"]},
+                                {"meterStart", 0},
+                                {"timestamp", format_ocpp_time(r.wall)}});
+    r.gw.on_command("F1", r.command(contract::CommandType::Stop, "c6", "s5"), r.now());
+    r.gw.on_command("T1", r.command(contract::CommandType::SwitchOn, "c7"), r.now());
+    r.collect();
+    REQUIRE(r.calls().size() == 2);  // the switch-on waits
+    r.wall += 7;
+    r.answer(r.calls().at(1), {{"status", "Accepted"}});
+    REQUIRE(r.calls().size() == 3);
+    r.gw.on_closed(r.conn, r.now());
+    r.collect();
+    CHECK(finished(r.out) == std::vector<std::string>{"RemoteStartTransaction accepted 0",
+                                                      "RemoteStopTransaction accepted 7",
+                                                      "ChangeAvailability disconnected -"});
+    REQUIRE(r.out.acked.size() == 3);
+    CHECK((r.out.acked[0].type == contract::CommandType::Start && r.out.acked[0].ok));
+    CHECK((r.out.acked[1].type == contract::CommandType::Stop && r.out.acked[1].ok));
+    CHECK((r.out.acked[2].type == contract::CommandType::SwitchOn && !r.out.acked[2].ok));
+    CHECK(r.out.frames_refused == 0);
+}
+
+TEST_CASE("stats: every CALL of a charger counted by action, refused frames counted") {
+    Rig r;
+    r.connect();
+    r.call("Heartbeat", json::object());  // before its boot
+    r.call("BootNotification", {{"chargePointVendor", "V"}, {"chargePointModel", "M"}});
+    r.call("MakeCoffee", json::object());                                         // unknown
+    r.call("StatusNotification", {{"connectorId", 1}, {"status", "Available"}});  // invalid
+    r.raw("not json");                                                            // malformed
+    r.call("Heartbeat", json::object(), "cp-h");
+    r.call("Heartbeat", json::object(), "cp-h");  // a repeat: received again, answered again
+    CHECK(r.out.calls_received == std::vector<std::string>{"Heartbeat", "BootNotification",
+                                                           "MakeCoffee", "StatusNotification",
+                                                           "Heartbeat", "Heartbeat"});
+    CHECK(r.out.frames_refused == 4);
+    r.gw.on_text(r.conn, std::string(kMaxFrameBytes + 1, ' '), r.now());  // too large
+    r.collect();
+    CHECK(r.out.frames_refused == 5);
 }

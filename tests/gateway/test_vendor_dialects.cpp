@@ -45,6 +45,7 @@ struct Rig {
         out.station.insert(out.station.end(), o.station.begin(), o.station.end());
         out.vendor.insert(out.vendor.end(), o.vendor.begin(), o.vendor.end());
         out.log.insert(out.log.end(), o.log.begin(), o.log.end());
+        out.acked.insert(out.acked.end(), o.acked.begin(), o.acked.end());
     }
     void clear() {
         collect();
@@ -648,4 +649,29 @@ TEST_CASE("bridge, OpenEVSE: a reset is a restart of the gateway (Soft) or the E
     CHECK(r.station("T1", contract::PileChannel::Acks).back()["ok"] == true);
     r.command("T1", contract::CommandType::Reset, "c2", "", 0, contract::ResetKind::Hard);
     CHECK(r.sent(kEvse + "restart").back() == R"({"device":"evse"})");
+}
+
+TEST_CASE("bridge stats: devices online, piles by state, started sessions, commands acknowledged") {
+    Rig r;
+    BridgeStats s = r.bridge.stats();
+    CHECK(s.devices_online == 0);
+    CHECK(s.piles.offline == 2);
+    r.goe_online();
+    s = r.bridge.stats();
+    CHECK(s.devices_online == 1);
+    CHECK(s.piles.offline == 1);
+    CHECK(s.piles.online[static_cast<std::size_t>(station::PileState::Rest)] == 1);
+    r.command("F1", contract::CommandType::Start, "c1", "s1", 1);
+    s = r.bridge.stats();
+    CHECK(s.piles.online[static_cast<std::size_t>(station::PileState::Work)] == 1);
+    CHECK(s.piles.sessions_active == 0);  // not confirmed yet
+    CHECK(r.out.acked.empty());
+    r.vendor(kGoe + "frc/result", "success");
+    s = r.bridge.stats();
+    CHECK(s.piles.sessions_active == 1);
+    r.command("T1", contract::CommandType::Start, "c2", "s2", 1);  // offline: refused
+    r.command("T1", contract::CommandType::Start, "c2", "s2", 1);  // repeated: not counted
+    REQUIRE(r.out.acked.size() == 2);
+    CHECK((r.out.acked[0].type == contract::CommandType::Start && r.out.acked[0].ok));
+    CHECK((r.out.acked[1].type == contract::CommandType::Start && !r.out.acked[1].ok));
 }

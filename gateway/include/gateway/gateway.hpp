@@ -52,12 +52,49 @@ struct GatewayOptions {
     std::int64_t pending_retry_s = 10;
 };
 
-/// What the shell must do, in order.
+/// How a call to a charger ended.
+enum class CallOutcome {
+    Accepted,      ///< answered Accepted (ChangeAvailability: or Scheduled; a configuration read)
+    Rejected,      ///< answered with another status (Rejected, NotSupported, ...)
+    Error,         ///< answered with a CALLERROR, or with an answer that is not valid
+    Timeout,       ///< not answered within the call timeout
+    Disconnected,  ///< its charger's connection closed (or was replaced) first
+    Refused        ///< never sent: too many calls were waiting for the charger
+};
+/// "accepted", "rejected", "error", "timeout", "disconnected", "refused".
+std::string_view to_string(CallOutcome o);
+
+/// A call to a charger that ended (for the shell's metrics).
+struct FinishedCall {
+    std::string action;
+    CallOutcome outcome = CallOutcome::Accepted;
+    /// From its sending to its answer or timeout; none if it was never sent or its
+    /// connection went first.
+    std::optional<std::int64_t> duration_ms;
+};
+
+/// What the shell must do, in order; and what happened, for its metrics.
 struct Output {
     std::vector<std::pair<ConnectionId, std::string>> frames;
     std::vector<ConnectionId> closes;
     std::vector<contract::Publication> publications;
     std::vector<LogLine> log;
+    /// The action of each CALL a charger sent (repeats too).
+    std::vector<std::string> calls_received;
+    /// A charger's frames refused: malformed or too large, or a CALL answered with a
+    /// CALLERROR (an unknown action, an invalid payload, a call before its boot).
+    std::size_t frames_refused = 0;
+    std::vector<FinishedCall> calls_finished;
+    std::vector<AckedCommand> acked;
+};
+
+/// The gateway's state in numbers (for the shell's metrics).
+struct GatewayStats {
+    std::size_t chargers_connected = 0;
+    std::size_t chargers_booted = 0;  ///< connected, their boot accepted
+    std::size_t calls_outstanding = 0;
+    std::size_t calls_waiting = 0;  ///< queued behind the outstanding one, all chargers
+    PileCounts piles;
 };
 
 /// A pile as the gateway sees it (for tests and logs).
@@ -106,6 +143,7 @@ class Gateway {
     Output take_output();
     std::optional<PileView> view(std::string_view pile) const;
     bool booted(std::string_view identity) const;
+    GatewayStats stats() const;
 
   private:
     struct Session {
@@ -143,6 +181,7 @@ class Gateway {
         std::string command_id;     ///< the pile command to acknowledge, "" if none
         bool operative = true;      ///< Availability: the type asked
         std::int64_t deadline = 0;
+        std::optional<std::int64_t> sent_at;  ///< wall time it was sent
     };
     struct Charger {
         const ChargerSpec* spec = nullptr;
@@ -170,8 +209,10 @@ class Gateway {
     nlohmann::json stop_transaction(Charger& c, const StopTransactionReq& req, Now now);
     void meter_values(Charger& c, const MeterValuesReq& req, Now now);
     void handle_answer(Charger& c, const Frame& f, Now now);
-    void call_finished(Charger& c, const Call& call, bool ok, const std::string& status,
+    void call_finished(Charger& c, const Call& call, CallOutcome outcome, const std::string& status,
                        const std::string& reason, Now now);
+    /// Counts the call's end (Output::calls_finished).
+    void record(const Call& call, CallOutcome outcome, Now now);
     /// The charger's configuration read after its boot (or not: null): logged, and the
     /// sample interval set where it differs.
     void configuration_read(Charger& c, const GetConfigurationConf* conf, Now now);

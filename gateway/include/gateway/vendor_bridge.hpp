@@ -33,11 +33,18 @@ struct BridgeOptions {
     std::int64_t command_timeout_ms = 10'000;
 };
 
-/// What the shell must do, in order.
+/// What the shell must do, in order; and what happened, for its metrics.
 struct BridgeOutput {
     std::vector<contract::Publication> station;  ///< to the station broker, by pile
     std::vector<contract::Publication> vendor;   ///< to the vendor broker
     std::vector<LogLine> log;
+    std::vector<AckedCommand> acked;
+};
+
+/// The bridge's state in numbers (for the shell's metrics).
+struct BridgeStats {
+    std::size_t devices_online = 0;
+    PileCounts piles;
 };
 
 /// A pile as the bridge sees it (for tests and logs).
@@ -79,6 +86,7 @@ class VendorBridge {
 
     BridgeOutput take_output();
     std::optional<VendorPileView> view(std::string_view pile) const;
+    BridgeStats stats() const;
 
   private:
     enum class Purpose { None, Start, Stop, StopForTarget, SwitchOff, HoldOff, Reboot };
