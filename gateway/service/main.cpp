@@ -49,7 +49,8 @@ constexpr const char* kUsage =
     "--dialects: each go-e or OpenEVSE charger listed in FILE, read on the vendor broker\n"
     "(default: the bus), is a pile as well (docs/gateway.md). At least one of the two. With\n"
     "STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id; the vendor\n"
-    "broker's password is STATION_VENDOR_MQTT_PASSWORD.\n"
+    "broker's password is STATION_VENDOR_MQTT_PASSWORD (either may be given as NAME_FILE, a\n"
+    "file that holds it).\n"
     "\n"
     "With --tls-cert and --tls-key (PEM: the server's certificate chain and its key) the\n"
     "port speaks TLS only: wss://ADDR:N/ocpp/{identity}, HTTP Basic over TLS (OCPP security\n"
@@ -117,6 +118,12 @@ class Queue {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (const auto bad =
+            cli::secrets_from_files({"STATION_MQTT_PASSWORD", "STATION_VENDOR_MQTT_PASSWORD"});
+        !bad.empty()) {
+        std::cerr << "station-gateway: " << bad << "\n";
+        return 1;
+    }
     std::string broker = "tcp://127.0.0.1:1883";
     std::string chargers_path;
     std::string dialects_path;
@@ -221,7 +228,7 @@ int main(int argc, char** argv) {
         }
     }
     auto log = [](const std::string& level, const std::string& message) {
-        std::cerr << "station-gateway " << level << ": " << message << std::endl;
+        cli::log_line("station-gateway", level, message);
     };
 
     const std::int64_t started = cli::wall_ms();
@@ -243,7 +250,6 @@ int main(int argc, char** argv) {
         piles.push_back(id);
     }
     // The metrics endpoint before anything connects: a bad address stops the start.
-    // The endpoint holds the registry weakly: it lives as long as main.
     std::shared_ptr<prometheus::Registry> registry;
     std::unique_ptr<gateway::GatewayMetrics> stats;
     std::unique_ptr<metrics::Endpoint> metrics_endpoint;
@@ -358,6 +364,8 @@ int main(int argc, char** argv) {
                         std::to_string(gw.registry().chargers.size()) + " chargers, " +
                         std::to_string(vendor_from) + " piles, bus " + broker);
     }
+    cli::notify_ready(server ? "listening on port " + std::to_string(server->port())
+                             : "bridging vendor chargers");
 
     station::SimulatedClock clock(station::station_time_from_utc(cli::wall_ms(), utc_offset), 1,
                                   cli::wall_ms());
