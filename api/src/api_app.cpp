@@ -150,6 +150,22 @@ const ApiApp::Route* ApiApp::find_route(const std::string& path, bool& path_know
     return nullptr;
 }
 
+std::string_view ApiApp::route_label(const std::string& path) {
+    bool known = false;
+    for (const char* method : {"GET", "POST", "PATCH", "DELETE"}) {
+        if (const Route* r = find_route(path, known, method)) {
+            return r->path;
+        }
+        if (!known) {
+            break;  // no route has this path
+        }
+    }
+    if (path.rfind("/web/", 0) == 0) {
+        return "/web/*";
+    }
+    return "other";
+}
+
 ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
                ApiOptions options, LogFn log)
     : store_(store),

@@ -7,6 +7,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/String.h>
 #include <Poco/Timestamp.h>
+#include <Poco/URI.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -461,6 +462,7 @@ void Front::accept_all() {
         }
         ++per_address_[key];
         ++live_;
+        count_connections();
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto c = std::make_unique<Conn>();
@@ -474,6 +476,7 @@ void Front::accept_all() {
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             ::close(fd);
             --live_;
+            count_connections();
             if (--per_address_[c->address] == 0) {
                 per_address_.erase(c->address);
             }
@@ -495,6 +498,7 @@ void Front::refuse_connection(int fd) {
     } catch (...) {
         bytes.clear();
     }
+    count(nullptr, 503);
     [[maybe_unused]] const auto sent =
         ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::shutdown(fd, SHUT_WR);
@@ -726,6 +730,7 @@ bool Front::parse_head(Conn& c) {
         fail(c, 400, true);
         return true;
     }
+    c.req->received = std::chrono::steady_clock::now();
     if (version != "HTTP/1.1" && version != "HTTP/1.0") {
         fail(c, 505, true);  // answered in HTTP/1.1, like every answer
         return true;
@@ -1008,6 +1013,7 @@ void Front::fail(Conn& c, int status, bool close) {
         r.body = "{\"code\":" + std::to_string(status) +
                  ",\"msg\":\"\",\"data\":null,\"error\":\"" + refusal.error + "\"}";
     }
+    count(c.req.get(), r.status);
     const bool keep = !close && c.keep_alive;
     ++c.requests;
     leave_idle(c);
@@ -1142,6 +1148,7 @@ void Front::kill(Conn& c) {
         per_address_.erase(it);
     }
     --live_;
+    count_connections();
     graveyard_.push_back(c.id);
     if (c.streaming && closed_) {
         closed_(c.id);
@@ -1165,6 +1172,32 @@ void Front::sweep() {
             default:
                 kill(*c);  // idle too long, or the client does not read its answer
         }
+    }
+}
+
+void Front::count(const Request* request, int status) const {
+    ApiMetrics* metrics = options_.metrics;
+    if (metrics == nullptr) {
+        return;
+    }
+    if (request == nullptr || request->received == std::chrono::steady_clock::time_point{}) {
+        metrics->http_request("other", "other", status, 0);
+        return;
+    }
+    std::string path;
+    try {
+        path = Poco::URI(request->head.getURI()).getPath();
+    } catch (const std::exception&) {
+        path.clear();  // "other"
+    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - request->received;
+    metrics->http_request(request->head.getMethod(), ApiApp::route_label(path), status,
+                          took.count());
+}
+
+void Front::count_connections() const {
+    if (options_.metrics != nullptr) {
+        options_.metrics->connections(live_);
     }
 }
 
@@ -1196,9 +1229,11 @@ void Front::work() {
             bytes = serialize(answer.response, answer.headers, job->keep_alive && !answer.stream,
                               job->head_only, answer.stream);
         } catch (...) {
+            count(job->request.get(), 500);
             post(job->id, "", true, true);  // nothing to say: close
             continue;
         }
+        count(job->request.get(), answer.response.status);
         if (answer.stream) {
             post(job->id, std::move(bytes), false, false);
             if (answer.after_head) {

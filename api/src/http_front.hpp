@@ -25,6 +25,7 @@
 #include <Poco/Net/HTTPRequest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,6 +52,9 @@ struct Request {
     std::string body;
     std::string peer;              ///< the client's address (an IPv6 client's /64)
     std::uint64_t connection = 0;  ///< the connection's id, for Front::post (streams)
+    /// When the head was read whole with a valid request line (its method and target are
+    /// known); unset before, and then counted with method and route "other".
+    std::chrono::steady_clock::time_point received{};
 };
 
 /// A handler's answer: the response and headers of its own (e.g. a CORS preflight's).
@@ -146,6 +150,11 @@ class Front {
     void take_done();
     /// The client's address for the per-address cap (an IPv6 client's /64).
     std::string address_key(const void* sockaddr_storage) const;
+    /// Counts an answer with `status` to `request` (nullptr: nothing is known of it) in
+    /// options_.metrics, if set; any thread.
+    void count(const Request* request, int status) const;
+    /// Sets the open connections' gauge (the event loop's).
+    void count_connections() const;
 
     HttpServerOptions options_;
     Handle handle_;

@@ -138,6 +138,9 @@ HttpServer::HttpServer(ApiApp& app, HttpServerOptions options)
                  const std::string& error) { return app.refuse(route_of(r), status, msg, error); },
           kAnswerHeaders)) {
     front_->on_closed([this](std::uint64_t id) { live_->closed(id); });
+    if (ApiMetrics* metrics = options.metrics) {
+        live_->on_count([metrics](int open) { metrics->live_streams(open); });
+    }
 }
 
 HttpServer::~HttpServer() {

@@ -58,6 +58,7 @@ std::optional<std::string> LiveHub::open(std::uint64_t id, const LiveGrant& gran
         }
         ++per_key_[key];
         streams_[id] = Stream{grant, key, false, "", steady_()};
+        counted();
     }
     const auto state = render_(grant);
     std::lock_guard lock(mutex_);
@@ -97,6 +98,13 @@ void LiveHub::closed(std::uint64_t id) {
         per_key_.erase(it->second.key);
     }
     streams_.erase(it);
+    counted();
+}
+
+void LiveHub::counted() const {
+    if (count_) {
+        count_(static_cast<int>(streams_.size()));
+    }
 }
 
 int LiveHub::size() const {
@@ -205,6 +213,7 @@ void LiveHub::tick(bool changed) {
                         per_key_.erase(it->second.key);
                     }
                     streams_.erase(it);
+                    counted();
                 }
             }
         }

@@ -1,18 +1,24 @@
 // station-api: the REST API (issue #4). This file only wires the pieces: options, the
 // SQLite store, the link to the scheduler, the API logic and the POCO HTTP server.
 
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "api/api_app.hpp"
+#include "api/api_metrics.hpp"
 #include "api/http_server.hpp"
 #include "api/passwords.hpp"
 #include "cli/cli.hpp"
+#include "metrics/endpoint.hpp"
 
 namespace {
 
@@ -22,7 +28,10 @@ constexpr const char* kUsage =
     "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
     "                   [--mqtt-user NAME] [--max-connections N]\n"
     "                   [--max-connections-per-address N] [--max-streams N]\n"
-    "                   [--max-streams-per-user N]\n"
+    "                   [--max-streams-per-user N] [--metrics HOST:PORT]\n"
+    "\n"
+    "--metrics serves Prometheus metrics at http://HOST:PORT/metrics (PORT 0: any free\n"
+    "port; off by default).\n"
     "\n"
     "Environment: STATION_ADMIN_ACCOUNT and STATION_ADMIN_PASSWORD create the first admin\n"
     "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
@@ -39,6 +48,7 @@ int main(int argc, char** argv) {
     std::string db = "station.db";
     std::string port_file;
     double token_hours = 24;
+    std::optional<metrics::Listen> metrics_at;
     const auto done = cli::parse_options(
         argc, argv, "station-api", kUsage, [&](const std::string& arg, const std::string& value) {
             if (arg == "--broker") {
@@ -75,6 +85,8 @@ int main(int argc, char** argv) {
                 http.live.max_streams = std::stoi(value);
             } else if (arg == "--max-streams-per-user") {
                 http.live.max_streams_per_user = std::stoi(value);
+            } else if (arg == "--metrics") {
+                metrics_at = metrics::parse_listen(value);
             } else {
                 return false;
             }
@@ -96,7 +108,20 @@ int main(int argc, char** argv) {
     };
     link_options.password = cli::env("STATION_MQTT_PASSWORD");
     try {
+        // Metrics first: an address that cannot be bound stops the start at once.
+        std::shared_ptr<prometheus::Registry> registry;
+        std::unique_ptr<api::ApiMetrics> counted;
+        std::unique_ptr<metrics::Endpoint> endpoint;
+        if (metrics_at) {
+            registry = std::make_shared<prometheus::Registry>();
+            counted = std::make_unique<api::ApiMetrics>(*registry);
+            endpoint = std::make_unique<metrics::Endpoint>(registry, *metrics_at);
+            log("info", "metrics on " + endpoint->url());
+        }
+        link_options.metrics = counted.get();
+        http.metrics = counted.get();
         api::Store store(db);
+        store.set_metrics(counted.get());
         std::string secret = cli::env("STATION_JWT_SECRET");
         if (secret.empty()) {
             secret = store.setting_or_insert("jwt_secret", api::random_hex(32));

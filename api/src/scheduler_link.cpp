@@ -11,6 +11,13 @@ namespace api {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+/// Known but unapplied positions kept for the lag; beyond, the newest ones share a time.
+constexpr std::size_t kMaxUnapplied = 1024;
+
+}  // namespace
+
 SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, LogFn log)
     : options_(std::move(options)),
       store_(store),
@@ -98,6 +105,7 @@ void SchedulerLink::on_message(bus::Received m) {
             std::lock_guard lock(head_mutex_);
             named_head_ = LogPosition{state.run, state.head};
         }
+        note_known(state.run, state.head);
         view_.offer(std::move(state));
         return;
     }
@@ -126,6 +134,7 @@ void SchedulerLink::work() {
                 log("warn", "refused a change batch: " + e);
                 continue;
             }
+            note_known(b.run, b.to);
             batches.push_back(std::move(b));
         }
         bool gap = false;
@@ -160,7 +169,53 @@ void SchedulerLink::work() {
                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
             }
         }
+        update_lag();
     }
+}
+
+void SchedulerLink::note_known(const std::string& run, std::int64_t pos) {
+    if (options_.metrics == nullptr || run.empty()) {
+        return;
+    }
+    std::lock_guard lock(known_mutex_);
+    if (run != known_.run) {
+        known_ = LogPosition{run, pos};  // a new run of the scheduler: its positions count
+        unapplied_.clear();
+    } else if (pos <= known_.pos) {
+        return;
+    }
+    known_.pos = pos;
+    auto since = Clock::now();
+    if (unapplied_.size() >= kMaxUnapplied) {
+        since = unapplied_.back().second;  // the lag may be overstated, never understated
+        unapplied_.pop_back();
+    }
+    unapplied_.emplace_back(pos, since);
+    options_.metrics->log_known(pos);
+}
+
+void SchedulerLink::update_lag() {
+    if (options_.metrics == nullptr) {
+        return;
+    }
+    const LogPosition have = store_.log_position();
+    std::lock_guard lock(known_mutex_);
+    if (known_.run.empty() && !have.run.empty()) {
+        known_ = have;
+        options_.metrics->log_known(have.pos);
+    }
+    if (have.run == known_.run) {
+        while (!unapplied_.empty() && unapplied_.front().first <= have.pos) {
+            unapplied_.pop_front();
+        }
+        if (have.pos > known_.pos) {
+            known_.pos = have.pos;
+            options_.metrics->log_known(have.pos);
+        }
+    }
+    const std::chrono::duration<double> lag =
+        unapplied_.empty() ? Clock::duration::zero() : Clock::now() - unapplied_.front().second;
+    options_.metrics->log_lag(lag.count());
 }
 
 bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) {
@@ -187,6 +242,7 @@ bool SchedulerLink::catch_up() {
         if (!reply || !reply->ok || !reply->changes) {
             return false;
         }
+        note_known(reply->changes->run, reply->changes->to);
         std::vector<contract::ChangeBatch> one{*reply->changes};
         const auto items =
             static_cast<std::int64_t>(one.front().orders.size() + one.front().bills.size());
@@ -207,6 +263,7 @@ bool SchedulerLink::catch_up() {
 
 void SchedulerLink::applied() {
     waiters_.reached(store_.log_position());
+    update_lag();
 }
 
 bool SchedulerLink::wait_applied(const std::string& run, std::int64_t pos,
@@ -229,6 +286,7 @@ std::optional<contract::SchedulerReply> SchedulerLink::call(contract::SchedulerR
         request.id = next_request_id();
     }
     request.reply_to = replies_topic_;
+    const auto started = Clock::now();
     std::shared_ptr<Pending> pending;
     PendingKey key;
     {
@@ -252,6 +310,14 @@ std::optional<contract::SchedulerReply> SchedulerLink::call(contract::SchedulerR
         if (--pending->waiters == 0 && it != pending_.end() && it->second == pending) {
             pending_.erase(it);
         }
+    }
+    if (options_.metrics != nullptr) {
+        const std::chrono::duration<double> took = Clock::now() - started;
+        using Outcome = ApiMetrics::Outcome;
+        options_.metrics->scheduler_request(!ready                     ? Outcome::Timeout
+                                            : pending->future.get().ok ? Outcome::Answered
+                                                                       : Outcome::Refused,
+                                            took.count());
     }
     if (!ready) {
         return std::nullopt;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "api/api_metrics.hpp"
 #include "contract/station_state.hpp"
 #include "sql_connection.hpp"
 
@@ -504,11 +505,13 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     touched_users_.clear();
+    new_orders_ = new_bills_ = new_billed_cents_ = 0;
     const auto stored = transaction(c.session(), [&] { return write_order(c, o); });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
     forget_touched_users();
+    count_new_rows();
     return stored;
 }
 
@@ -519,6 +522,7 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
     sql::Connection& c = *log_writer_;
     bool closed = false;
     touched_users_.clear();
+    new_orders_ = new_bills_ = new_billed_cents_ = 0;
     const bool applied = transaction(c.session(), [&] {
         const LogPosition stored = stored_position(c).value_or(LogPosition{});
         if (stored.run != expected.run || stored.pos != expected.pos) {
@@ -545,6 +549,14 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
         ++cars_version_;
     }
     forget_touched_users();
+    if (applied) {
+        count_new_rows();
+        if (metrics_ != nullptr) {
+            // The positions it moved on: from the run's start for a new run.
+            metrics_->log_applied(next.pos,
+                                  next.run == expected.run ? next.pos - expected.pos : next.pos);
+        }
+    }
     if (applied && !bills.empty()) {
         ++bills_version_;
     }
@@ -579,6 +591,21 @@ void Store::keep_answer(std::int64_t user_id, const std::string& key, const Stor
             "VALUES(?, ?, ?, ?, ?, ?)",
             user_id, key, answer.request, answer.status, answer.body, now_ms);
     });
+}
+
+void Store::set_metrics(ApiMetrics* metrics) {
+    std::lock_guard lock(mutex_);
+    metrics_ = metrics;
+    if (metrics_ != nullptr) {
+        metrics_->log_position(log_position().pos);
+    }
+}
+
+void Store::count_new_rows() {
+    if (metrics_ != nullptr) {
+        metrics_->recorded(new_orders_, new_bills_, new_billed_cents_);
+    }
+    new_orders_ = new_bills_ = new_billed_cents_ = 0;
 }
 
 void Store::forget_touched_users() {
@@ -620,6 +647,7 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
             o.start_time, o.finish_time, o.front_cars, open, o.log_pos);
         id = c.last_insert_id();
         touched_users_.push_back(user_id);
+        ++new_orders_;
     } else {
         id = existing->id;
         user_id = existing->user_id;
@@ -690,10 +718,12 @@ std::optional<OrderRecord> Store::open_order_of_car(std::int64_t car_id) {
 bool Store::record_bill(const BillRecord& b) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
+    new_orders_ = new_bills_ = new_billed_cents_ = 0;
     const bool added = transaction(c.session(), [&] { return write_bill(c, b); });
     if (added) {
         ++bills_version_;
     }
+    count_new_rows();
     return added;
 }
 
@@ -706,6 +736,8 @@ bool Store::write_bill(sql::Connection& c, const BillRecord& b) {
     if (added == 0) {
         return false;
     }
+    ++new_bills_;
+    new_billed_cents_ += to_cents(b.charge_fee) + to_cents(b.service_fee);
     c.exec(
         "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) "
         "VALUES(?, 1, ?, ?, ?, ?) "

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "api/http_types.hpp"
@@ -64,6 +65,10 @@ class ApiApp {
     /// style (-1 on POST /client/index/order, a string on DELETE).
     HttpResponse refuse(const HttpRequest& request, int status, const std::string& msg,
                         const std::string& error);
+
+    /// The route template of `path`, for metrics: a route's own path, "/web/*" for the web
+    /// assets, else "other" (never the raw path: its values are bounded). Static storage.
+    static std::string_view route_label(const std::string& path);
 
     /// Creates the first admin if that account does not exist yet; true if created.
     bool ensure_admin(const std::string& account, const std::string& password);

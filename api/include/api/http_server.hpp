@@ -32,6 +32,7 @@
 #include <string>
 
 #include "api/api_app.hpp"
+#include "api/api_metrics.hpp"
 #include "api/live_hub.hpp"
 
 namespace Poco::Net {
@@ -88,6 +89,9 @@ struct HttpServerOptions {
     int max_header_fields = 100;
     /// The live streams: their caps, keep-alive and how often changes are looked for.
     LiveOptions live;
+    /// Where answers, connections and streams are counted (api/api_metrics.hpp); nullptr:
+    /// not counted. Must outlive the server.
+    ApiMetrics* metrics = nullptr;
 };
 
 class HttpServer {

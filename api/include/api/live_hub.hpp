@@ -79,6 +79,9 @@ class LiveHub {
     void stop();
     /// Open streams (for tests and the caps).
     int size() const;
+    /// Called with the number of open streams whenever it changes (under the hub's lock:
+    /// must be quick and must not call the hub). Set before the first stream opens.
+    void on_count(std::function<void(int)> count) { count_ = std::move(count); }
 
     /// One server-sent event: `event: NAME` and `data: DATA` (DATA has no line breaks).
     static std::string event(const std::string& name, const std::string& data);
@@ -95,6 +98,8 @@ class LiveHub {
     void tick(bool changed);
     static std::string event_name(const LiveGrant& g);
     static std::string key_of(const LiveGrant& g);
+    /// Reports the number of streams to count_ (with mutex_ held).
+    void counted() const;
 
     LiveOptions options_;
     Render render_;
@@ -102,6 +107,7 @@ class LiveHub {
     Send send_;
     Now now_;
     Steady steady_;
+    std::function<void(int)> count_;
     mutable std::mutex mutex_;
     std::mutex check_mutex_;  ///< one check at a time (seen_version_)
     std::condition_variable wake_;

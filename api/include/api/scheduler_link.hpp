@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "api/api_metrics.hpp"
 #include "api/position_waiters.hpp"
 #include "api/station_view.hpp"
 #include "api/store.hpp"
@@ -61,6 +63,9 @@ class SchedulerLink final : public SchedulerPort {
         /// How often the worker checks with the scheduler that it has missed nothing even
         /// when all is quiet.
         std::chrono::milliseconds check_every{10000};
+        /// Where requests and the log's known position and lag are counted
+        /// (api/api_metrics.hpp); nullptr: not counted. Must outlive the link.
+        ApiMetrics* metrics = nullptr;
     };
 
     SchedulerLink(Options options, Store& store, StationView& view, LogFn log);
@@ -86,6 +91,11 @@ class SchedulerLink final : public SchedulerPort {
     bool catch_up();
     void applied();
     void log(std::string_view level, const std::string& message) const;
+    /// For the metrics: the scheduler has the log of `run` up to `pos` (a station state or a
+    /// change batch said so).
+    void note_known(const std::string& run, std::int64_t pos);
+    /// For the metrics: the known position and the lag against the stored position.
+    void update_lag();
 
     Options options_;
     Store& store_;
@@ -117,6 +127,11 @@ class SchedulerLink final : public SchedulerPort {
     LogPosition named_head_;
     std::chrono::steady_clock::time_point behind_since_{};
     PositionWaiters waiters_;
+    // For the metrics: the newest position known, and the known positions not yet applied
+    // with when each became known (oldest first, at most kMaxUnapplied).
+    std::mutex known_mutex_;
+    LogPosition known_;
+    std::deque<std::pair<std::int64_t, std::chrono::steady_clock::time_point>> unapplied_;
     // Last, so that it is destroyed first: Paho's thread may still be in a callback that
     // uses the members above until the client is gone.
     std::unique_ptr<bus::MqttClient> client_;

@@ -22,6 +22,7 @@ namespace api {
 namespace sql {
 class Connection;
 }
+class ApiMetrics;
 
 struct UserRecord {
     std::int64_t id = 0;
@@ -123,6 +124,11 @@ class Store {
 
     static int schema_version();
 
+    /// Counts, from here on, the orders and bills stored for the first time and the change
+    /// log's position (api/api_metrics.hpp), each once, after its commit; nullptr: not
+    /// counted. Set before other threads use the store; must outlive it.
+    void set_metrics(ApiMetrics* metrics);
+
     // ---- settings ----------------------------------------------------------------------
     /// Stores `value` under `key` unless one is there; returns the stored value.
     std::string setting_or_insert(const std::string& key, const std::string& value);
@@ -214,13 +220,20 @@ class Store {
     bool write_bill(sql::Connection& c, const BillRecord& bill);
     /// After a commit: forgets the cached rows of the users whose orders were written.
     void forget_touched_users();
+    /// After a commit: counts the rows write_order and write_bill added (then forgets them).
+    void count_new_rows();
 
     ReadCache<std::int64_t, UserRecord> users_;                 // by id
     ReadCache<std::int64_t, AdminRecord> admins_;               // by id
     ReadCache<std::int64_t, std::vector<OrderRecord>> orders_;  // by user id * 2 + open
     std::vector<std::int64_t> touched_users_;                   // by the writer, in a write
-    std::mutex mutex_;                                          // both writers
-    std::unique_ptr<sql::Connection> writer_;                   // synchronous=FULL
+    // Rows added in the write under way (with mutex_), counted once it is committed.
+    std::int64_t new_orders_ = 0;
+    std::int64_t new_bills_ = 0;
+    std::int64_t new_billed_cents_ = 0;
+    ApiMetrics* metrics_ = nullptr;
+    std::mutex mutex_;                             // both writers
+    std::unique_ptr<sql::Connection> writer_;      // synchronous=FULL
     std::unique_ptr<sql::Connection> log_writer_;  // the log's copy: synchronous=NORMAL
     std::vector<std::unique_ptr<Reader>> readers_;
     std::atomic<std::int64_t> cars_version_{0};
