@@ -36,11 +36,18 @@ constexpr const char* kUsage =
     "Environment: STATION_ADMIN_ACCOUNT and STATION_ADMIN_PASSWORD create the first admin\n"
     "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
     "random key is made once and kept in the database); with --mqtt-user the broker\n"
-    "password is read from STATION_MQTT_PASSWORD.\n";
+    "password is read from STATION_MQTT_PASSWORD. Each secret may instead be given as\n"
+    "NAME_FILE, the path of a file that holds it (STATION_JWT_SECRET_FILE, ...).\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (const auto bad = cli::secrets_from_files(
+            {"STATION_MQTT_PASSWORD", "STATION_JWT_SECRET", "STATION_ADMIN_PASSWORD"});
+        !bad.empty()) {
+        std::cerr << "station-api: " << bad << "\n";
+        return 1;
+    }
     api::SchedulerLink::Options link_options;
     api::HttpServerOptions http;
     api::ApiOptions options;
@@ -104,7 +111,7 @@ int main(int argc, char** argv) {
             "--password-iterations at least 1000, --token-hours above 0");
     }
     auto log = [](std::string_view level, std::string_view message) {
-        std::cerr << "station-api " << level << ": " << message << "\n";
+        cli::log_line("station-api", level, message);
     };
     link_options.password = cli::env("STATION_MQTT_PASSWORD");
     try {
@@ -148,6 +155,7 @@ int main(int argc, char** argv) {
             std::ofstream(port_file + ".tmp") << server.port() << "\n";
             std::rename((port_file + ".tmp").c_str(), port_file.c_str());
         }
+        cli::notify_ready("serving http://" + http.host + ":" + std::to_string(server.port()));
         cli::install_stop_handlers();
         while (!cli::stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
