@@ -1,5 +1,5 @@
 #pragma once
-/// @file station-gateway's Prometheus metrics (issue #12; docs/metrics-gateway.md): what the
+/// @file station-gateway's Prometheus metrics (issue #12; docs/metrics.md): what the
 /// two cores report (their outputs' counts, their stats) copied into the registry's
 /// families. The cores know nothing of Prometheus; the main thread calls this after each
 /// step, and the /metrics endpoint reads the families (atomics) on its own threads.

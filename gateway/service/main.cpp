@@ -62,7 +62,7 @@ constexpr const char* kUsage =
     "together kept the gateway from answering chargers (docs/benchmarks.md).\n"
     "\n"
     "With --metrics: Prometheus metrics on http://HOST:PORT/metrics (PORT 0 takes a free\n"
-    "port, printed as \"metrics on URL\"; docs/metrics-gateway.md). Default: none.\n";
+    "port, printed as \"metrics on URL\"; docs/metrics.md). Default: none.\n";
 
 struct WsConnected {
     gateway::ConnectionId conn;

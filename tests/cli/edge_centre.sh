@@ -84,7 +84,7 @@ for spec in "E1 F 30" "E2 F 20" "E3 T 10" "E4 T 7" "E5 F 45" "E6 T 21"; do
     id=$(car "$1")
     for _ in $(seq 50); do
         answer=$(order "$id" "$2" "$3")
-        case "$answer" in *'"code":0'*' 200') submitted=$((submitted + 1)); break ;; esac
+        case "$answer" in *'"code":200,'*' 200') submitted=$((submitted + 1)); break ;; esac
         sleep 0.2  # the piles and the bridge are still coming up
     done
 done
@@ -99,6 +99,7 @@ api_bills=$(value "$api_metrics" evcs_api_bills_total)
 
 # Cut the link.
 kill -USR1 "$link_pid"
+sleep 1.2  # the scheduler's figures are at most a second old
 cut_bills=$(value "$scheduler_metrics" evcs_scheduler_bills_total)
 late=$(car E7)
 answer=$(order "$late" F 5 key-during-cut)

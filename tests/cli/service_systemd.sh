@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The services as systemd runs them (issue #12), without systemd: a notify socket of our
 # own (NOTIFY_SOCKET), secrets in files (*_FILE, as LoadCredential= gives them), stderr
-# named by JOURNAL_STREAM. Checks, for the scheduler, the API and the gateway: each logs in
-# to the production broker with the password from its file and only then says READY=1 (the
-# gateway once it listens: its piles log in as their chargers come);
-# with a wrong password file it never does; NAME and NAME_FILE both set is refused at
-# start; an unreadable file too; with stderr the "journal" each line carries its syslog
-# priority (<6> info, <4> warn ...).
+# named by JOURNAL_STREAM. Checks: the scheduler logs in to the production broker with the
+# password from its file and only then says READY=1, and with a wrong password file never
+# does; the API says READY=1 once it serves HTTP, the gateway once it listens; NAME and
+# NAME_FILE both set is refused at start, an unreadable file too; with stderr the
+# "journal", each line carries its syslog priority (<6> info, <4> warn ...).
 #   service_systemd.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -84,7 +83,7 @@ start wrong wrong "$build/scheduler/service/station-scheduler" --broker "$uri" \
 
 for name in scheduler api gateway; do
     if ready "$name" 150; then
-        ok "$name logged in with the password from its file, then said READY=1 ($(grep -m1 '^STATUS=' "$dir/$name.notify"))"
+        ok "$name said READY=1 ($(grep -m1 '^STATUS=' "$dir/$name.notify"))"
     else
         fail "$name never said READY=1"
         cat "$dir/$name.log"
@@ -95,6 +94,7 @@ for name in scheduler api gateway; do
         fail "$name's lines lack their priority: $(head -n 3 "$dir/$name.log")"
     fi
 done
+# The scheduler is ready only once logged in: with the password from its file it was.
 if ready wrong 30; then
     fail "a scheduler with a wrong password said READY=1"
 else

@@ -766,7 +766,7 @@ TEST_CASE("scheduler app: its figures and counters for monitoring follow the sta
     CHECK(f.bills >= 4);
     std::int64_t cents = 0;
     for (const auto& b : a.app.station().bills()) {
-        cents += std::llround(b.total_fee() * 100);
+        cents += std::llround(b.charge_fee * 100) + std::llround(b.service_fee * 100);
     }
     CHECK(f.billed_cents == cents);
     CHECK(f.billed_cents > 0);

@@ -1,5 +1,5 @@
 #pragma once
-/// @file The API's Prometheus metrics (issue #12; the list is in docs/metrics-api.md): the
+/// @file The API's Prometheus metrics (issue #12; the list is in docs/metrics.md): the
 /// HTTP front's requests and connections, the live streams, the link to the scheduler, the
 /// replicated change log and what its projection stores (orders, bills). The pieces that
 /// count hold an `ApiMetrics*` (nullptr: metrics are off) and call its plain methods; only

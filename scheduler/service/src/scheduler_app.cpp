@@ -377,7 +377,9 @@ SchedulerApp::Figures SchedulerApp::figures() {
     // Bills are only ever added: their fees are summed once each.
     const auto bills = station_.bills();
     for (; bills_summed_ < bills.size(); ++bills_summed_) {
-        billed_cents_ += std::llround(bills[bills_summed_].total_fee() * 100);
+        // Each fee to the cent, as a bill shows it (and as the API sums them).
+        billed_cents_ += std::llround(bills[bills_summed_].charge_fee * 100) +
+                         std::llround(bills[bills_summed_].service_fee * 100);
     }
     f.bills = static_cast<std::int64_t>(bills.size());
     f.billed_cents = billed_cents_;

@@ -138,7 +138,7 @@ class SchedulerApp {
         std::int64_t journal_lines = 0;       ///< the run's journal lines (0 without a journal)
         std::int64_t log_position = 0;        ///< the change log's head
         std::int64_t bills = 0;               ///< bills of the run (a resumed run's included)
-        std::int64_t billed_cents = 0;        ///< the fees of those bills, in cents
+        std::int64_t billed_cents = 0;        ///< their fees, each to the cent as a bill shows it
     };
     /// O(piles + bills made since the last call).
     Figures figures();
