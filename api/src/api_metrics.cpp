@@ -10,9 +10,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "metrics/endpoint.hpp"
+#include "metrics/families.hpp"
 
 namespace api {
+
+using metrics::counter;
+using metrics::gauge;
+using metrics::latency;
 
 namespace {
 
@@ -33,16 +37,8 @@ struct ApiMetrics::Impl {
                         .Help("Seconds from a request's whole head read to its answer ready to "
                               "be written, by route template")
                         .Register(r)),
-          connections(prometheus::BuildGauge()
-                          .Name("evcs_api_http_connections")
-                          .Help("Open HTTP connections")
-                          .Register(r)
-                          .Add({})),
-          streams(prometheus::BuildGauge()
-                      .Name("evcs_api_live_streams")
-                      .Help("Open live streams (server-sent events)")
-                      .Register(r)
-                      .Add({})),
+          connections(gauge(r, "evcs_api_http_connections", "Open HTTP connections")),
+          streams(gauge(r, "evcs_api_live_streams", "Open live streams (server-sent events)")),
           scheduler_family(prometheus::BuildCounter()
                                .Name("evcs_api_scheduler_requests_total")
                                .Help("Requests to the scheduler over MQTT by outcome: answered, "
@@ -52,52 +48,28 @@ struct ApiMetrics::Impl {
           scheduler_refused(scheduler_family.Add({{"outcome", "refused"}})),
           scheduler_timeout(scheduler_family.Add({{"outcome", "timeout"}})),
           scheduler_seconds(
-              prometheus::BuildHistogram()
-                  .Name("evcs_api_scheduler_request_duration_seconds")
-                  .Help("Seconds a request to the scheduler waited for its reply (or its timeout)")
-                  .Register(r)
-                  .Add({}, prometheus::Histogram::BucketBoundaries(metrics::latency_buckets()))),
+              latency(r, "evcs_api_scheduler_request_duration_seconds",
+                      "Seconds a request to the scheduler waited for its reply (or its timeout)")),
           applied_position(
-              prometheus::BuildGauge()
-                  .Name("evcs_api_log_applied_position")
-                  .Help("The position of the scheduler's change log the API has applied (stored)")
-                  .Register(r)
-                  .Add({})),
-          known_position(prometheus::BuildGauge()
-                             .Name("evcs_api_log_known_position")
-                             .Help("The newest change-log position the API knows the scheduler "
-                                   "has (from its station state or a change batch)")
-                             .Register(r)
-                             .Add({})),
-          entries(prometheus::BuildCounter()
-                      .Name("evcs_api_log_entries_applied_total")
-                      .Help("Change-log positions applied to the store")
-                      .Register(r)
-                      .Add({})),
-          lag(prometheus::BuildGauge()
-                  .Name("evcs_api_log_apply_lag_seconds")
-                  .Help("Seconds the oldest change-log position the API knows of but has not "
-                        "applied has waited since it became known, 0 when caught up (log "
-                        "entries carry station time, which may be simulated, not a "
-                        "publication time)")
-                  .Register(r)
-                  .Add({})),
-          orders(prometheus::BuildCounter()
-                     .Name("evcs_api_orders_created_total")
-                     .Help("Orders the API stored for the first time (from the change log or a "
-                           "reply, once each)")
-                     .Register(r)
-                     .Add({})),
-          bills(prometheus::BuildCounter()
-                    .Name("evcs_api_bills_total")
-                    .Help("Detailed bills (charging sessions) the API stored, once each")
-                    .Register(r)
-                    .Add({})),
-          billed_cents(prometheus::BuildCounter()
-                           .Name("evcs_api_billed_cents_total")
-                           .Help("Charge and service fees of the stored bills, in cents")
-                           .Register(r)
-                           .Add({})) {}
+              gauge(r, "evcs_api_log_applied_position",
+                    "The position of the scheduler's change log the API has applied (stored)")),
+          known_position(gauge(r, "evcs_api_log_known_position",
+                               "The newest change-log position the API knows the scheduler "
+                               "has (from its station state or a change batch)")),
+          entries(counter(r, "evcs_api_log_entries_applied_total",
+                          "Change-log positions applied to the store")),
+          lag(gauge(r, "evcs_api_log_apply_lag_seconds",
+                    "Seconds the oldest change-log position the API knows of but has not "
+                    "applied has waited since it became known, 0 when caught up (log "
+                    "entries carry station time, which may be simulated, not a "
+                    "publication time)")),
+          orders(counter(r, "evcs_api_orders_created_total",
+                         "Orders the API stored for the first time (from the change log or a "
+                         "reply, once each)")),
+          bills(counter(r, "evcs_api_bills_total",
+                        "Detailed bills (charging sessions) the API stored, once each")),
+          billed_cents(counter(r, "evcs_api_billed_cents_total",
+                               "Charge and service fees of the stored bills, in cents")) {}
 
     prometheus::Family<prometheus::Counter>& requests;
     prometheus::Family<prometheus::Histogram>& durations;
@@ -155,9 +127,7 @@ void ApiMetrics::http_request(std::string_view method, std::string_view route, i
         counter = c;
         auto& h = impl_->duration_series[std::string(route)];
         if (h == nullptr) {
-            h = &impl_->durations.Add(
-                {{"route", std::string(route)}},
-                prometheus::Histogram::BucketBoundaries(metrics::latency_buckets()));
+            h = &latency(impl_->durations, {{"route", std::string(route)}});
         }
         histogram = h;
     }
@@ -193,10 +163,6 @@ void ApiMetrics::log_applied(std::int64_t position, std::int64_t entries) {
     if (entries > 0) {
         impl_->entries.Increment(static_cast<double>(entries));
     }
-}
-
-void ApiMetrics::log_position(std::int64_t position) {
-    impl_->applied_position.Set(static_cast<double>(position));
 }
 
 void ApiMetrics::log_known(std::int64_t position) {

@@ -597,7 +597,7 @@ void Store::set_metrics(ApiMetrics* metrics) {
     std::lock_guard lock(mutex_);
     metrics_ = metrics;
     if (metrics_ != nullptr) {
-        metrics_->log_position(log_position().pos);
+        metrics_->log_applied(log_position().pos, 0);
     }
 }
 

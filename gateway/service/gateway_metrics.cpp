@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <array>
 
-#include "metrics/endpoint.hpp"
+#include "metrics/families.hpp"
 
 namespace gateway {
+
+using metrics::counter;
+using metrics::gauge;
+using metrics::latency;
 
 namespace {
 
@@ -41,11 +45,6 @@ std::string_view label_of(const std::array<std::string_view, N>& known, std::str
     return it == known.end() ? std::string_view("other") : *it;
 }
 
-prometheus::Gauge& gauge(prometheus::Registry& r, const std::string& name,
-                         const std::string& help) {
-    return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-}
-
 }  // namespace
 
 std::string_view call_action_label(std::string_view action) {
@@ -71,12 +70,9 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
       calls_waiting_(gauge(registry, "evcs_gateway_calls_waiting",
                            "Calls to OCPP chargers queued behind the outstanding one, summed "
                            "over chargers.")),
-      frames_refused_(prometheus::BuildCounter()
-                          .Name("evcs_gateway_ocpp_frames_refused_total")
-                          .Help("Frames of OCPP chargers refused: malformed or too large, or a "
-                                "CALL answered with a CALLERROR.")
-                          .Register(registry)
-                          .Add({})) {
+      frames_refused_(counter(registry, "evcs_gateway_ocpp_frames_refused_total",
+                              "Frames of OCPP chargers refused: malformed or too large, or a "
+                              "CALL answered with a CALLERROR.")) {
     auto& piles = prometheus::BuildGauge()
                       .Name("evcs_gateway_piles")
                       .Help(
@@ -105,8 +101,7 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
             const std::string o(to_string(outcome));
             calls_[{a, o}] = &calls.Add({{"action", a}, {"outcome", o}});
         }
-        call_seconds_[a] = &seconds.Add(
-            {{"action", a}}, prometheus::Histogram::BucketBoundaries(metrics::latency_buckets()));
+        call_seconds_[a] = &latency(seconds, {{"action", a}});
     }
     auto& received = prometheus::BuildCounter()
                          .Name("evcs_gateway_ocpp_messages_received_total")

@@ -26,6 +26,8 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=tests/cli/broker_lib.sh
 . "$src/tests/cli/broker_lib.sh"
+# shellcheck source=tests/cli/metrics_lib.sh
+. "$src/tests/cli/metrics_lib.sh"
 
 "$src/broker/start-dev.sh" "$dir/centre" >/dev/null
 centre_port=$(cat "$dir/centre/broker.port")
@@ -35,19 +37,6 @@ pids+=("$link_pid")
 for _ in $(seq 50); do [ -s "$dir/link.port" ] && break; sleep 0.1; done
 "$src/broker/start-edge.sh" "$dir/edge" "127.0.0.1:$(cat "$dir/link.port")" S1 >/dev/null
 edge_port=$(cat "$dir/edge/broker.port")
-
-# metrics_url LOG: the address a service's log names.
-metrics_url() {
-    for _ in $(seq 100); do
-        url=$(sed -n 's|.* info: metrics on \(http://[^ ]*\)$|\1|p' "$1" | head -n 1)
-        [ -n "$url" ] && { echo "$url"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-value() {
-    curl -s "$1" | awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }'
-}
 
 "$build/scheduler/service/station-scheduler" --broker "tcp://127.0.0.1:$edge_port" \
     --sim-start "$(date +%F) 06:00:00" --sim-speed 600 --journal "$dir/scheduler.journal" \

@@ -13,6 +13,8 @@ build=$2
 . "$src/tests/cli/broker_lib.sh"
 # shellcheck source=tests/cli/run_lib.sh
 . "$src/tests/cli/run_lib.sh"
+# shellcheck source=tests/cli/metrics_lib.sh
+. "$src/tests/cli/metrics_lib.sh"
 command -v promtool >/dev/null || { echo "FAIL: promtool is not installed (deploy/install-deps.sh)"; exit 1; }
 
 run_start 300 admin@metrics.test metrics-admin --speed 600 --port 0 --http-port 0
@@ -27,10 +29,6 @@ done
 grep -q '^Metrics: .*scheduler http://127.0.0.1' "$dir/out.txt" && ok "run.sh prints the metrics addresses" ||
     fail "run.sh does not print the metrics addresses"
 
-# value URL SERIES: the sample's value (0 when absent).
-value() {
-    curl -s "$1" | awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }'
-}
 # The demo's orders at x600: the first bills within seconds (30 kWh at 30 kW is 6 s).
 bills=0
 for _ in $(seq 150); do

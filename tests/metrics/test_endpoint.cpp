@@ -4,8 +4,6 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
-#include <prometheus/counter.h>
-#include <prometheus/histogram.h>
 
 #include <catch2/catch.hpp>
 #include <sstream>
@@ -13,6 +11,7 @@
 #include <string>
 
 #include "metrics/endpoint.hpp"
+#include "metrics/families.hpp"
 
 namespace {
 
@@ -42,11 +41,7 @@ TEST_CASE("endpoint: GET /metrics serves the registry on a port of its own, noth
                   .Help("A counter.")
                   .Register(*registry)
                   .Add({{"kind", "a\"b"}});
-    auto& h = prometheus::BuildHistogram()
-                  .Name("evcs_test_seconds")
-                  .Help("A histogram.")
-                  .Register(*registry)
-                  .Add({}, prometheus::Histogram::BucketBoundaries(metrics::latency_buckets()));
+    auto& h = metrics::latency(*registry, "evcs_test_seconds", "A histogram.");
     c.Increment(7);
     h.Observe(0.003);
     metrics::Endpoint endpoint(registry, metrics::parse_listen("127.0.0.1:0"));

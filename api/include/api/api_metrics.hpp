@@ -45,10 +45,9 @@ class ApiMetrics {
     void scheduler_request(Outcome outcome, double seconds);
 
     // ---- the change log and its projection (counted once, after the commit) ------------
-    /// The stored position moved to `position`, `entries` positions further.
+    /// The stored position moved to `position`, `entries` positions further (0: the
+    /// position as loaded at start).
     void log_applied(std::int64_t position, std::int64_t entries);
-    /// The stored position as loaded at start (no entries applied).
-    void log_position(std::int64_t position);
     /// The newest position the API knows the scheduler has.
     void log_known(std::int64_t position);
     /// How long the oldest known but unapplied position has waited (0: caught up).

@@ -26,10 +26,6 @@ Listen parse_listen(const std::string& value) {
     return l;
 }
 
-std::vector<double> latency_buckets() {
-    return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-}
-
 struct Endpoint::Impl {
     prometheus::Exposer exposer;
     explicit Impl(const std::string& address) : exposer(address, 2) {}

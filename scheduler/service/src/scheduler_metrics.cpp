@@ -1,21 +1,15 @@
 #include "scheduler_metrics.hpp"
 
-#include "metrics/endpoint.hpp"
+#include "metrics/families.hpp"
 #include "station/types.hpp"
 
 namespace service {
 
+using metrics::counter;
+using metrics::gauge;
+using metrics::latency;
+
 namespace {
-
-prometheus::Counter& counter(prometheus::Registry& r, const std::string& name,
-                             const std::string& help, const prometheus::Labels& labels = {}) {
-    return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(labels);
-}
-
-prometheus::Gauge& gauge(prometheus::Registry& r, const std::string& name,
-                         const std::string& help) {
-    return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-}
 
 /// Adds what `now` grew by since `seen` (counters of a process only grow).
 void grow(prometheus::Counter& c, std::int64_t now, std::int64_t& seen) {
@@ -56,13 +50,9 @@ SchedulerMetrics::SchedulerMetrics(std::shared_ptr<prometheus::Registry> registr
                    "Messages waiting in the inbox when the loop last woke.")),
       connected_(gauge(*registry_, "evcs_scheduler_broker_connected",
                        "1 while the scheduler is connected to its broker.")),
-      pass_seconds_(
-          prometheus::BuildHistogram()
-              .Name("evcs_scheduler_loop_pass_seconds")
-              .Help("Wall time of one pass of the loop that handled messages: "
-                    "journal sync and publication included.")
-              .Register(*registry_)
-              .Add({}, prometheus::Histogram::BucketBoundaries(metrics::latency_buckets()))) {
+      pass_seconds_(latency(*registry_, "evcs_scheduler_loop_pass_seconds",
+                            "Wall time of one pass of the loop that handled messages: "
+                            "journal sync and publication included.")) {
     auto& requests = prometheus::BuildCounter()
                          .Name("evcs_scheduler_requests_total")
                          .Help("Requests of the API (and tools) by outcome.")

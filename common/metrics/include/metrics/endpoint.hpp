@@ -8,7 +8,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace metrics {
 
@@ -19,9 +18,6 @@ struct Listen {
 };
 /// Reads a `--metrics` value; throws std::invalid_argument with the reason.
 Listen parse_listen(const std::string& value);
-
-/// Latency buckets in seconds, 0.5 ms to 10 s.
-std::vector<double> latency_buckets();
 
 class Endpoint {
   public:
