@@ -8,16 +8,21 @@
 # request is accepted. Prints wrk's summary (req/s, latency percentiles) for each.
 #   bench/api_bench.sh [SECONDS] [CONNECTIONS]     defaults: 10 s, 64 connections
 # API_BIN=... runs another station-api build (e.g. the sanitizer one, to look for races).
+# BUILD=DIR uses the services of a build folder as they are (default: build/release, built
+# first). API_DB=... gives the API another database (a PostgreSQL URI: bench/api_store_compare.sh);
+# BENCH_OUT=DIR keeps the run's files elsewhere than bench/out/api.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-10}
 conns=${2:-64}
 threads=2
 command -v wrk >/dev/null || "$root/deploy/install-deps.sh"
-cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$root/build/release" --target station-scheduler station-pile-sim station-api >/dev/null
-bin=$root/build/release
-work=$root/bench/out/api
+if [ -z "${BUILD:-}" ]; then
+    cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$root/build/release" --target station-scheduler station-pile-sim station-api >/dev/null
+fi
+bin=${BUILD:-$root/build/release}
+work=${BENCH_OUT:-$root/bench/out/api}
 rm -rf "$work" && mkdir -p "$work"
 
 python3 - "$work/profile.json" <<'PY'
@@ -40,7 +45,7 @@ pids+=($!)
 "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$work/profile.json" 2>"$work/pile-sim.log" &
 pids+=($!)
 STATION_ADMIN_ACCOUNT=bench@station.local STATION_ADMIN_PASSWORD=bench-admin \
-    "${API_BIN:-$bin/api/station-api}" --broker "$uri" --db "$work/api.db" --port 0 --port-file "$work/api.port" \
+    "${API_BIN:-$bin/api/station-api}" --broker "$uri" --db "${API_DB:-$work/api.db}" --port 0 --port-file "$work/api.port" \
     --threads 128 2>"$work/api.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/api.port" ] && break; sleep 0.1; done

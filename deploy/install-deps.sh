@@ -27,6 +27,9 @@ packages=(
     sqlite3                              # the runbook's online backup of the API's database
     prometheus                           # promtool: the suite checks every service's /metrics
                                          # (its server is not wanted here: see below)
+    libpq-dev                            # the API's PostgreSQL store (POCO's connector needs its headers)
+    postgresql-15                        # the suite runs the API's tests on PostgreSQL too, on a
+                                         # server of its own (tests/tools/pg_test_server.sh)
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.
@@ -56,4 +59,13 @@ export DEBIAN_FRONTEND=noninteractive
 # promtool is used: a server this script brought is stopped and disabled again.
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     "${sudo_cmd[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+# Likewise Debian's PostgreSQL makes and starts a cluster on port 5432: the tests start
+# their own server, so one this script brought is stopped (and not started at boot).
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+    if [ -d /run/systemd/system ]; then
+        "${sudo_cmd[@]}" systemctl disable --now postgresql.service >/dev/null 2>&1 || true
+    else
+        "${sudo_cmd[@]}" pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
+    fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): installs dependencies, then builds and runs the whole suite
-# twice — an optimised build and an AddressSanitizer + UndefinedBehaviorSanitizer build —
+# twice — an optimised build (where the API's tests also run on PostgreSQL, on a server the
+# suite starts itself) and an AddressSanitizer + UndefinedBehaviorSanitizer build —
 # then the tests that exercise threads (the API's units, its HTTP front and server, the
 # bus, the OCPP gateway) in a ThreadSanitizer build, and every fuzz target (tests/fuzz)
 # for a bounded time.
@@ -31,7 +32,7 @@ fi
 echo "== sanitizer build: ASan + UBSan (build/asan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite "$root/build/asan" -DCMAKE_BUILD_TYPE=Debug -DSTATION_SANITIZE=ON \
-    -DSTATION_BUILD_BENCH=OFF
+    -DSTATION_BUILD_BENCH=OFF -DSTATION_TEST_POSTGRES=OFF
 
 # ThreadSanitizer: only the executables of the threaded tests (and the services they
 # start) are built. Under TSan everything runs 5-15 times slower, so a test bound by a
@@ -43,7 +44,7 @@ echo "== ThreadSanitizer build: the threaded tests (build/tsan)"
 tsan=$root/build/tsan
 tsan_tests='^(api unit|api front|http|bus|gateway|gateway unit):'
 cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTATION_TSAN=ON \
-    -DSTATION_BUILD_BENCH=OFF >/dev/null
+    -DSTATION_BUILD_BENCH=OFF -DSTATION_TEST_POSTGRES=OFF >/dev/null
 cmake --build "$tsan" -j "$jobs" --target api_unit_tests api_front_tests api_http_tests bus_tests \
     gateway_unit_tests gateway_e2e_tests gateway_dialect_e2e_tests
 rm -rf "$tsan/tsan-reports"

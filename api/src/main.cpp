@@ -19,16 +19,21 @@
 #include "api/passwords.hpp"
 #include "cli/cli.hpp"
 #include "metrics/endpoint.hpp"
+#include "sql_connection.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: station-api [--broker URI] [--client-id ID] [--db FILE] [--host HOST] [--port N]\n"
+    "usage: station-api [--broker URI] [--client-id ID] [--db FILE|URI] [--host HOST] [--port N]\n"
     "                   [--port-file FILE] [--threads N] [--web-root DIR] [--token-hours H]\n"
     "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
     "                   [--mqtt-user NAME] [--max-connections N]\n"
     "                   [--max-connections-per-address N] [--max-streams N]\n"
     "                   [--max-streams-per-user N] [--metrics HOST:PORT]\n"
+    "\n"
+    "--db is the database: a SQLite file (default station.db, created if needed) or a\n"
+    "PostgreSQL database, postgresql://USER@HOST:PORT/DB (it must exist; the tables are made\n"
+    "in it), whose password libpq reads from PGPASSFILE or PGPASSWORD.\n"
     "\n"
     "--metrics serves Prometheus metrics at http://HOST:PORT/metrics (PORT 0: any free\n"
     "port; off by default).\n"
@@ -150,7 +155,7 @@ int main(int argc, char** argv) {
         api::HttpServer server(app, http);
         server.start();
         log("info", "listening on http://" + http.host + ":" + std::to_string(server.port()) +
-                        ", database " + db + ", broker " + link_options.uri);
+                        ", database " + api::sql::redacted(db) + ", broker " + link_options.uri);
         if (!port_file.empty()) {
             std::ofstream(port_file + ".tmp") << server.port() << "\n";
             std::rename((port_file + ".tmp").c_str(), port_file.c_str());

@@ -1,40 +1,52 @@
 #pragma once
-// One SQLite connection of the store: a POCO Data session (opening, PRAGMAs, transactions,
-// migrations) and the statements prepared on it, kept for the connection's life.
+// One database connection of the store, SQLite or PostgreSQL: opening, transactions,
+// migrations, and the statements prepared on it, kept for the connection's life.
+//
+// The store writes its SQL once, in the dialect both engines share (`?` parameters,
+// INSERT ... ON CONFLICT, RETURNING, lower(), COALESCE(SUM())): each connection prepares a
+// statement on its first use and only binds, executes and reads it after that.
 //
 // Why not POCO Data statements for the queries: POCO 1.11's SQLite connector compiles a
 // statement again on every execution (StatementImpl::compile in the reset state calls
 // sqlite3_prepare_v2), also when a Statement object is kept and re-executed, and a
 // RecordSet converts every cell through Dynamic::Var. Under the order benchmark that was a
-// third of the API's CPU time (docs/benchmarks.md). Here each SQL text is prepared once
-// per connection and only bound, stepped and reset after that.
+// third of the API's CPU time (docs/benchmarks.md). POCO Data opens the sessions (its
+// SQLite and PostgreSQL connectors) and runs the migrations; the engines' own C APIs run
+// the prepared statements on the session's handle.
 
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
-
-struct sqlite3;
-struct sqlite3_stmt;
-
-namespace Poco::Data {
-class Session;
-}
+#include <variant>
 
 namespace api::sql {
 
-/// The rows of one execution of a prepared statement. Binds are done by Connection::query;
-/// `next()` steps. The statement is reset when this goes (also on an exception), so that a
-/// reader never keeps its snapshot of the database open.
+enum class Dialect { sqlite, postgresql };
+
+/// What a connection is for, which sets how it is tuned.
+enum class Role {
+    writer,      ///< a commit is on disk when it returns
+    log_writer,  ///< the log's copy: may lose its last commits on a power cut (replayed)
+    reader,      ///< refuses every write
+};
+
+/// A value bound to a `?` parameter.
+using Param = std::variant<std::int64_t, double, std::string_view>;
+
+class Connection;
+
+/// The rows of one execution of a prepared statement (Connection::query). `next()` steps.
+/// The execution is finished when this goes (also on an exception), so that a reader never
+/// keeps its snapshot of the database open. One at a time per connection.
 class Rows {
   public:
-    Rows(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+    explicit Rows(Connection* c) : c_(c) {}
     ~Rows();
-    Rows(Rows&& other) noexcept
-        : db_(other.db_), statement_(std::exchange(other.statement_, nullptr)) {}
+    Rows(Rows&& other) noexcept : c_(std::exchange(other.c_, nullptr)) {}
     Rows(const Rows&) = delete;
     Rows& operator=(const Rows&) = delete;
     Rows& operator=(Rows&&) = delete;
@@ -48,42 +60,25 @@ class Rows {
     double real(int i) const;
     std::string text(int i) const;
 
-    template <std::integral T>
-    void bind(int i, T value) {
-        bind_integer(i, static_cast<std::int64_t>(value));
-    }
-    void bind(int i, double value);
-    void bind(int i, std::string_view value);
-    void bind(int i, const std::string& value) { bind(i, std::string_view(value)); }
-    void bind(int i, const char* value) { bind(i, std::string_view(value)); }
-
   private:
-    void bind_integer(int i, std::int64_t value);
-
-    sqlite3* db_;
-    sqlite3_stmt* statement_;
+    Connection* c_;
 };
 
 class Connection {
   public:
-    /// Opens `path` in WAL mode with foreign keys, synchronous=FULL and a busy timeout;
-    /// `read_only` refuses every write on it (PRAGMA query_only).
-    Connection(const std::string& path, bool read_only);
-    ~Connection();
+    virtual ~Connection() = default;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    /// The POCO session: transactions, PRAGMAs, migrations.
-    Poco::Data::Session& session() { return *session_; }
+    virtual Dialect dialect() const = 0;
 
     /// `sql` (one statement, `?` parameters) prepared on its first use and kept; binds
     /// `args` in order. Read the rows before the next query on this connection.
     template <typename... Args>
     Rows query(const char* sql, const Args&... args) {
-        Rows rows(db_, prepared(sql));
-        int i = 0;
-        (rows.bind(++i, args), ...);
-        return rows;
+        const Param params[] = {Param(std::in_place_index<0>, 0), to_param(args)...};
+        start(sql, std::span<const Param>(params).subspan(1));
+        return Rows(this);
     }
     /// Runs a statement without rows; returns the number of rows it changed.
     template <typename... Args>
@@ -91,18 +86,53 @@ class Connection {
         query(sql, args...).run();
         return changes();
     }
-    /// The rowid of the last INSERT on this connection.
-    std::int64_t last_insert_id() const;
-    /// Rows changed by the last statement.
-    int changes() const;
+    /// Rows changed by the last statement that ran to its end.
+    virtual int changes() const = 0;
+
+    virtual void begin() = 0;
+    virtual void commit() = 0;
+    virtual void rollback() = 0;
+
+    /// The schema version stored in the database (0 in a new one).
+    virtual int schema_version() = 0;
+    /// Runs one migration (statements separated by `;`, written in SQLite's words and
+    /// translated where the engine needs it) and records `version`, in one transaction.
+    virtual void migrate(const std::string& script, int version) = 0;
+
+  protected:
+    Connection() = default;
+
+    virtual void start(const char* sql, std::span<const Param> params) = 0;
+    virtual bool step() = 0;
+    virtual std::int64_t integer(int i) const = 0;
+    virtual double real(int i) const = 0;
+    virtual std::string text(int i) const = 0;
+    /// Ends the execution under way (resets the statement, frees the result); never throws.
+    virtual void finish() noexcept = 0;
 
   private:
-    sqlite3_stmt* prepared(const char* sql);
+    friend class Rows;
 
-    std::unique_ptr<Poco::Data::Session> session_;
-    sqlite3* db_ = nullptr;
-    // Keyed by the statement's own copy of its text (sqlite3_sql), so any string may ask.
-    std::unordered_map<std::string_view, sqlite3_stmt*> statements_;
+    template <std::integral T>
+    static Param to_param(T value) {
+        return Param(std::in_place_index<0>, static_cast<std::int64_t>(value));
+    }
+    static Param to_param(double value) { return Param(std::in_place_index<1>, value); }
+    static Param to_param(std::string_view value) { return Param(std::in_place_index<2>, value); }
+    static Param to_param(const std::string& value) { return to_param(std::string_view(value)); }
+    static Param to_param(const char* value) { return to_param(std::string_view(value)); }
 };
+
+/// True if `location` names a PostgreSQL database (a `postgresql://` or `postgres://` URI)
+/// rather than a SQLite file.
+bool is_postgresql(std::string_view location);
+
+/// `location` fit for a log: a PostgreSQL URI's password replaced by "***".
+std::string redacted(std::string_view location);
+
+/// Opens a connection to `location`: a SQLite file path, or a PostgreSQL URI
+/// (`postgresql://USER@HOST:PORT/DB?...`; a password is best given by libpq's PGPASSFILE
+/// or PGPASSWORD rather than in the URI). Throws std::runtime_error if it cannot.
+std::unique_ptr<Connection> open_connection(const std::string& location, Role role);
 
 }  // namespace api::sql

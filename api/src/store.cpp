@@ -1,6 +1,5 @@
 #include "api/store.hpp"
 
-#include <Poco/Data/Session.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,9 +15,6 @@
 #include "sql_connection.hpp"
 
 namespace api {
-
-using namespace Poco::Data::Keywords;
-using Poco::Data::Session;
 
 namespace {
 
@@ -143,25 +139,33 @@ CREATE TABLE idempotency (
 CREATE INDEX users_by_account_nocase ON users(account COLLATE NOCASE);
 CREATE INDEX admins_by_account_nocase ON admins(account COLLATE NOCASE);
 )sql",
+    // 5: accounts are matched by lower(), which SQLite and PostgreSQL share (COLLATE NOCASE
+    // is SQLite's own); both lower() only ASCII letters here as NOCASE did.
+    R"sql(
+DROP INDEX users_by_account_nocase;
+DROP INDEX admins_by_account_nocase;
+CREATE INDEX users_by_account_lower ON users(lower(account));
+CREATE INDEX admins_by_account_lower ON admins(lower(account));
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // Runs `body` in a transaction: committed if it returns, rolled back if it throws.
 template <typename F>
-auto transaction(Session& s, F&& body) {
-    s.begin();
+auto transaction(sql::Connection& c, F&& body) {
+    c.begin();
     try {
         if constexpr (std::is_void_v<decltype(body())>) {
             body();
-            s.commit();
+            c.commit();
         } else {
             auto result = body();
-            s.commit();
+            c.commit();
             return result;
         }
     } catch (...) {
-        s.rollback();
+        c.rollback();
         throw;
     }
 }
@@ -258,6 +262,17 @@ std::optional<LogPosition> stored_position(sql::Connection& c) {
     return first(c.query("SELECT run, pos FROM log_position WHERE id = 1"), position_from);
 }
 
+// In a transaction: the stored position, locked until the commit where the engine has row
+// locks (PostgreSQL, where several API instances may apply the log); SQLite's writer already
+// holds the whole database.
+std::optional<LogPosition> stored_position_for_update(sql::Connection& c) {
+    if (c.dialect() == sql::Dialect::postgresql) {
+        return first(c.query("SELECT run, pos FROM log_position WHERE id = 1 FOR UPDATE"),
+                     position_from);
+    }
+    return stored_position(c);
+}
+
 // Whole cents by the rounding the fee is shown with (contract::cents), so that what is
 // taken from the balance is what the order shows.
 std::int64_t to_cents(double yuan) {
@@ -281,9 +296,12 @@ void make_private(const std::string& path) {
 
 }  // namespace
 
-Store::Store(const std::string& path, int readers, int schema) {
-    make_private(path);
-    writer_ = std::make_unique<sql::Connection>(path, false);
+Store::Store(const std::string& location, int readers, int schema) {
+    const bool file = !sql::is_postgresql(location);
+    if (file) {
+        make_private(location);
+    }
+    writer_ = sql::open_connection(location, sql::Role::writer);
     migrate(schema < 0 ? kSchemaVersion : std::min(schema, kSchemaVersion));
     if (schema < 0 || schema >= 3) {
         if (auto row = stored_position(*writer_)) {
@@ -295,11 +313,10 @@ Store::Store(const std::string& path, int readers, int schema) {
     // scheduler's journal (the next FULL commit on this WAL makes them durable anyway).
     // Everything that is not in the log (accounts, cars, recharges) stays synchronous=FULL.
     // A connection of its own, so the setting is not switched back and forth per batch.
-    log_writer_ = std::make_unique<sql::Connection>(path, false);
-    log_writer_->session() << "PRAGMA synchronous=NORMAL", now;
+    log_writer_ = sql::open_connection(location, sql::Role::log_writer);
     for (int i = 0; i < std::max(1, readers); ++i) {
         auto r = std::make_unique<Reader>();
-        r->connection = std::make_unique<sql::Connection>(path, true);
+        r->connection = sql::open_connection(location, sql::Role::reader);
         readers_.push_back(std::move(r));
     }
 }
@@ -321,31 +338,13 @@ int Store::schema_version() {
 }
 
 void Store::migrate(int target) {
-    Session& s = writer_->session();
-    int version = 0;
-    s << "PRAGMA user_version", into(version), now;
+    const int version = writer_->schema_version();
     if (version > kSchemaVersion) {
         throw std::runtime_error("the database has schema version " + std::to_string(version) +
                                  ", newer than this program's " + std::to_string(kSchemaVersion));
     }
     for (int v = version; v < target; ++v) {
-        transaction(s, [&] {
-            // POCO runs one SQL statement per execution: split the migration on ';'.
-            const std::string sql = kMigrations[v];
-            std::size_t from = 0;
-            while (from < sql.size()) {
-                std::size_t end = sql.find(';', from);
-                if (end == std::string::npos) {
-                    end = sql.size();
-                }
-                const std::string one = sql.substr(from, end - from);
-                if (one.find_first_not_of(" \n\t") != std::string::npos) {
-                    s << one, now;
-                }
-                from = end + 1;
-            }
-            s << "PRAGMA user_version=" + std::to_string(v + 1), now;
-        });
+        writer_->migrate(kMigrations[v], v + 1);
     }
 }
 
@@ -354,7 +353,7 @@ void Store::migrate(int target) {
 std::string Store::setting_or_insert(const std::string& key, const std::string& value) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    c.exec("INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", key, value);
+    c.exec("INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT DO NOTHING", key, value);
     return *first(c.query("SELECT value FROM settings WHERE key = ?", key),
                   [](const sql::Rows& r) { return r.text(0); });
 }
@@ -365,14 +364,15 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
                                                const std::string& password_hash) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    return transaction(c.session(), [&]() -> std::optional<std::int64_t> {
-        if (c.query("SELECT 1 FROM users WHERE account = ? COLLATE NOCASE LIMIT 1", account)
+    return transaction(c, [&]() -> std::optional<std::int64_t> {
+        if (c.query("SELECT 1 FROM users WHERE lower(account) = lower(?) LIMIT 1", account)
                 .next()) {
             return std::nullopt;
         }
-        c.exec("INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?)", account, name,
-               password_hash);
-        return c.last_insert_id();
+        return first(c.query("INSERT INTO users(account, name, password_hash) VALUES(?, ?, ?) "
+                             "RETURNING id",
+                             account, name, password_hash),
+                     [](const sql::Rows& r) { return r.integer(0); });
     });
 }
 
@@ -387,7 +387,7 @@ std::optional<UserRecord> Store::user(std::int64_t id) {
 std::optional<UserRecord> Store::user_by_account(const std::string& account) {
     return read([&](sql::Connection& c) {
         return first(c.query("SELECT " USER_COLUMNS
-                             " FROM users WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                             " FROM users WHERE lower(account) = lower(?) ORDER BY id LIMIT 1",
                              account),
                      user_from);
     });
@@ -397,7 +397,7 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
                         const std::optional<std::string>& password_hash) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    transaction(c.session(), [&] {
+    transaction(c, [&] {
         if (name) {
             c.exec("UPDATE users SET name = ? WHERE id = ?", *name, id);
         }
@@ -414,7 +414,7 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
 std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    const auto balance = transaction(c.session(), [&] {
+    const auto balance = transaction(c, [&] {
         c.exec("UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", cents, user_id);
         return *first(c.query("SELECT balance_cents FROM users WHERE id = ?", user_id),
                       [](const sql::Rows& r) { return r.integer(0); });
@@ -426,8 +426,8 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
 bool Store::ensure_admin(const std::string& account, const std::string& password_hash) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    return transaction(c.session(), [&] {
-        if (c.query("SELECT 1 FROM admins WHERE account = ? COLLATE NOCASE LIMIT 1", account)
+    return transaction(c, [&] {
+        if (c.query("SELECT 1 FROM admins WHERE lower(account) = lower(?) LIMIT 1", account)
                 .next()) {
             return false;
         }
@@ -449,7 +449,7 @@ std::optional<AdminRecord> Store::admin(std::int64_t id) {
 std::optional<AdminRecord> Store::admin_by_account(const std::string& account) {
     return read([&](sql::Connection& c) {
         return first(c.query("SELECT " ADMIN_COLUMNS
-                             " FROM admins WHERE account = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                             " FROM admins WHERE lower(account) = lower(?) ORDER BY id LIMIT 1",
                              account),
                      admin_from);
     });
@@ -461,10 +461,11 @@ std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, doubl
                             double current) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    const auto id = transaction(c.session(), [&] {
-        c.exec("INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) VALUES(?, ?, ?, ?)",
-               user_id, name, capacity, current);
-        return c.last_insert_id();
+    const auto id = transaction(c, [&] {
+        return *first(c.query("INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) "
+                              "VALUES(?, ?, ?, ?) RETURNING id",
+                              user_id, name, capacity, current),
+                      [](const sql::Rows& r) { return r.integer(0); });
     });
     ++cars_version_;
     return id;
@@ -506,7 +507,7 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     sql::Connection& c = *writer_;
     touched_users_.clear();
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
-    const auto stored = transaction(c.session(), [&] { return write_order(c, o); });
+    const auto stored = transaction(c, [&] { return write_order(c, o); });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
@@ -523,8 +524,8 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
     bool closed = false;
     touched_users_.clear();
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
-    const bool applied = transaction(c.session(), [&] {
-        const LogPosition stored = stored_position(c).value_or(LogPosition{});
+    const bool applied = transaction(c, [&] {
+        const LogPosition stored = stored_position_for_update(c).value_or(LogPosition{});
         if (stored.run != expected.run || stored.pos != expected.pos) {
             return false;  // someone else moved it: the caller asks again
         }
@@ -583,12 +584,12 @@ void Store::keep_answer(std::int64_t user_id, const std::string& key, const Stor
                         std::int64_t now_ms) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
-    transaction(c.session(), [&] {
+    transaction(c, [&] {
         // Answers are kept for a day; older ones go as new ones come.
         c.exec("DELETE FROM idempotency WHERE created_ms < ?", now_ms - 24LL * 3600 * 1000);
         c.exec(
-            "INSERT OR IGNORE INTO idempotency(user_id, key, request, status, body, created_ms) "
-            "VALUES(?, ?, ?, ?, ?, ?)",
+            "INSERT INTO idempotency(user_id, key, request, status, body, created_ms) "
+            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             user_id, key, answer.request, answer.status, answer.body, now_ms);
     });
 }
@@ -637,15 +638,15 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
             return std::nullopt;
         }
         user_id = *owner;
-        c.exec(
-            "INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, state, "
-            "apply_kwh, charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, "
-            "start_time, finish_time, front_cars, open, log_pos) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            o.station_key, user_id, o.car_id, o.mode, o.number, o.number_text, o.state, o.apply_kwh,
-            o.charge_kwh, o.charge_fee, o.service_fee, o.pile, o.create_time, o.dispatch_time,
-            o.start_time, o.finish_time, o.front_cars, open, o.log_pos);
-        id = c.last_insert_id();
+        id = *first(
+            c.query("INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, "
+                    "state, apply_kwh, charge_kwh, charge_fee, service_fee, pile, create_time, "
+                    "dispatch_time, start_time, finish_time, front_cars, open, log_pos) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    o.station_key, user_id, o.car_id, o.mode, o.number, o.number_text, o.state,
+                    o.apply_kwh, o.charge_kwh, o.charge_fee, o.service_fee, o.pile, o.create_time,
+                    o.dispatch_time, o.start_time, o.finish_time, o.front_cars, open, o.log_pos),
+            [](const sql::Rows& r) { return r.integer(0); });
         touched_users_.push_back(user_id);
         ++new_orders_;
     } else {
@@ -668,13 +669,15 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
     if (o.closed()) {
         const std::int64_t fee = to_cents(o.charge_fee + o.service_fee);
         const int settled_now = c.exec(
-            "INSERT OR IGNORE INTO settlements(station_key, user_id, fee_cents, kwh) "
-            "VALUES(?, ?, ?, ?)",
+            "INSERT INTO settlements(station_key, user_id, fee_cents, kwh) "
+            "VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING",
             o.station_key, user_id, fee, o.charge_kwh);
         if (settled_now > 0) {
             c.exec("UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?", fee, user_id);
-            c.exec("UPDATE cars SET current_kwh = MIN(capacity_kwh, current_kwh + ?) WHERE id = ?",
-                   o.charge_kwh, o.car_id);
+            c.exec(
+                "UPDATE cars SET current_kwh = CASE WHEN current_kwh + ? > capacity_kwh "
+                "THEN capacity_kwh ELSE current_kwh + ? END WHERE id = ?",
+                o.charge_kwh, o.charge_kwh, o.car_id);
         }
         c.exec("UPDATE orders SET settled = 1 WHERE id = ?", id);
     }
@@ -719,7 +722,7 @@ bool Store::record_bill(const BillRecord& b) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
-    const bool added = transaction(c.session(), [&] { return write_bill(c, b); });
+    const bool added = transaction(c, [&] { return write_bill(c, b); });
     if (added) {
         ++bills_version_;
     }
@@ -729,8 +732,9 @@ bool Store::record_bill(const BillRecord& b) {
 
 bool Store::write_bill(sql::Connection& c, const BillRecord& b) {
     const int added = c.exec(
-        "INSERT OR IGNORE INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, "
-        "charge_fee, service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, "
+        "charge_fee, service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         b.station_key, b.order_key, b.pile, b.start_ms, b.stop_ms, b.kwh, b.hours, b.charge_fee,
         b.service_fee, b.reason, b.log_pos);
     if (added == 0) {
@@ -741,9 +745,10 @@ bool Store::write_bill(sql::Connection& c, const BillRecord& b) {
     c.exec(
         "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) "
         "VALUES(?, 1, ?, ?, ?, ?) "
-        "ON CONFLICT(pile) DO UPDATE SET charges = charges + 1, hours = hours + excluded.hours, "
-        "kwh = kwh + excluded.kwh, charge_fee = charge_fee + excluded.charge_fee, "
-        "service_fee = service_fee + excluded.service_fee",
+        "ON CONFLICT(pile) DO UPDATE SET charges = pile_totals.charges + 1, "
+        "hours = pile_totals.hours + excluded.hours, kwh = pile_totals.kwh + excluded.kwh, "
+        "charge_fee = pile_totals.charge_fee + excluded.charge_fee, "
+        "service_fee = pile_totals.service_fee + excluded.service_fee",
         b.pile, b.hours, b.kwh, b.charge_fee, b.service_fee);
     return true;
 }
@@ -766,9 +771,9 @@ std::vector<std::pair<std::string, Totals>> Store::pile_totals() {
 
 Totals Store::report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms) {
     return read([&](sql::Connection& c) {
-        return *first(c.query("SELECT COUNT(*), TOTAL(hours), TOTAL(kwh), TOTAL(charge_fee), "
-                              "TOTAL(service_fee) FROM bills WHERE pile = ? AND stop_ms >= ? AND "
-                              "stop_ms < ?",
+        return *first(c.query("SELECT COUNT(*), COALESCE(SUM(hours), 0), COALESCE(SUM(kwh), 0), "
+                              "COALESCE(SUM(charge_fee), 0), COALESCE(SUM(service_fee), 0) "
+                              "FROM bills WHERE pile = ? AND stop_ms >= ? AND stop_ms < ?",
                               pile, from_ms, to_ms),
                       [](const sql::Rows& r) { return totals_from(r); });
     });

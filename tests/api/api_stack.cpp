@@ -90,7 +90,7 @@ using harness::read_text;
 Stack::Stack(StackOptions options)
     : options_(std::move(options)),
       dir_(harness::temp_dir()),
-      db_(options_.db.empty() ? dir_ + "/api.db" : options_.db) {
+      db_(options_.db.empty() ? harness::test_database(dir_) : options_.db) {
     start_scheduler();
     if (options_.pile_sim) {
         sim_ = std::make_unique<harness::Process>(

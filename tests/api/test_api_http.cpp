@@ -1,6 +1,5 @@
 // The REST API over real HTTP against the running system (broker, scheduler, pile
 // simulator, station-api on a free port): every endpoint, success and failure.
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -958,11 +957,7 @@ TEST_CASE("api: a keyed retry the scheduler cannot answer is 504, never a refusa
     const auto first = h.raw("POST", "/client/index/order", body, headers);
     REQUIRE(is_envelope(first, 200, 200));
     // As if the API had died before keeping the answer.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(s.db().c_str(), &db) == SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    CHECK(sqlite3_exec(db, "DELETE FROM idempotency", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    harness::sql_value(s.db(), "DELETE FROM idempotency");
     s.stop_scheduler();
     const auto unknown = h.raw("POST", "/client/index/order", body, headers);
     INFO(unknown.raw);

@@ -5,7 +5,6 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -81,19 +80,7 @@ std::string requests(const std::string& method, const std::string& route, int co
 
 /// The stored position of the change log, read from the API's database.
 std::int64_t stored_position(const std::string& db) {
-    sqlite3* c = nullptr;
-    std::int64_t pos = -1;
-    if (sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(c, "SELECT pos FROM log_position WHERE id = 1", -1, &st, nullptr) ==
-                SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW) {
-            pos = sqlite3_column_int64(st, 0);
-        }
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(c);
-    return pos;
+    return harness::sql_value(db, "SELECT pos FROM log_position WHERE id = 1");
 }
 
 /// `promtool check metrics` on `text`: its exit status, and what it printed in `output`;

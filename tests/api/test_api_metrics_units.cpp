@@ -79,7 +79,7 @@ TEST_CASE("metrics: the store counts orders, bills and log positions once, after
           "[api][metrics]") {
     prometheus::Registry registry;
     ApiMetrics m(registry);
-    Store s(harness::temp_dir() + "/store.db");
+    Store s(harness::test_database(harness::temp_dir(), "store.db"));
     s.set_metrics(&m);
     const auto user = *s.create_user("a@b.cn", "A", "hash");
     const auto car = s.add_car(user, "car", 60, 0);

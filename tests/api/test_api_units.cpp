@@ -221,7 +221,7 @@ TEST_CASE("fields — typed getters: null is absent, wrong types are named", "[a
 namespace {
 
 struct TempDb {
-    std::string path = harness::temp_dir() + "/store.db";
+    std::string path = harness::test_database(harness::temp_dir(), "store.db");
 };
 
 OrderRecord order(const std::string& key, std::int64_t car, const std::string& state, double kwh,
@@ -294,12 +294,9 @@ TEST_CASE("store — a version 1 database is migrated to the current schema with
 TEST_CASE("store — a database newer than the program is refused", "[api][store]") {
     TempDb db;
     { Store s(db.path); }
-    {
-        // Mark it as version 999 through sqlite3 itself.
-        const std::string cmd = "python3 -c \"import sqlite3; c=sqlite3.connect('" + db.path +
-                                "'); c.execute('PRAGMA user_version=999'); c.commit()\"";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-    }
+    // Mark it as version 999 through the engine itself.
+    harness::sql_value(db.path, harness::on_postgresql() ? "UPDATE schema_version SET version = 999"
+                                                         : "PRAGMA user_version=999");
     CHECK_THROWS_AS(Store(db.path), std::runtime_error);
 }
 

@@ -65,7 +65,7 @@ api::HttpServerOptions small_options() {
 struct Server {
     explicit Server(api::HttpServerOptions options = small_options())
         : dir(harness::temp_dir()),
-          store(dir + "/api.db"),
+          store(harness::test_database(dir)),
           app(store, view, scheduler, api::TokenService(std::string(32, 'k'), 3600),
               app_options(dir), nullptr),
           http(app, std::move(options)) {

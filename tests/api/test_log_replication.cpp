@@ -104,7 +104,7 @@ contract::SchedulerRequest advance(std::int64_t seconds) {
 
 // The API's side: a store with users and cars, fed batches as they arrive.
 struct Replica {
-    std::string path = harness::temp_dir() + "/api.db";
+    std::string path = harness::test_database(harness::temp_dir());
     std::unique_ptr<Store> store = std::make_unique<Store>(path);
     std::int64_t user = *store->create_user("a@b.cn", "A", "hash");
     std::vector<std::string> cars;  // API car ids, as the scheduler knows them
@@ -318,10 +318,9 @@ TEST_CASE("log: lost, repeated and late batches leave the store exact after catc
     const auto balance = r.store->user(r.user)->balance_cents;
     r.store.reset();
     // The tables of the projection, emptied as an operator would.
-    REQUIRE(std::system(("python3 -c \"import sqlite3; c = sqlite3.connect('" + r.path +
-                         "'); c.executescript('DELETE FROM bills; DELETE FROM orders; "
-                         "DELETE FROM pile_totals; DELETE FROM log_position;')\"")
-                            .c_str()) == 0);
+    for (const char* table : {"bills", "orders", "pile_totals", "log_position"}) {
+        harness::sql_value(r.path, std::string("DELETE FROM ") + table);
+    }
     r.store = std::make_unique<Store>(r.path);
     CHECK(r.store->log_position().pos == 0);
     r.catch_up(s, 7);  // in pages of 7

@@ -17,6 +17,7 @@
 
 #include "bus/mqtt_client.hpp"
 #include "contract/messages.hpp"
+#include "databases.hpp"
 
 namespace harness {
 

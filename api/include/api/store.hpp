@@ -1,11 +1,13 @@
 #pragma once
-/// @file Durable storage of the API on SQLite through POCO Data: users, admins, cars,
-/// orders and detailed bills as the scheduler reports them, pile totals, settings. WAL
-/// mode with foreign keys on and synchronous=FULL (a committed write survives a power
-/// cut); the schema is versioned (PRAGMA user_version) and migrated at start-up. One
-/// connection writes; a small pool of read-only connections reads, so that reads never
-/// wait for a write's fsync (WAL lets them run beside it). Every method is thread-safe
-/// and each write is one transaction: on an error nothing is stored.
+/// @file Durable storage of the API through POCO Data, on SQLite (a file, the default) or
+/// PostgreSQL (a `postgresql://` URI): users, admins, cars, orders and detailed bills as the
+/// scheduler reports them, pile totals, settings. The same schema and migrations serve
+/// both (docs/operations.md). SQLite runs in WAL mode with foreign keys on and
+/// synchronous=FULL, PostgreSQL with synchronous_commit=on: a committed write survives a
+/// power cut. The schema is versioned and migrated at start-up. One connection writes; a
+/// small pool of read-only connections reads, so that reads never wait for a write's
+/// fsync. Every method is thread-safe and each write is one transaction: on an error
+/// nothing is stored.
 
 #include <atomic>
 #include <cstdint>
@@ -113,11 +115,12 @@ struct Totals {
 
 class Store {
   public:
-    /// Opens (creating if needed) the database file and migrates it to the current schema.
-    /// Throws if the file cannot be opened or is newer than this program.
-    /// `readers` read-only connections serve the reads. `schema` migrates only up to that
-    /// version (tests of the migrations); -1 = the current one.
-    explicit Store(const std::string& path, int readers = 4, int schema = -1);
+    /// Opens the database at `location` and migrates it to the current schema: a SQLite file
+    /// (created if needed, mode 0600) or a PostgreSQL database named by a `postgresql://`
+    /// URI (it must exist; the tables are created in it). Throws if it cannot be opened or
+    /// is newer than this program. `readers` read-only connections serve the reads.
+    /// `schema` migrates only up to that version (tests of the migrations); -1 = the current.
+    explicit Store(const std::string& location, int readers = 4, int schema = -1);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
