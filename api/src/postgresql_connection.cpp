@@ -74,7 +74,16 @@ class PostgresqlConnection final : public Connection {
     Dialect dialect() const override { return Dialect::postgresql; }
     int changes() const override { return changes_; }
 
-    void begin() override { command("BEGIN"); }
+    void begin() override {
+        try {
+            command("BEGIN");
+        } catch (const std::runtime_error&) {
+            if (!reconnected_) {
+                throw;
+            }
+            command("BEGIN");  // nothing had been done on the lost session: once more
+        }
+    }
     void commit() override { command("COMMIT"); }
     void rollback() override {
         // Called while an error is handled: it must not replace that error with its own.
@@ -117,7 +126,51 @@ class PostgresqlConnection final : public Connection {
 
   protected:
     void start(const char* sql, std::span<const Param> params) override {
+        try {
+            execute(sql, params);
+        } catch (const std::runtime_error&) {
+            // A reader's statement is a query of its own, outside any transaction: on a
+            // new session it can simply run again. A writer's is part of a transaction the
+            // lost session took with it, so the error goes up (the write is not done).
+            if (role_ != Role::reader || !reconnected_) {
+                throw;
+            }
+            execute(sql, params);
+        }
+    }
+
+    bool step() override { return ++row_ < rows_; }
+
+    std::int64_t integer(int i) const override {
+        std::int64_t value = 0;
+        const auto [text, size] = cell(i);
+        std::from_chars(text, text + size, value);
+        return value;
+    }
+
+    double real(int i) const override {
+        double value = 0;
+        const auto [text, size] = cell(i);
+        std::from_chars(text, text + size, value);
+        return value;
+    }
+
+    std::string text(int i) const override {
+        const auto [text, size] = cell(i);
+        return std::string(text, size);
+    }
+
+    void finish() noexcept override {
+        if (result_ != nullptr) {
+            PQclear(result_);
+            result_ = nullptr;
+        }
+    }
+
+  private:
+    void execute(const char* sql, std::span<const Param> params) {
         finish();
+        reconnected_ = false;
         const std::string& name = prepared(sql, params);
         std::vector<std::string> texts;
         texts.reserve(params.size());
@@ -156,35 +209,6 @@ class PostgresqlConnection final : public Connection {
         row_ = -1;
     }
 
-    bool step() override { return ++row_ < rows_; }
-
-    std::int64_t integer(int i) const override {
-        std::int64_t value = 0;
-        const auto [text, size] = cell(i);
-        std::from_chars(text, text + size, value);
-        return value;
-    }
-
-    double real(int i) const override {
-        double value = 0;
-        const auto [text, size] = cell(i);
-        std::from_chars(text, text + size, value);
-        return value;
-    }
-
-    std::string text(int i) const override {
-        const auto [text, size] = cell(i);
-        return std::string(text, size);
-    }
-
-    void finish() noexcept override {
-        if (result_ != nullptr) {
-            PQclear(result_);
-            result_ = nullptr;
-        }
-    }
-
-  private:
     std::pair<const char*, std::size_t> cell(int i) const {
         if (PQgetisnull(result_, row_, i)) {
             return {"", 0};
@@ -216,6 +240,7 @@ class PostgresqlConnection final : public Connection {
 
     // A statement without parameters or rows, not kept prepared.
     void command(const char* sql) {
+        reconnected_ = false;
         PGresult* r = PQexec(conn_, sql);
         const ExecStatusType status = PQresultStatus(r);
         const bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
@@ -269,6 +294,7 @@ class PostgresqlConnection final : public Connection {
         if (PQstatus(conn_) == CONNECTION_OK) {
             try {
                 set_up();
+                reconnected_ = true;
             } catch (...) {
                 // The next statement meets the same error and tries again.
             }
@@ -282,6 +308,7 @@ class PostgresqlConnection final : public Connection {
     int rows_ = 0;
     int row_ = -1;
     int changes_ = 0;
+    bool reconnected_ = false;  // the last failing call found the session lost and made a new one
     std::unordered_map<std::string, std::string> statements_;  // SQL text -> prepared name
 };
 

@@ -222,9 +222,11 @@ bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) 
     if (batches.empty()) {
         return true;
     }
+    const LogPosition before = store_.log_position();
     const Applied a = apply_batches(store_, batches);
-    if (a.batches > 0) {
-        applied();
+    const LogPosition after = store_.log_position();
+    if (a.batches > 0 || after.run != before.run || after.pos != before.pos) {
+        applied();  // also when another writer of the database moved the position
     }
     return !a.gap;
 }

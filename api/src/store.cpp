@@ -524,10 +524,12 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
     bool closed = false;
     touched_users_.clear();
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
+    std::optional<LogPosition> moved;
     const bool applied = transaction(c, [&] {
         const LogPosition stored = stored_position_for_update(c).value_or(LogPosition{});
         if (stored.run != expected.run || stored.pos != expected.pos) {
-            return false;  // someone else moved it: the caller asks again
+            moved = stored;  // another writer of this database moved it
+            return false;
         }
         // Bills first: a reader that sees an order closed sees its bills.
         for (const BillRecord& b : bills) {
@@ -542,9 +544,10 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
             next.run, next.pos);
         return true;
     });
-    if (applied) {
+    if (applied || moved) {
+        // The caller asks again from the position the database holds, whoever wrote it.
         std::lock_guard position_lock(position_mutex_);
-        position_ = next;
+        position_ = applied ? next : *moved;
     }
     if (closed) {
         ++cars_version_;

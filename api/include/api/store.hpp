@@ -186,7 +186,9 @@ class Store {
     /// orders (the rules of record_bill and record_order: a bill once, an order settled
     /// once when it closes, closed is final), and moves the stored position from
     /// `expected` to `next`. Nothing is written and false is returned if the stored
-    /// position is not `expected`.
+    /// position is not `expected` (another writer of the database moved it, e.g. a second
+    /// API instance on one PostgreSQL): log_position() then returns the stored one, from
+    /// which the caller asks again.
     bool apply_changes(const LogPosition& expected, const LogPosition& next,
                        const std::vector<OrderRecord>& orders,
                        const std::vector<BillRecord>& bills);
