@@ -12,8 +12,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sqlite_connection.hpp"
-
 namespace api::sql {
 
 using namespace Poco::Data::Keywords;

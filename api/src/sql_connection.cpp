@@ -32,6 +32,23 @@ std::string Rows::text(int i) const {
     return c_->text(i);
 }
 
+std::vector<std::string> statements_of(const std::string& script) {
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    while (from < script.size()) {
+        std::size_t end = script.find(';', from);
+        if (end == std::string::npos) {
+            end = script.size();
+        }
+        std::string one = script.substr(from, end - from);
+        if (one.find_first_not_of(" \n\t") != std::string::npos) {
+            out.push_back(std::move(one));
+        }
+        from = end + 1;
+    }
+    return out;
+}
+
 bool is_postgresql(std::string_view location) {
     return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace api::sql {
 
@@ -122,6 +123,10 @@ class Connection {
     static Param to_param(const std::string& value) { return to_param(std::string_view(value)); }
     static Param to_param(const char* value) { return to_param(std::string_view(value)); }
 };
+
+/// A migration's statements (split on `;`, blank ones left out): POCO runs one per
+/// execution, on either engine.
+std::vector<std::string> statements_of(const std::string& script);
 
 /// True if `location` names a PostgreSQL database (a `postgresql://` or `postgres://` URI)
 /// rather than a SQLite file.

@@ -153,23 +153,6 @@ class SqliteConnection final : public Connection {
 
 }  // namespace
 
-std::vector<std::string> statements_of(const std::string& script) {
-    std::vector<std::string> out;
-    std::size_t from = 0;
-    while (from < script.size()) {
-        std::size_t end = script.find(';', from);
-        if (end == std::string::npos) {
-            end = script.size();
-        }
-        std::string one = script.substr(from, end - from);
-        if (one.find_first_not_of(" \n\t") != std::string::npos) {
-            out.push_back(std::move(one));
-        }
-        from = end + 1;
-    }
-    return out;
-}
-
 std::unique_ptr<Connection> open_sqlite(const std::string& path, Role role) {
     return std::make_unique<SqliteConnection>(path, role);
 }

@@ -3,7 +3,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "sql_connection.hpp"
 
@@ -12,8 +11,5 @@ namespace api::sql {
 /// Opens `path` in WAL mode with foreign keys and a busy timeout; a writer commits with
 /// synchronous=FULL, the log's writer with NORMAL; a reader refuses writes (query_only).
 std::unique_ptr<Connection> open_sqlite(const std::string& path, Role role);
-
-/// Splits a migration into its statements (on `;`), leaving out blank ones.
-std::vector<std::string> statements_of(const std::string& script);
 
 }  // namespace api::sql
