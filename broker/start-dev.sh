@@ -20,7 +20,10 @@ if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
     chmod a+x "$dir"  # and reach it
 fi
 # The listener comes first, so that any listener option in dev.conf is this listener's
-# (above every listener line, mosquitto would open a second one on 0.0.0.0:1883).
+# (above every listener line, mosquitto would open a second one on 0.0.0.0:1883). Only
+# root reads it (mosquitto reads it before dropping root): a bridge's password is in it.
+old_umask=$(umask)
+umask 077
 {
     echo "listener $port 127.0.0.1"
     cat "$here/dev.conf"
@@ -30,6 +33,7 @@ fi
         cat "$STATION_BROKER_EXTRA_CONF"
     fi
 } >"$dir/mosquitto.conf"
+umask "$old_umask"
 # Started in the background with its output redirected and its PID kept: mosquitto -d
 # with a root-owned pid file can die silently (stack-notes).
 mosquitto -c "$dir/mosquitto.conf" >>"$dir/broker.log" 2>&1 &

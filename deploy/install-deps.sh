@@ -30,6 +30,7 @@ packages=(
     libpq-dev                            # the API's PostgreSQL store (POCO's connector needs its headers)
     postgresql-15                        # the suite runs the API's tests on PostgreSQL too, on a
                                          # server of its own (tests/tools/pg_test_server.sh)
+    rabbitmq-server                      # the centre's clustered broker (broker/centre-cluster.sh)
 )
 # Node.js and npm validate the API documents (docs/tools); the machine's own newer
 # Node.js is used where there is one.
@@ -59,6 +60,11 @@ export DEBIAN_FRONTEND=noninteractive
 # promtool is used: a server this script brought is stopped and disabled again.
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     "${sudo_cmd[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+# Likewise the RabbitMQ node Debian starts (with epmd on every address): the centre's
+# nodes are started by broker/centre-cluster.sh or by their own units.
+if [[ " ${missing[*]} " == *" rabbitmq-server "* ]] && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now rabbitmq-server.service epmd.socket epmd.service >/dev/null 2>&1 || true
 fi
 # Likewise Debian's PostgreSQL makes and starts a cluster on port 5432: the tests start
 # their own server, so one this script brought is stopped (and not started at boot).

@@ -4,7 +4,7 @@
 # (today 06:00, ten times real speed), one simulated pile per pile of the profile, and the
 # REST API on 127.0.0.1:8080 — then sends a few demo requests through the API so there is
 # something to watch. Ctrl-C stops it all.
-#   deploy/run.sh [--secure] [--gateway] [--edge-centre] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
+#   deploy/run.sh [--secure] [--gateway] [--edge-centre] [--centre-cluster] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
 # The first admin is STATION_ADMIN_ACCOUNT / STATION_ADMIN_PASSWORD (default
 # admin@station.local and a random password, printed once).
 #
@@ -30,6 +30,11 @@
 # own broker, bridged (broker/bridge.conf: persistent queues both ways) to a second,
 # centre broker on which the API runs. Development brokers only.
 #
+# --centre-cluster (implies --edge-centre) makes the centre a three-node RabbitMQ cluster
+# with its MQTT plugin (broker/centre-cluster.sh; Debian's rabbitmq-server), as the issue's
+# production centre is: the bridge and the API log in with an account made for the run
+# and fail over between the nodes.
+#
 # Every service serves Prometheus metrics on a free loopback port (the Metrics: line).
 #
 # For tests: STATION_BIN_DIR=DIR runs the binaries built in DIR (nothing is installed or
@@ -37,12 +42,14 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=bupt-2023 speed="" port=1883 http_port=8080 demo=1 secure=0 gateway=0 gateway_port=8180 edge=0
-usage="usage: deploy/run.sh [--secure] [--gateway] [--edge-centre] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
+cluster=0
+usage="usage: deploy/run.sh [--secure] [--gateway] [--edge-centre] [--centre-cluster] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --secure) secure=1; shift ;;
         --gateway) gateway=1; shift ;;
         --edge-centre) edge=1; shift ;;
+        --centre-cluster) edge=1; cluster=1; shift ;;
         --profile) profile=$2; shift 2 ;;
         --speed) speed=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
@@ -121,7 +128,12 @@ if [ "$secure" = 1 ]; then
     mosquitto_passwd -U "$run/broker.passwd"  # hashes the plain passwords in place
     "$root/broker/start-prod.sh" "$run/broker" "$run/broker.passwd" "$port" >&2
 else
-    if [ "$edge" = 1 ]; then
+    if [ "$cluster" = 1 ]; then
+        "$root/broker/centre-cluster.sh" start "$run/centre-cluster" 3 >&2
+        STATION_BRIDGE_USER=$(cat "$run/centre-cluster/user") \
+            STATION_BRIDGE_PASSWORD_FILE=$run/centre-cluster/password \
+            "$root/broker/start-edge.sh" "$run/broker" "$(cat "$run/centre-cluster/mqtt.addresses")" S1 "$port" >&2
+    elif [ "$edge" = 1 ]; then
         "$root/broker/start-dev.sh" "$run/centre" >&2
         "$root/broker/start-edge.sh" "$run/broker" "127.0.0.1:$(cat "$run/centre/broker.port")" S1 "$port" >&2
     else
@@ -131,9 +143,15 @@ fi
 port=$(cat "$run/broker/broker.port")
 uri=tcp://127.0.0.1:$port
 api_uri=$uri
-[ "$edge" = 1 ] && api_uri=tcp://127.0.0.1:$(cat "$run/centre/broker.port")
 # The services' broker logins (none on the development broker).
 scheduler_login=() api_login=()
+if [ "$cluster" = 1 ]; then
+    api_uri=$(sed 's|^|tcp://|' "$run/centre-cluster/mqtt.addresses" | paste -sd,)
+    api_login=(--mqtt-user "$(cat "$run/centre-cluster/user")")
+    api_password=$(cat "$run/centre-cluster/password")
+elif [ "$edge" = 1 ]; then
+    api_uri=tcp://127.0.0.1:$(cat "$run/centre/broker.port")
+fi
 if [ "$secure" = 1 ]; then
     scheduler_login=(--mqtt-user scheduler)
     api_login=(--mqtt-user api)
@@ -144,6 +162,7 @@ cleanup() {
     wait "${pids[@]}" 2>/dev/null || true
     kill "$(cat "$run/broker/broker.pid")" 2>/dev/null || true
     [ -f "$run/centre/broker.pid" ] && kill "$(cat "$run/centre/broker.pid")" 2>/dev/null || true
+    [ -d "$run/centre-cluster" ] && "$root/broker/centre-cluster.sh" stop "$run/centre-cluster" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
 
@@ -210,7 +229,7 @@ STATION_MQTT_PASSWORD=$api_password \
     "$bin/api/station-api" --broker "$api_uri" "${api_login[@]}" --db "$run/station.db" --port "$http_port" \
     --port-file "$run/api.port" --metrics 127.0.0.1:0 2>"$run/api.log" &
 pids+=($!)
-echo "${pids[*]} $(cat "$run/broker/broker.pid") $(cat "$run/centre/broker.pid" 2>/dev/null)" >"$run/pids"
+echo "${pids[*]} $(cat "$run/broker/broker.pid") $(cat "$run/centre/broker.pid" "$run"/centre-cluster/node*/rabbitmq.pid 2>/dev/null | xargs)" >"$run/pids"
 for _ in $(seq 100); do [ -s "$run/api.port" ] && break; sleep 0.1; done
 http_port=$(cat "$run/api.port")
 api=http://127.0.0.1:$http_port
@@ -234,7 +253,14 @@ REST API: $api   (admin: $STATION_ADMIN_ACCOUNT / $STATION_ADMIN_PASSWORD)
 Pages:    $api/client/index   $api/admin/index
 Logs:     $run/{scheduler,$pile_logs,api}.log and $run/broker/broker.log
 MSG
-if [ "$edge" = 1 ]; then
+if [ "$cluster" = 1 ]; then
+    cat <<MSG
+Edge:     the station's broker $uri (scheduler, piles) is bridged (broker/bridge.conf) to
+          the centre's RabbitMQ cluster ($api_uri), where the API runs
+          (user $(cat "$run/centre-cluster/user"), password in $run/centre-cluster/password);
+          node logs in $run/centre-cluster/node*/log.
+MSG
+elif [ "$edge" = 1 ]; then
     cat <<MSG
 Edge:     the station's broker $uri (scheduler, piles) is bridged (broker/bridge.conf) to
           the centre's broker $api_uri, where the API runs; logs in $run/centre/broker.log.

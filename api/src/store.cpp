@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
 #include "api/api_metrics.hpp"
+#include "api/passwords.hpp"
 #include "contract/station_state.hpp"
+#include "postgresql_listener.hpp"
 #include "sql_connection.hpp"
 
 namespace api {
@@ -150,6 +153,10 @@ CREATE INDEX admins_by_account_lower ON admins(lower(account));
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+// The PostgreSQL channel on which the instances sharing a database announce their writes.
+// pg_notify sends at the commit of the transaction it runs in.
+constexpr const char* kNoticeChannel = "evcs_api_cache";
+constexpr const char* kNotify = "SELECT pg_notify('evcs_api_cache', ?)";
 
 // Runs `body` in a transaction: committed if it returns, rolled back if it throws.
 template <typename F>
@@ -319,6 +326,13 @@ Store::Store(const std::string& location, int readers, int schema) {
         r->connection = sql::open_connection(location, sql::Role::reader);
         readers_.push_back(std::move(r));
     }
+    if (!file) {
+        // Other API instances may share this database: their writes are heard here.
+        shared_ = true;
+        instance_ = random_hex(8);
+        listener_ = std::make_unique<sql::Listener>(location, kNoticeChannel,
+                                                    [this](std::string_view w) { on_notice(w); });
+    }
 }
 
 template <typename F>
@@ -365,6 +379,7 @@ std::optional<std::int64_t> Store::create_user(const std::string& account, const
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     return transaction(c, [&]() -> std::optional<std::int64_t> {
+        lock_account(c, account);
         if (c.query("SELECT 1 FROM users WHERE lower(account) = lower(?) LIMIT 1", account)
                 .next()) {
             return std::nullopt;
@@ -407,6 +422,7 @@ void Store::update_user(std::int64_t id, const std::optional<std::string>& name,
                 "WHERE id = ?",
                 *password_hash, id);
         }
+        announce(c, "u:" + std::to_string(id));
     });
     users_.forget(id);
 }
@@ -416,6 +432,7 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     sql::Connection& c = *writer_;
     const auto balance = transaction(c, [&] {
         c.exec("UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", cents, user_id);
+        announce(c, "u:" + std::to_string(user_id));
         return *first(c.query("SELECT balance_cents FROM users WHERE id = ?", user_id),
                       [](const sql::Rows& r) { return r.integer(0); });
     });
@@ -427,6 +444,7 @@ bool Store::ensure_admin(const std::string& account, const std::string& password
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     return transaction(c, [&] {
+        lock_account(c, account);
         if (c.query("SELECT 1 FROM admins WHERE lower(account) = lower(?) LIMIT 1", account)
                 .next()) {
             return false;
@@ -462,6 +480,7 @@ std::int64_t Store::add_car(std::int64_t user_id, const std::string& name, doubl
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     const auto id = transaction(c, [&] {
+        announce(c, "c");
         return *first(c.query("INSERT INTO cars(user_id, name, capacity_kwh, current_kwh) "
                               "VALUES(?, ?, ?, ?) RETURNING id",
                               user_id, name, capacity, current),
@@ -489,14 +508,22 @@ std::vector<CarRecord> Store::cars_of(std::int64_t user_id) {
 
 void Store::update_car(const CarRecord& car) {
     std::lock_guard lock(mutex_);
-    writer_->exec("UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?",
-                  car.name, car.capacity_kwh, car.current_kwh, car.id);
+    sql::Connection& c = *writer_;
+    transaction(c, [&] {
+        c.exec("UPDATE cars SET name = ?, capacity_kwh = ?, current_kwh = ? WHERE id = ?", car.name,
+               car.capacity_kwh, car.current_kwh, car.id);
+        announce(c, "c");
+    });
     ++cars_version_;
 }
 
 void Store::delete_car(std::int64_t id) {
     std::lock_guard lock(mutex_);
-    writer_->exec("UPDATE cars SET deleted = 1 WHERE id = ?", id);
+    sql::Connection& c = *writer_;
+    transaction(c, [&] {
+        c.exec("UPDATE cars SET deleted = 1 WHERE id = ?", id);
+        announce(c, "c");
+    });
     ++cars_version_;
 }
 
@@ -507,7 +534,11 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     sql::Connection& c = *writer_;
     touched_users_.clear();
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
-    const auto stored = transaction(c, [&] { return write_order(c, o); });
+    const auto stored = transaction(c, [&] {
+        auto id = write_order(c, o);
+        announce_writes(c, id.has_value() && o.closed());
+        return id;
+    });
     if (stored && o.closed()) {
         ++cars_version_;  // the car's charge grew
     }
@@ -542,6 +573,7 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
             "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
             next.run, next.pos);
+        announce_writes(c, closed);
         return true;
     });
     if (applied || moved) {
@@ -559,6 +591,13 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
             // The positions it moved on: from the run's start for a new run.
             metrics_->log_applied(next.pos,
                                   next.run == expected.run ? next.pos - expected.pos : next.pos);
+        }
+    } else if (moved) {
+        // Another instance applied changes this one has not seen: orders, bills, balances
+        // and cars it holds in memory may be older than the database.
+        forget_all_cached();
+        if (metrics_ != nullptr) {
+            metrics_->log_applied(moved->pos, 0);
         }
     }
     if (applied && !bills.empty()) {
@@ -610,6 +649,76 @@ void Store::count_new_rows() {
         metrics_->recorded(new_orders_, new_bills_, new_billed_cents_);
     }
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
+}
+
+void Store::lock_account(sql::Connection& c, const std::string& account) {
+    if (shared_) {
+        // Until the transaction ends. Unique indexes cannot do it: an older database may
+        // hold two accounts that differ only in case (migration 4).
+        c.query("SELECT pg_advisory_xact_lock(hashtext(lower(?)))", account).run();
+    }
+}
+
+void Store::announce(sql::Connection& c, const std::string& what) {
+    if (shared_) {
+        c.query(kNotify, instance_ + "|" + what).run();
+    }
+}
+
+void Store::announce_writes(sql::Connection& c, bool closed) {
+    if (!shared_) {
+        return;
+    }
+    for (const std::int64_t user : touched_users_) {
+        announce(c, "u:" + std::to_string(user));
+    }
+    if (closed) {
+        announce(c, "c");
+    }
+    if (new_bills_ > 0) {
+        announce(c, "b");
+    }
+}
+
+void Store::on_notice(std::string_view notice) {
+    if (notice == "*") {
+        forget_all_cached();  // notices may have been missed
+        return;
+    }
+    const auto bar = notice.find('|');
+    if (bar != std::string_view::npos && notice.substr(0, bar) == instance_) {
+        return;  // this store's own write: forgotten when it was made
+    }
+    const std::string_view what = bar == std::string_view::npos ? "" : notice.substr(bar + 1);
+    if (what == "c") {
+        ++cars_version_;
+        return;
+    }
+    if (what == "b") {
+        ++bills_version_;
+        return;
+    }
+    if (what.substr(0, 2) == "u:") {
+        std::int64_t user = 0;
+        const auto digits = what.substr(2);
+        const auto [end, error] =
+            std::from_chars(digits.data(), digits.data() + digits.size(), user);
+        if (error == std::errc() && end == digits.data() + digits.size()) {
+            users_.forget(user);
+            orders_.forget(user * 2);
+            orders_.forget(user * 2 + 1);
+            return;
+        }
+    }
+    forget_all_cached();  // not understood: forget too much rather than too little
+}
+
+void Store::forget_all_cached() {
+    users_.forget_all();
+    admins_.forget_all();
+    orders_.forget_all();
+    ++cars_version_;
+    ++bills_version_;
 }
 
 void Store::forget_touched_users() {
@@ -725,7 +834,11 @@ bool Store::record_bill(const BillRecord& b) {
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
-    const bool added = transaction(c, [&] { return write_bill(c, b); });
+    const bool added = transaction(c, [&] {
+        const bool is_new = write_bill(c, b);
+        announce_writes(c, false);
+        return is_new;
+    });
     if (added) {
         ++bills_version_;
     }

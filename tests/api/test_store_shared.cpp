@@ -1,10 +1,14 @@
 // The store when it is not the database's only user (issue #12): two writers of one
 // database (two API instances on one PostgreSQL, or two processes on one SQLite file), and
 // a PostgreSQL server that drops the store's connections (a restart, a fail-over).
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "api/store.hpp"
 #include "harness.hpp"
@@ -42,6 +46,15 @@ BillRecord bill(const std::string& key, const std::string& order_key, double fee
     return b;
 }
 
+// Two stores on one new database (two API instances), and a user with a car.
+struct TwoStores {
+    std::string db = harness::test_database(harness::temp_dir());
+    Store a{db};
+    Store b{db};
+    std::int64_t user = *a.create_user("a@b.cn", "A", "hash");
+    std::int64_t car = a.add_car(user, "car", 60, 0);
+};
+
 // Calls `f` until it does not throw (at most `tries` times); the number of throws.
 template <typename F>
 int failures_until_done(F&& f, int tries = 10) {
@@ -60,11 +73,8 @@ int failures_until_done(F&& f, int tries = 10) {
 
 TEST_CASE("store: two writers of one database apply the log once, each following the other",
           "[api][store]") {
-    const std::string db = harness::test_database(harness::temp_dir());
-    Store a(db);
-    Store b(db);
-    const auto user = *a.create_user("a@b.cn", "A", "hash");
-    const auto car = a.add_car(user, "car", 60, 0);
+    TwoStores stores;
+    auto& [db, a, b, user, car] = stores;
     // The token key is one row for both: tokens of one instance are good at the other.
     CHECK(a.setting_or_insert("jwt", "from-a") == "from-a");
     CHECK(b.setting_or_insert("jwt", "from-b") == "from-a");
@@ -90,6 +100,97 @@ TEST_CASE("store: two writers of one database apply the log once, each following
     REQUIRE(totals.size() == 1);
     CHECK(totals[0].second.charges == 2);
     CHECK(totals[0].second.charge_fee == Approx(13.5));
+}
+
+TEST_CASE("store: what another writer applied is not hidden by the rows kept in memory",
+          "[api][store]") {
+    TwoStores stores;
+    auto& [db, a, b, user, car] = stores;
+    // b serves the user and their orders from memory from here on.
+    REQUIRE(b.user(user)->balance_cents == 0);
+    REQUIRE(b.orders_of(user, false).empty());
+    const auto bills_before = b.bills_version();
+    const auto cars_before = b.cars_version();
+
+    const LogPosition one{"run", 1};
+    REQUIRE(a.apply_changes(a.log_position(), one, {closed_order("run/1", car, 4.0)},
+                            {bill("run/B1", "run/1", 4.0)}));
+    // b receives the same batch and finds it applied: what it kept is forgotten.
+    CHECK_FALSE(b.apply_changes(LogPosition{}, one, {closed_order("run/1", car, 4.0)},
+                                {bill("run/B1", "run/1", 4.0)}));
+    CHECK(b.user(user)->balance_cents == -400);
+    CHECK(b.orders_of(user, false).size() == 1);
+    CHECK(b.bills_version() != bills_before);  // the admin view's totals are built again
+    CHECK(b.cars_version() != cars_before);    // and the cars' charge with them
+}
+
+TEST_CASE("store: on PostgreSQL, another instance's writes reach the rows kept in memory",
+          "[api][store][postgresql]") {
+    TwoStores stores;
+    auto& [db, a, b, user, car] = stores;
+    // b keeps the user (balance, token version) and their orders in memory.
+    REQUIRE(b.user(user)->balance_cents == 0);
+    const auto tokens_before = b.user(user)->token_version;
+    REQUIRE(b.orders_of(user, true).empty());
+    const auto cars_before = b.cars_version();
+    const auto bills_before = b.bills_version();
+    // Notices arrive a moment after the commit: each check waits for at most 5 s.
+    const auto soon = [](auto&& holds) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!holds() && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return holds();
+    };
+
+    a.add_balance(user, 700);
+    CHECK(soon([&] { return b.user(user)->balance_cents == 700; }));
+    // A password changed at a: b refuses the old tokens too.
+    a.update_user(user, std::nullopt, std::string("new-hash"));
+    CHECK(soon([&] { return b.user(user)->token_version > tokens_before; }));
+    // An order a stored from a reply (not from the log b follows too).
+    OrderRecord open = closed_order("run/9", car, 0);
+    open.state = "WAITING";
+    REQUIRE(a.record_order(open));
+    CHECK(soon([&] { return b.orders_of(user, true).size() == 1; }));
+    a.update_car(*a.car(car));
+    CHECK(soon([&] { return b.cars_version() != cars_before; }));
+    REQUIRE(a.record_bill(bill("run/B9", "run/9", 2.0)));
+    CHECK(soon([&] { return b.bills_version() != bills_before; }));
+}
+
+TEST_CASE("store: two instances creating one account at once make it once",
+          "[api][store][postgresql]") {
+    const std::string db = harness::test_database(harness::temp_dir());
+    Store a(db);
+    Store b(db);
+    for (int round = 0; round < 20; ++round) {
+        const std::string account = "racer" + std::to_string(round) + "@b.cn";
+        std::atomic<int> made{0};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 4; ++i) {
+            threads.emplace_back([&, i] {
+                Store& s = i % 2 == 0 ? a : b;
+                // The same account, in other cases: one account for the API.
+                std::string spelled = account;
+                if (i >= 2) {
+                    spelled[0] = 'R';
+                }
+                if (s.create_user(spelled, "R", "hash")) {
+                    ++made;
+                }
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+        CHECK(made.load() == 1);
+    }
+    // Two instances started together with the first admin's account: one admin.
+    std::thread other([&] { b.ensure_admin("Root@b.cn", "hash"); });
+    a.ensure_admin("root@b.cn", "hash");
+    other.join();
+    CHECK(harness::sql_value(db, "SELECT COUNT(*) FROM admins") == 1);
 }
 
 TEST_CASE("store: connections the PostgreSQL server dropped are made again on the next call",

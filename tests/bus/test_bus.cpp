@@ -6,12 +6,15 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "bus/mqtt_client.hpp"
 #include "contract/topics.hpp"
 #include "harness.hpp"
 #include "station/time.hpp"
@@ -146,6 +149,50 @@ TEST_CASE("bus: a client's socket to the broker has TCP_NODELAY (no delayed-ACK 
         const auto settings = nodelay_of_sockets_to(broker.port());
         return settings.size() == 1 && settings[0] != 0;
     }));
+}
+
+TEST_CASE("bus: a broker list is split at its commas", "[bus]") {
+    CHECK(bus::split_uris("tcp://a:1") == std::vector<std::string>{"tcp://a:1"});
+    CHECK(bus::split_uris(" tcp://a:1, tcp://b:2 ,,tcp://c:3,") ==
+          std::vector<std::string>{"tcp://a:1", "tcp://b:2", "tcp://c:3"});
+    CHECK(bus::split_uris(" , ").empty());
+}
+
+TEST_CASE("bus: a client given several brokers goes on at the next when its broker dies", "[bus]") {
+    Broker first;
+    Broker second;
+    std::mutex mutex;
+    std::vector<std::string> got;
+    bus::ClientOptions options;
+    options.uri = first.uri() + "," + second.uri();
+    options.client_id = "failover-probe";
+    options.subscriptions = {{"evcs/v1/failover", 1}};
+    bus::MqttClient client(options, [&](bus::Received m) {
+        std::lock_guard lock(mutex);
+        got.emplace_back(m.payload);
+    });
+    client.start();
+    REQUIRE(client.wait_connected(5s));
+    const auto received = [&](const std::string& payload) {
+        std::lock_guard lock(mutex);
+        return std::find(got.begin(), got.end(), payload) != got.end();
+    };
+    Probe at_first(first.uri(), "failover-first");
+    CHECK(Probe::eventually([&] {
+        at_first.publish("evcs/v1/failover", "one");
+        return received("one");
+    }));
+
+    first.kill_hard();
+    Probe at_second(second.uri(), "failover-second");
+    CHECK(Probe::eventually(
+        [&] {
+            at_second.publish("evcs/v1/failover", "two");
+            return received("two");
+        },
+        15s));
+    client.begin_stop(std::nullopt);
+    client.finish_stop(1000ms);
 }
 
 TEST_CASE("bus: a pile's last will marks it offline and the scheduler stops using it", "[bus]") {

@@ -38,12 +38,7 @@ for _ in $(seq 50); do [ -s "$dir/link.port" ] && break; sleep 0.1; done
 "$src/broker/start-edge.sh" "$dir/edge" "127.0.0.1:$(cat "$dir/link.port")" S1 >/dev/null
 edge_port=$(cat "$dir/edge/broker.port")
 
-"$build/scheduler/service/station-scheduler" --broker "tcp://127.0.0.1:$edge_port" \
-    --sim-start "$(date +%F) 06:00:00" --sim-speed 600 --journal "$dir/scheduler.journal" \
-    --metrics 127.0.0.1:0 2>"$dir/scheduler.log" &
-pids+=($!)
-"$build/pile-sim/station-pile-sim" --broker "tcp://127.0.0.1:$edge_port" 2>"$dir/pile-sim.log" &
-pids+=($!)
+edge_station "$edge_port"
 STATION_ADMIN_ACCOUNT=admin@centre.test STATION_ADMIN_PASSWORD=centre-admin \
     "$build/api/station-api" --broker "tcp://127.0.0.1:$centre_port" --db "$dir/station.db" \
     --port 0 --port-file "$dir/api.port" --scheduler-timeout-ms 2000 --metrics 127.0.0.1:0 \
@@ -97,14 +92,7 @@ answer=$(order "$late" F 5 key-during-cut)
     fail "with the link cut: $answer"
 link_state=$(mosquitto_sub -p "$centre_port" -t '$SYS/broker/connection/bridge-S1/state' -C 1 -W 3 || true)
 [ "$link_state" = 0 ] && ok "the centre's broker shows the bridge down" || fail "bridge state at the centre: '$link_state'"
-for _ in $(seq 150); do
-    [ "$(value "$scheduler_metrics" evcs_scheduler_bills_total | cut -d. -f1)" -gt "${cut_bills%.*}" ] && break
-    sleep 0.2
-done
-during=$(value "$scheduler_metrics" evcs_scheduler_bills_total)
-[ "${during%.*}" -gt "${cut_bills%.*}" ] &&
-    ok "cut off, the station goes on billing ($cut_bills -> $during bills)" ||
-    fail "the station made no bill while cut off ($cut_bills)"
+bills_on_while_cut "$scheduler_metrics" "$cut_bills"
 sleep 2
 
 # Heal; retry the request made during the cut; drain.

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/read_cache.hpp"
@@ -23,7 +24,8 @@ namespace api {
 
 namespace sql {
 class Connection;
-}
+class Listener;
+}  // namespace sql
 class ApiMetrics;
 
 struct UserRecord {
@@ -223,6 +225,20 @@ class Store {
     // In a transaction of `s` (the writer or the log's writer), with mutex_ held.
     std::optional<std::int64_t> write_order(sql::Connection& c, const OrderRecord& order);
     bool write_bill(sql::Connection& c, const BillRecord& bill);
+    /// Forgets every cached row and moves the versions on (another writer changed rows).
+    void forget_all_cached();
+    /// In a write transaction on `c` that creates `account` if it is free: makes other
+    /// instances on this PostgreSQL database creating an account equal but for case wait
+    /// until it ends (nothing on SQLite, whose writes take turns anyway).
+    void lock_account(sql::Connection& c, const std::string& account);
+    /// In a write transaction on `c`: tells the other instances on this PostgreSQL database
+    /// what it changes, at its commit ("u:ID" a user's row or orders, "c" cars, "b" bills;
+    /// nothing on SQLite). on_notice() is their side.
+    void announce(sql::Connection& c, const std::string& what);
+    /// announce() of the users write_order touched, and of cars and bills when
+    /// `closed` (an order closed: its car's charge grew) or bills were added.
+    void announce_writes(sql::Connection& c, bool closed);
+    void on_notice(std::string_view notice);
     /// After a commit: forgets the cached rows of the users whose orders were written.
     void forget_touched_users();
     /// After a commit: counts the rows write_order and write_bill added (then forgets them).
@@ -237,6 +253,9 @@ class Store {
     std::int64_t new_bills_ = 0;
     std::int64_t new_billed_cents_ = 0;
     ApiMetrics* metrics_ = nullptr;
+    bool shared_ = false;                          // PostgreSQL: other instances may write
+    std::string instance_;                         // in its notices, to know its own
+    std::unique_ptr<sql::Listener> listener_;      // their notices (after the connections)
     std::mutex mutex_;                             // both writers
     std::unique_ptr<sql::Connection> writer_;      // synchronous=FULL
     std::unique_ptr<sql::Connection> log_writer_;  // the log's copy: synchronous=NORMAL

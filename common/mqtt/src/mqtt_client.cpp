@@ -13,6 +13,7 @@
 #include <iostream>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
@@ -105,15 +106,38 @@ void set_nodelay_to_port(int port) {
 
 }  // namespace
 
+std::vector<std::string> split_uris(std::string_view list) {
+    std::vector<std::string> uris;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+            item.remove_suffix(1);
+        }
+        if (!item.empty()) {
+            uris.emplace_back(item);
+        }
+    }
+    return uris;
+}
+
 MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_connected,
                        EventFn on_lost)
     : options_(std::move(options)),
       on_message_(std::move(on_message)),
       on_connected_(std::move(on_connected)),
       on_lost_(std::move(on_lost)) {
+    uris_ = split_uris(options_.uri);
+    if (uris_.empty()) {
+        throw std::invalid_argument("no broker URI in '" + options_.uri + "'");
+    }
     mqtt::create_options create(MQTTVERSION_3_1_1, options_.max_buffered);
     create.set_send_while_disconnected(true, true);
-    client_ = std::make_unique<mqtt::async_client>(options_.uri, options_.client_id, create);
+    client_ = std::make_unique<mqtt::async_client>(uris_.front(), options_.client_id, create);
     client_->set_message_callback([this](mqtt::const_message_ptr m) {
         if (m && on_message_) {
             const std::string& topic = m->get_topic();
@@ -123,7 +147,9 @@ MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_c
     });
     client_->set_connected_handler([this](const std::string&) {
         ever_connected_ = true;
-        set_nodelay_to_port(uri_port(options_.uri));
+        for (const auto& uri : uris_) {
+            set_nodelay_to_port(uri_port(uri));
+        }
         // Subscriptions are renewed on every connection: a broker restarted without
         // persistence has forgotten them.
         for (const auto& [filter, qos] : options_.subscriptions) {
@@ -165,6 +191,9 @@ std::shared_ptr<void> MqttClient::connect_once() {
                        .keep_alive_interval(options_.keep_alive)
                        .automatic_reconnect(std::chrono::milliseconds(250), std::chrono::seconds(5))
                        .connect_timeout(std::chrono::seconds(5));
+    if (uris_.size() > 1) {
+        builder.servers(std::make_shared<mqtt::string_collection>(uris_));
+    }
     if (!options_.username.empty()) {
         builder.user_name(options_.username);
         builder.password(options_.password);

@@ -24,6 +24,8 @@ class async_client;
 namespace bus {
 
 struct ClientOptions {
+    /// The broker: one URI, or several separated by commas (the nodes of a cluster), tried
+    /// in turn on every connection and reconnection.
     std::string uri = "tcp://127.0.0.1:1883";
     std::string client_id;
     std::optional<contract::Publication> will;
@@ -47,6 +49,9 @@ struct Received {
     std::string_view topic;
     std::string_view payload;
 };
+
+/// The URIs of a comma-separated list, blanks around each trimmed, empty items dropped.
+std::vector<std::string> split_uris(std::string_view list);
 
 class MqttClient {
   public:
@@ -78,6 +83,7 @@ class MqttClient {
     std::shared_ptr<void> connect_once();  // the connect token
 
     ClientOptions options_;
+    std::vector<std::string> uris_;  // options_.uri split at its commas
     MessageFn on_message_;
     EventFn on_connected_;
     EventFn on_lost_;
