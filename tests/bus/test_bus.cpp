@@ -339,7 +339,7 @@ TEST_CASE("bus: a broker restart mid-session loses nothing", "[bus]") {
     CHECK(a["charged_kwh"].get<double>() == Approx(5));
     const auto from = st.probe.mark();
     REQUIRE(st.advance(5400).ok);  // the remaining 1.5 h
-    const auto bill = st.probe.wait_for([](const Message& m) { return has_bill(m); }, from, 10s);
+    const auto bill = st.probe.wait_for([](const Message& m) { return has_bill(m); }, from, 20s);
     REQUIRE(bill);
     const json b = first_bill(*bill);
     CHECK(b["kwh"].get<double>() == Approx(20));  // one session, uninterrupted
@@ -351,7 +351,7 @@ TEST_CASE("bus: a broker restart mid-session loses nothing", "[bus]") {
             return on(m, contract::PileChannel::Events, "T1") &&
                    m.payload.find("session_finished") != std::string::npos;
         },
-        from, 10s);
+        from, 20s);
     REQUIRE(finished);
     CHECK(json::parse(finished->payload)["energy_kwh"].get<double>() == Approx(20));
     // Retained state came back from the broker's persistence.

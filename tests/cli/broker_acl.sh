@@ -15,7 +15,7 @@ chmod 711 "$dir"  # mosquitto, dropping root, reaches its files in here
 service_pids=()
 cleanup() {
     for p in "${service_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$dir/broker/broker.pid" ] && kill "$(cat "$dir/broker/broker.pid")" 2>/dev/null
+    stop_broker "$dir/broker"
     rm -rf "$dir"
 }
 trap cleanup EXIT

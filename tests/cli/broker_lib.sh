@@ -73,3 +73,21 @@ fail() {
     echo "FAIL: $1"
     fails=$((fails + 1))
 }
+
+# stop_broker FOLDER: stops the broker start-dev.sh / start-prod.sh started in FOLDER and
+# waits (up to 5 s, then SIGKILL) until it is gone: mosquitto saves its persistence on the
+# way out, and a folder removed under it fails the cleanup.
+stop_broker() {
+    local file=$1/broker.pid pid
+    [ -f "$file" ] || return 0
+    pid=$(cat "$file")
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        # Gone, or a zombie nobody reaps (PID 1 in a container need not).
+        if [ ! -d "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}

@@ -11,7 +11,7 @@ dir=$(mktemp -d)
 chmod 711 "$dir"  # mosquitto, dropping root, reaches its files in here
 cleanup() {
     for d in "$dir"/prod "$dir"/dev; do
-        [ -f "$d/broker/broker.pid" ] && kill "$(cat "$d/broker/broker.pid")" 2>/dev/null
+        stop_broker "$d/broker"
     done
     rm -rf "$dir"
 }

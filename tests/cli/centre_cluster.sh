@@ -19,7 +19,7 @@ pids=()
 api_pid=()
 cleanup() {
     for p in "${pids[@]}" "${api_pid[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$dir/edge/broker.pid" ] && kill "$(cat "$dir/edge/broker.pid")" 2>/dev/null
+    stop_broker "$dir/edge"
     "$src/broker/centre-cluster.sh" stop "$dir/centre" >/dev/null 2>&1 || true
     "$src/tests/tools/pg_test_server.sh" stop "$dir/pg" >/dev/null 2>&1 || true
     wait 2>/dev/null || true

@@ -18,7 +18,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for b in edge centre; do
-        [ -f "$dir/$b/broker.pid" ] && kill "$(cat "$dir/$b/broker.pid")" 2>/dev/null
+        stop_broker "$dir/$b"
     done
     wait 2>/dev/null || true
     rm -rf "$dir"
