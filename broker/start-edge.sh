@@ -22,6 +22,7 @@ case "$addresses" in
     *[!A-Za-z0-9.:\ _-]* | "") echo "CENTRE is HOST:PORT[,HOST:PORT...]: '$centre'" >&2; exit 2 ;;
 esac
 mkdir -p "$dir"
+old_umask=$(umask)
 umask 077  # the bridge's password may be in there
 sed -e "s|@NAME@|bridge-$station|g" -e "s|@ADDRESSES@|$addresses|g" "$here/bridge.conf" >"$dir/bridge.conf"
 if [ -n "${STATION_BRIDGE_USER:-}" ]; then
@@ -29,5 +30,5 @@ if [ -n "${STATION_BRIDGE_USER:-}" ]; then
     [ -n "${STATION_BRIDGE_PASSWORD_FILE:-}" ] && password=$(cat "$STATION_BRIDGE_PASSWORD_FILE")
     printf 'remote_username %s\nremote_password %s\n' "$STATION_BRIDGE_USER" "$password" >>"$dir/bridge.conf"
 fi
-umask 022
+umask "$old_umask"
 STATION_BROKER_EXTRA_CONF="$dir/bridge.conf" exec "$here/start-dev.sh" "$dir" "$port"

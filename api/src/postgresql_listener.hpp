@@ -25,9 +25,6 @@ class Listener {
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
-    /// Whether it is listening now (a test waits for it before it writes).
-    bool listening() const { return listening_.load(); }
-
   private:
     void run();
 

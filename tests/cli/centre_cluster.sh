@@ -173,7 +173,7 @@ case "$retry" in
 esac
 
 # Drain, then compare the station with PostgreSQL.
-sql() { PGPASSWORD=$(cat "$dir/pg/password") psql -X -A -t -h 127.0.0.1 -p "$(echo "$db" | sed 's|.*:\([0-9]*\)/.*|\1|')" -U postgres -d postgres -c "$1"; }
+sql() { psql "$db" -X -A -t -c "$1"; }
 # Drained: every order in PostgreSQL closed, and the station's bills there; the same twice,
 # 1.2 s apart (the scheduler's figures are at most a second old).
 exact=0 same=0
@@ -203,7 +203,7 @@ done <"$dir/taken"
 for _ in $(seq 50); do
     positions=""
     for i in 0 1; do
-        positions+=" $(value "$(sed -n 's|.* info: metrics on \(http://[^ ]*\)$|\1|p' "$dir/api-$i.log" | tail -n 1)" evcs_api_log_applied_position)"
+        positions+=" $(value "$(metrics_url "$dir/api-$i.log")" evcs_api_log_applied_position)"
     done
     [ "$positions" = " $s_head $s_head" ] && break
     sleep 0.2

@@ -1,11 +1,12 @@
 # Helpers of the tests that read the services' Prometheus metrics or run a station at the
 # edge (tests/cli/*.sh), sourced after `set -euo pipefail` and tests/cli/broker_lib.sh.
 
-# metrics_url LOG: the /metrics address a service's log names (waits up to 10 s for it).
+# metrics_url LOG: the /metrics address a service's log names, the latest one if the log
+# holds several (a restarted service appends to it); waits up to 10 s for one.
 metrics_url() {
     local url
     for _ in $(seq 100); do
-        url=$(sed -n 's|.* info: metrics on \(http://[^ ]*\)$|\1|p' "$1" | head -n 1)
+        url=$(sed -n 's|.* info: metrics on \(http://[^ ]*\)$|\1|p' "$1" | tail -n 1)
         [ -n "$url" ] && { echo "$url"; return 0; }
         sleep 0.1
     done

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -37,9 +38,9 @@ int uri_port(const std::string& uri) {
 }
 
 // The inodes of the established TCP connections (IPv4 and IPv6) of this network
-// namespace whose peer port is `port`, from /proc/self/net/tcp{,6}:
+// namespace whose peer port is one of `ports`, from /proc/self/net/tcp{,6}:
 //   sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-std::unordered_set<unsigned long> connections_to_port(int port) {
+std::unordered_set<unsigned long> connections_to_ports(const std::vector<int>& ports) {
     std::unordered_set<unsigned long> inodes;
     for (const char* table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
         std::ifstream in(table);
@@ -57,7 +58,8 @@ std::unordered_set<unsigned long> connections_to_port(int port) {
             }
             char* end = nullptr;
             const unsigned long peer_port = std::strtoul(remote.c_str() + colon + 1, &end, 16);
-            if (*end == '\0' && peer_port == static_cast<unsigned long>(port)) {
+            if (*end == '\0' &&
+                std::find(ports.begin(), ports.end(), static_cast<int>(peer_port)) != ports.end()) {
                 inodes.insert(inode);
             }
         }
@@ -68,13 +70,13 @@ std::unordered_set<unsigned long> connections_to_port(int port) {
 // Paho C 1.3.12 (Debian 12) has no option for TCP_NODELAY (upstream added one later,
 // eclipse-paho/paho.mqtt.c#1417). Without it a client that sends two messages back to
 // back waits for the broker's delayed ACK: ~40 ms per command or reply. So once connected
-// we set it on this process's sockets to the broker's port. Remove when Paho offers it.
+// we set it on this process's sockets to the brokers' ports. Remove when Paho offers it.
 // The sockets are found by inode (/proc/self/fd links read, never the descriptors
 // themselves): other threads open and close descriptors meanwhile, and the only call made
 // on a descriptor is the setsockopt, on one that was a connection to the broker a moment
 // before (were it closed and reused since, the call fails or sets a harmless option).
-void set_nodelay_to_port(int port) {
-    const auto inodes = connections_to_port(port);
+void set_nodelay_to_ports(const std::vector<int>& ports) {
+    const auto inodes = connections_to_ports(ports);
     if (inodes.empty()) {
         return;
     }
@@ -135,6 +137,9 @@ MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_c
     if (uris_.empty()) {
         throw std::invalid_argument("no broker URI in '" + options_.uri + "'");
     }
+    for (const auto& uri : uris_) {
+        ports_.push_back(uri_port(uri));
+    }
     mqtt::create_options create(MQTTVERSION_3_1_1, options_.max_buffered);
     create.set_send_while_disconnected(true, true);
     client_ = std::make_unique<mqtt::async_client>(uris_.front(), options_.client_id, create);
@@ -147,9 +152,7 @@ MqttClient::MqttClient(ClientOptions options, MessageFn on_message, EventFn on_c
     });
     client_->set_connected_handler([this](const std::string&) {
         ever_connected_ = true;
-        for (const auto& uri : uris_) {
-            set_nodelay_to_port(uri_port(uri));
-        }
+        set_nodelay_to_ports(ports_);
         // Subscriptions are renewed on every connection: a broker restarted without
         // persistence has forgotten them.
         for (const auto& [filter, qos] : options_.subscriptions) {

@@ -84,6 +84,7 @@ class MqttClient {
 
     ClientOptions options_;
     std::vector<std::string> uris_;  // options_.uri split at its commas
+    std::vector<int> ports_;         // their TCP ports (for TCP_NODELAY)
     MessageFn on_message_;
     EventFn on_connected_;
     EventFn on_lost_;
