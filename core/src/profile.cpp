@@ -25,19 +25,6 @@ Profile make_builtin(std::string name, int fast, int slow, double fast_kw, doubl
     return p;
 }
 
-bool valid_id(std::string_view id) {
-    if (id.empty()) {
-        return false;
-    }
-    for (char c : id) {
-        if (c == ' ' || c == ',' || c == '(' || c == ')' || c == '\t' || c == '\n' || c == '\r' ||
-            c == '#') {
-            return false;
-        }
-    }
-    return true;
-}
-
 using nlohmann::json;
 
 // Reads "HH:MM" (or "24:00") as milliseconds of the day.
@@ -224,6 +211,20 @@ std::optional<Profile> builtin_profile(std::string_view name) {
     return std::nullopt;
 }
 
+bool valid_pile_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) {
+        return false;
+    }
+    for (const char c : id) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f || c == '/' || c == '+' || c == '#' || c == ',' || c == '(' ||
+            c == ')') {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::vector<std::string_view> builtin_profile_names() {
     return {"bupt-2023", "acceptance-42", "g8"};
 }
@@ -240,9 +241,9 @@ std::string validate_profile(const Profile& p) {
     }
     std::set<std::string_view> ids;
     for (const PileSpec& s : p.piles) {
-        if (!valid_id(s.id)) {
+        if (!valid_pile_id(s.id)) {
             return "pile id \"" + s.id +
-                   "\" is empty or contains a space, comma, '#' or parenthesis";
+                   "\" must be 1 to 64 bytes without blanks, control characters or / + # , ( )";
         }
         if (!ids.insert(s.id).second) {
             return "pile id \"" + s.id + "\" appears twice";

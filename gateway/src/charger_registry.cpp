@@ -51,20 +51,8 @@ std::string read_connector(const json& j, ConnectorSpec& out) {
 
 }  // namespace
 
-// Pile ids as the bus takes them (contract::valid_topic_id) and as profiles take them
-// (no spaces, commas or parentheses).
 bool valid_pile_id(std::string_view id) {
-    if (id.empty() || id.size() > 64) {
-        return false;
-    }
-    for (const char c : id) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u <= 0x20 || u == 0x7f || c == '/' || c == '+' || c == '#' || c == ',' || c == '(' ||
-            c == ')') {
-            return false;
-        }
-    }
-    return true;
+    return station::valid_pile_id(id);
 }
 
 const ChargerSpec* Registry::find(std::string_view identity) const {

@@ -71,6 +71,13 @@ TEST_CASE("§1 profile files: the documented shape — defaults and errors", "[r
         R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F1","mode":"F","power":0}]})",
         R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F1","mode":"F","power":"30"}]})",
         R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F 1","mode":"F","power":30}]})",
+        // A pile id is a topic level on the bus and a field of a scenario's tuples.
+        R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F\u00001","mode":"F","power":30}]})",
+        R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F/1","mode":"F","power":30}]})",
+        R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F+","mode":"F","power":30}]})",
+        R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F\u007f","mode":"F","power":30}]})",
+        R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"","mode":"F","power":30}]})",
+        R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF","mode":"F","power":30}]})",
         R"({"waiting_area": 5, "queue_length": 2, "piles": [{"id":"F1","mode":"F","power":30},
                                                               {"id":"F1","mode":"T","power":7}]})",
         R"({"waiting_area": 5, "queue_length": 2, "piles": []})",

@@ -14,7 +14,7 @@ namespace station {
 
 /// One charging pile as configured.
 struct PileSpec {
-    std::string id;    ///< e.g. "F1"; no spaces, commas or parentheses
+    std::string id;    ///< e.g. "F1"; valid_pile_id
     std::string name;  ///< display name, e.g. "快充1"; defaults to the id
     Mode mode = Mode::Fast;
     double power = 0;  ///< kWh per hour, > 0
@@ -54,6 +54,11 @@ std::optional<Profile> builtin_profile(std::string_view name);
 /// Names of the built-in profiles, the default first.
 std::vector<std::string_view> builtin_profile_names();
 inline constexpr std::string_view kDefaultProfile = "bupt-2023";
+
+/// Whether `id` may name a pile: 1 to 64 bytes, no blanks or control characters (NUL,
+/// DEL included), and none of / + # (it is a level of the bus's topics) nor , ( ) (it is a
+/// field of a scenario's tuples).
+bool valid_pile_id(std::string_view id);
 
 /// Checks a profile's invariants; returns the first problem, or "" if it is valid.
 std::string validate_profile(const Profile& profile);
