@@ -32,6 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOPIC = "evcs/v1/station/changes"
+AT_CENTRE = "evcs/v1/stations/+/station/changes"  # every station's (broker/bridge.conf)
 
 
 def run(*args, env=None):
@@ -92,7 +93,7 @@ class Subscriber:
         address = centre.addresses[-1]
         host, port = address.rsplit(":", 1)
         self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-h", host, "-p", port, *centre.login(), "-q", "1", "-t", TOPIC,
+            ["mosquitto_sub", "-h", host, "-p", port, *centre.login(), "-q", "1", "-t", AT_CENTRE,
              "-i", f"bench-sub-{os.getpid()}"],
             stdout=subprocess.PIPE, text=True, bufsize=1)
         self.expected = expected

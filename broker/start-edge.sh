@@ -5,7 +5,8 @@
 # CENTRE is HOST:PORT, or several separated by blanks or commas (the nodes of a cluster:
 # broker/centre-cluster.sh writes them to mqtt.addresses). As start-dev.sh (dev.conf,
 # persistence in DIR/data, broker.log, broker.pid, broker.port), plus bridge.conf: the
-# connection is named bridge-STATION_ID (its client id at the centre). With
+# connection is named bridge-STATION_ID (its client id at the centre), and the station's
+# topics are under evcs/v1/stations/STATION_ID/ at the centre. With
 # STATION_BRIDGE_USER set, the bridge logs in at the centre as that user with the password
 # in STATION_BRIDGE_PASSWORD or in the file STATION_BRIDGE_PASSWORD_FILE.
 set -euo pipefail
@@ -24,7 +25,7 @@ esac
 mkdir -p "$dir"
 old_umask=$(umask)
 umask 077  # the bridge's password may be in there
-sed -e "s|@NAME@|bridge-$station|g" -e "s|@ADDRESSES@|$addresses|g" "$here/bridge.conf" >"$dir/bridge.conf"
+sed -e "s|@NAME@|bridge-$station|g" -e "s|@STATION@|$station|g" -e "s|@ADDRESSES@|$addresses|g" "$here/bridge.conf" >"$dir/bridge.conf"
 if [ -n "${STATION_BRIDGE_USER:-}" ]; then
     password=${STATION_BRIDGE_PASSWORD:-}
     [ -n "${STATION_BRIDGE_PASSWORD_FILE:-}" ] && password=$(cat "$STATION_BRIDGE_PASSWORD_FILE")

@@ -144,7 +144,8 @@ port=$(cat "$run/broker/broker.port")
 uri=tcp://127.0.0.1:$port
 api_uri=$uri
 # The services' broker logins (none on the development broker).
-scheduler_login=() api_login=()
+scheduler_login=() api_login=() api_station=()
+[ "$edge" = 1 ] && api_station=(--station S1)  # at the centre: evcs/v1/stations/S1/...
 if [ "$cluster" = 1 ]; then
     api_uri=$(sed 's|^|tcp://|' "$run/centre-cluster/mqtt.addresses" | paste -sd,)
     api_login=(--mqtt-user "$(cat "$run/centre-cluster/user")")
@@ -226,7 +227,7 @@ if [ -z "${STATION_ADMIN_PASSWORD:-}" ]; then
 fi
 export STATION_ADMIN_PASSWORD
 STATION_MQTT_PASSWORD=$api_password \
-    "$bin/api/station-api" --broker "$api_uri" "${api_login[@]}" --db "$run/station.db" --port "$http_port" \
+    "$bin/api/station-api" --broker "$api_uri" "${api_login[@]}" "${api_station[@]}" --db "$run/station.db" --port "$http_port" \
     --port-file "$run/api.port" --metrics 127.0.0.1:0 2>"$run/api.log" &
 pids+=($!)
 echo "${pids[*]} $(cat "$run/broker/broker.pid") $(cat "$run/centre/broker.pid" "$run"/centre-cluster/node*/rabbitmq.pid 2>/dev/null | xargs)" >"$run/pids"

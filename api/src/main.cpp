@@ -29,7 +29,7 @@ constexpr const char* kUsage =
     "                   [--password-iterations N] [--scheduler-timeout-ms N] [--max-body-bytes N]\n"
     "                   [--mqtt-user NAME] [--max-connections N]\n"
     "                   [--max-connections-per-address N] [--max-streams N]\n"
-    "                   [--max-streams-per-user N] [--metrics HOST:PORT]\n"
+    "                   [--max-streams-per-user N] [--metrics HOST:PORT] [--station ID]\n"
     "\n"
     "--db is the database: a SQLite file (default station.db, created if needed) or a\n"
     "PostgreSQL database, postgresql://USER@HOST:PORT/DB (it must exist; the tables are made\n"
@@ -37,6 +37,10 @@ constexpr const char* kUsage =
     "\n"
     "--broker is the broker's URI (tcp://127.0.0.1:1883), or several separated by commas:\n"
     "the nodes of a cluster, tried in turn on every reconnect.\n"
+    "\n"
+    "--station names the station whose scheduler the API follows at a centre that serves\n"
+    "several: its topics are under evcs/v1/stations/ID/ there (broker/bridge.conf). Without\n"
+    "it, the station's own topics (the API on the station's broker).\n"
     "\n"
     "--metrics serves Prometheus metrics at http://HOST:PORT/metrics (PORT 0: any free\n"
     "port; off by default).\n"
@@ -70,6 +74,8 @@ int main(int argc, char** argv) {
                 link_options.uri = value;
             } else if (arg == "--client-id") {
                 link_options.client_id = value;
+            } else if (arg == "--station") {
+                link_options.station = value;
             } else if (arg == "--mqtt-user") {
                 link_options.username = value;
             } else if (arg == "--db") {

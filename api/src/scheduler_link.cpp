@@ -23,10 +23,12 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
       store_(store),
       view_(view),
       log_(std::move(log)),
-      replies_topic_(contract::replies_topic(options_.client_id)),
-      state_topic_(contract::station_state_topic()),
-      clock_topic_(contract::station_clock_topic()),
-      changes_topic_(contract::station_changes_topic()),
+      reply_to_(contract::replies_topic(options_.client_id)),
+      replies_topic_(contract::at_centre(options_.station, reply_to_)),
+      state_topic_(contract::at_centre(options_.station, contract::station_state_topic())),
+      clock_topic_(contract::at_centre(options_.station, contract::station_clock_topic())),
+      changes_topic_(contract::at_centre(options_.station, contract::station_changes_topic())),
+      requests_topic_(contract::at_centre(options_.station, contract::scheduler_requests_topic())),
       boot_(options_.client_id + "-" + std::to_string(cli::wall_ms())) {
     bus::ClientOptions copts;
     copts.uri = options_.uri;
@@ -287,7 +289,9 @@ std::optional<contract::SchedulerReply> SchedulerLink::call(contract::SchedulerR
     if (request.id.empty()) {
         request.id = next_request_id();
     }
-    request.reply_to = replies_topic_;
+    // In the station's own terms: the scheduler answers at its broker, and the bridge
+    // carries the answer to replies_topic_ at the centre.
+    request.reply_to = reply_to_;
     const auto started = Clock::now();
     std::shared_ptr<Pending> pending;
     PendingKey key;
@@ -304,7 +308,7 @@ std::optional<contract::SchedulerReply> SchedulerLink::call(contract::SchedulerR
         ++slot->waiters;
         pending = slot;
     }
-    client_->publish({contract::scheduler_requests_topic(), contract::to_json(request), 1, false});
+    client_->publish({requests_topic_, contract::to_json(request), 1, false});
     const bool ready = pending->future.wait_for(timeout) == std::future_status::ready;
     {
         std::lock_guard lock(pending_mutex_);

@@ -1,5 +1,7 @@
 #include "contract/topics.hpp"
 
+#include <stdexcept>
+
 namespace contract {
 
 namespace {
@@ -84,6 +86,23 @@ std::optional<PileTopic> parse_pile_topic(std::string_view topic) {
         }
     }
     return std::nullopt;
+}
+
+std::string at_centre(std::string_view station, std::string_view topic) {
+    if (topic.substr(0, kRoot.size()) != kRoot ||
+        (topic.size() > kRoot.size() && topic[kRoot.size()] != '/')) {
+        throw std::invalid_argument("not a topic of the station's tree: " + std::string(topic));
+    }
+    if (station.empty()) {
+        return std::string(topic);
+    }
+    if (!valid_topic_id(station)) {
+        throw std::invalid_argument("not a station id: '" + std::string(station) + "'");
+    }
+    std::string out;
+    out.reserve(topic.size() + station.size() + 10);
+    out.append(kRoot).append("/stations/").append(station).append(topic.substr(kRoot.size()));
+    return out;
 }
 
 bool valid_topic_id(std::string_view id) {

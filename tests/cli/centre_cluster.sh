@@ -66,7 +66,7 @@ uri() {  # uri I J K: the nodes' MQTT URIs in that order
 start_api() {
     STATION_ADMIN_ACCOUNT=admin@centre.test STATION_ADMIN_PASSWORD=centre-admin \
         STATION_MQTT_PASSWORD=$(cat "$dir/centre/password") \
-        "$build/api/station-api" --broker "$2" --mqtt-user evcs --client-id "api-$1" --db "$db" \
+        "$build/api/station-api" --broker "$2" --mqtt-user evcs --client-id "api-$1" --station S1 --db "$db" \
         --port "${3:-0}" --port-file "$dir/api-$1.port" --scheduler-timeout-ms 2000 \
         --metrics 127.0.0.1:0 --password-iterations 1000 2>>"$dir/api-$1.log" &
     api_pid[$1]=$!

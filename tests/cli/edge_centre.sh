@@ -40,7 +40,7 @@ edge_port=$(cat "$dir/edge/broker.port")
 
 edge_station "$edge_port"
 STATION_ADMIN_ACCOUNT=admin@centre.test STATION_ADMIN_PASSWORD=centre-admin \
-    "$build/api/station-api" --broker "tcp://127.0.0.1:$centre_port" --db "$dir/station.db" \
+    "$build/api/station-api" --broker "tcp://127.0.0.1:$centre_port" --station S1 --db "$dir/station.db" \
     --port 0 --port-file "$dir/api.port" --scheduler-timeout-ms 2000 --metrics 127.0.0.1:0 \
     2>"$dir/api.log" &
 pids+=($!)
@@ -80,6 +80,13 @@ done
 api_bills=$(value "$api_metrics" evcs_api_bills_total)
 [ "${api_bills%.*}" -ge 1 ] && ok "the centre's API has the station's first bills ($api_bills)" ||
     fail "no bill reached the centre"
+
+# At the centre the station's topics carry its id (the bridge's remote prefix).
+named=$(mosquitto_sub -p "$centre_port" -t 'evcs/v1/stations/S1/station/state' -C 1 -W 3 | head -c 20 || true)
+bare=$(mosquitto_sub -p "$centre_port" -t 'evcs/v1/station/#' -W 2 | head -c 20 || true)
+[ -n "$named" ] && [ -z "$bare" ] &&
+    ok "at the centre the station's state is under evcs/v1/stations/S1/, nothing under evcs/v1/station/" ||
+    fail "centre topics: under stations/S1: '$named', bare: '$bare'"
 
 # Cut the link.
 kill -USR1 "$link_pid"

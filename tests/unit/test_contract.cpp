@@ -19,6 +19,12 @@ TEST_CASE("contract: topics are built and taken apart in one place", "[contract]
     CHECK_FALSE(parse_pile_topic("evcs/v1/piles/T2/other"));
     CHECK_FALSE(parse_pile_topic("evcs/v2/piles/T2/status"));
     CHECK_FALSE(parse_pile_topic("evcs/v1/piles//status"));
+    CHECK(at_centre("S1", station_changes_topic()) == "evcs/v1/stations/S1/station/changes");
+    CHECK(at_centre("S1", replies_topic("api")) == "evcs/v1/stations/S1/replies/api");
+    CHECK(at_centre("", station_state_topic()) == "evcs/v1/station/state");
+    CHECK_THROWS_AS(at_centre("a/b", station_state_topic()), std::invalid_argument);
+    CHECK_THROWS_AS(at_centre("S1", "other/v1/x"), std::invalid_argument);
+    CHECK_THROWS_AS(at_centre("S1", "evcs/v10/x"), std::invalid_argument);
     CHECK(is_replies_topic("evcs/v1/replies/x"));
     CHECK_FALSE(is_replies_topic("evcs/v1/replies/"));
     CHECK_FALSE(is_replies_topic("evcs/v1/replies/a/b"));

@@ -55,6 +55,10 @@ class SchedulerLink final : public SchedulerPort {
         std::string client_id = "station-api";
         std::string username;  ///< broker credentials, none when empty
         std::string password;
+        /// The station whose scheduler this is, at a centre serving several (its topics
+        /// under evcs/v1/stations/{station}/, contract::at_centre); empty: the station's
+        /// own tree (the API on the station's broker, or a centre of one station).
+        std::string station;
         /// Most changes asked for in one catch-up answer.
         std::int64_t catch_up_limit = 5000;
         /// How long a later position named by the station state may stay unapplied (its
@@ -101,10 +105,12 @@ class SchedulerLink final : public SchedulerPort {
     Store& store_;
     StationView& view_;
     LogFn log_;
-    const std::string replies_topic_;
+    const std::string reply_to_;       // the replies topic as the scheduler names it
+    const std::string replies_topic_;  // and as this link subscribes to it
     const std::string state_topic_;
     const std::string clock_topic_;
     const std::string changes_topic_;
+    const std::string requests_topic_;
     const std::string boot_;
     std::atomic<std::int64_t> next_id_{0};
     // Callers waiting for a reply, by request id and deadline: one id may be sent again

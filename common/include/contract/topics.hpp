@@ -11,6 +11,9 @@
 ///   evcs/v1/station/changes           scheduler -> all QoS 1
 ///   evcs/v1/scheduler/requests        clients -> scheduler QoS 1
 ///   evcs/v1/replies/{client}          scheduler -> client QoS 1
+///
+/// At a centre serving several stations, a station's station/, scheduler/ and replies/
+/// topics are under evcs/v1/stations/{station}/ (at_centre); its piles' stay at the edge.
 
 #include <cstddef>
 #include <optional>
@@ -51,6 +54,13 @@ struct PileTopic {
     PileChannel channel;
 };
 std::optional<PileTopic> parse_pile_topic(std::string_view topic);
+
+/// A station's topic as a centre that serves several stations carries it:
+/// "evcs/v1/X" becomes "evcs/v1/stations/{station}/X" (the station's broker bridges its
+/// topics there: broker/bridge.conf). An empty `station` leaves the topic as it is (one
+/// station, on its own broker). Throws std::invalid_argument for an id valid_topic_id
+/// refuses or a topic outside the root.
+std::string at_centre(std::string_view station, std::string_view topic);
 
 /// Whether `id` may be used in a topic level: non-empty, at most 64 bytes, no '/', '+',
 /// '#', blanks or control characters.
