@@ -13,7 +13,7 @@
 //                 every --poll-us and records when each position is first reached. The
 //                 lag of a change = when the API's database first shows it − when its
 //                 reply arrived here. Two ways to see "shows it" (--method):
-//                   pos  SELECT pos FROM log_position WHERE id = 1 reaches the reply's pos
+//                   pos  SELECT MAX(pos) FROM log_position reaches the reply's pos
 //                        (the new API only: it keeps its log position with the rows);
 //                   row  the order's row (orders.station_key = RUN/ORDER) is there in the
 //                        reply's state or a later one (both versions: the old API stores
@@ -191,7 +191,7 @@ void poll_positions(Poco::Data::Session& s, Observed& seen, std::chrono::microse
     Poco::Int64 pos = -1;
     // Prepared once, executed again and again.
     Poco::Data::Statement st(s);
-    st << "SELECT pos FROM log_position WHERE id = 1", Poco::Data::Keywords::into(pos);
+    st << "SELECT COALESCE(MAX(pos), 0) FROM log_position", Poco::Data::Keywords::into(pos);
     while (!stop.load()) {
         const std::int64_t t = now_ns();
         pos = -1;
@@ -828,8 +828,8 @@ int run_wait(Options& o) {
                 session.emplace(open_readonly(o.db));
             }
             Poco::Int64 p = -1;
-            *session << "SELECT pos FROM log_position WHERE id = 1", Poco::Data::Keywords::into(p),
-                Poco::Data::Keywords::now;
+            *session << "SELECT COALESCE(MAX(pos), 0) FROM log_position",
+                Poco::Data::Keywords::into(p), Poco::Data::Keywords::now;
             pos = p < 0 ? 0 : p;  // the table without its row: nothing applied yet
         } catch (const std::exception&) {
             ++errors;  // not there yet, or busy: try again

@@ -25,13 +25,14 @@ json totals_fields(json j, const Totals& t) {
 }
 
 // A car block of the API document from one car of the station state.
-json car_block(Store& store, const StationSnapshot& snap, const contract::StateCar& live,
-               const std::string& state) {
+json car_block(Store& store, const std::string& station, const StationSnapshot& snap,
+               const contract::StateCar& live, const std::string& state) {
     std::optional<CarRecord> car;
     if (const auto id = parse_id(live.car)) {
         car = store.car(*id);
     }
-    const auto order = store.order_id_by_key(snap.run() + "/" + std::to_string(live.order));
+    const auto order =
+        store.order_id_by_key(station, snap.run() + "/" + std::to_string(live.order));
     const double current =
         car ? std::min(car->capacity_kwh, car->current_kwh + live.charged_kwh) : 0.0;
     return json{{"number", live.number},
@@ -53,11 +54,12 @@ std::string mode_text(station::Mode m) {
     return std::string(1, station::mode_letter(m));
 }
 
-json pile_json(Store& store, const StationSnapshot& snap, const contract::StatePile& p,
-               const Totals& totals, bool with_totals) {
+json pile_json(Store& store, const std::string& station, const StationSnapshot& snap,
+               const contract::StatePile& p, const Totals& totals, bool with_totals) {
     json blocks = json::array();
     for (const contract::StateCar& c : p.queue) {
-        blocks.push_back(car_block(store, snap, c, std::string(contract::to_string(c.status))));
+        blocks.push_back(
+            car_block(store, station, snap, c, std::string(contract::to_string(c.status))));
     }
     json j{{"id", p.id},
            {"name", p.name},
@@ -110,20 +112,20 @@ std::string ApiApp::manage_body() {
         }
     }
     std::map<std::string, Totals> totals;
-    for (auto& [pile, t] : store_.pile_totals()) {
+    for (auto& [pile, t] : store_.pile_totals(scheduler_.station())) {
         totals[pile] = t;
     }
     json piles = json::array();
     json waiting = json::array();
     json redispatch = json::array();
     for (const contract::StatePile& p : snap->state.piles) {
-        piles.push_back(pile_json(store_, *snap, p, totals[p.id], true));
+        piles.push_back(pile_json(store_, scheduler_.station(), *snap, p, totals[p.id], true));
     }
     for (const contract::StateCar& c : snap->state.waiting) {
-        waiting.push_back(car_block(store_, *snap, c, "WAITING"));
+        waiting.push_back(car_block(store_, scheduler_.station(), *snap, c, "WAITING"));
     }
     for (const contract::StateCar& c : snap->state.redispatch) {
-        redispatch.push_back(car_block(store_, *snap, c, "DISPATCHED"));
+        redispatch.push_back(car_block(store_, scheduler_.station(), *snap, c, "DISPATCHED"));
     }
     json data{{"id", "station"},
               {"name", snap->state.profile},
@@ -218,7 +220,7 @@ HttpResponse ApiApp::get_charge(Context& c) {
     if (!p) {
         return failure;
     }
-    return success("查询成功", pile_json(store_, *snap, *p, Totals{}, false));
+    return success("查询成功", pile_json(store_, scheduler_.station(), *snap, *p, Totals{}, false));
 }
 
 HttpResponse ApiApp::get_report(Context& c) {
@@ -242,7 +244,7 @@ HttpResponse ApiApp::get_report(Context& c) {
             return bad_request("参数 date 需要与 period 一起使用");
         }
         Totals t;
-        for (auto& [pile, totals] : store_.pile_totals()) {
+        for (auto& [pile, totals] : store_.pile_totals(scheduler_.station())) {
             if (pile == id) {
                 t = totals;
             }
@@ -267,7 +269,8 @@ HttpResponse ApiApp::get_report(Context& c) {
     data["from"] = station::format_datetime(span.from);
     data["to"] = station::format_datetime(span.to);
     return success("查询成功",
-                   totals_fields(std::move(data), store_.report(id, span.from, span.to)));
+                   totals_fields(std::move(data),
+                                 store_.report(scheduler_.station(), id, span.from, span.to)));
 }
 
 // ---- simulation control ----------------------------------------------------------------

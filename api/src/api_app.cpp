@@ -341,7 +341,7 @@ std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply&
     if (!reply.order || reply.run.empty()) {
         return std::nullopt;
     }
-    auto row = order_record(reply.run, *reply.order);
+    auto row = order_record(scheduler_.station(), reply.run, *reply.order);
     if (!row) {
         return std::nullopt;
     }
@@ -355,7 +355,7 @@ std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply&
     // The answer shows the order as the change left it, which the reply carries: no need to
     // read the row back, only a new order's API id.
     if (!id) {
-        id = store_.order_id_by_key(row->station_key);
+        id = store_.order_id_by_key(row->station, row->station_key);
         if (!id) {
             return std::nullopt;
         }
@@ -406,7 +406,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
 
 std::shared_ptr<const StationSnapshot> ApiApp::current_view() {
     auto snap = view_.snapshot();
-    const LogPosition applied = store_.log_position();
+    const LogPosition applied = store_.log_position(scheduler_.station());
     if (applied.run.empty() || (snap->run() == applied.run && snap->state.head >= applied.pos)) {
         return snap;
     }

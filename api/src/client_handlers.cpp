@@ -45,9 +45,12 @@ std::optional<CarRecord> own_car(Store& store, std::int64_t user_id, std::int64_
     return car;
 }
 
-std::optional<OrderRecord> own_order(Store& store, std::int64_t user_id, std::int64_t order_id) {
+// The user's order, if it is one of `station`'s: an instance changes and shows only the
+// orders of the station whose scheduler it follows.
+std::optional<OrderRecord> own_order(Store& store, const std::string& station, std::int64_t user_id,
+                                     std::int64_t order_id) {
     auto order = store.order(order_id);
-    if (!order || order->user_id != user_id) {
+    if (!order || order->user_id != user_id || order->station != station) {
         return std::nullopt;
     }
     return order;
@@ -61,13 +64,15 @@ std::string station_run(const std::string& key) {
     return key.substr(0, key.rfind('/'));
 }
 
-// The car's open order, unless it belongs to an earlier scheduler run: the scheduler
-// keeps no state across restarts yet, so such an order can no longer be served and must
-// not keep its car from charging again.
-std::optional<OrderRecord> open_order(Store& store, const StationSnapshot& snap,
-                                      std::int64_t car_id) {
+// The car's open order (at `station`, whose state `snap` is, or at another station: a car
+// charges at one station at a time), unless it belongs to an earlier run of `station`'s
+// scheduler: such an order can no longer be served and must not keep its car from
+// charging again.
+std::optional<OrderRecord> open_order(Store& store, const std::string& station,
+                                      const StationSnapshot& snap, std::int64_t car_id) {
     auto o = store.open_order_of_car(car_id);
-    if (o && !snap.run().empty() && station_run(o->station_key) != snap.run()) {
+    if (o && o->station == station && !snap.run().empty() &&
+        station_run(o->station_key) != snap.run()) {
         return std::nullopt;
     }
     return o;
@@ -144,7 +149,8 @@ json ApiApp::cars_json(std::int64_t user_id) {
     json cars = json::array();
     for (const CarRecord& car : store_.cars_of(user_id)) {
         double charging = 0;
-        if (const auto o = open_order(store_, *snap, car.id)) {
+        if (const auto o = open_order(store_, scheduler_.station(), *snap, car.id);
+            o && o->station == scheduler_.station()) {
             if (const auto it = snap->orders.find(station_order_id(o->station_key));
                 it != snap->orders.end()) {
                 charging = it->second.car.charged_kwh;
@@ -195,7 +201,8 @@ HttpResponse ApiApp::patch_car(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    if ((capacity || current) && open_order(store_, *view_.snapshot(), car->id)) {
+    if ((capacity || current) &&
+        open_order(store_, scheduler_.station(), *view_.snapshot(), car->id)) {
         return refusal("车辆有未完成的充电订单，不能修改电量", "car_busy");
     }
     car->name = name.value_or(car->name);
@@ -223,7 +230,7 @@ HttpResponse ApiApp::delete_car(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    if (open_order(store_, *view_.snapshot(), car->id)) {
+    if (open_order(store_, scheduler_.station(), *view_.snapshot(), car->id)) {
         return refusal("车辆有未完成的充电订单，不能删除", "car_busy");
     }
     store_.delete_car(car->id);
@@ -240,7 +247,9 @@ HttpResponse ApiApp::get_orders(Context& c) {
     const auto snap = current_view();
     json orders = json::array();
     for (const OrderRecord& o : store_.orders_of(c.user->id, mode == "CURRENT")) {
-        orders.push_back(order_json(o, *snap));
+        if (o.station == scheduler_.station()) {
+            orders.push_back(order_json(o, *snap));
+        }
     }
     return success("查询成功", orders);
 }
@@ -287,7 +296,7 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
             return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
                            "amount_exceeds_capacity");
         }
-        if (open_order(store_, *view_.snapshot(), car->id)) {
+        if (open_order(store_, scheduler_.station(), *view_.snapshot(), car->id)) {
             return refusal(refusal_message("car_already_active"), "car_already_active");
         }
         return std::nullopt;
@@ -323,7 +332,7 @@ HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
     if (kwh && *kwh < kMinApplyKwh) {
         return bad_request("申请充电量 apply_kwh 必须至少 0.01 kWh");
     }
-    const auto order = own_order(store_, c.user->id, *order_id);
+    const auto order = own_order(store_, scheduler_.station(), c.user->id, *order_id);
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
@@ -366,7 +375,7 @@ HttpResponse ApiApp::cancel_order(Context& c, const std::string& request_id) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
-    const auto order = own_order(store_, c.user->id, *order_id);
+    const auto order = own_order(store_, scheduler_.station(), c.user->id, *order_id);
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
@@ -393,12 +402,12 @@ HttpResponse ApiApp::get_bills(Context& c) {
     if (!order_id) {
         return bad_request("参数 order_id 必须是订单编号");
     }
-    const auto order = own_order(store_, c.user->id, *order_id);
+    const auto order = own_order(store_, scheduler_.station(), c.user->id, *order_id);
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
     json bills = json::array();
-    for (const BillRecord& b : store_.bills_of_order(order->station_key)) {
+    for (const BillRecord& b : store_.bills_of_order(order->station, order->station_key)) {
         bills.push_back(json{{"id", std::to_string(b.id)},
                              {"order_id", std::to_string(order->id)},
                              {"charge_id", b.pile},

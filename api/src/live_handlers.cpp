@@ -73,12 +73,17 @@ std::optional<std::string> ApiApp::live_state(const LiveGrant& grant) {
     const auto snap = current_view();
     json current = json::array();
     for (const OrderRecord& o : store_.orders_of(user->id, true)) {
-        current.push_back(order_json(o, *snap));
+        if (o.station == scheduler_.station()) {
+            current.push_back(order_json(o, *snap));
+        }
     }
     json history = json::array();
     for (const OrderRecord& o : store_.orders_of(user->id, false)) {
         if (history.size() == kLiveHistory) {
             break;
+        }
+        if (o.station != scheduler_.station()) {
+            continue;
         }
         history.push_back(order_json(o, *snap));
     }
@@ -93,7 +98,7 @@ std::optional<std::string> ApiApp::live_state(const LiveGrant& grant) {
 
 std::string ApiApp::live_version() {
     const auto snap = view_.snapshot();
-    const LogPosition pos = store_.log_position();
+    const LogPosition pos = store_.log_position(scheduler_.station());
     return std::to_string(reinterpret_cast<std::uintptr_t>(snap.get())) + "/" + snap->run() + "/" +
            std::to_string(snap->state.at_ms) + "/" + std::to_string(snap->state.revision) + "/" +
            std::to_string(store_.cars_version()) + "/" + std::to_string(store_.bills_version()) +

@@ -29,12 +29,14 @@ BatchVerdict judge(const LogPosition& have, const contract::ChangeBatch& b) {
     return b.from <= have.pos ? BatchVerdict::Apply : BatchVerdict::Gap;
 }
 
-std::optional<OrderRecord> order_record(const std::string& run, const contract::OrderUpdate& u) {
+std::optional<OrderRecord> order_record(const std::string& station, const std::string& run,
+                                        const contract::OrderUpdate& u) {
     if (u.car.empty() || u.car.size() > 18 ||
         u.car.find_first_not_of("0123456789") != std::string::npos) {
         return std::nullopt;
     }
     OrderRecord o;
+    o.station = station;
     o.station_key = key(run, u.order);
     o.car_id = std::stoll(u.car);
     o.mode = std::string(1, station::mode_letter(u.mode));
@@ -55,8 +57,10 @@ std::optional<OrderRecord> order_record(const std::string& run, const contract::
     return o;
 }
 
-BillRecord bill_record(const std::string& run, const contract::BillUpdate& b) {
+BillRecord bill_record(const std::string& station, const std::string& run,
+                       const contract::BillUpdate& b) {
     BillRecord r;
+    r.station = station;
     r.station_key = key(run, b.bill);
     r.order_key = key(run, b.order);
     r.pile = b.pile;
@@ -73,22 +77,23 @@ BillRecord bill_record(const std::string& run, const contract::BillUpdate& b) {
     return r;
 }
 
-BatchRows rows_of(const contract::ChangeBatch& batch) {
+BatchRows rows_of(const std::string& station, const contract::ChangeBatch& batch) {
     BatchRows rows;
     for (const auto& b : batch.bills) {
-        rows.bills.push_back(bill_record(batch.run, b));
+        rows.bills.push_back(bill_record(station, batch.run, b));
     }
     for (const auto& u : batch.orders) {
-        if (auto o = order_record(batch.run, u)) {
+        if (auto o = order_record(station, batch.run, u)) {
             rows.orders.push_back(std::move(*o));
         }
     }
     return rows;
 }
 
-Applied apply_batches(Store& store, const std::vector<contract::ChangeBatch>& batches) {
+Applied apply_batches(Store& store, const std::string& station,
+                      const std::vector<contract::ChangeBatch>& batches) {
     Applied result;
-    const LogPosition start = store.log_position();
+    const LogPosition start = store.log_position(station);
     LogPosition at = start;
     BatchRows rows;
     for (const auto& b : batches) {
@@ -100,7 +105,7 @@ Applied apply_batches(Store& store, const std::vector<contract::ChangeBatch>& ba
             result.gap = true;
             break;
         }
-        BatchRows r = rows_of(b);
+        BatchRows r = rows_of(station, b);
         rows.orders.insert(rows.orders.end(), std::make_move_iterator(r.orders.begin()),
                            std::make_move_iterator(r.orders.end()));
         rows.bills.insert(rows.bills.end(), std::make_move_iterator(r.bills.begin()),
@@ -108,7 +113,7 @@ Applied apply_batches(Store& store, const std::vector<contract::ChangeBatch>& ba
         at = LogPosition{b.run, b.to};
         ++result.batches;
     }
-    if (result.batches > 0 && !store.apply_changes(start, at, rows.orders, rows.bills)) {
+    if (result.batches > 0 && !store.apply_changes(station, start, at, rows.orders, rows.bills)) {
         result.batches = 0;
         result.gap = true;  // the position moved under us: ask again
     }

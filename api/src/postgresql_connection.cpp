@@ -103,7 +103,8 @@ class PostgresqlConnection final : public Connection {
             command(kMigrationLock);
             // Another instance may have run it while this one waited for the lock.
             if (stored_version() < version) {
-                for (const std::string& one : statements_of(postgresql_ddl(script))) {
+                for (const std::string& one :
+                     statements_of(postgresql_ddl(for_engine(script, Dialect::postgresql)))) {
                     *session_ << one, now;
                 }
                 command(("INSERT INTO schema_version(id, version) VALUES(1, " +

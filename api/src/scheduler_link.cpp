@@ -150,7 +150,7 @@ void SchedulerLink::work() {
         // takes: a batch was lost.
         bool behind = false;
         {
-            const LogPosition have = store_.log_position();
+            const LogPosition have = store_.log_position(options_.station);
             std::lock_guard lock(head_mutex_);
             const bool lagging = !named_head_.run.empty() &&
                                  (named_head_.run != have.run || named_head_.pos > have.pos);
@@ -200,7 +200,7 @@ void SchedulerLink::update_lag() {
     if (options_.metrics == nullptr) {
         return;
     }
-    const LogPosition have = store_.log_position();
+    const LogPosition have = store_.log_position(options_.station);
     std::lock_guard lock(known_mutex_);
     if (known_.run.empty() && !have.run.empty()) {
         known_ = have;
@@ -224,9 +224,9 @@ bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) 
     if (batches.empty()) {
         return true;
     }
-    const LogPosition before = store_.log_position();
-    const Applied a = apply_batches(store_, batches);
-    const LogPosition after = store_.log_position();
+    const LogPosition before = store_.log_position(options_.station);
+    const Applied a = apply_batches(store_, options_.station, batches);
+    const LogPosition after = store_.log_position(options_.station);
     if (a.batches > 0 || after.run != before.run || after.pos != before.pos) {
         applied();  // also when another writer of the database moved the position
     }
@@ -235,7 +235,7 @@ bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) 
 
 bool SchedulerLink::catch_up() {
     for (;;) {
-        const LogPosition have = store_.log_position();
+        const LogPosition have = store_.log_position(options_.station);
         contract::SchedulerRequest r;
         r.op = contract::RequestOp::Changes;
         r.run = have.run;
@@ -266,14 +266,14 @@ bool SchedulerLink::catch_up() {
 }
 
 void SchedulerLink::applied() {
-    waiters_.reached(store_.log_position());
+    waiters_.reached(store_.log_position(options_.station));
     update_lag();
 }
 
 bool SchedulerLink::wait_applied(const std::string& run, std::int64_t pos,
                                  std::chrono::milliseconds timeout) {
     if (waiters_.wait(
-            run, pos, [this] { return store_.log_position(); }, timeout)) {
+            run, pos, [this] { return store_.log_position(options_.station); }, timeout)) {
         return true;
     }
     catch_up_wanted_ = true;

@@ -49,6 +49,25 @@ std::vector<std::string> statements_of(const std::string& script) {
     return out;
 }
 
+std::string for_engine(const std::string& script, Dialect engine) {
+    constexpr std::string_view kPrefix = "--postgresql: ";
+    std::string out;
+    out.reserve(script.size());
+    std::size_t from = 0;
+    while (from < script.size()) {
+        std::size_t end = script.find('\n', from);
+        end = end == std::string::npos ? script.size() : end + 1;
+        const std::string_view line(script.data() + from, end - from);
+        if (!line.starts_with(kPrefix)) {
+            out.append(line);
+        } else if (engine == Dialect::postgresql) {
+            out.append(line.substr(kPrefix.size()));
+        }
+        from = end;
+    }
+    return out;
+}
+
 bool is_postgresql(std::string_view location) {
     return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }

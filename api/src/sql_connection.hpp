@@ -128,6 +128,11 @@ class Connection {
 /// execution, on either engine.
 std::vector<std::string> statements_of(const std::string& script);
 
+/// A migration as `engine` runs it: a line that begins with "--postgresql: " is a statement
+/// of PostgreSQL's alone (e.g. moving an identity's sequence on after rows were copied with
+/// their ids): PostgreSQL runs what follows the prefix, SQLite drops the line.
+std::string for_engine(const std::string& script, Dialect engine);
+
 /// True if `location` names a PostgreSQL database (a `postgresql://` or `postgres://` URI)
 /// rather than a SQLite file.
 bool is_postgresql(std::string_view location);

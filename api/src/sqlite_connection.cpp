@@ -63,7 +63,7 @@ class SqliteConnection final : public Connection {
         s.begin();
         try {
             // POCO runs one SQL statement per execution.
-            for (const std::string& one : statements_of(script)) {
+            for (const std::string& one : statements_of(for_engine(script, Dialect::sqlite))) {
                 s << one, now;
             }
             s << "PRAGMA user_version=" + std::to_string(version), now;

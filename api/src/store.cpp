@@ -150,6 +150,108 @@ DROP INDEX admins_by_account_nocase;
 CREATE INDEX users_by_account_lower ON users(lower(account));
 CREATE INDEX admins_by_account_lower ON admins(lower(account));
 )sql",
+    // 6: one API serves many stations: the rows copied from a scheduler's log (orders,
+    // bills, pile totals, settlements) and the log's position name their station, and a
+    // station's keys are unique within it. '' is the station of an API that follows one
+    // scheduler on its own topics (every row before this version). The tables are made
+    // anew (SQLite cannot drop a UNIQUE constraint), keeping their ids.
+    R"sql(
+CREATE TABLE orders_v6 (
+    id            INTEGER PRIMARY KEY,
+    station       TEXT NOT NULL,
+    station_key   TEXT NOT NULL,
+    user_id       INTEGER NOT NULL REFERENCES users(id),
+    car_id        INTEGER NOT NULL REFERENCES cars(id),
+    mode          TEXT NOT NULL CHECK (mode IN ('F', 'T')),
+    number        INTEGER NOT NULL,
+    number_text   TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    apply_kwh     REAL NOT NULL,
+    charge_kwh    REAL NOT NULL DEFAULT 0,
+    charge_fee    REAL NOT NULL DEFAULT 0,
+    service_fee   REAL NOT NULL DEFAULT 0,
+    pile          TEXT NOT NULL DEFAULT '',
+    create_time   TEXT NOT NULL DEFAULT '',
+    dispatch_time TEXT NOT NULL DEFAULT '',
+    start_time    TEXT NOT NULL DEFAULT '',
+    finish_time   TEXT NOT NULL DEFAULT '',
+    front_cars    INTEGER NOT NULL DEFAULT 0,
+    open          INTEGER NOT NULL,
+    settled       INTEGER NOT NULL DEFAULT 0,
+    log_pos       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (station, station_key)
+);
+INSERT INTO orders_v6(id, station, station_key, user_id, car_id, mode, number, number_text,
+    state, apply_kwh, charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time,
+    start_time, finish_time, front_cars, open, settled, log_pos)
+    SELECT id, '', station_key, user_id, car_id, mode, number, number_text, state, apply_kwh,
+    charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, start_time,
+    finish_time, front_cars, open, settled, log_pos FROM orders;
+DROP TABLE orders;
+ALTER TABLE orders_v6 RENAME TO orders;
+CREATE INDEX orders_by_user ON orders(user_id, open, id);
+CREATE INDEX orders_by_car ON orders(car_id, open);
+--postgresql: SELECT setval(pg_get_serial_sequence('orders', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM orders), false);
+CREATE TABLE bills_v6 (
+    id          INTEGER PRIMARY KEY,
+    station     TEXT NOT NULL,
+    station_key TEXT NOT NULL,
+    order_key   TEXT NOT NULL,
+    pile        TEXT NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    stop_ms     INTEGER NOT NULL,
+    kwh         REAL NOT NULL,
+    hours       REAL NOT NULL,
+    charge_fee  REAL NOT NULL,
+    service_fee REAL NOT NULL,
+    reason      TEXT NOT NULL,
+    log_pos     INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (station, station_key)
+);
+INSERT INTO bills_v6(id, station, station_key, order_key, pile, start_ms, stop_ms, kwh, hours,
+    charge_fee, service_fee, reason, log_pos)
+    SELECT id, '', station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee,
+    service_fee, reason, log_pos FROM bills;
+DROP TABLE bills;
+ALTER TABLE bills_v6 RENAME TO bills;
+CREATE INDEX bills_by_order ON bills(station, order_key);
+CREATE INDEX bills_by_pile ON bills(station, pile, stop_ms);
+--postgresql: SELECT setval(pg_get_serial_sequence('bills', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM bills), false);
+CREATE TABLE pile_totals_v6 (
+    station     TEXT NOT NULL,
+    pile        TEXT NOT NULL,
+    charges     INTEGER NOT NULL,
+    hours       REAL NOT NULL,
+    kwh         REAL NOT NULL,
+    charge_fee  REAL NOT NULL,
+    service_fee REAL NOT NULL,
+    PRIMARY KEY (station, pile)
+);
+INSERT INTO pile_totals_v6(station, pile, charges, hours, kwh, charge_fee, service_fee)
+    SELECT '', pile, charges, hours, kwh, charge_fee, service_fee FROM pile_totals;
+DROP TABLE pile_totals;
+ALTER TABLE pile_totals_v6 RENAME TO pile_totals;
+CREATE TABLE settlements_v6 (
+    station     TEXT NOT NULL,
+    station_key TEXT NOT NULL,
+    user_id     INTEGER NOT NULL,
+    fee_cents   INTEGER NOT NULL,
+    kwh         REAL NOT NULL,
+    PRIMARY KEY (station, station_key)
+);
+INSERT INTO settlements_v6(station, station_key, user_id, fee_cents, kwh)
+    SELECT '', station_key, user_id, fee_cents, kwh FROM settlements;
+DROP TABLE settlements;
+ALTER TABLE settlements_v6 RENAME TO settlements;
+CREATE TABLE log_position_v6 (
+    station TEXT PRIMARY KEY,
+    run     TEXT NOT NULL,
+    pos     INTEGER NOT NULL CHECK (pos >= 0)
+);
+INSERT INTO log_position_v6(station, run, pos) SELECT '', run, pos FROM log_position;
+DROP TABLE log_position;
+ALTER TABLE log_position_v6 RENAME TO log_position;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -184,10 +286,10 @@ auto transaction(sql::Connection& c, F&& body) {
 #define ORDER_COLUMNS                                                                     \
     "id, station_key, user_id, car_id, mode, number, number_text, state, apply_kwh, "     \
     "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, start_time, " \
-    "finish_time, front_cars, log_pos"
+    "finish_time, front_cars, log_pos, station"
 #define BILL_COLUMNS                                                                             \
     "id, station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee, service_fee, " \
-    "reason, log_pos"
+    "reason, log_pos, station"
 #define TOTALS_COLUMNS "charges, hours, kwh, charge_fee, service_fee"
 
 UserRecord user_from(const sql::Rows& r) {
@@ -220,6 +322,7 @@ OrderRecord order_from(const sql::Rows& r) {
     o.finish_time = r.text(16);
     o.front_cars = r.integer(17);
     o.log_pos = r.integer(18);
+    o.station = r.text(19);
     return o;
 }
 BillRecord bill_from(const sql::Rows& r) {
@@ -236,6 +339,7 @@ BillRecord bill_from(const sql::Rows& r) {
     b.service_fee = r.real(9);
     b.reason = r.text(10);
     b.log_pos = r.integer(11);
+    b.station = r.text(12);
     return b;
 }
 // From column `at` on.
@@ -265,19 +369,18 @@ auto first(sql::Rows rows, Map map) -> std::optional<decltype(map(rows))> {
     return map(rows);
 }
 
-std::optional<LogPosition> stored_position(sql::Connection& c) {
-    return first(c.query("SELECT run, pos FROM log_position WHERE id = 1"), position_from);
-}
-
-// In a transaction: the stored position, locked until the commit where the engine has row
-// locks (PostgreSQL, where several API instances may apply the log); SQLite's writer already
-// holds the whole database.
-std::optional<LogPosition> stored_position_for_update(sql::Connection& c) {
+// In a transaction: the station's stored position, locked until the commit where the
+// engine has row locks (PostgreSQL, where several API instances may apply the log);
+// SQLite's writer already holds the whole database.
+std::optional<LogPosition> stored_position_for_update(sql::Connection& c,
+                                                      const std::string& station) {
     if (c.dialect() == sql::Dialect::postgresql) {
-        return first(c.query("SELECT run, pos FROM log_position WHERE id = 1 FOR UPDATE"),
-                     position_from);
+        return first(
+            c.query("SELECT run, pos FROM log_position WHERE station = ? FOR UPDATE", station),
+            position_from);
     }
-    return stored_position(c);
+    return first(c.query("SELECT run, pos FROM log_position WHERE station = ?", station),
+                 position_from);
 }
 
 // Whole cents by the rounding the fee is shown with (contract::cents), so that what is
@@ -310,9 +413,10 @@ Store::Store(const std::string& location, int readers, int schema) {
     }
     writer_ = sql::open_connection(location, sql::Role::writer);
     migrate(schema < 0 ? kSchemaVersion : std::min(schema, kSchemaVersion));
-    if (schema < 0 || schema >= 3) {
-        if (auto row = stored_position(*writer_)) {
-            position_ = std::move(*row);
+    if (schema < 0 || schema >= kSchemaVersion) {
+        sql::Rows rows = writer_->query("SELECT station, run, pos FROM log_position");
+        while (rows.next()) {
+            positions_[rows.text(0)] = LogPosition{rows.text(1), rows.integer(2)};
         }
     }
     // The log's copy need not wait for the disk: a power cut can lose only its last
@@ -547,9 +651,14 @@ std::optional<std::int64_t> Store::record_order(const OrderRecord& o) {
     return stored;
 }
 
-bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
-                          const std::vector<OrderRecord>& orders,
+bool Store::apply_changes(const std::string& station, const LogPosition& expected,
+                          const LogPosition& next, const std::vector<OrderRecord>& orders,
                           const std::vector<BillRecord>& bills) {
+    const auto other = [&](const auto& row) { return row.station != station; };
+    if (std::any_of(orders.begin(), orders.end(), other) ||
+        std::any_of(bills.begin(), bills.end(), other)) {
+        throw std::invalid_argument("a row of another station in the log of '" + station + "'");
+    }
     std::lock_guard lock(mutex_);
     sql::Connection& c = *log_writer_;
     bool closed = false;
@@ -557,7 +666,7 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
     new_orders_ = new_bills_ = new_billed_cents_ = 0;
     std::optional<LogPosition> moved;
     const bool applied = transaction(c, [&] {
-        const LogPosition stored = stored_position_for_update(c).value_or(LogPosition{});
+        const LogPosition stored = stored_position_for_update(c, station).value_or(LogPosition{});
         if (stored.run != expected.run || stored.pos != expected.pos) {
             moved = stored;  // another writer of this database moved it
             return false;
@@ -570,16 +679,16 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
             closed = write_order(c, o).has_value() && o.closed() ? true : closed;
         }
         c.exec(
-            "INSERT INTO log_position(id, run, pos) VALUES(1, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pos = excluded.pos",
-            next.run, next.pos);
+            "INSERT INTO log_position(station, run, pos) VALUES(?, ?, ?) "
+            "ON CONFLICT(station) DO UPDATE SET run = excluded.run, pos = excluded.pos",
+            station, next.run, next.pos);
         announce_writes(c, closed);
         return true;
     });
     if (applied || moved) {
         // The caller asks again from the position the database holds, whoever wrote it.
         std::lock_guard position_lock(position_mutex_);
-        position_ = applied ? next : *moved;
+        positions_[station] = applied ? next : *moved;
     }
     if (closed) {
         ++cars_version_;
@@ -606,9 +715,10 @@ bool Store::apply_changes(const LogPosition& expected, const LogPosition& next,
     return applied;
 }
 
-LogPosition Store::log_position() const {
+LogPosition Store::log_position(const std::string& station) const {
     std::lock_guard lock(position_mutex_);
-    return position_;
+    const auto at = positions_.find(station);
+    return at == positions_.end() ? LogPosition{} : at->second;
 }
 
 std::optional<StoredAnswer> Store::idempotent_answer(std::int64_t user_id, const std::string& key) {
@@ -640,7 +750,10 @@ void Store::set_metrics(ApiMetrics* metrics) {
     std::lock_guard lock(mutex_);
     metrics_ = metrics;
     if (metrics_ != nullptr) {
-        metrics_->log_applied(log_position().pos, 0);
+        std::lock_guard position_lock(position_mutex_);
+        for (const auto& [station, position] : positions_) {
+            metrics_->log_applied(position.pos, 0);
+        }
     }
 }
 
@@ -735,8 +848,9 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
         std::int64_t id, open, user_id, log_pos;
     };
     const auto existing =
-        first(c.query("SELECT id, open, user_id, log_pos FROM orders WHERE station_key = ?",
-                      o.station_key),
+        first(c.query("SELECT id, open, user_id, log_pos FROM orders "
+                      "WHERE station = ? AND station_key = ?",
+                      o.station, o.station_key),
               [](const sql::Rows& r) {
                   return Existing{r.integer(0), r.integer(1), r.integer(2), r.integer(3)};
               });
@@ -751,13 +865,15 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
         }
         user_id = *owner;
         id = *first(
-            c.query("INSERT INTO orders(station_key, user_id, car_id, mode, number, number_text, "
-                    "state, apply_kwh, charge_kwh, charge_fee, service_fee, pile, create_time, "
-                    "dispatch_time, start_time, finish_time, front_cars, open, log_pos) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    o.station_key, user_id, o.car_id, o.mode, o.number, o.number_text, o.state,
-                    o.apply_kwh, o.charge_kwh, o.charge_fee, o.service_fee, o.pile, o.create_time,
-                    o.dispatch_time, o.start_time, o.finish_time, o.front_cars, open, o.log_pos),
+            c.query("INSERT INTO orders(station, station_key, user_id, car_id, mode, number, "
+                    "number_text, state, apply_kwh, charge_kwh, charge_fee, service_fee, pile, "
+                    "create_time, dispatch_time, start_time, finish_time, front_cars, open, "
+                    "log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING id",
+                    o.station, o.station_key, user_id, o.car_id, o.mode, o.number, o.number_text,
+                    o.state, o.apply_kwh, o.charge_kwh, o.charge_fee, o.service_fee, o.pile,
+                    o.create_time, o.dispatch_time, o.start_time, o.finish_time, o.front_cars, open,
+                    o.log_pos),
             [](const sql::Rows& r) { return r.integer(0); });
         touched_users_.push_back(user_id);
         ++new_orders_;
@@ -781,9 +897,9 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
     if (o.closed()) {
         const std::int64_t fee = to_cents(o.charge_fee + o.service_fee);
         const int settled_now = c.exec(
-            "INSERT INTO settlements(station_key, user_id, fee_cents, kwh) "
-            "VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            o.station_key, user_id, fee, o.charge_kwh);
+            "INSERT INTO settlements(station, station_key, user_id, fee_cents, kwh) "
+            "VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            o.station, o.station_key, user_id, fee, o.charge_kwh);
         if (settled_now > 0) {
             c.exec("UPDATE users SET balance_cents = balance_cents - ? WHERE id = ?", fee, user_id);
             c.exec(
@@ -802,9 +918,11 @@ std::optional<OrderRecord> Store::order(std::int64_t id) {
     });
 }
 
-std::optional<std::int64_t> Store::order_id_by_key(const std::string& station_key) {
+std::optional<std::int64_t> Store::order_id_by_key(const std::string& station,
+                                                   const std::string& station_key) {
     return read([&](sql::Connection& c) {
-        return first(c.query("SELECT id FROM orders WHERE station_key = ?", station_key),
+        return first(c.query("SELECT id FROM orders WHERE station = ? AND station_key = ?", station,
+                             station_key),
                      [](const sql::Rows& r) { return r.integer(0); });
     });
 }
@@ -848,49 +966,54 @@ bool Store::record_bill(const BillRecord& b) {
 
 bool Store::write_bill(sql::Connection& c, const BillRecord& b) {
     const int added = c.exec(
-        "INSERT INTO bills(station_key, order_key, pile, start_ms, stop_ms, kwh, hours, "
-        "charge_fee, service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO bills(station, station_key, order_key, pile, start_ms, stop_ms, kwh, hours, "
+        "charge_fee, service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
-        b.station_key, b.order_key, b.pile, b.start_ms, b.stop_ms, b.kwh, b.hours, b.charge_fee,
-        b.service_fee, b.reason, b.log_pos);
+        b.station, b.station_key, b.order_key, b.pile, b.start_ms, b.stop_ms, b.kwh, b.hours,
+        b.charge_fee, b.service_fee, b.reason, b.log_pos);
     if (added == 0) {
         return false;
     }
     ++new_bills_;
     new_billed_cents_ += to_cents(b.charge_fee) + to_cents(b.service_fee);
     c.exec(
-        "INSERT INTO pile_totals(pile, charges, hours, kwh, charge_fee, service_fee) "
-        "VALUES(?, 1, ?, ?, ?, ?) "
-        "ON CONFLICT(pile) DO UPDATE SET charges = pile_totals.charges + 1, "
+        "INSERT INTO pile_totals(station, pile, charges, hours, kwh, charge_fee, service_fee) "
+        "VALUES(?, ?, 1, ?, ?, ?, ?) "
+        "ON CONFLICT(station, pile) DO UPDATE SET charges = pile_totals.charges + 1, "
         "hours = pile_totals.hours + excluded.hours, kwh = pile_totals.kwh + excluded.kwh, "
         "charge_fee = pile_totals.charge_fee + excluded.charge_fee, "
         "service_fee = pile_totals.service_fee + excluded.service_fee",
-        b.pile, b.hours, b.kwh, b.charge_fee, b.service_fee);
+        b.station, b.pile, b.hours, b.kwh, b.charge_fee, b.service_fee);
     return true;
 }
 
-std::vector<BillRecord> Store::bills_of_order(const std::string& order_key) {
+std::vector<BillRecord> Store::bills_of_order(const std::string& station,
+                                              const std::string& order_key) {
     return read([&](sql::Connection& c) {
-        return all(
-            c.query("SELECT " BILL_COLUMNS " FROM bills WHERE order_key = ? ORDER BY start_ms, id",
-                    order_key),
-            bill_from);
+        return all(c.query("SELECT " BILL_COLUMNS
+                           " FROM bills WHERE station = ? AND order_key = ? ORDER BY start_ms, id",
+                           station, order_key),
+                   bill_from);
     });
 }
 
-std::vector<std::pair<std::string, Totals>> Store::pile_totals() {
+std::vector<std::pair<std::string, Totals>> Store::pile_totals(const std::string& station) {
     return read([&](sql::Connection& c) {
-        return all(c.query("SELECT pile, " TOTALS_COLUMNS " FROM pile_totals ORDER BY pile"),
+        return all(c.query("SELECT pile, " TOTALS_COLUMNS
+                           " FROM pile_totals WHERE station = ? ORDER BY pile",
+                           station),
                    [](const sql::Rows& r) { return std::make_pair(r.text(0), totals_from(r, 1)); });
     });
 }
 
-Totals Store::report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms) {
+Totals Store::report(const std::string& station, const std::string& pile, std::int64_t from_ms,
+                     std::int64_t to_ms) {
     return read([&](sql::Connection& c) {
         return *first(c.query("SELECT COUNT(*), COALESCE(SUM(hours), 0), COALESCE(SUM(kwh), 0), "
                               "COALESCE(SUM(charge_fee), 0), COALESCE(SUM(service_fee), 0) "
-                              "FROM bills WHERE pile = ? AND stop_ms >= ? AND stop_ms < ?",
-                              pile, from_ms, to_ms),
+                              "FROM bills WHERE station = ? AND pile = ? AND stop_ms >= ? "
+                              "AND stop_ms < ?",
+                              station, pile, from_ms, to_ms),
                       [](const sql::Rows& r) { return totals_from(r); });
     });
 }

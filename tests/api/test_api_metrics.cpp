@@ -80,7 +80,7 @@ std::string requests(const std::string& method, const std::string& route, int co
 
 /// The stored position of the change log, read from the API's database.
 std::int64_t stored_position(const std::string& db) {
-    return harness::sql_value(db, "SELECT pos FROM log_position WHERE id = 1");
+    return harness::sql_value(db, "SELECT pos FROM log_position WHERE station = ''");
 }
 
 /// `promtool check metrics` on `text`: its exit status, and what it printed in `output`;

@@ -85,7 +85,7 @@ TEST_CASE("metrics: the store counts orders, bills and log positions once, after
     const auto car = s.add_car(user, "car", 60, 0);
 
     // A batch of the log: the order created (1), its bill (2), the order finished (3).
-    REQUIRE(s.apply_changes({}, {"run-1", 3}, {order("run-1/0", car, "FINISHED", 3)},
+    REQUIRE(s.apply_changes("", {}, {"run-1", 3}, {order("run-1/0", car, "FINISHED", 3)},
                             {bill("run-1/0", "run-1/0", 2)}));
     auto got = samples(registry);
     CHECK(got["evcs_api_orders_created_total"] == 1);
@@ -96,13 +96,13 @@ TEST_CASE("metrics: the store counts orders, bills and log positions once, after
 
     // The same changes again (a repeated batch from position 1, a reply's copy of the
     // order, the bill once more): positions move on, nothing is new.
-    REQUIRE(s.apply_changes({"run-1", 3}, {"run-1", 4}, {order("run-1/0", car, "FINISHED", 3)},
+    REQUIRE(s.apply_changes("", {"run-1", 3}, {"run-1", 4}, {order("run-1/0", car, "FINISHED", 3)},
                             {bill("run-1/0", "run-1/0", 2)}));
     s.record_order(order("run-1/0", car, "FINISHED", 3));
     CHECK_FALSE(s.record_bill(bill("run-1/0", "run-1/0", 2)));
     // A position that moved meanwhile: refused, not counted.
     CHECK_FALSE(
-        s.apply_changes({"run-1", 3}, {"run-1", 9}, {order("run-1/1", car, "WAITING", 9)}, {}));
+        s.apply_changes("", {"run-1", 3}, {"run-1", 9}, {order("run-1/1", car, "WAITING", 9)}, {}));
     got = samples(registry);
     CHECK(got["evcs_api_orders_created_total"] == 1);
     CHECK(got["evcs_api_bills_total"] == 1);
@@ -112,13 +112,14 @@ TEST_CASE("metrics: the store counts orders, bills and log positions once, after
 
     // A new order from a reply before the log brings it: counted there, once.
     REQUIRE(s.record_order(order("run-1/1", car, "WAITING", 5)));
-    REQUIRE(s.apply_changes({"run-1", 4}, {"run-1", 5}, {order("run-1/1", car, "WAITING", 5)}, {}));
+    REQUIRE(
+        s.apply_changes("", {"run-1", 4}, {"run-1", 5}, {order("run-1/1", car, "WAITING", 5)}, {}));
     got = samples(registry);
     CHECK(got["evcs_api_orders_created_total"] == 2);
     CHECK(got["evcs_api_log_entries_applied_total"] == 5);
 
     // A new run of the scheduler counts from its start.
-    REQUIRE(s.apply_changes({"run-1", 5}, {"run-2", 2}, {}, {}));
+    REQUIRE(s.apply_changes("", {"run-1", 5}, {"run-2", 2}, {}, {}));
     got = samples(registry);
     CHECK(got["evcs_api_log_entries_applied_total"] == 7);
     CHECK(got["evcs_api_log_applied_position"] == 2);

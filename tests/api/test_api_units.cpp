@@ -251,8 +251,8 @@ void record_updates(Store& s, const std::vector<std::variant<OrderRecord, BillRe
             bills.push_back(std::get<BillRecord>(u));
         }
     }
-    const LogPosition at = s.log_position();
-    REQUIRE(s.apply_changes(at, LogPosition{"run", at.pos + 1}, orders, bills));
+    const LogPosition at = s.log_position("");
+    REQUIRE(s.apply_changes("", at, LogPosition{"run", at.pos + 1}, orders, bills));
 }
 
 }  // namespace
@@ -289,6 +289,64 @@ TEST_CASE("store — a version 1 database is migrated to the current schema with
     CHECK(u->token_version == 0);
     s.update_user(user, std::nullopt, std::string("new-hash"));
     CHECK(s.user(user)->token_version == 1);
+}
+
+TEST_CASE("store — version 6 gives every row of a log its station, keeping rows and ids",
+          "[api][store]") {
+    TempDb db;
+    std::int64_t user = 0;
+    std::int64_t car = 0;
+    {
+        Store v5(db.path, 1, 5);
+        user = *v5.create_user("old@b.cn", "Old", "hash");
+        car = v5.add_car(user, "car", 60, 10);
+    }
+    const std::string u = std::to_string(user);
+    const std::string c = std::to_string(car);
+    for (const std::string& row :
+         {"INSERT INTO orders(id, station_key, user_id, car_id, mode, number, number_text, state, "
+          "apply_kwh, open, settled, log_pos) VALUES(7, 'run/0', " +
+              u + ", " + c + ", 'T', 1, 'T1', 'FINISHED', 10, 0, 1, 3)",
+          std::string("INSERT INTO bills(id, station_key, order_key, pile, start_ms, stop_ms, kwh, "
+                      "hours, charge_fee, service_fee, reason, log_pos) VALUES(5, 'run/B0', "
+                      "'run/0', 'T1', 0, 3600000, 10, 1, 7, 3, 'completed', 3)"),
+          std::string("INSERT INTO pile_totals VALUES('T1', 1, 1, 10, 7, 3)"),
+          "INSERT INTO settlements VALUES('run/0', " + u + ", 1000, 10)",
+          std::string("INSERT INTO log_position(id, run, pos) VALUES(1, 'run', 3)")}) {
+        harness::sql_value(db.path, row);
+    }
+    Store s(db.path);
+    CHECK(s.log_position("").run == "run");
+    CHECK(s.log_position("").pos == 3);
+    CHECK(s.order_id_by_key("", "run/0") == 7);
+    CHECK(s.order(7)->station.empty());
+    CHECK(s.bills_of_order("", "run/0").size() == 1);
+    CHECK(s.pile_totals("").at(0).second.charges == 1);
+
+    // The same keys at another station are rows of their own; new ids follow the copied ones
+    // (on PostgreSQL the identity's sequence was moved on), and it is settled once there.
+    OrderRecord o = order("run/0", car, "FINISHED", 10, 10);
+    o.station = "S2";
+    o.log_pos = 1;
+    const BillRecord b{0, "run/B0", "run/0", "T1", 0, 3600000, 10, 1, 6, 4, "completed", 1, "S2"};
+    REQUIRE(s.apply_changes("S2", {}, {"run", 1}, {o}, {b}));
+    CHECK(s.order_id_by_key("S2", "run/0") > 7);
+    CHECK(s.order_id_by_key("", "run/0") == 7);
+    REQUIRE(s.bills_of_order("S2", "run/0").size() == 1);
+    CHECK(s.bills_of_order("S2", "run/0").at(0).id > 5);
+    CHECK(s.bills_of_order("S2", "run/0").at(0).station == "S2");
+    CHECK(s.pile_totals("S2").at(0).second.charge_fee == Approx(6));
+    CHECK(s.pile_totals("").at(0).second.charge_fee == Approx(7));
+    CHECK(s.report("S2", "T1", 0, 86400000).charges == 1);
+    CHECK(s.user(user)->balance_cents == -1000);  // the old row was settled before
+    CHECK(s.log_position("").pos == 3);
+    CHECK(s.log_position("S2").pos == 1);
+    CHECK_FALSE(s.apply_changes("S2", {}, {"run", 2}, {}, {}));  // S2 is at 1 now
+    CHECK_THROWS_AS(s.apply_changes("S3", {}, {"run", 1}, {o}, {}), std::invalid_argument);
+    // Reopened: each station's position is read back.
+    Store again(db.path);
+    CHECK(again.log_position("S2").pos == 1);
+    CHECK(again.log_position("").pos == 3);
 }
 
 TEST_CASE("store — a database newer than the program is refused", "[api][store]") {
@@ -358,16 +416,16 @@ TEST_CASE("store — bills are stored once and pile totals are their sum", "[api
     b.station_key = "run/1";
     b.stop_ms = 90000000;  // the next day
     CHECK(s.record_bill(b));
-    const auto totals = s.pile_totals();
+    const auto totals = s.pile_totals("");
     REQUIRE(totals.size() == 1);
     CHECK(totals[0].first == "T1");
     CHECK(totals[0].second.charges == 2);
     CHECK(totals[0].second.kwh == Approx(20));
     CHECK(totals[0].second.charge_fee == Approx(14));
-    CHECK(s.report("T1", 0, 86400000).charges == 1);
-    CHECK(s.report("T1", 0, 86400000 * 2).charge_fee == Approx(14));
-    CHECK(s.report("F1", 0, 86400000 * 2).charges == 0);
-    CHECK(s.bills_of_order("run/0").size() == 2);
+    CHECK(s.report("", "T1", 0, 86400000).charges == 1);
+    CHECK(s.report("", "T1", 0, 86400000 * 2).charge_fee == Approx(14));
+    CHECK(s.report("", "F1", 0, 86400000 * 2).charges == 0);
+    CHECK(s.bills_of_order("", "run/0").size() == 2);
 }
 
 TEST_CASE("store — a cached user sees every change of its row", "[api][store]") {
@@ -423,7 +481,7 @@ TEST_CASE("store — a burst of updates is one transaction with the same rules",
     CHECK(orders[0].state == "FINISHED");
     CHECK(s.user(user)->balance_cents == -1500);  // settled once
     CHECK(s.bills_version() == bills + 1);
-    CHECK(s.pile_totals().at(0).second.charges == 1);
+    CHECK(s.pile_totals("").at(0).second.charges == 1);
     // An order of a car that is not ours is skipped; the rest of the burst is stored.
     record_updates(s, {order("run/1", 999, "WAITING", 0, 0), order("run/2", car, "WAITING", 0, 0)});
     CHECK(s.orders_of(user, true).size() == 1);
@@ -436,17 +494,17 @@ TEST_CASE("store — a batch applies only at the stored position, and moves it",
         Store s(db.path);
         const auto user = *s.create_user("a@b.cn", "A", "hash");
         const auto car = s.add_car(user, "car", 60, 10);
-        CHECK(s.log_position().pos == 0);
-        CHECK(s.apply_changes({}, {"r1", 3}, {order("r1/0", car, "WAITING", 0, 0)}, {}));
+        CHECK(s.log_position("").pos == 0);
+        CHECK(s.apply_changes("", {}, {"r1", 3}, {order("r1/0", car, "WAITING", 0, 0)}, {}));
         // Someone else's expectation of the position: nothing is written.
-        CHECK_FALSE(s.apply_changes({}, {"r1", 9}, {order("r1/0", car, "FINISHED", 9, 9)}, {}));
+        CHECK_FALSE(s.apply_changes("", {}, {"r1", 9}, {order("r1/0", car, "FINISHED", 9, 9)}, {}));
         CHECK(s.orders_of(user, true).size() == 1);
         CHECK(s.user(user)->balance_cents == 0);
-        reached = s.log_position();
+        reached = s.log_position("");
     }
     Store again(db.path);  // the position is durable, with the rows
-    CHECK(again.log_position().run == reached.run);
-    CHECK(again.log_position().pos == 3);
+    CHECK(again.log_position("").run == reached.run);
+    CHECK(again.log_position("").pos == 3);
 }
 
 TEST_CASE("log — what a batch means against the applied position", "[api]") {
@@ -478,7 +536,7 @@ TEST_CASE("log — order and bill changes become rows — impossible values are 
         "bills":[]})";
     contract::ChangeBatch b;
     REQUIRE(contract::parse(batch, b) == "");
-    const BatchRows rows = rows_of(b);
+    const BatchRows rows = rows_of("", b);
     REQUIRE(rows.orders.size() == 1);  // V1 is not one of the API's cars
     const OrderRecord& o = rows.orders[0];
     CHECK(o.station_key == "s-1/3");

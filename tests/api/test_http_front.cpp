@@ -42,8 +42,10 @@ class NoScheduler final : public api::SchedulerPort {
         return false;
     }
     std::string next_request_id() override { return "r" + std::to_string(++next_); }
+    const std::string& station() const override { return station_; }
 
   private:
+    const std::string station_;
     std::atomic<int> next_{0};
 };
 

@@ -124,20 +124,20 @@ struct Replica {
                 batches.push_back(std::move(b));
             }
         }
-        return apply_batches(*store, batches).gap;
+        return apply_batches(*store, "", batches).gap;
     }
     /// Asks the scheduler for what follows the stored position until nothing does.
     void catch_up(Scheduler& s, std::int64_t limit = 0) {
         for (;;) {
             contract::SchedulerRequest r = op(contract::RequestOp::Changes);
-            r.run = store->log_position().run;
-            r.after = store->log_position().pos;
+            r.run = store->log_position("").run;
+            r.after = store->log_position("").pos;
             r.limit = limit;
             std::vector<contract::Publication> ignored;
             const auto reply = s.request(r, ignored);
             REQUIRE(reply.ok);
             REQUIRE(reply.changes);
-            const Applied a = apply_batches(*store, {*reply.changes});
+            const Applied a = apply_batches(*store, "", {*reply.changes});
             REQUIRE_FALSE(a.gap);
             if (!reply.changes->more) {
                 return;
@@ -154,13 +154,13 @@ std::int64_t cents(double yuan) {
 // sum of the closed orders' fees.
 void check_same(const service::SchedulerApp& app, Replica& r) {
     const auto& st = app.station();
-    CHECK(r.store->log_position().run == app.run());
-    CHECK(r.store->log_position().pos == app.log_position());
+    CHECK(r.store->log_position("").run == app.run());
+    CHECK(r.store->log_position("").pos == app.log_position());
     std::int64_t fees = 0;
     for (const station::Order& o : st.orders()) {
         const std::string key = app.run() + "/" + std::to_string(o.id);
         INFO("order " << key);
-        const auto id = r.store->order_id_by_key(key);
+        const auto id = r.store->order_id_by_key("", key);
         REQUIRE(id);
         const auto row = r.store->order(*id);
         const auto u = contract::order_update(st, o.id, 0);
@@ -171,7 +171,7 @@ void check_same(const service::SchedulerApp& app, Replica& r) {
             CHECK(row->service_fee == Approx(u.service_fee));
             CHECK(row->charge_kwh == Approx(u.charged_kwh));
         }
-        const auto bills = r.store->bills_of_order(key);
+        const auto bills = r.store->bills_of_order("", key);
         std::size_t n = 0;
         double bill_fees = 0;
         for (auto b = o.first_bill; b != station::kNone; b = st.bill(b).next_of_order) {
@@ -220,11 +220,11 @@ TEST_CASE(
     s.crash();
     s.start();  // replays the journal; the state it publishes names the position
     const auto state = s.app->take_publications();
-    CHECK(r.store->log_position().pos < s.app->log_position());
+    CHECK(r.store->log_position("").pos < s.app->log_position());
     r.deliver(state);
     r.catch_up(s);
     check_same(*s.app, r);
-    const auto row = r.store->order(*r.store->order_id_by_key("run-1/0"));
+    const auto row = r.store->order(*r.store->order_id_by_key("", "run-1/0"));
     CHECK(row->closed());
     CHECK(r.store->user(r.user)->balance_cents < 0);
     // The car can charge again.
@@ -322,7 +322,7 @@ TEST_CASE("log: lost, repeated and late batches leave the store exact after catc
         harness::sql_value(r.path, std::string("DELETE FROM ") + table);
     }
     r.store = std::make_unique<Store>(r.path);
-    CHECK(r.store->log_position().pos == 0);
+    CHECK(r.store->log_position("").pos == 0);
     r.catch_up(s, 7);  // in pages of 7
     check_same(*s.app, r);
     CHECK(r.store->user(r.user)->balance_cents == balance);

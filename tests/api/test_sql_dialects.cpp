@@ -20,6 +20,19 @@ TEST_CASE("sql: a migration in SQLite's words reads as PostgreSQL's", "[api][sql
           "ALTER TABLE t ADD COLUMN realm TEXT, INTEGERS REAL_X");
 }
 
+TEST_CASE("sql: a line for PostgreSQL alone is run there and dropped on SQLite", "[api][sql]") {
+    const std::string script =
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\n"
+        "--postgresql: SELECT setval('s', 1);\n"
+        "-- a comment stays\n"
+        "DROP TABLE u;";
+    CHECK(for_engine(script, Dialect::sqlite) ==
+          "CREATE TABLE t (id INTEGER PRIMARY KEY);\n-- a comment stays\nDROP TABLE u;");
+    CHECK(for_engine(script, Dialect::postgresql) ==
+          "CREATE TABLE t (id INTEGER PRIMARY KEY);\nSELECT setval('s', 1);\n"
+          "-- a comment stays\nDROP TABLE u;");
+}
+
 TEST_CASE("sql: ? parameters are numbered for PostgreSQL, not inside literals", "[api][sql]") {
     CHECK(numbered_placeholders("SELECT a FROM t WHERE b = ? AND c = ?") ==
           "SELECT a FROM t WHERE b = $1 AND c = $2");

@@ -79,24 +79,24 @@ TEST_CASE("store: two writers of one database apply the log once, each following
     CHECK(a.setting_or_insert("jwt", "from-a") == "from-a");
     CHECK(b.setting_or_insert("jwt", "from-b") == "from-a");
 
-    const LogPosition start = a.log_position();  // a new database's: no run yet
+    const LogPosition start = a.log_position("");  // a new database's: no run yet
     const LogPosition one{"run", 1};
     const std::vector<OrderRecord> orders{closed_order("run/1", car, 12.5)};
     const std::vector<BillRecord> bills{bill("run/B1", "run/1", 12.5)};
-    REQUIRE(a.apply_changes(start, one, orders, bills));
+    REQUIRE(a.apply_changes("", start, one, orders, bills));
     // b saw the same batch: it was stored already, so nothing is written twice, and b now
     // knows where the database is and asks from there.
-    CHECK_FALSE(b.apply_changes(start, one, orders, bills));
-    CHECK(b.log_position().run == "run");
-    CHECK(b.log_position().pos == 1);
+    CHECK_FALSE(b.apply_changes("", start, one, orders, bills));
+    CHECK(b.log_position("").run == "run");
+    CHECK(b.log_position("").pos == 1);
     const LogPosition two{"run", 2};
-    REQUIRE(b.apply_changes(one, two, {}, {bill("run/B2", "run/1", 1.0)}));
-    CHECK_FALSE(a.apply_changes(one, two, {}, {bill("run/B2", "run/1", 1.0)}));
-    CHECK(a.log_position().pos == 2);
+    REQUIRE(b.apply_changes("", one, two, {}, {bill("run/B2", "run/1", 1.0)}));
+    CHECK_FALSE(a.apply_changes("", one, two, {}, {bill("run/B2", "run/1", 1.0)}));
+    CHECK(a.log_position("").pos == 2);
 
     CHECK(a.user(user)->balance_cents == -1250);  // settled once
-    CHECK(b.bills_of_order("run/1").size() == 2);
-    const auto totals = a.pile_totals();
+    CHECK(b.bills_of_order("", "run/1").size() == 2);
+    const auto totals = a.pile_totals("");
     REQUIRE(totals.size() == 1);
     CHECK(totals[0].second.charges == 2);
     CHECK(totals[0].second.charge_fee == Approx(13.5));
@@ -113,10 +113,10 @@ TEST_CASE("store: what another writer applied is not hidden by the rows kept in 
     const auto cars_before = b.cars_version();
 
     const LogPosition one{"run", 1};
-    REQUIRE(a.apply_changes(a.log_position(), one, {closed_order("run/1", car, 4.0)},
+    REQUIRE(a.apply_changes("", a.log_position(""), one, {closed_order("run/1", car, 4.0)},
                             {bill("run/B1", "run/1", 4.0)}));
     // b receives the same batch and finds it applied: what it kept is forgotten.
-    CHECK_FALSE(b.apply_changes(LogPosition{}, one, {closed_order("run/1", car, 4.0)},
+    CHECK_FALSE(b.apply_changes("", LogPosition{}, one, {closed_order("run/1", car, 4.0)},
                                 {bill("run/B1", "run/1", 4.0)}));
     CHECK(b.user(user)->balance_cents == -400);
     CHECK(b.orders_of(user, false).size() == 1);
@@ -218,11 +218,11 @@ TEST_CASE("store: connections the PostgreSQL server dropped are made again on th
     CHECK(second.has_value());
     bool applied = false;
     CHECK(failures_until_done([&] {
-              applied = s.apply_changes(s.log_position(), LogPosition{"run", 1},
+              applied = s.apply_changes("", s.log_position(""), LogPosition{"run", 1},
                                         {closed_order("run/1", car, 3.0)}, {});
           }) == 0);
     CHECK(applied);
-    CHECK(s.log_position().pos == 1);
+    CHECK(s.log_position("").pos == 1);
     CHECK(s.user(user)->balance_cents == -300);
 
     drop_all();

@@ -890,7 +890,7 @@ class Trial:
 
     def api_position(self):
         with self.db() as c:
-            row = c.execute("SELECT run, pos FROM log_position WHERE id = 1").fetchone()
+            row = c.execute("SELECT run, pos FROM log_position WHERE station = ''").fetchone()
         return (row["run"], row["pos"]) if row else ("", 0)
 
     def api_id_of(self, sched_order):

@@ -81,8 +81,10 @@ class StandIn final : public api::SchedulerPort {
         return false;
     }
     std::string next_request_id() override { return "fz" + std::to_string(++ids_); }
+    const std::string& station() const override { return station_; }
 
   private:
+    const std::string station_;
     contract::SchedulerReply answer(const contract::SchedulerRequest& request) {
         contract::SchedulerReply r;
         r.id = request.id;

@@ -23,25 +23,29 @@ enum class BatchVerdict {
 /// from that run's start (the scheduler was started afresh, its ids count from 0 again).
 BatchVerdict judge(const LogPosition& have, const contract::ChangeBatch& batch);
 
-/// An order of the log as a row; nullopt if its car is not one of the API's (they have
-/// numeric ids). Times become "YYYY-MM-DD HH:MM:SS", "" for a time not reached.
-std::optional<OrderRecord> order_record(const std::string& run, const contract::OrderUpdate& u);
-BillRecord bill_record(const std::string& run, const contract::BillUpdate& b);
+/// An order of `station`'s log as a row; nullopt if its car is not one of the API's (they
+/// have numeric ids). Times become "YYYY-MM-DD HH:MM:SS", "" for a time not reached.
+std::optional<OrderRecord> order_record(const std::string& station, const std::string& run,
+                                        const contract::OrderUpdate& u);
+BillRecord bill_record(const std::string& station, const std::string& run,
+                       const contract::BillUpdate& b);
 
-/// The rows of a batch, for Store::apply_changes.
+/// The rows of a batch of `station`'s log, for Store::apply_changes.
 struct BatchRows {
     std::vector<OrderRecord> orders;
     std::vector<BillRecord> bills;
 };
-BatchRows rows_of(const contract::ChangeBatch& batch);
+BatchRows rows_of(const std::string& station, const contract::ChangeBatch& batch);
 
 /// What apply_batches did.
 struct Applied {
     std::int64_t batches = 0;  ///< applied (in one transaction)
     bool gap = false;          ///< a batch started beyond the position: catch up
 };
-/// Applies the batches that continue the store's position, in order, in one transaction
-/// (one fsync for a burst); skips those it has; stops at the first gap.
-Applied apply_batches(Store& store, const std::vector<contract::ChangeBatch>& batches);
+/// Applies the batches of `station`'s log that continue the store's position for it, in
+/// order, in one transaction (one fsync for a burst); skips those it has; stops at the
+/// first gap.
+Applied apply_batches(Store& store, const std::string& station,
+                      const std::vector<contract::ChangeBatch>& batches);
 
 }  // namespace api

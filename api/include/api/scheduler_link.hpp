@@ -46,6 +46,9 @@ class SchedulerPort {
                               std::chrono::milliseconds timeout) = 0;
     /// A unique id for a request.
     virtual std::string next_request_id() = 0;
+    /// The station whose scheduler this is: the station of the rows it brings to the store
+    /// (OrderRecord::station), "" for the one scheduler on its own topics.
+    virtual const std::string& station() const = 0;
 };
 
 class SchedulerLink final : public SchedulerPort {
@@ -83,6 +86,7 @@ class SchedulerLink final : public SchedulerPort {
     bool wait_applied(const std::string& run, std::int64_t pos,
                       std::chrono::milliseconds timeout) override;
     std::string next_request_id() override;
+    const std::string& station() const override { return options_.station; }
 
   private:
     void on_message(bus::Received m);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,8 +52,8 @@ struct CarRecord {
     double current_kwh = 0;
 };
 
-/// An order as the scheduler last reported it. `station_key` ("RUN/ORDER") names it on
-/// the bus; `id` is the API's own id.
+/// An order as its station's scheduler last reported it. `station_key` ("RUN/ORDER")
+/// names it on the bus, unique within its `station`; `id` is the API's own id.
 struct OrderRecord {
     std::int64_t id = 0;
     std::string station_key;
@@ -73,6 +74,9 @@ struct OrderRecord {
     std::string finish_time;
     std::int64_t front_cars = 0;
     std::int64_t log_pos = 0;  ///< the scheduler's log position of this state
+    /// The station whose scheduler keeps the order: its id at a centre that serves several
+    /// (contract::at_centre), "" for an API that follows one scheduler on its own topics.
+    std::string station{};
 
     bool closed() const { return state == "FINISHED" || state == "CANCELLED"; }
 };
@@ -80,7 +84,7 @@ struct OrderRecord {
 /// A detailed bill (详单) of one charging session.
 struct BillRecord {
     std::int64_t id = 0;
-    std::string station_key;  ///< "RUN/BILL"
+    std::string station_key;  ///< "RUN/BILL", unique within the station
     std::string order_key;    ///< the order's station_key
     std::string pile;
     std::int64_t start_ms = 0;  ///< station time
@@ -91,9 +95,10 @@ struct BillRecord {
     double service_fee = 0;
     std::string reason;
     std::int64_t log_pos = 0;  ///< the scheduler's log position it was made at
+    std::string station{};     ///< as OrderRecord::station
 };
 
-/// How far the store has applied the scheduler's change log: the run and the position.
+/// How far the store has applied a station's change log: the run and the position.
 struct LogPosition {
     std::string run;
     std::int64_t pos = 0;
@@ -170,32 +175,35 @@ class Store {
     std::int64_t cars_version() const { return cars_version_.load(); }
 
     // ---- orders and bills (as the scheduler reports them) --------------------------------
-    /// Inserts or updates the order by its station key, keeping its API id. When the order
-    /// first reaches FINISHED or CANCELLED it is settled in the same transaction: its fee
-    /// is taken from the owner's balance and the energy added to the car's charge. Returns
-    /// the order's API id; nullopt if the car is unknown. A state older (by `log_pos`) than
-    /// the stored one changes nothing: a reply can come after the log brought a later change.
+    /// Inserts or updates the order by its station and station key, keeping its API id. When the
+    /// order first reaches FINISHED or CANCELLED it is settled in the same transaction: its fee is
+    /// taken from the owner's balance and the energy added to the car's charge. Returns the order's
+    /// API id; nullopt if the car is unknown. A state older (by `log_pos`) than the stored one
+    /// changes nothing: a reply can come after the log brought a later change.
     std::optional<std::int64_t> record_order(const OrderRecord& order);
     std::optional<OrderRecord> order(std::int64_t id);
-    /// The API id of the order with this station key.
-    std::optional<std::int64_t> order_id_by_key(const std::string& station_key);
+    /// The API id of the station's order with this station key.
+    std::optional<std::int64_t> order_id_by_key(const std::string& station,
+                                                const std::string& station_key);
     /// The user's orders, newest first: open ones (`open` true) or closed ones. Served
     /// from memory after the first read, forgotten whenever one of them changes.
     std::vector<OrderRecord> orders_of(std::int64_t user_id, bool open);
     /// The car's open order, if the store has one.
     std::optional<OrderRecord> open_order_of_car(std::int64_t car_id);
-    /// Applies a part of the scheduler's change log in one transaction: its bills, then its
+    /// Applies a part of `station`'s change log in one transaction: its bills, then its
     /// orders (the rules of record_bill and record_order: a bill once, an order settled
-    /// once when it closes, closed is final), and moves the stored position from
+    /// once when it closes, closed is final), and moves the station's stored position from
     /// `expected` to `next`. Nothing is written and false is returned if the stored
     /// position is not `expected` (another writer of the database moved it, e.g. a second
     /// API instance on one PostgreSQL): log_position() then returns the stored one, from
-    /// which the caller asks again.
-    bool apply_changes(const LogPosition& expected, const LogPosition& next,
-                       const std::vector<OrderRecord>& orders,
+    /// which the caller asks again. Throws std::invalid_argument for a row of another
+    /// station.
+    bool apply_changes(const std::string& station, const LogPosition& expected,
+                       const LogPosition& next, const std::vector<OrderRecord>& orders,
                        const std::vector<BillRecord>& bills);
-    /// The position applied so far (as committed).
-    LogPosition log_position() const;
+    /// The position of `station`'s log applied so far (as committed); an empty run and 0
+    /// for a station never applied.
+    LogPosition log_position(const std::string& station) const;
 
     // ---- idempotency keys --------------------------------------------------------------
     /// The answer kept for the user's key, if any.
@@ -206,13 +214,15 @@ class Store {
     /// Stores a bill once (a repeat of its station key changes nothing) and adds it to its
     /// pile's totals in the same transaction; true if it was new.
     bool record_bill(const BillRecord& bill);
-    std::vector<BillRecord> bills_of_order(const std::string& order_key);
-    /// Totals of every pile that has a bill, since the station was first started.
-    std::vector<std::pair<std::string, Totals>> pile_totals();
+    std::vector<BillRecord> bills_of_order(const std::string& station,
+                                           const std::string& order_key);
+    /// Totals of every pile of `station` that has a bill, since it was first started.
+    std::vector<std::pair<std::string, Totals>> pile_totals(const std::string& station);
     /// Grows whenever a bill is stored (pile totals changed).
     std::int64_t bills_version() const { return bills_version_.load(); }
-    /// Sums of one pile's bills whose stop time is in [from_ms, to_ms).
-    Totals report(const std::string& pile, std::int64_t from_ms, std::int64_t to_ms);
+    /// Sums of one pile's bills (of `station`) whose stop time is in [from_ms, to_ms).
+    Totals report(const std::string& station, const std::string& pile, std::int64_t from_ms,
+                  std::int64_t to_ms);
 
   private:
     struct Reader {
@@ -263,7 +273,7 @@ class Store {
     std::atomic<std::int64_t> cars_version_{0};
     std::atomic<std::int64_t> bills_version_{0};
     mutable std::mutex position_mutex_;
-    LogPosition position_;
+    std::map<std::string, LogPosition, std::less<>> positions_;  // by station
 };
 
 }  // namespace api

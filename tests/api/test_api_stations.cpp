@@ -1,0 +1,139 @@
+// One database, several stations (issue #12): the rows an API instance copies from its
+// station's log carry the station, and an instance shows and changes only its own
+// station's orders, while a car's open order anywhere keeps it from a second one.
+#include <catch2/catch.hpp>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "api/api_app.hpp"
+#include "databases.hpp"
+#include "harness.hpp"
+
+using api::ApiApp;
+using api::OrderRecord;
+using nlohmann::json;
+
+namespace {
+
+// A scheduler that never answers: what is checked here is decided before asking it.
+class SilentScheduler final : public api::SchedulerPort {
+  public:
+    explicit SilentScheduler(std::string station) : station_(std::move(station)) {}
+    std::optional<contract::SchedulerReply> call(contract::SchedulerRequest request,
+                                                 std::chrono::milliseconds) override {
+        if (request.op != contract::RequestOp::State) {
+            asked.push_back(request.op);
+        }
+        return std::nullopt;
+    }
+    bool wait_applied(const std::string&, std::int64_t, std::chrono::milliseconds) override {
+        return false;
+    }
+    std::string next_request_id() override { return "r" + std::to_string(++next_); }
+    const std::string& station() const override { return station_; }
+
+    std::vector<contract::RequestOp> asked;  ///< but state requests
+
+  private:
+    const std::string station_;
+    int next_ = 0;
+};
+
+// The API instance of one station, on a shared store.
+struct Instance {
+    Instance(api::Store& store, const std::string& station)
+        : scheduler(station),
+          app(store, view, scheduler, api::TokenService(std::string(32, 'k'), 3600), options(),
+              nullptr) {}
+    static api::ApiOptions options() {
+        api::ApiOptions o;
+        o.password_iterations = 1000;
+        o.scheduler_timeout = std::chrono::milliseconds(50);
+        o.outcome_retries = 0;
+        return o;
+    }
+    json call(const std::string& method, const std::string& path, const std::string& token,
+              const std::map<std::string, std::string>& query = {}, const json& body = nullptr) {
+        api::HttpRequest r;
+        r.method = method;
+        r.path = path;
+        r.query = query;
+        r.token = token;
+        r.peer = "127.0.0.1";
+        if (!body.is_null()) {
+            r.body = body.dump();
+        }
+        const api::HttpResponse answer = app.handle(r);
+        json j = json::parse(answer.body);
+        j["http"] = answer.status;
+        return j;
+    }
+
+    api::StationView view;
+    SilentScheduler scheduler;
+    ApiApp app;
+};
+
+OrderRecord order_at(const std::string& station, const std::string& key, std::int64_t car,
+                     const std::string& state, std::int64_t pos) {
+    OrderRecord o;
+    o.station = station;
+    o.station_key = key;
+    o.car_id = car;
+    o.mode = "T";
+    o.number = 1;
+    o.number_text = "T1";
+    o.state = state;
+    o.apply_kwh = 10;
+    o.log_pos = pos;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("stations: an instance shows and changes only its own station's orders",
+          "[api][stations]") {
+    api::Store store(harness::test_database(harness::temp_dir(), "stations.db"));
+    const auto user = *store.create_user("d@b.cn", "D", "hash");
+    const auto busy = store.add_car(user, "busy", 60, 10);
+    const auto done = store.add_car(user, "done", 60, 10);
+    // S2's log: one order closed (car `done`), one waiting (car `busy`).
+    REQUIRE(store.apply_changes("S2", {}, {"run-a", 2},
+                                {order_at("S2", "run-a/0", done, "CANCELLED", 1),
+                                 order_at("S2", "run-a/1", busy, "WAITING", 2)},
+                                {}));
+    const auto waiting = *store.order_id_by_key("S2", "run-a/1");
+    const auto closed = *store.order_id_by_key("S2", "run-a/0");
+
+    Instance s1(store, "S1");
+    Instance s2(store, "S2");
+    const std::string token = api::TokenService(std::string(32, 'k'), 3600)
+                                  .issue(user, api::Role::Client, std::time(nullptr));
+
+    for (const char* mode : {"CURRENT", "HISTORY"}) {
+        INFO(mode);
+        CHECK(s1.call("GET", "/client/index/order", token, {{"mode", mode}})["data"].empty());
+        CHECK(s2.call("GET", "/client/index/order", token, {{"mode", mode}})["data"].size() == 1);
+    }
+    const json shown = s2.call("GET", "/client/index/order", token, {{"mode", "CURRENT"}});
+    CHECK(shown["data"][0]["id"] == std::to_string(waiting));
+
+    // S2's orders are not found at S1: its scheduler is not the one that could change them.
+    for (const auto& [method, id] : {std::pair{"PATCH", waiting}, std::pair{"DELETE", waiting}}) {
+        INFO(method);
+        const json r = s1.call(method, "/client/index/order", token, {},
+                               json{{"id", std::to_string(id)}, {"mode", "F"}});
+        CHECK(r["error"] == "order_not_found");
+    }
+    CHECK(s1.call("GET", "/client/index/bill", token,
+                  {{"order_id", std::to_string(closed)}})["error"] == "order_not_found");
+    CHECK(s2.call("GET", "/client/index/bill", token,
+                  {{"order_id", std::to_string(closed)}})["code"] == 0);
+
+    // A car charging at S2 cannot be ordered at S1, and is not asked of S1's scheduler.
+    const json again =
+        s1.call("POST", "/client/index/order", token, {},
+                json{{"car_id", std::to_string(busy)}, {"mode", "T"}, {"apply_kwh", 5}});
+    CHECK(again["code"] != 0);
+    CHECK(s1.scheduler.asked.empty());
+}
