@@ -4,7 +4,7 @@
 # (today 06:00, ten times real speed), one simulated pile per pile of the profile, and the
 # REST API on 127.0.0.1:8080 — then sends a few demo requests through the API so there is
 # something to watch. Ctrl-C stops it all.
-#   deploy/run.sh [--secure] [--gateway] [--edge-centre] [--centre-cluster] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
+#   deploy/run.sh [--secure] [--gateway] [--edge-centre] [--centre-cluster] [--stations N] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]
 # The first admin is STATION_ADMIN_ACCOUNT / STATION_ADMIN_PASSWORD (default
 # admin@station.local and a random password, printed once).
 #
@@ -42,14 +42,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=bupt-2023 speed="" port=1883 http_port=8080 demo=1 secure=0 gateway=0 gateway_port=8180 edge=0
-cluster=0
-usage="usage: deploy/run.sh [--secure] [--gateway] [--edge-centre] [--centre-cluster] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
+cluster=0 stations=1
+usage="usage: deploy/run.sh [--secure] [--gateway] [--edge-centre] [--centre-cluster] [--stations N] [--profile NAME|FILE] [--speed X] [--port N] [--http-port N] [--no-demo]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --secure) secure=1; shift ;;
         --gateway) gateway=1; shift ;;
         --edge-centre) edge=1; shift ;;
         --centre-cluster) edge=1; cluster=1; shift ;;
+        --stations) stations=$2; shift 2 ;;
         --profile) profile=$2; shift 2 ;;
         --speed) speed=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
@@ -59,6 +60,14 @@ while [ $# -gt 0 ]; do
            exit 2 ;;
     esac
 done
+if ! [[ "$stations" =~ ^[0-9]+$ ]] || [ "$stations" -lt 1 ] || [ "$stations" -gt 20 ]; then
+    echo "--stations takes 1 to 20" >&2
+    exit 2
+fi
+if [ "$stations" -gt 1 ] && [ "$edge" = 0 ]; then
+    echo "--stations N needs a centre: --edge-centre or --centre-cluster" >&2
+    exit 2
+fi
 if [ "$edge" = 1 ] && [ "$secure" = 1 ]; then
     echo "--edge-centre runs on development brokers only (not with --secure)" >&2
     exit 2
@@ -145,7 +154,8 @@ uri=tcp://127.0.0.1:$port
 api_uri=$uri
 # The services' broker logins (none on the development broker).
 scheduler_login=() api_login=() api_station=()
-[ "$edge" = 1 ] && api_station=(--station S1)  # at the centre: evcs/v1/stations/S1/...
+# At the centre: evcs/v1/stations/S1/..., and S2 ... SN with --stations N.
+[ "$edge" = 1 ] && api_station=(--station "$(seq -f 'S%g' 1 "$stations" | paste -sd,)")
 if [ "$cluster" = 1 ]; then
     api_uri=$(sed 's|^|tcp://|' "$run/centre-cluster/mqtt.addresses" | paste -sd,)
     api_login=(--mqtt-user "$(cat "$run/centre-cluster/user")")
@@ -162,6 +172,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait "${pids[@]}" 2>/dev/null || true
     kill "$(cat "$run/broker/broker.pid")" 2>/dev/null || true
+    for b in "$run"/broker-S*/broker.pid; do [ -f "$b" ] && kill "$(cat "$b")" 2>/dev/null; done || true
     [ -f "$run/centre/broker.pid" ] && kill "$(cat "$run/centre/broker.pid")" 2>/dev/null || true
     [ -d "$run/centre-cluster" ] && "$root/broker/centre-cluster.sh" stop "$run/centre-cluster" >/dev/null 2>&1 || true
 }
@@ -221,6 +232,26 @@ else
         "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
     pids+=($!)
 fi
+# --stations N: stations S2 ... SN at the edge as well, each its own broker bridged to the
+# same centre, its own scheduler (journal, logs in build/run/S<k>/) and simulated piles.
+if [ "$stations" -gt 1 ]; then
+    centre_addresses=$(cat "$run/centre-cluster/mqtt.addresses" 2>/dev/null ||
+        echo "127.0.0.1:$(cat "$run/centre/broker.port")")
+    for k in $(seq 2 "$stations"); do
+        mkdir -p "$run/S$k"
+        bridge_login=()
+        [ "$cluster" = 1 ] && bridge_login=(STATION_BRIDGE_USER="$(cat "$run/centre-cluster/user")"
+            STATION_BRIDGE_PASSWORD_FILE="$run/centre-cluster/password")
+        env "${bridge_login[@]}" "$root/broker/start-edge.sh" "$run/broker-S$k" "$centre_addresses" "S$k" >&2
+        edge_uri=tcp://127.0.0.1:$(cat "$run/broker-S$k/broker.port")
+        "$bin/scheduler/service/station-scheduler" --broker "$edge_uri" --profile "$profile" \
+            --sim-start "$start" --sim-speed "$speed" --journal "$run/S$k/scheduler.journal" \
+            --metrics 127.0.0.1:0 2>"$run/S$k/scheduler.log" &
+        pids+=($!)
+        "$bin/pile-sim/station-pile-sim" --broker "$edge_uri" --profile "$profile" 2>"$run/S$k/pile-sim.log" &
+        pids+=($!)
+    done
+fi
 export STATION_ADMIN_ACCOUNT=${STATION_ADMIN_ACCOUNT:-admin@station.local}
 if [ -z "${STATION_ADMIN_PASSWORD:-}" ]; then
     STATION_ADMIN_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
@@ -230,7 +261,7 @@ STATION_MQTT_PASSWORD=$api_password \
     "$bin/api/station-api" --broker "$api_uri" "${api_login[@]}" "${api_station[@]}" --db "$run/station.db" --port "$http_port" \
     --port-file "$run/api.port" --metrics 127.0.0.1:0 2>"$run/api.log" &
 pids+=($!)
-echo "${pids[*]} $(cat "$run/broker/broker.pid") $(cat "$run/centre/broker.pid" "$run"/centre-cluster/node*/rabbitmq.pid 2>/dev/null | xargs)" >"$run/pids"
+echo "${pids[*]} $(cat "$run/broker/broker.pid") $(cat "$run"/broker-S*/broker.pid "$run/centre/broker.pid" "$run"/centre-cluster/node*/rabbitmq.pid 2>/dev/null | xargs)" >"$run/pids"
 for _ in $(seq 100); do [ -s "$run/api.port" ] && break; sleep 0.1; done
 http_port=$(cat "$run/api.port")
 api=http://127.0.0.1:$http_port
@@ -265,6 +296,13 @@ elif [ "$edge" = 1 ]; then
     cat <<MSG
 Edge:     the station's broker $uri (scheduler, piles) is bridged (broker/bridge.conf) to
           the centre's broker $api_uri, where the API runs; logs in $run/centre/broker.log.
+MSG
+fi
+if [ "$stations" -gt 1 ]; then
+    cat <<MSG
+Stations: S1 (the one above) to S$stations, each its own broker, scheduler and piles at the edge
+          (logs in $run/S<k>/, brokers in $run/broker-S<k>/); the API serves them all:
+          add ?station=S2 to a request (docs/openapi.yaml, "Several stations"), else S1.
 MSG
 fi
 cat <<MSG

@@ -100,51 +100,51 @@ const contract::StatePile* pile_param(const HttpRequest& r, const StationSnapsho
 
 }  // namespace
 
-std::string ApiApp::manage_body() {
-    const auto snap = current_view();
+std::string ApiApp::manage_body(Served& at) {
+    const auto snap = current_view(at);
     const auto cars = store_.cars_version();
     const auto bills = store_.bills_version();
     {
-        std::lock_guard lock(manage_mutex_);
-        if (manage_body_ && manage_snapshot_ == snap && manage_cars_version_ == cars &&
-            manage_bills_version_ == bills) {
-            return *manage_body_;
+        std::lock_guard lock(at.manage_mutex);
+        if (at.manage_body && at.manage_snapshot == snap && at.manage_cars_version == cars &&
+            at.manage_bills_version == bills) {
+            return *at.manage_body;
         }
     }
     std::map<std::string, Totals> totals;
-    for (auto& [pile, t] : store_.pile_totals(scheduler_.station())) {
+    for (auto& [pile, t] : store_.pile_totals(at.id())) {
         totals[pile] = t;
     }
     json piles = json::array();
     json waiting = json::array();
     json redispatch = json::array();
     for (const contract::StatePile& p : snap->state.piles) {
-        piles.push_back(pile_json(store_, scheduler_.station(), *snap, p, totals[p.id], true));
+        piles.push_back(pile_json(store_, at.id(), *snap, p, totals[p.id], true));
     }
     for (const contract::StateCar& c : snap->state.waiting) {
-        waiting.push_back(car_block(store_, scheduler_.station(), *snap, c, "WAITING"));
+        waiting.push_back(car_block(store_, at.id(), *snap, c, "WAITING"));
     }
     for (const contract::StateCar& c : snap->state.redispatch) {
-        redispatch.push_back(car_block(store_, scheduler_.station(), *snap, c, "DISPATCHED"));
+        redispatch.push_back(car_block(store_, at.id(), *snap, c, "DISPATCHED"));
     }
-    json data{{"id", "station"},
+    json data{{"id", at.id().empty() ? "station" : at.id()},
               {"name", snap->state.profile},
               {"time", snap->known ? station::format_datetime(snap->state.at_ms) : ""},
               {"charge_array", std::move(piles)},
               {"wait_array", std::move(waiting)},
               {"redispatch_array", std::move(redispatch)}};
     auto body = std::make_shared<const std::string>(success("查询成功", data).body);
-    std::lock_guard lock(manage_mutex_);
-    manage_snapshot_ = snap;
-    manage_cars_version_ = cars;
-    manage_bills_version_ = bills;
-    manage_body_ = body;
+    std::lock_guard lock(at.manage_mutex);
+    at.manage_snapshot = snap;
+    at.manage_cars_version = cars;
+    at.manage_bills_version = bills;
+    at.manage_body = body;
     return *body;
 }
 
-HttpResponse ApiApp::get_manage(Context&) {
+HttpResponse ApiApp::get_manage(Context& c) {
     HttpResponse r;
-    r.body = manage_body();
+    r.body = manage_body(*c.at);
     return r;
 }
 
@@ -161,7 +161,7 @@ HttpResponse ApiApp::post_manage(Context& c) {
     if (piles->empty()) {
         return bad_request("switch_array 不能为空");
     }
-    const auto snap = view_.snapshot();
+    const auto snap = c.at->view.snapshot();
     for (const std::string& id : *piles) {
         if (!find_pile(*snap, id)) {
             return refusal("充电桩 " + id + " 不存在", "unknown_pile");
@@ -173,7 +173,7 @@ HttpResponse ApiApp::post_manage(Context& c) {
         contract::SchedulerRequest r;
         r.op = *mode == "SWITCHON" ? contract::RequestOp::SwitchOn : contract::RequestOp::SwitchOff;
         r.pile = id;
-        const auto reply = ask(r);
+        const auto reply = ask(*c.at, r);
         if (!reply) {
             return scheduler_unavailable();
         }
@@ -182,7 +182,7 @@ HttpResponse ApiApp::post_manage(Context& c) {
                                {"ok", reply->ok},
                                {"msg", reply->ok ? "成功" : refusal_message(reply->error)}});
     }
-    refresh_view();
+    refresh_view(*c.at);
     if (failed > 0) {
         return envelope(200, 1, std::to_string(failed) + " 个充电桩未能切换",
                         json{{"results", results}}, "partly_refused");
@@ -205,7 +205,7 @@ HttpResponse ApiApp::post_reset(Context& c) {
     r.pile = *pile;
     r.reset = *type == "Hard" ? contract::ResetKind::Hard : contract::ResetKind::Soft;
     HttpResponse failure;
-    if (!change(r, failure)) {
+    if (!change(*c.at, r, failure)) {
         return failure;
     }
     // Sent, not done: the charger's answer comes later (the scheduler logs a refusal), and
@@ -214,24 +214,24 @@ HttpResponse ApiApp::post_reset(Context& c) {
 }
 
 HttpResponse ApiApp::get_charge(Context& c) {
-    const auto snap = current_view();
+    const auto snap = current_view(*c.at);
     HttpResponse failure;
     const contract::StatePile* p = pile_param(c.request, *snap, failure);
     if (!p) {
         return failure;
     }
-    return success("查询成功", pile_json(store_, scheduler_.station(), *snap, *p, Totals{}, false));
+    return success("查询成功", pile_json(store_, c.at->id(), *snap, *p, Totals{}, false));
 }
 
 HttpResponse ApiApp::get_report(Context& c) {
-    const auto snap = current_view();
+    const auto snap = current_view(*c.at);
     HttpResponse failure;
     const contract::StatePile* p = pile_param(c.request, *snap, failure);
     if (!p) {
         return failure;
     }
     const std::string id = query_param(c.request, "charge_id");
-    const auto now = view_.station_now(cli::wall_ms()).value_or(snap->state.at_ms);
+    const auto now = c.at->view.station_now(cli::wall_ms()).value_or(snap->state.at_ms);
     json data{{"id", id},
               {"name", p->name},
               {"mode", mode_text(p->mode)},
@@ -244,7 +244,7 @@ HttpResponse ApiApp::get_report(Context& c) {
             return bad_request("参数 date 需要与 period 一起使用");
         }
         Totals t;
-        for (auto& [pile, totals] : store_.pile_totals(scheduler_.station())) {
+        for (auto& [pile, totals] : store_.pile_totals(c.at->id())) {
             if (pile == id) {
                 t = totals;
             }
@@ -268,17 +268,16 @@ HttpResponse ApiApp::get_report(Context& c) {
     data["period"] = period_text;
     data["from"] = station::format_datetime(span.from);
     data["to"] = station::format_datetime(span.to);
-    return success("查询成功",
-                   totals_fields(std::move(data),
-                                 store_.report(scheduler_.station(), id, span.from, span.to)));
+    return success("查询成功", totals_fields(std::move(data),
+                                             store_.report(c.at->id(), id, span.from, span.to)));
 }
 
 // ---- simulation control ----------------------------------------------------------------
 
-HttpResponse ApiApp::get_clock(Context&) {
+HttpResponse ApiApp::get_clock(Context& c) {
     contract::SchedulerRequest r;
     r.op = contract::RequestOp::ClockGet;
-    const auto reply = ask(r);
+    const auto reply = ask(*c.at, r);
     if (!reply) {
         return scheduler_unavailable();
     }
@@ -331,11 +330,11 @@ HttpResponse ApiApp::post_clock(Context& c) {
         r.speed = speed;
     }
     HttpResponse failure;
-    const auto reply = change(r, failure);
+    const auto reply = change(*c.at, r, failure);
     if (!reply) {
         return failure;
     }
-    refresh_view();
+    refresh_view(*c.at);
     contract::ClockReading clock;
     if (const std::string error = contract::parse_value(reply->data, clock); !error.empty()) {
         // The change is made (the log has it); only its reading cannot be shown.
@@ -363,11 +362,11 @@ HttpResponse ApiApp::pile_op(Context& c, contract::RequestOp op, bool with_minut
     }
     r.minutes = static_cast<int>(minutes);
     HttpResponse failure;
-    const auto reply = change(r, failure);
+    const auto reply = change(*c.at, r, failure);
     if (!reply) {
         return failure;
     }
-    refresh_view();
+    refresh_view(*c.at);
     return success(op == contract::RequestOp::Fault ? "已设置故障" : "已恢复");
 }
 

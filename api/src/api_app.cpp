@@ -168,9 +168,12 @@ std::string_view ApiApp::route_label(const std::string& path) {
 
 ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
                ApiOptions options, LogFn log)
+    : ApiApp(store, {ServedStation{view, scheduler}}, std::move(tokens), std::move(options),
+             std::move(log)) {}
+
+ApiApp::ApiApp(Store& store, const std::vector<ServedStation>& stations, TokenService tokens,
+               ApiOptions options, LogFn log)
     : store_(store),
-      view_(view),
-      scheduler_(scheduler),
       tokens_(std::move(tokens)),
       options_(std::move(options)),
       log_(std::move(log)),
@@ -179,7 +182,26 @@ ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenS
                      ? options_.password_threads
                      : static_cast<int>(std::max(1U, std::thread::hardware_concurrency() / 2)),
                  options_.password_waiting),
-      unknown_account_hash_(hash_password(random_hex(16), options_.password_iterations)) {}
+      unknown_account_hash_(hash_password(random_hex(16), options_.password_iterations)) {
+    if (stations.empty()) {
+        throw std::invalid_argument("the API needs a station to serve");
+    }
+    for (const ServedStation& s : stations) {
+        if (served(s.scheduler.station()) != nullptr) {
+            throw std::invalid_argument("station '" + s.scheduler.station() + "' given twice");
+        }
+        stations_.push_back(std::make_unique<Served>(s.view, s.scheduler));
+    }
+}
+
+ApiApp::Served* ApiApp::served(std::string_view id) const {
+    for (const auto& s : stations_) {
+        if (s->id() == id) {
+            return s.get();
+        }
+    }
+    return nullptr;
+}
 
 bool ApiApp::ensure_admin(const std::string& account, const std::string& password) {
     if (!valid_account(account) || !valid_password(password)) {
@@ -213,12 +235,12 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
                 return http_error(405, "不支持的请求方法 " + request.method, "method_not_allowed");
             }
             if (request.method == "GET" && request.path.rfind("/web/", 0) == 0) {
-                Context c{request, {}, std::nullopt, json()};
+                Context c{request, {}, std::nullopt, json(), stations_.front().get()};
                 return page(c);
             }
             return http_error(404, "接口不存在：" + request.path, "not_found");
         }
-        Context c{request, {}, std::nullopt, json()};
+        Context c{request, {}, std::nullopt, json(), stations_.front().get()};
         if (route->access != Access::Public) {
             std::string token = request.token;
             if (token.empty() && request.authorization.rfind("Bearer ", 0) == 0) {
@@ -249,6 +271,14 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
                 return http_error(401, "管理员账户不存在，请重新登录", "unauthorized");
             }
         }
+        // After the token: who may not ask learns nothing of the stations served.
+        if (const auto named = request.query.find("station"); named != request.query.end()) {
+            c.at = served(named->second);
+            c.named = true;
+            if (c.at == nullptr) {
+                return http_error(404, "本服务没有参数 station 所指的充电站", "unknown_station");
+            }
+        }
         if (route->body) {
             auto body = parse_body(request.body);
             if (!body || !body->is_object()) {
@@ -266,22 +296,24 @@ HttpResponse ApiApp::dispatch(const HttpRequest& request, const Route* route, bo
     }
 }
 
-std::optional<contract::SchedulerReply> ApiApp::ask(contract::SchedulerRequest request) {
-    return scheduler_.call(std::move(request), options_.scheduler_timeout);
+std::optional<contract::SchedulerReply> ApiApp::ask(Served& at,
+                                                    contract::SchedulerRequest request) {
+    return at.scheduler.call(std::move(request), options_.scheduler_timeout);
 }
 
-std::optional<contract::SchedulerReply> ApiApp::change(contract::SchedulerRequest request,
+std::optional<contract::SchedulerReply> ApiApp::change(Served& at,
+                                                       contract::SchedulerRequest request,
                                                        HttpResponse& failure) {
     if (request.id.empty()) {
-        request.id = scheduler_.next_request_id();
+        request.id = at.scheduler.next_request_id();
     }
     request.expires_ms = cli::wall_ms() + options_.scheduler_timeout.count();
-    auto reply = scheduler_.call(request, options_.scheduler_timeout);
+    auto reply = at.scheduler.call(request, options_.scheduler_timeout);
     // No answer in time. The request may still reach the scheduler, but it is not carried
     // out after its deadline, which has passed: asking again with the same id now gets the
     // first outcome, or `expired` if there was none.
     for (int i = 0; !reply && i < options_.outcome_retries; ++i) {
-        reply = scheduler_.call(request, options_.outcome_retry_timeout);
+        reply = at.scheduler.call(request, options_.outcome_retry_timeout);
     }
     if (!reply) {
         failure = outcome_unknown(request.id);
@@ -313,7 +345,7 @@ std::optional<contract::SchedulerReply> ApiApp::outcome(
         // taken by this question.
         contract::SchedulerRequest question = request;
         question.expires_ms = 0;
-        auto first = scheduler_.call(question, options_.scheduler_timeout);
+        auto first = c.at->scheduler.call(question, options_.scheduler_timeout);
         if (!first) {
             // Not known whether the first attempt was taken: the checks below could refuse
             // a request that was carried out (its order now makes the car active).
@@ -332,20 +364,20 @@ std::optional<contract::SchedulerReply> ApiApp::outcome(
         failure = std::move(*refused);
         return std::nullopt;
     }
-    return change(std::move(request), failure);
+    return change(*c.at, std::move(request), failure);
 }
 
-std::optional<OrderRecord> ApiApp::applied_order(const contract::SchedulerReply& reply,
+std::optional<OrderRecord> ApiApp::applied_order(Served& at, const contract::SchedulerReply& reply,
                                                  std::int64_t user_id,
                                                  std::optional<std::int64_t> id) {
     if (!reply.order || reply.run.empty()) {
         return std::nullopt;
     }
-    auto row = order_record(scheduler_.station(), reply.run, *reply.order);
+    auto row = order_record(at.id(), reply.run, *reply.order);
     if (!row) {
         return std::nullopt;
     }
-    if (!scheduler_.wait_applied(reply.run, reply.pos, options_.applied_timeout)) {
+    if (!at.scheduler.wait_applied(reply.run, reply.pos, options_.applied_timeout)) {
         // The log has not brought it yet (the API is busy or catching up): the order as the
         // scheduler answered is stored now, so that the reads after the answer show it; the
         // log's own copy (the same state or a later one) follows, and settling is once per
@@ -369,7 +401,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
                                   HttpResponse (ApiApp::*handler)(Context&, const std::string&)) {
     const std::string& key = c.request.idempotency_key;
     if (key.empty()) {
-        return (this->*handler)(c, scheduler_.next_request_id());
+        return (this->*handler)(c, c.at->scheduler.next_request_id());
     }
     if (key.size() > 64 ||
         key.find_first_not_of(
@@ -377,7 +409,9 @@ HttpResponse ApiApp::once_per_key(Context& c,
             std::string::npos) {
         return bad_request("Idempotency-Key 必须是 1 到 64 个字母、数字或 _ . : -");
     }
-    const std::string request = c.request.method + " " + c.request.path + " " + c.request.body;
+    // The station is part of what was asked (a key reused at another one is another request).
+    const std::string request = c.request.method + " " + c.request.path +
+                                (c.at->id().empty() ? "" : "@" + c.at->id()) + " " + c.request.body;
     if (const auto kept = store_.idempotent_answer(c.user->id, key)) {
         if (kept->request != request) {
             return http_error(422, "该 Idempotency-Key 已用于另一个请求", "idempotency_key_reused");
@@ -404,40 +438,40 @@ HttpResponse ApiApp::once_per_key(Context& c,
     return r;
 }
 
-std::shared_ptr<const StationSnapshot> ApiApp::current_view() {
-    auto snap = view_.snapshot();
-    const LogPosition applied = store_.log_position(scheduler_.station());
+std::shared_ptr<const StationSnapshot> ApiApp::current_view(Served& at) {
+    auto snap = at.view.snapshot();
+    const LogPosition applied = store_.log_position(at.id());
     if (applied.run.empty() || (snap->run() == applied.run && snap->state.head >= applied.pos)) {
         return snap;
     }
-    refresh_view();  // the published state is older than what the store has applied
-    return view_.snapshot();
+    refresh_view(at);  // the published state is older than what the store has applied
+    return at.view.snapshot();
 }
 
-void ApiApp::refresh_view() {
+void ApiApp::refresh_view(Served& at) {
     // Single flight: concurrent callers share one state request, as long as it was sent
     // after their change (so it includes it). `target` is the first request to start from
     // now on; whoever finds none in flight sends the next one.
-    std::unique_lock lock(refresh_mutex_);
-    const std::int64_t target = refresh_started_ + 1;
-    while (refresh_done_ < target) {
-        if (refresh_in_flight_) {
-            refresh_finished_.wait(lock);
+    std::unique_lock lock(at.refresh_mutex);
+    const std::int64_t target = at.refresh_started + 1;
+    while (at.refresh_done < target) {
+        if (at.refresh_in_flight) {
+            at.refresh_finished.wait(lock);
             continue;
         }
-        refresh_in_flight_ = true;
-        const std::int64_t mine = ++refresh_started_;
+        at.refresh_in_flight = true;
+        const std::int64_t mine = ++at.refresh_started;
         lock.unlock();
         contract::SchedulerRequest r;
         r.op = contract::RequestOp::State;
-        if (const auto reply = ask(r); reply && reply->ok) {
-            view_.offer(reply->data);
+        if (const auto reply = ask(at, r); reply && reply->ok) {
+            at.view.offer(reply->data);
         }
         lock.lock();
-        refresh_in_flight_ = false;
+        at.refresh_in_flight = false;
         // A failed request still ends the wait: the reader sees the retained state later.
-        refresh_done_ = mine;
-        refresh_finished_.notify_all();
+        at.refresh_done = mine;
+        at.refresh_finished.notify_all();
     }
 }
 

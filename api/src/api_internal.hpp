@@ -15,6 +15,8 @@ struct ApiApp::Context {
     TokenClaims claims;
     std::optional<UserRecord> user;  ///< for client routes
     nlohmann::json body;             ///< the parsed body, for routes that take one
+    Served* at = nullptr;            ///< the station the request is about
+    bool named = false;              ///< the request named it (query parameter `station`)
 };
 
 namespace detail {

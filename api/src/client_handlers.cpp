@@ -1,6 +1,8 @@
 // The client's cars, orders and bills.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 
 #include "api/api_app.hpp"
 #include "api/body_fields.hpp"
@@ -45,37 +47,12 @@ std::optional<CarRecord> own_car(Store& store, std::int64_t user_id, std::int64_
     return car;
 }
 
-// The user's order, if it is one of `station`'s: an instance changes and shows only the
-// orders of the station whose scheduler it follows.
-std::optional<OrderRecord> own_order(Store& store, const std::string& station, std::int64_t user_id,
-                                     std::int64_t order_id) {
-    auto order = store.order(order_id);
-    if (!order || order->user_id != user_id || order->station != station) {
-        return std::nullopt;
-    }
-    return order;
-}
-
 // The scheduler's id of an order ("RUN/ORDER").
 std::int64_t station_order_id(const std::string& key) {
     return std::stoll(key.substr(key.rfind('/') + 1));
 }
 std::string station_run(const std::string& key) {
     return key.substr(0, key.rfind('/'));
-}
-
-// The car's open order (at `station`, whose state `snap` is, or at another station: a car
-// charges at one station at a time), unless it belongs to an earlier run of `station`'s
-// scheduler: such an order can no longer be served and must not keep its car from
-// charging again.
-std::optional<OrderRecord> open_order(Store& store, const std::string& station,
-                                      const StationSnapshot& snap, std::int64_t car_id) {
-    auto o = store.open_order_of_car(car_id);
-    if (o && o->station == station && !snap.run().empty() &&
-        station_run(o->station_key) != snap.run()) {
-        return std::nullopt;
-    }
-    return o;
 }
 
 double unit_price(double fee, double kwh) {
@@ -93,6 +70,53 @@ std::optional<station::Mode> mode_of(const std::string& m) {
 }
 
 }  // namespace
+
+std::optional<OrderRecord> ApiApp::own_order(Context& c, std::int64_t order_id) {
+    auto order = store_.order(order_id);
+    if (!order || order->user_id != c.user->id) {
+        return std::nullopt;
+    }
+    Served* at = served(order->station);
+    if (at == nullptr) {
+        return std::nullopt;  // its station's scheduler is not one this API asks
+    }
+    c.at = at;
+    return order;
+}
+
+std::optional<OrderRecord> ApiApp::open_order(std::int64_t car_id) {
+    auto o = store_.open_order_of_car(car_id);
+    if (!o) {
+        return o;
+    }
+    if (Served* at = served(o->station)) {
+        const auto snap = at->view.snapshot();
+        if (!snap->run().empty() && station_run(o->station_key) != snap->run()) {
+            return std::nullopt;
+        }
+    }
+    return o;
+}
+
+json ApiApp::orders_json(std::int64_t user_id, bool open, const Served* only, std::size_t limit) {
+    std::map<const Served*, std::shared_ptr<const StationSnapshot>> views;
+    json orders = json::array();
+    for (const OrderRecord& o : store_.orders_of(user_id, open)) {
+        if (orders.size() >= limit) {
+            break;
+        }
+        Served* at = served(o.station);
+        if (at == nullptr || (only != nullptr && at != only)) {
+            continue;
+        }
+        auto& snap = views[at];
+        if (!snap) {
+            snap = current_view(*at);
+        }
+        orders.push_back(order_json(o, *snap));
+    }
+    return orders;
+}
 
 json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) const {
     OrderRecord o = stored;
@@ -120,37 +144,41 @@ json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) 
         o.state = "DISPATCHED";
         o.pile.clear();
     }
-    return json{{"id", std::to_string(o.id)},
-                {"user_id", std::to_string(o.user_id)},
-                {"car_id", std::to_string(o.car_id)},
-                {"mode", o.mode},
-                {"apply_kwh", o.apply_kwh},
-                {"charge_kwh", money(o.charge_kwh)},
-                {"state", o.state},
-                {"charge_price", unit_price(o.charge_fee, o.charge_kwh)},
-                {"service_price", unit_price(o.service_fee, o.charge_kwh)},
-                {"charge_fee", money(o.charge_fee)},
-                {"service_fee", money(o.service_fee)},
-                {"fee", money(o.charge_fee + o.service_fee)},
-                {"create_time", o.create_time},
-                {"dispatch_time", o.dispatch_time},
-                {"charge_id", o.pile},
-                {"start_time", o.start_time},
-                {"finish_time", o.finish_time},
-                {"number", o.number},
-                {"queue_number", o.number_text},
-                {"front_cars", front_cars}};
+    json j{{"id", std::to_string(o.id)},
+           {"user_id", std::to_string(o.user_id)},
+           {"car_id", std::to_string(o.car_id)},
+           {"mode", o.mode},
+           {"apply_kwh", o.apply_kwh},
+           {"charge_kwh", money(o.charge_kwh)},
+           {"state", o.state},
+           {"charge_price", unit_price(o.charge_fee, o.charge_kwh)},
+           {"service_price", unit_price(o.service_fee, o.charge_kwh)},
+           {"charge_fee", money(o.charge_fee)},
+           {"service_fee", money(o.service_fee)},
+           {"fee", money(o.charge_fee + o.service_fee)},
+           {"create_time", o.create_time},
+           {"dispatch_time", o.dispatch_time},
+           {"charge_id", o.pile},
+           {"start_time", o.start_time},
+           {"finish_time", o.finish_time},
+           {"number", o.number},
+           {"queue_number", o.number_text},
+           {"front_cars", front_cars}};
+    if (!o.station.empty()) {
+        j["station"] = o.station;  // an API of several stations: which one it is at
+    }
+    return j;
 }
 
 // ---- cars ----------------------------------------------------------------------------
 
 json ApiApp::cars_json(std::int64_t user_id) {
-    const auto snap = current_view();
     json cars = json::array();
     for (const CarRecord& car : store_.cars_of(user_id)) {
         double charging = 0;
-        if (const auto o = open_order(store_, scheduler_.station(), *snap, car.id);
-            o && o->station == scheduler_.station()) {
+        const auto o = open_order(car.id);
+        if (Served* at = o ? served(o->station) : nullptr) {
+            const auto snap = current_view(*at);
             if (const auto it = snap->orders.find(station_order_id(o->station_key));
                 it != snap->orders.end()) {
                 charging = it->second.car.charged_kwh;
@@ -201,8 +229,7 @@ HttpResponse ApiApp::patch_car(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    if ((capacity || current) &&
-        open_order(store_, scheduler_.station(), *view_.snapshot(), car->id)) {
+    if ((capacity || current) && open_order(car->id)) {
         return refusal("车辆有未完成的充电订单，不能修改电量", "car_busy");
     }
     car->name = name.value_or(car->name);
@@ -230,7 +257,7 @@ HttpResponse ApiApp::delete_car(Context& c) {
     if (!car) {
         return refusal("车辆不存在", "car_not_found");
     }
-    if (open_order(store_, scheduler_.station(), *view_.snapshot(), car->id)) {
+    if (open_order(car->id)) {
         return refusal("车辆有未完成的充电订单，不能删除", "car_busy");
     }
     store_.delete_car(car->id);
@@ -244,14 +271,8 @@ HttpResponse ApiApp::get_orders(Context& c) {
     if (mode != "CURRENT" && mode != "HISTORY") {
         return bad_request("参数 mode 必须是 CURRENT 或 HISTORY");
     }
-    const auto snap = current_view();
-    json orders = json::array();
-    for (const OrderRecord& o : store_.orders_of(c.user->id, mode == "CURRENT")) {
-        if (o.station == scheduler_.station()) {
-            orders.push_back(order_json(o, *snap));
-        }
-    }
-    return success("查询成功", orders);
+    return success("查询成功", orders_json(c.user->id, mode == "CURRENT", c.named ? c.at : nullptr,
+                                           std::numeric_limits<std::size_t>::max()));
 }
 
 HttpResponse ApiApp::post_order(Context& c) {
@@ -296,7 +317,7 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
             return refusal("申请充电量超过车辆可充电量（" + json(money(room)).dump() + " kWh）",
                            "amount_exceeds_capacity");
         }
-        if (open_order(store_, scheduler_.station(), *view_.snapshot(), car->id)) {
+        if (open_order(car->id)) {
             return refusal(refusal_message("car_already_active"), "car_already_active");
         }
         return std::nullopt;
@@ -304,11 +325,11 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
     if (!reply) {
         return failure;
     }
-    const auto order = applied_order(*reply, c.user->id);
+    const auto order = applied_order(*c.at, *reply, c.user->id);
     if (!order) {
         return http_error(500, "订单保存失败", "internal_error");
     }
-    return success("充电请求已提交", order_json(*order, *view_.snapshot()));
+    return success("充电请求已提交", order_json(*order, *c.at->view.snapshot()));
 }
 
 HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
@@ -332,7 +353,7 @@ HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
     if (kwh && *kwh < kMinApplyKwh) {
         return bad_request("申请充电量 apply_kwh 必须至少 0.01 kWh");
     }
-    const auto order = own_order(store_, scheduler_.station(), c.user->id, *order_id);
+    const auto order = own_order(c, *order_id);
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
@@ -361,12 +382,13 @@ HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {
     if (!reply) {
         return failure;
     }
-    return success("修改成功", order_json(answered_order(*reply, *order), *view_.snapshot()));
+    return success("修改成功",
+                   order_json(answered_order(*c.at, *reply, *order), *c.at->view.snapshot()));
 }
 
-OrderRecord ApiApp::answered_order(const contract::SchedulerReply& reply,
+OrderRecord ApiApp::answered_order(Served& at, const contract::SchedulerReply& reply,
                                    const OrderRecord& before) {
-    return applied_order(reply, before.user_id, before.id).value_or(before);
+    return applied_order(at, reply, before.user_id, before.id).value_or(before);
 }
 
 HttpResponse ApiApp::cancel_order(Context& c, const std::string& request_id) {
@@ -375,7 +397,7 @@ HttpResponse ApiApp::cancel_order(Context& c, const std::string& request_id) {
     if (!f.ok()) {
         return bad_request(f.error());
     }
-    const auto order = own_order(store_, scheduler_.station(), c.user->id, *order_id);
+    const auto order = own_order(c, *order_id);
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }
@@ -394,7 +416,8 @@ HttpResponse ApiApp::cancel_order(Context& c, const std::string& request_id) {
     if (!reply) {
         return failure;
     }
-    return success("订单已结束", order_json(answered_order(*reply, *order), *view_.snapshot()));
+    return success("订单已结束",
+                   order_json(answered_order(*c.at, *reply, *order), *c.at->view.snapshot()));
 }
 
 HttpResponse ApiApp::get_bills(Context& c) {
@@ -402,7 +425,7 @@ HttpResponse ApiApp::get_bills(Context& c) {
     if (!order_id) {
         return bad_request("参数 order_id 必须是订单编号");
     }
-    const auto order = own_order(store_, scheduler_.station(), c.user->id, *order_id);
+    const auto order = own_order(c, *order_id);
     if (!order) {
         return refusal("订单不存在", "order_not_found");
     }

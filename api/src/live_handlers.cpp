@@ -1,6 +1,8 @@
 // The live streams' side of the API: tickets, who a stream is for, and what it shows
 // (docs/openapi.yaml GET /admin/index/live and GET /client/index/live; docs/decisions.md
 // "Web console"). The streaming itself is the HTTP server's (api/live_hub.hpp).
+#include <limits>
+
 #include "api/api_app.hpp"
 #include "api_internal.hpp"
 #include "cli/cli.hpp"
@@ -64,29 +66,15 @@ std::optional<std::string> ApiApp::live_state(const LiveGrant& grant) {
         if (!store_.admin(grant.subject)) {
             return std::nullopt;
         }
-        return manage_body();
+        return manage_body(*stations_.front());
     }
     const auto user = store_.user(grant.subject);
     if (!user || user->token_version != grant.version) {
         return std::nullopt;
     }
-    const auto snap = current_view();
-    json current = json::array();
-    for (const OrderRecord& o : store_.orders_of(user->id, true)) {
-        if (o.station == scheduler_.station()) {
-            current.push_back(order_json(o, *snap));
-        }
-    }
-    json history = json::array();
-    for (const OrderRecord& o : store_.orders_of(user->id, false)) {
-        if (history.size() == kLiveHistory) {
-            break;
-        }
-        if (o.station != scheduler_.station()) {
-            continue;
-        }
-        history.push_back(order_json(o, *snap));
-    }
+    const auto snap = current_view(*stations_.front());
+    json current = orders_json(user->id, true, nullptr, std::numeric_limits<std::size_t>::max());
+    json history = orders_json(user->id, false, nullptr, kLiveHistory);
     return success("查询成功",
                    json{{"time", snap->known ? station::format_datetime(snap->state.at_ms) : ""},
                         {"current", std::move(current)},
@@ -97,12 +85,17 @@ std::optional<std::string> ApiApp::live_state(const LiveGrant& grant) {
 }
 
 std::string ApiApp::live_version() {
-    const auto snap = view_.snapshot();
-    const LogPosition pos = store_.log_position(scheduler_.station());
-    return std::to_string(reinterpret_cast<std::uintptr_t>(snap.get())) + "/" + snap->run() + "/" +
-           std::to_string(snap->state.at_ms) + "/" + std::to_string(snap->state.revision) + "/" +
-           std::to_string(store_.cars_version()) + "/" + std::to_string(store_.bills_version()) +
-           "/" + pos.run + "/" + std::to_string(pos.pos);
+    std::string version =
+        std::to_string(store_.cars_version()) + "/" + std::to_string(store_.bills_version());
+    for (const auto& at : stations_) {
+        const auto snap = at->view.snapshot();
+        const LogPosition pos = store_.log_position(at->id());
+        version += "/" + std::to_string(reinterpret_cast<std::uintptr_t>(snap.get())) + "/" +
+                   snap->run() + "/" + std::to_string(snap->state.at_ms) + "/" +
+                   std::to_string(snap->state.revision) + "/" + pos.run + "/" +
+                   std::to_string(pos.pos);
+    }
+    return version;
 }
 
 HttpResponse ApiApp::too_many_streams() {

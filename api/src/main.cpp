@@ -3,6 +3,7 @@
 
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/api_app.hpp"
 #include "api/api_metrics.hpp"
@@ -38,9 +40,11 @@ constexpr const char* kUsage =
     "--broker is the broker's URI (tcp://127.0.0.1:1883), or several separated by commas:\n"
     "the nodes of a cluster, tried in turn on every reconnect.\n"
     "\n"
-    "--station names the station whose scheduler the API follows at a centre that serves\n"
-    "several: its topics are under evcs/v1/stations/ID/ there (broker/bridge.conf). Without\n"
-    "it, the station's own topics (the API on the station's broker).\n"
+    "--station names a station whose scheduler the API follows at a centre that serves\n"
+    "several: its topics are under evcs/v1/stations/ID/ there (broker/bridge.conf). Given\n"
+    "more than once (or as ID,ID,...), the API serves each, the first by default: a request\n"
+    "names another with ?station=ID. Without it, the station's own topics (the API on the\n"
+    "station's broker).\n"
     "\n"
     "--metrics serves Prometheus metrics at http://HOST:PORT/metrics (PORT 0: any free\n"
     "port; off by default).\n"
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
     std::string port_file;
     double token_hours = 24;
     std::optional<metrics::Listen> metrics_at;
+    std::vector<std::string> stations;
     const auto done = cli::parse_options(
         argc, argv, "station-api", kUsage, [&](const std::string& arg, const std::string& value) {
             if (arg == "--broker") {
@@ -75,7 +80,12 @@ int main(int argc, char** argv) {
             } else if (arg == "--client-id") {
                 link_options.client_id = value;
             } else if (arg == "--station") {
-                link_options.station = value;
+                std::size_t from = 0;
+                while (from <= value.size()) {
+                    const std::size_t comma = std::min(value.find(',', from), value.size());
+                    stations.push_back(value.substr(from, comma - from));
+                    from = comma + 1;
+                }
             } else if (arg == "--mqtt-user") {
                 link_options.username = value;
             } else if (arg == "--db") {
@@ -116,6 +126,10 @@ int main(int argc, char** argv) {
     if (done) {
         return *done;
     }
+    if (stations.size() > 1 && std::count(stations.begin(), stations.end(), "") > 0) {
+        return cli::usage_error("station-api", kUsage,
+                                "--station: an empty id among several stations");
+    }
     if (http.threads < 1 || options.password_iterations < 1000 || token_hours <= 0 ||
         http.max_connections < 1 || http.max_connections_per_address < 1 ||
         http.live.max_streams < 0 || http.live.max_streams_per_user < 0) {
@@ -149,9 +163,25 @@ int main(int argc, char** argv) {
         } else if (secret.size() < 32) {
             throw std::invalid_argument("STATION_JWT_SECRET must have at least 32 characters");
         }
-        api::StationView view;
-        api::SchedulerLink link(link_options, store, view, log);
-        api::ApiApp app(store, view, link,
+        if (stations.empty()) {
+            stations.emplace_back();  // the station's own topics
+        }
+        // One read model and one link to its scheduler per station; each link its own
+        // client id (its MQTT session and replies topic) when there are several.
+        std::vector<std::unique_ptr<api::StationView>> views;
+        std::vector<std::unique_ptr<api::SchedulerLink>> links;
+        std::vector<api::ServedStation> served;
+        for (const std::string& station : stations) {
+            api::SchedulerLink::Options one = link_options;
+            one.station = station;
+            if (stations.size() > 1) {
+                one.client_id += "-" + station;
+            }
+            views.push_back(std::make_unique<api::StationView>());
+            links.push_back(std::make_unique<api::SchedulerLink>(one, store, *views.back(), log));
+            served.push_back(api::ServedStation{*views.back(), *links.back()});
+        }
+        api::ApiApp app(store, served,
                         api::TokenService(secret, static_cast<std::int64_t>(token_hours * 3600)),
                         options, log);
         const std::string admin = cli::env("STATION_ADMIN_ACCOUNT");
@@ -160,7 +190,9 @@ int main(int argc, char** argv) {
                 log("info", "created the admin account " + admin);
             }
         }
-        link.start();
+        for (auto& link : links) {
+            link->start();
+        }
         api::HttpServer server(app, http);
         server.start();
         log("info", "listening on http://" + http.host + ":" + std::to_string(server.port()) +
@@ -176,7 +208,9 @@ int main(int argc, char** argv) {
         }
         log("info", "stopping");
         server.stop();
-        link.stop();
+        for (auto& link : links) {
+            link->stop();
+        }
     } catch (const std::exception& e) {
         std::cerr << "station-api: " << e.what() << "\n";
         return 1;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/api_app.hpp"
 #include "databases.hpp"
@@ -39,6 +40,24 @@ class SilentScheduler final : public api::SchedulerPort {
     int next_ = 0;
 };
 
+// The app's answer to a request with `token`, its envelope with "http" (the status) added.
+json ask(ApiApp& app, const std::string& method, const std::string& path, const std::string& token,
+         const std::map<std::string, std::string>& query, const json& body) {
+    api::HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.query = query;
+    r.token = token;
+    r.peer = "127.0.0.1";
+    if (!body.is_null()) {
+        r.body = body.dump();
+    }
+    const api::HttpResponse answer = app.handle(r);
+    json j = json::parse(answer.body);
+    j["http"] = answer.status;
+    return j;
+}
+
 // The API instance of one station, on a shared store.
 struct Instance {
     Instance(api::Store& store, const std::string& station)
@@ -54,19 +73,7 @@ struct Instance {
     }
     json call(const std::string& method, const std::string& path, const std::string& token,
               const std::map<std::string, std::string>& query = {}, const json& body = nullptr) {
-        api::HttpRequest r;
-        r.method = method;
-        r.path = path;
-        r.query = query;
-        r.token = token;
-        r.peer = "127.0.0.1";
-        if (!body.is_null()) {
-            r.body = body.dump();
-        }
-        const api::HttpResponse answer = app.handle(r);
-        json j = json::parse(answer.body);
-        j["http"] = answer.status;
-        return j;
+        return ask(app, method, path, token, query, body);
     }
 
     api::StationView view;
@@ -136,4 +143,79 @@ TEST_CASE("stations: an instance shows and changes only its own station's orders
                 json{{"car_id", std::to_string(busy)}, {"mode", "T"}, {"apply_kwh", 5}});
     CHECK(again["code"] != 0);
     CHECK(s1.scheduler.asked.empty());
+}
+
+TEST_CASE("stations: one API serves several; ?station= picks one, an order's station acts on it",
+          "[api][stations]") {
+    api::Store store(harness::test_database(harness::temp_dir(), "several.db"));
+    const auto user = *store.create_user("e@b.cn", "E", "hash");
+    const auto free_car = store.add_car(user, "free", 60, 10);
+    const auto at_s1 = store.add_car(user, "one", 60, 10);
+    const auto at_s2 = store.add_car(user, "two", 60, 10);
+    REQUIRE(store.apply_changes("S1", {}, {"run-1", 1},
+                                {order_at("S1", "run-1/0", at_s1, "WAITING", 1)}, {}));
+    REQUIRE(store.apply_changes("S2", {}, {"run-2", 1},
+                                {order_at("S2", "run-2/0", at_s2, "WAITING", 1)}, {}));
+    const auto s2_order = *store.order_id_by_key("S2", "run-2/0");
+
+    api::StationView v1;
+    api::StationView v2;
+    SilentScheduler s1("S1");
+    SilentScheduler s2("S2");
+    ApiApp app(store, {api::ServedStation{v1, s1}, api::ServedStation{v2, s2}},
+               api::TokenService(std::string(32, 'k'), 3600), Instance::options(), nullptr);
+    const std::string token = api::TokenService(std::string(32, 'k'), 3600)
+                                  .issue(user, api::Role::Client, std::time(nullptr));
+    const auto call = [&](const std::string& method, const std::string& path,
+                          const std::map<std::string, std::string>& query,
+                          const json& body = nullptr) {
+        return ask(app, method, path, token, query, body);
+    };
+
+    // Without a station: the orders of every station served, each naming its station.
+    const json all = call("GET", "/client/index/order", {{"mode", "CURRENT"}});
+    REQUIRE(all["data"].size() == 2);
+    std::set<std::string> named;
+    for (const json& o : all["data"]) {
+        named.insert(o["station"].get<std::string>());
+    }
+    CHECK(named == std::set<std::string>{"S1", "S2"});
+    const json only = call("GET", "/client/index/order", {{"mode", "CURRENT"}, {"station", "S2"}});
+    REQUIRE(only["data"].size() == 1);
+    CHECK(only["data"][0]["id"] == std::to_string(s2_order));
+    const json unknown =
+        call("GET", "/client/index/order", {{"mode", "CURRENT"}, {"station", "S9"}});
+    CHECK(unknown["http"] == 404);
+    CHECK(unknown["error"] == "unknown_station");
+
+    // An order is changed at its own station, whichever the request named.
+    const json cancel =
+        call("DELETE", "/client/index/order", {}, json{{"id", std::to_string(s2_order)}});
+    CHECK(cancel["http"] == 504);  // the stand-in never answers
+    CHECK(s1.asked.empty());
+    CHECK(s2.asked == std::vector{contract::RequestOp::Cancel});
+
+    // A new order goes to the station named, else to the first one.
+    const json order = json{{"car_id", std::to_string(free_car)}, {"mode", "T"}, {"apply_kwh", 5}};
+    call("POST", "/client/index/order", {{"station", "S2"}}, order);
+    CHECK(s2.asked.back() == contract::RequestOp::Submit);
+    CHECK(s1.asked.empty());
+    call("POST", "/client/index/order", {}, order);
+    CHECK(s1.asked == std::vector{contract::RequestOp::Submit});
+
+    // A car with an open order at either station is not sent anywhere again.
+    call("POST", "/client/index/order", {{"station", "S2"}},
+         json{{"car_id", std::to_string(at_s1)}, {"mode", "T"}, {"apply_kwh", 5}});
+    CHECK(s2.asked.size() == 2);
+
+    api::StationView v3;
+    SilentScheduler again("S1");
+    CHECK_THROWS_AS(
+        ApiApp(store, {api::ServedStation{v1, s1}, api::ServedStation{v3, again}},
+               api::TokenService(std::string(32, 'k'), 3600), Instance::options(), nullptr),
+        std::invalid_argument);
+    CHECK_THROWS_AS(
+        ApiApp(store, std::vector<api::ServedStation>{},
+               api::TokenService(std::string(32, 'k'), 3600), Instance::options(), nullptr),
+        std::invalid_argument);
 }

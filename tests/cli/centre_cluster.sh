@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The clustered centre (issue #12), on loopback: a station at the edge (its own mosquitto,
-# scheduler and simulated piles) bridged to a three-node RabbitMQ cluster
-# (broker/centre-cluster.sh) through links the test can cut, and two station-api instances
-# on one PostgreSQL, each on the cluster's nodes in its own order. Drivers charge through
-# both instances; then one RabbitMQ node is killed (-9), one API instance is killed (-9) and
-# its driver moves to the other, and the station's bridge is cut for a while (the station
-# goes on dispatching and billing); everything is healed and drained. Checks: every bill
-# of the station once in PostgreSQL with the station's cents, every order answered with
-# success there once, the applied log position the scheduler's head, and both instances'
-# admin views show the station's billed totals.
+# Many stations on the clustered centre (issue #12), on loopback: three stations S1, S2,
+# S3 at the edge (each its own mosquitto, scheduler and simulated piles) bridged to a
+# three-node RabbitMQ cluster (broker/centre-cluster.sh), S1 through links the test can
+# cut, and two station-api instances serving all three on one PostgreSQL, each on the
+# cluster's nodes in its own order. Drivers charge at every station through both
+# instances (?station=); then one RabbitMQ node is killed (-9), one API instance is killed
+# (-9) and its driver moves to the other, and S1's bridge is cut for a while (S1 goes on
+# dispatching and billing, S2 goes on taking orders); everything is healed and drained.
+# Checks, per station: every bill once in PostgreSQL with the station's cents, the stored
+# log position the scheduler's head, both instances' admin views show the station's
+# billed totals; and every order answered with success is in PostgreSQL once.
 #   centre_cluster.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -19,7 +20,7 @@ pids=()
 api_pid=()
 cleanup() {
     for p in "${pids[@]}" "${api_pid[@]}"; do kill "$p" 2>/dev/null || true; done
-    stop_broker "$dir/edge"
+    for s in S1 S2 S3; do stop_broker "$dir/edge-$s"; done
     "$src/broker/centre-cluster.sh" stop "$dir/centre" >/dev/null 2>&1 || true
     "$src/tests/tools/pg_test_server.sh" stop "$dir/pg" >/dev/null 2>&1 || true
     wait 2>/dev/null || true
@@ -50,11 +51,16 @@ for i in 0 1 2; do
     for _ in $(seq 50); do [ -s "$dir/link$i.port" ] && break; sleep 0.1; done
     links+=("127.0.0.1:$(cat "$dir/link$i.port")")
 done
-STATION_BRIDGE_USER=evcs STATION_BRIDGE_PASSWORD_FILE=$dir/centre/password \
-    "$src/broker/start-edge.sh" "$dir/edge" "${links[*]}" S1 >/dev/null
-edge_port=$(cat "$dir/edge/broker.port")
-
-edge_station "$edge_port"
+# S1 reaches the centre through the cuttable links, S2 and S3 straight to the nodes.
+stations=(S1 S2 S3)
+declare -A scheduler_metrics=()
+for s in "${stations[@]}"; do
+    addresses="${nodes[*]}"
+    [ "$s" = S1 ] && addresses="${links[*]}"
+    STATION_BRIDGE_USER=evcs STATION_BRIDGE_PASSWORD_FILE=$dir/centre/password \
+        "$src/broker/start-edge.sh" "$dir/edge-$s" "$addresses" "$s" >/dev/null
+    edge_station "$(cat "$dir/edge-$s/broker.port")" "-$s"
+done
 
 uri() {  # uri I J K: the nodes' MQTT URIs in that order
     local out="" i
@@ -66,7 +72,7 @@ uri() {  # uri I J K: the nodes' MQTT URIs in that order
 start_api() {
     STATION_ADMIN_ACCOUNT=admin@centre.test STATION_ADMIN_PASSWORD=centre-admin \
         STATION_MQTT_PASSWORD=$(cat "$dir/centre/password") \
-        "$build/api/station-api" --broker "$2" --mqtt-user evcs --client-id "api-$1" --station S1 --db "$db" \
+        "$build/api/station-api" --broker "$2" --mqtt-user evcs --client-id "api-$1" --station S1,S2,S3 --db "$db" \
         --port "${3:-0}" --port-file "$dir/api-$1.port" --scheduler-timeout-ms 2000 \
         --metrics 127.0.0.1:0 --password-iterations 1000 2>>"$dir/api-$1.log" &
     api_pid[$1]=$!
@@ -75,7 +81,9 @@ start_api() {
 start_api 0 "$(uri 0 1 2)"
 start_api 1 "$(uri 1 2 0)"
 api=("http://127.0.0.1:$(cat "$dir/api-0.port")" "http://127.0.0.1:$(cat "$dir/api-1.port")")
-scheduler_metrics=$(metrics_url "$dir/scheduler.log")
+for s in "${stations[@]}"; do
+    scheduler_metrics[$s]=$(metrics_url "$dir/scheduler-$s.log")
+done
 
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 tokens=()
@@ -89,20 +97,22 @@ car() {
     curl -s -X POST "${api[$1]}/client/index/car" -H "token: ${tokens[$1]}" \
         -d "{\"name\":\"$2\",\"power_capacity\":80,\"power_current\":10}" | json 'd["data"]["car_id"]'
 }
-# order D CAR MODE KWH KEY: through instance D, the HTTP status and body on one line.
+# order D CAR MODE KWH KEY STATION: through instance D at STATION, the HTTP status and body
+# on one line.
 order() {
-    curl -s -m 20 -w ' %{http_code}' -X POST "${api[$1]}/client/index/order" -H "token: ${tokens[$1]}" \
-        -H "Idempotency-Key: $5" -d "{\"car_id\":\"$2\",\"mode\":\"$3\",\"apply_kwh\":$4}"
+    curl -s -m 20 -w ' %{http_code}' -X POST "${api[$1]}/client/index/order?station=$6" \
+        -H "token: ${tokens[$1]}" -H "Idempotency-Key: $5" \
+        -d "{\"car_id\":\"$2\",\"mode\":\"$3\",\"apply_kwh\":$4}"
 }
-# charge D NAME MODE KWH: a car of driver D and its order, asked again with its key until
-# answered (a 504 is an unknown outcome: the retry tells). The order's id is kept in
-# $dir/taken when it is taken.
+# charge D NAME MODE KWH STATION: a car of driver D and its order at STATION, asked again
+# with its key until answered (a 504 is an unknown outcome: the retry tells). The order's
+# id is kept in $dir/taken when it is taken.
 taken=0
 charge() {
     local id answer key="key-$2"
     id=$(car "$1" "$2")
     for _ in $(seq 100); do
-        answer=$(order "$1" "$id" "$3" "$4" "$key")
+        answer=$(order "$1" "$id" "$3" "$4" "$key" "$5")
         case "$answer" in
             *'"code":200,'*' 200')
                 echo "$answer" | sed 's/ 200$//' | json 'd["data"]["id"]' >>"$dir/taken"
@@ -117,15 +127,16 @@ charge() {
 n=0
 for spec in "F 30" "F 20" "T 10" "T 7" "F 45" "T 21"; do
     n=$((n + 1))
-    charge $((n % 2)) "A$n" $spec
+    charge $((n % 2)) "A$n" $spec "${stations[$((n % 3))]}"
 done
-[ "$taken" = 6 ] && ok "six orders taken through two API instances" || fail "only $taken of 6 orders taken"
+[ "$taken" = 6 ] && ok "six orders at three stations taken through two API instances" ||
+    fail "only $taken of 6 orders taken"
 
 # A RabbitMQ node dies: the one the bridge and instance 0 are on.
 "$src/broker/centre-cluster.sh" kill "$dir/centre" 1
 for spec in "F 12" "T 9" "F 18" "T 5"; do
     n=$((n + 1))
-    charge $((n % 2)) "B$n" $spec
+    charge $((n % 2)) "B$n" $spec "${stations[$((n % 3))]}"
 done
 [ "$taken" = 10 ] && ok "with node 1 killed, both instances take orders (10 so far)" ||
     fail "with node 1 killed: $taken of 10 orders taken"
@@ -135,20 +146,26 @@ kill -9 "${api_pid[0]}"
 api[0]=${api[1]}
 for spec in "F 16" "T 8"; do
     n=$((n + 1))
-    charge 0 "C$n" $spec
+    charge 0 "C$n" $spec "${stations[$((n % 3))]}"
 done
 [ "$taken" = 12 ] && ok "with instance 0 killed, its driver charges at instance 1 (12 so far)" ||
     fail "with instance 0 killed: $taken of 12 orders taken"
 
-# The station's bridge is cut: the station bills on.
+# S1's bridge is cut: S1 bills on, and the other stations take orders.
 for p in "${link_pids[@]}"; do kill -USR1 "$p"; done
 sleep 1.2  # the scheduler's figures are at most a second old
-cut_bills=$(value "$scheduler_metrics" evcs_scheduler_bills_total)
+cut_bills=$(value "${scheduler_metrics[S1]}" evcs_scheduler_bills_total)
 late=$(car 1 D-late)
-answer=$(order 1 "$late" F 6 key-D-late)
+answer=$(order 1 "$late" F 6 key-D-late S1)
 [[ "$answer" == *' 504' && "$answer" == *'outcome_unknown'* ]] &&
-    ok "with the bridge cut, a request is 504 outcome unknown" || fail "with the bridge cut: $answer"
-bills_on_while_cut "$scheduler_metrics" "$cut_bills"
+    ok "with S1's bridge cut, a request there is 504 outcome unknown" ||
+    fail "with S1's bridge cut: $answer"
+before=$taken
+n=$((n + 1))
+charge 1 "E$n" T 4 S2
+[ "$taken" = $((before + 1)) ] && ok "with S1's bridge cut, S2 takes an order" ||
+    fail "with S1's bridge cut, S2 took no order"
+bills_on_while_cut "${scheduler_metrics[S1]}" "$cut_bills"
 
 # Heal everything: the links, node 1 (it rejoins), instance 0 (on its old port).
 for p in "${link_pids[@]}"; do kill -USR2 "$p"; done
@@ -159,7 +176,7 @@ start_api 0 "$(uri 0 1 2)" "$old_port"
 api[0]="http://127.0.0.1:$old_port"
 retry=""
 for _ in $(seq 100); do
-    retry=$(order 1 "$late" F 6 key-D-late)
+    retry=$(order 1 "$late" F 6 key-D-late S1)
     [[ "$retry" == *' 504' ]] || break
     sleep 0.3
 done
@@ -172,18 +189,31 @@ case "$retry" in
     *) ok "healed, the retry with its key gets its real outcome: ${retry: -3}" ;;
 esac
 
-# Drain, then compare the station with PostgreSQL.
+# Drain, then compare each station with PostgreSQL.
 sql() { psql "$db" -X -A -t -c "$1"; }
-# Drained: every order in PostgreSQL closed, and the station's bills there; the same twice,
-# 1.2 s apart (the scheduler's figures are at most a second old).
+# station_figures S: the scheduler's bills, billed cents and log head, and PostgreSQL's
+# bills (count, distinct keys, cents) and stored position of station S, on one line.
+station_figures() {
+    local m=${scheduler_metrics[$1]}
+    echo "$(value "$m" evcs_scheduler_bills_total | cut -d. -f1)" \
+        "$(value "$m" evcs_scheduler_billed_cents_total | cut -d. -f1)" \
+        "$(value "$m" evcs_scheduler_log_position | cut -d. -f1)" \
+        "$(sql "SELECT COUNT(*) || ' ' || COUNT(DISTINCT station_key) || ' ' || COALESCE(SUM(ROUND(charge_fee * 100) + ROUND(service_fee * 100)), 0)::bigint || ' ' || COALESCE((SELECT pos FROM log_position WHERE station = '$1'), 0) FROM bills WHERE station = '$1'" 2>/dev/null || echo "? ? ? ?")"
+}
+# Exact when every order in PostgreSQL is closed and each station's bills and position are
+# there: bills = count = distinct keys, cents equal, stored position = head.
+exact_now() {
+    local s f
+    [ "$(sql "SELECT COUNT(*) FROM orders WHERE open <> 0" 2>/dev/null || echo "?")" = 0 ] || return 1
+    for s in "${stations[@]}"; do
+        read -r b c h n k cents pos <<<"$(station_figures "$s")"
+        [ "$b $b $c $h" = "$n $k $cents $pos" ] || return 1
+    done
+}
+# Drained: exact twice, 1.2 s apart (the schedulers' figures are at most a second old).
 exact=0 same=0
 for _ in $(seq 300); do
-    busy=$(sql "SELECT COUNT(*) FROM orders WHERE open <> 0" 2>/dev/null || echo "?")
-    s_bills=$(value "$scheduler_metrics" evcs_scheduler_bills_total)
-    s_cents=$(value "$scheduler_metrics" evcs_scheduler_billed_cents_total)
-    s_head=$(value "$scheduler_metrics" evcs_scheduler_log_position)
-    stored=$(sql "SELECT COUNT(*) || ' ' || COUNT(DISTINCT station_key) || ' ' || COALESCE(SUM(ROUND(charge_fee * 100) + ROUND(service_fee * 100)), 0)::bigint FROM bills" 2>/dev/null || echo "? ? ?")
-    if [ "$busy" = 0 ] && [ "$stored" = "${s_bills%.*} ${s_bills%.*} ${s_cents%.*}" ]; then
+    if exact_now; then
         same=$((same + 1))
         [ "$same" = 2 ] && { exact=1; break; }
         sleep 1.2
@@ -192,35 +222,34 @@ for _ in $(seq 300); do
     same=0
     sleep 0.2
 done
-[ "$exact" = 1 ] && ok "drained: PostgreSQL has each of the station's ${s_bills%.*} bills once, ${s_cents%.*} cents" ||
-    fail "not exact after the drain: station $s_bills bills / $s_cents cents, PostgreSQL (count distinct cents) $stored, $busy orders open"
+for s in "${stations[@]}"; do
+    read -r b c h n k cents pos <<<"$(station_figures "$s")"
+    [ "$exact" = 1 ] &&
+        ok "drained: PostgreSQL has each of $s's $b bills once, $c cents, its log up to $h" ||
+        fail "$s not exact after the drain: station $b bills / $c cents / head $h, PostgreSQL (count distinct cents position) $n $k $cents $pos"
+done
+[ "$(sql "SELECT COUNT(DISTINCT station) FROM bills")" = 3 ] && ok "bills of three stations" ||
+    fail "bills of $(sql "SELECT COUNT(DISTINCT station) FROM bills") stations"
 missing=0
 while read -r id; do
     [ "$(sql "SELECT COUNT(*) FROM orders WHERE id = $id")" = 1 ] || missing=$((missing + 1))
 done <"$dir/taken"
 [ "$missing" = 0 ] && ok "each of the $taken orders answered with success is in PostgreSQL once" ||
     fail "$missing of the $taken orders answered with success are not in PostgreSQL"
-for _ in $(seq 50); do
-    positions=""
-    for i in 0 1; do
-        positions+=" $(value "$(metrics_url "$dir/api-$i.log")" evcs_api_log_applied_position)"
-    done
-    [ "$positions" = " $s_head $s_head" ] && break
-    sleep 0.2
-done
-[ "$positions" = " $s_head $s_head" ] && ok "both instances have applied the log up to the scheduler's head ($s_head)" ||
-    fail "applied positions:$positions, the scheduler's head $s_head"
 for i in 0 1; do
     admin=$(curl -s -X POST "${api[$i]}/admin/login" -d '{"account":"admin@centre.test","password":"centre-admin"}' |
         json 'd["data"]["token"]')
-    cents=$(curl -s "${api[$i]}/admin/index/manage" -H "token: $admin" |
-        json 'round(sum(c["total_fee"] for c in d["data"]["charge_array"]) * 100)')
-    [ "$cents" = "${s_cents%.*}" ] && ok "instance $i's admin view bills the station's $cents cents" ||
-        fail "instance $i's admin view: $cents cents, the station billed $s_cents"
+    for s in "${stations[@]}"; do
+        read -r b c _ <<<"$(station_figures "$s")"
+        cents=$(curl -s "${api[$i]}/admin/index/manage?station=$s" -H "token: $admin" |
+            json 'round(sum(c["total_fee"] for c in d["data"]["charge_array"]) * 100)')
+        [ "$cents" = "$c" ] && ok "instance $i's admin view of $s bills its $cents cents" ||
+            fail "instance $i's admin view of $s: $cents cents, the station billed $c"
+    done
 done
 
 if [ "$fails" != 0 ]; then
-    tail -n 30 "$dir/scheduler.log" "$dir/api-0.log" "$dir/api-1.log" "$dir/edge/broker.log"
+    tail -n 30 "$dir"/scheduler-S*.log "$dir/api-0.log" "$dir/api-1.log" "$dir"/edge-S*/broker.log
     exit 1
 fi
-echo "all clustered-centre checks passed"
+echo "all checks of three stations on the clustered centre passed"

@@ -19,15 +19,17 @@ value() {
     curl -s "$1" | awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }'
 }
 
-# edge_station PORT: a station on the broker at 127.0.0.1:PORT, as the edge tests run it:
-# the scheduler (simulated clock x600, a journal, metrics on a free port) and the
-# profile's simulated piles, logs in $dir; their PIDs are added to `pids`.
+# edge_station PORT [TAG]: a station on the broker at 127.0.0.1:PORT, as the edge tests run
+# it: the scheduler (simulated clock x600, a journal, metrics on a free port) and the
+# profile's simulated piles, logs in $dir (scheduler$TAG.log, pile-sim$TAG.log); their
+# PIDs are added to `pids`.
 edge_station() {
+    local tag=${2:-}
     "$build/scheduler/service/station-scheduler" --broker "tcp://127.0.0.1:$1" \
-        --sim-start "$(date +%F) 06:00:00" --sim-speed 600 --journal "$dir/scheduler.journal" \
-        --metrics 127.0.0.1:0 2>"$dir/scheduler.log" &
+        --sim-start "$(date +%F) 06:00:00" --sim-speed 600 --journal "$dir/scheduler$tag.journal" \
+        --metrics 127.0.0.1:0 2>"$dir/scheduler$tag.log" &
     pids+=($!)
-    "$build/pile-sim/station-pile-sim" --broker "tcp://127.0.0.1:$1" 2>"$dir/pile-sim.log" &
+    "$build/pile-sim/station-pile-sim" --broker "tcp://127.0.0.1:$1" 2>"$dir/pile-sim$tag.log" &
     pids+=($!)
 }
 

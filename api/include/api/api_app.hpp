@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "api/http_types.hpp"
 #include "api/live_hub.hpp"
@@ -53,10 +54,23 @@ struct ApiOptions {
     LoginLimits login_limits;
 };
 
+/// One station the API serves: its read model and its scheduler, whose station() is the
+/// station's id ("" for the one station on its own topics).
+struct ServedStation {
+    StationView& view;
+    SchedulerPort& scheduler;
+};
+
 class ApiApp {
   public:
-    /// `wall_s` gives UTC seconds (token times); `wall_ms` for the station clock.
+    /// Serves one station.
     ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
+           ApiOptions options, LogFn log);
+    /// Serves several stations on one store (at least one, ids distinct): a request names
+    /// one with the query parameter `station`, else it is about the first one; a request
+    /// about an order is about the order's station. Throws std::invalid_argument for an
+    /// empty list or a repeated id.
+    ApiApp(Store& store, const std::vector<ServedStation>& stations, TokenService tokens,
            ApiOptions options, LogFn log);
 
     HttpResponse handle(const HttpRequest& request);
@@ -91,6 +105,26 @@ class ApiApp {
 
   private:
     struct Context;  // one request being answered
+    /// A station served, with what the API keeps for it.
+    struct Served {
+        StationView& view;
+        SchedulerPort& scheduler;
+        const std::string& id() const { return scheduler.station(); }
+        // The rendered GET /admin/index/manage answer, rebuilt only when its inputs change.
+        std::mutex manage_mutex;
+        std::shared_ptr<const StationSnapshot> manage_snapshot;
+        std::int64_t manage_cars_version = -1;
+        std::int64_t manage_bills_version = -1;
+        std::shared_ptr<const std::string> manage_body;
+        // refresh_view's single flight.
+        std::mutex refresh_mutex;
+        std::condition_variable refresh_finished;
+        bool refresh_in_flight = false;
+        std::int64_t refresh_started = 0;
+        std::int64_t refresh_done = 0;
+    };
+    /// The station served here with this id; nullptr if it is not one of them.
+    Served* served(std::string_view id) const;
     using Handler = HttpResponse (ApiApp::*)(Context&);
     struct Route;
     static const Route* find_route(const std::string& path, bool& path_known,
@@ -133,12 +167,12 @@ class ApiApp {
     HttpResponse live_ticket(Context& c);
     HttpResponse live_unstreamed(Context& c);
 
-    /// Asks the scheduler; nullopt (and a 503 in `failure`) if it did not answer.
-    std::optional<contract::SchedulerReply> ask(contract::SchedulerRequest request);
+    /// Asks the station's scheduler; nullopt if it did not answer.
+    std::optional<contract::SchedulerReply> ask(Served& at, contract::SchedulerRequest request);
     /// Asks the scheduler for a change: its reply when it was applied; otherwise nullopt,
     /// with `failure` the answer to give: its refusal, 503 when it is known not to have
     /// been carried out, 504 `outcome_unknown` when that cannot be known yet.
-    std::optional<contract::SchedulerReply> change(contract::SchedulerRequest request,
+    std::optional<contract::SchedulerReply> change(Served& at, contract::SchedulerRequest request,
                                                    HttpResponse& failure);
     /// 504 `outcome_unknown` (logged): the request may or may not have been carried out.
     HttpResponse outcome_unknown(const std::string& request_id);
@@ -161,18 +195,29 @@ class ApiApp {
     /// The order a change's reply names, as the change left it, once stored (the log has
     /// brought it, or it is stored from the reply), so that the client's next read shows it;
     /// `id` is its API id if known (else looked up). Nullopt if the reply names no order.
-    std::optional<OrderRecord> applied_order(const contract::SchedulerReply& reply,
+    std::optional<OrderRecord> applied_order(Served& at, const contract::SchedulerReply& reply,
                                              std::int64_t user_id,
                                              std::optional<std::int64_t> id = std::nullopt);
     /// The order a change's reply names: as stored once applied, else as answered.
-    OrderRecord answered_order(const contract::SchedulerReply& reply, const OrderRecord& before);
+    OrderRecord answered_order(Served& at, const contract::SchedulerReply& reply,
+                               const OrderRecord& before);
     /// After a change: takes the scheduler's state at once, so the next read sees it.
     /// Concurrent callers share one request sent after their change.
-    void refresh_view();
+    void refresh_view(Served& at);
     /// The station as the scheduler last published it, but never older than the changes
     /// the store has applied (a read after a write sees the write): a published state
     /// behind the store's log position is refreshed first.
-    std::shared_ptr<const StationSnapshot> current_view();
+    std::shared_ptr<const StationSnapshot> current_view(Served& at);
+    /// The user's order if it is of a station served here (`c.at` becomes its station).
+    std::optional<OrderRecord> own_order(Context& c, std::int64_t order_id);
+    /// The car's open order, at whatever station (a car charges at one at a time), unless
+    /// it belongs to an earlier run of a served station's scheduler: such an order can no
+    /// longer be served and must not keep its car from charging again.
+    std::optional<OrderRecord> open_order(std::int64_t car_id);
+    /// The user's orders (open or closed) at the stations served here, newest first, as
+    /// shown; only `only`'s when it is not null; at most `limit`.
+    nlohmann::json orders_json(std::int64_t user_id, bool open, const Served* only,
+                               std::size_t limit);
     HttpResponse pile_op(Context& c, contract::RequestOp op, bool with_minutes);
     /// The refusal for an account locked after failed logins, if it is.
     std::optional<HttpResponse> locked_out(const std::string& account, const Context& c);
@@ -184,32 +229,19 @@ class ApiApp {
     nlohmann::json order_json(const OrderRecord& o, const StationSnapshot& snap) const;
     /// The user's cars, a charging car with what it has received so far.
     nlohmann::json cars_json(std::int64_t user_id);
-    std::string manage_body();
+    std::string manage_body(Served& at);
 
     Store& store_;
-    StationView& view_;
-    SchedulerPort& scheduler_;
+    std::vector<std::unique_ptr<Served>> stations_;  // the first: a request's by default
     TokenService tokens_;
     ApiOptions options_;
     LogFn log_;
-    // The rendered GET /admin/index/manage answer, rebuilt only when its inputs change.
-    std::mutex manage_mutex_;
-    std::shared_ptr<const StationSnapshot> manage_snapshot_;
-    std::int64_t manage_cars_version_ = -1;
-    std::int64_t manage_bills_version_ = -1;
-    std::shared_ptr<const std::string> manage_body_;
     LoginGuard logins_;
     LiveTickets tickets_;
     PasswordWork passwords_;
     // Verified against when the account does not exist, so that an unknown account takes
     // the same work (and time) as a wrong password.
     std::string unknown_account_hash_;
-    // refresh_view's single flight.
-    std::mutex refresh_mutex_;
-    std::condition_variable refresh_finished_;
-    bool refresh_in_flight_ = false;
-    std::int64_t refresh_started_ = 0;
-    std::int64_t refresh_done_ = 0;
 };
 
 }  // namespace api
