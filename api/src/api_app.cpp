@@ -409,9 +409,11 @@ HttpResponse ApiApp::once_per_key(Context& c,
             std::string::npos) {
         return bad_request("Idempotency-Key 必须是 1 到 64 个字母、数字或 _ . : -");
     }
-    // The station is part of what was asked (a key reused at another one is another request).
+    // A new order's station is part of what was asked (a key reused at another station is
+    // another request); a change or cancel is about its order, wherever it is named.
+    const bool placed = c.request.method == "POST" && !c.at->id().empty();
     const std::string request = c.request.method + " " + c.request.path +
-                                (c.at->id().empty() ? "" : "@" + c.at->id()) + " " + c.request.body;
+                                (placed ? "@" + c.at->id() : "") + " " + c.request.body;
     if (const auto kept = store_.idempotent_answer(c.user->id, key)) {
         if (kept->request != request) {
             return http_error(422, "该 Idempotency-Key 已用于另一个请求", "idempotency_key_reused");

@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "                   [--mqtt-user NAME] [--max-connections N]\n"
     "                   [--max-connections-per-address N] [--max-streams N]\n"
     "                   [--max-streams-per-user N] [--metrics HOST:PORT] [--station ID]\n"
+    "                   [--adopt-station ID]\n"
     "\n"
     "--db is the database: a SQLite file (default station.db, created if needed) or a\n"
     "PostgreSQL database, postgresql://USER@HOST:PORT/DB (it must exist; the tables are made\n"
@@ -45,6 +46,10 @@ constexpr const char* kUsage =
     "more than once (or as ID,ID,...), the API serves each, the first by default: a request\n"
     "names another with ?station=ID. Without it, the station's own topics (the API on the\n"
     "station's broker).\n"
+    "\n"
+    "--adopt-station ID files the orders and bills of a station without an id (an API that\n"
+    "followed the station on its own topics) under ID, one of the --station ids: once, when\n"
+    "such a station is moved to a centre that names it (docs/operations.md).\n"
     "\n"
     "--metrics serves Prometheus metrics at http://HOST:PORT/metrics (PORT 0: any free\n"
     "port; off by default).\n"
@@ -73,6 +78,7 @@ int main(int argc, char** argv) {
     double token_hours = 24;
     std::optional<metrics::Listen> metrics_at;
     std::vector<std::string> stations;
+    std::string adopt;
     const auto done = cli::parse_options(
         argc, argv, "station-api", kUsage, [&](const std::string& arg, const std::string& value) {
             if (arg == "--broker") {
@@ -86,6 +92,8 @@ int main(int argc, char** argv) {
                     stations.push_back(value.substr(from, comma - from));
                     from = comma + 1;
                 }
+            } else if (arg == "--adopt-station") {
+                adopt = value;
             } else if (arg == "--mqtt-user") {
                 link_options.username = value;
             } else if (arg == "--db") {
@@ -165,6 +173,29 @@ int main(int argc, char** argv) {
         }
         if (stations.empty()) {
             stations.emplace_back();  // the station's own topics
+        }
+        const auto serves = [&](const std::string& id) {
+            return std::find(stations.begin(), stations.end(), id) != stations.end();
+        };
+        if (!adopt.empty()) {
+            if (!serves(adopt)) {
+                throw std::invalid_argument("--adopt-station " + adopt +
+                                            " must be one of the --station ids");
+            }
+            if (store.has_station("")) {
+                store.adopt_station("", adopt);
+                log("info",
+                    "the orders and bills of the station without an id are now " + adopt + "'s");
+            }
+        }
+        if (!serves("") && store.has_station("")) {
+            // Its log, followed again under an id, would be applied anew: settled twice.
+            throw std::runtime_error(
+                "the database holds orders of a station without an id (an API on the "
+                "station's own topics, or rows from before schema 6) that no --station serves: "
+                "stop every API instance on it and start one once with --adopt-station ID to "
+                "file them under the station they belong to (docs/operations.md, \"Upgrading "
+                "an edge and centre to named stations\")");
         }
         // One read model and one link to its scheduler per station; each link its own
         // client id (its MQTT session and replies topic) when there are several.

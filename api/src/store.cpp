@@ -721,6 +721,54 @@ LogPosition Store::log_position(const std::string& station) const {
     return at == positions_.end() ? LogPosition{} : at->second;
 }
 
+bool Store::has_station(const std::string& station) {
+    return read([&](sql::Connection& c) {
+        return c
+            .query(
+                "SELECT 1 FROM log_position WHERE station = ? UNION ALL "
+                "SELECT 1 FROM orders WHERE station = ? UNION ALL "
+                "SELECT 1 FROM bills WHERE station = ? LIMIT 1",
+                station, station, station)
+            .next();
+    });
+}
+
+void Store::adopt_station(const std::string& from, const std::string& to) {
+    if (from == to) {
+        throw std::invalid_argument("a station cannot adopt its own rows");
+    }
+    std::lock_guard lock(mutex_);
+    sql::Connection& c = *log_writer_;
+    transaction(c, [&] {
+        // The position row first, locked where the engine locks rows: an instance applying
+        // `from`'s log meanwhile finds its position gone and asks again.
+        stored_position_for_update(c, from);
+        for (const char* table :
+             {"log_position", "orders", "bills", "pile_totals", "settlements"}) {
+            const std::string taken =
+                "SELECT 1 FROM " + std::string(table) + " WHERE station = ? LIMIT 1";
+            if (c.query(taken.c_str(), to).next()) {
+                throw std::invalid_argument("station '" + to + "' already has rows in " + table);
+            }
+        }
+        for (const char* table :
+             {"log_position", "orders", "bills", "pile_totals", "settlements"}) {
+            const std::string move =
+                "UPDATE " + std::string(table) + " SET station = ? WHERE station = ?";
+            c.exec(move.c_str(), to, from);
+        }
+        announce(c, "*");
+    });
+    {
+        std::lock_guard position_lock(position_mutex_);
+        if (const auto at = positions_.find(from); at != positions_.end()) {
+            positions_[to] = at->second;
+            positions_.erase(from);
+        }
+    }
+    forget_all_cached();
+}
+
 std::optional<StoredAnswer> Store::idempotent_answer(std::int64_t user_id, const std::string& key) {
     return read([&](sql::Connection& c) {
         return first(

@@ -208,6 +208,16 @@ TEST_CASE("stations: one API serves several; ?station= picks one, an order's sta
          json{{"car_id", std::to_string(at_s1)}, {"mode", "T"}, {"apply_kwh", 5}});
     CHECK(s2.asked.size() == 2);
 
+    // The admin's live stream shows the first station: asking it of another is refused.
+    REQUIRE(store.ensure_admin("boss@b.cn", "hash"));
+    const std::string boss =
+        api::TokenService(std::string(32, 'k'), 3600)
+            .issue(store.admin_by_account("boss@b.cn")->id, api::Role::Admin, std::time(nullptr));
+    CHECK(ask(app, "POST", "/admin/index/live/ticket", boss, {{"station", "S2"}},
+              nullptr)["http"] == 400);
+    CHECK(ask(app, "POST", "/admin/index/live/ticket", boss, {{"station", "S1"}},
+              nullptr)["code"] == 0);
+
     api::StationView v3;
     SilentScheduler again("S1");
     CHECK_THROWS_AS(
@@ -218,4 +228,44 @@ TEST_CASE("stations: one API serves several; ?station= picks one, an order's sta
         ApiApp(store, std::vector<api::ServedStation>{},
                api::TokenService(std::string(32, 'k'), 3600), Instance::options(), nullptr),
         std::invalid_argument);
+}
+
+TEST_CASE("stations: the rows of a station without an id are adopted once, not applied again",
+          "[api][stations]") {
+    api::Store store(harness::test_database(harness::temp_dir(), "adopt.db"));
+    const auto user = *store.create_user("f@b.cn", "F", "hash");
+    const auto car = store.add_car(user, "car", 60, 10);
+    OrderRecord closed = order_at("", "run-e/0", car, "FINISHED", 2);
+    closed.charge_kwh = 5;
+    closed.charge_fee = 4;
+    closed.service_fee = 1;
+    const api::BillRecord bill{0, "run-e/B0", "run-e/0", "T1",        0, 3600000, 5,
+                               1, 4,          1,         "completed", 1, ""};
+    // An API that followed the station on its own topics: everything under "".
+    REQUIRE(store.apply_changes("", {}, {"run-e", 2}, {closed}, {bill}));
+    REQUIRE(store.user(user)->balance_cents == -500);
+    CHECK(store.has_station(""));
+    CHECK_FALSE(store.has_station("S1"));
+
+    store.adopt_station("", "S1");
+    CHECK_FALSE(store.has_station(""));
+    CHECK(store.log_position("S1").run == "run-e");
+    CHECK(store.log_position("S1").pos == 2);
+    CHECK(store.log_position("").run.empty());
+    CHECK(store.pile_totals("S1").at(0).second.charges == 1);
+    CHECK(store.bills_of_order("S1", "run-e/0").size() == 1);
+    // The same log, replayed under the id from its start (a catch-up that did not know),
+    // settles nothing twice and adds no bill.
+    OrderRecord again = closed;
+    again.station = "S1";
+    api::BillRecord bill_again = bill;
+    bill_again.station = "S1";
+    CHECK_FALSE(store.apply_changes("S1", {}, {"run-e", 2}, {again}, {bill_again}));
+    REQUIRE(store.apply_changes("S1", {"run-e", 2}, {"run-e", 3}, {again}, {bill_again}));
+    CHECK(store.user(user)->balance_cents == -500);
+    CHECK(store.pile_totals("S1").at(0).second.charges == 1);
+    // Rows already there are not merged into.
+    REQUIRE(store.apply_changes("", {}, {"run-f", 1}, {}, {}));
+    CHECK_THROWS_AS(store.adopt_station("", "S1"), std::invalid_argument);
+    CHECK_THROWS_AS(store.adopt_station("S1", "S1"), std::invalid_argument);
 }

@@ -204,6 +204,15 @@ class Store {
     /// The position of `station`'s log applied so far (as committed); an empty run and 0
     /// for a station never applied.
     LogPosition log_position(const std::string& station) const;
+    /// Whether the store holds anything of `station`'s log: a position, an order or a bill.
+    bool has_station(const std::string& station);
+    /// Files everything of station `from`'s log (orders, bills, pile totals, settlements,
+    /// the position) under station `to`, in one transaction: for the rows of an API that
+    /// followed a station on its own topics (station "", every row before schema 6), once
+    /// it serves that station by its id at a centre. Without it that station's log would
+    /// be applied again under the new id, its orders settled twice. Throws
+    /// std::invalid_argument if `to` already has rows or equals `from`.
+    void adopt_station(const std::string& from, const std::string& to);
 
     // ---- idempotency keys --------------------------------------------------------------
     /// The answer kept for the user's key, if any.
