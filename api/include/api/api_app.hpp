@@ -107,6 +107,7 @@ class ApiApp {
     struct Context;  // one request being answered
     /// A station served, with what the API keeps for it.
     struct Served {
+        Served(StationView& v, SchedulerPort& s) : view(v), scheduler(s) {}
         StationView& view;
         SchedulerPort& scheduler;
         const std::string& id() const { return scheduler.station(); }
