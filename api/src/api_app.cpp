@@ -414,13 +414,16 @@ HttpResponse ApiApp::once_per_key(Context& c,
     const bool placed = c.request.method == "POST" && !c.at->id().empty();
     const std::string request = c.request.method + " " + c.request.path +
                                 (placed ? "@" + c.at->id() : "") + " " + c.request.body;
-    if (const auto kept = store_.idempotent_answer(c.user->id, key)) {
-        if (kept->request != request) {
-            return http_error(422, "该 Idempotency-Key 已用于另一个请求", "idempotency_key_reused");
-        }
+    // Reserved before anything is asked, so that while the first use's outcome is not
+    // final the key cannot be used for another request (at another station, say).
+    const StoredAnswer kept = store_.reserve_answer(c.user->id, key, request, cli::wall_ms());
+    if (kept.request != request) {
+        return http_error(422, "该 Idempotency-Key 已用于另一个请求", "idempotency_key_reused");
+    }
+    if (kept.status != 0) {
         HttpResponse r;
-        r.status = kept->status;
-        r.body = kept->body;
+        r.status = kept.status;
+        r.body = kept.body;
         return r;
     }
     // FNV-1a of the key: the scheduler's id of this user's request under this key.
@@ -432,7 +435,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
     HttpResponse r = (this->*handler)(c, "ik" + std::to_string(c.user->id) + "-" + hex);
     // Only an answer that is final is kept: after 5xx (not carried out, or not known yet)
-    // the client's retry asks again, under the same scheduler id.
+    // the key stays reserved and the client's retry asks again, under the same scheduler id.
     if (r.status < 500) {
         store_.keep_answer(c.user->id, key, StoredAnswer{request, r.status, r.body},
                            cli::wall_ms());

@@ -23,6 +23,11 @@ namespace {
 constexpr std::array<std::string_view, 6> kMethods = {"GET",    "POST",    "PATCH",
                                                       "DELETE", "OPTIONS", "HEAD"};
 
+prometheus::Family<prometheus::Gauge>& gauges(prometheus::Registry& r, const std::string& name,
+                                              const std::string& help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+
 }  // namespace
 
 struct ApiMetrics::Impl {
@@ -50,19 +55,22 @@ struct ApiMetrics::Impl {
           scheduler_seconds(
               latency(r, "evcs_api_scheduler_request_duration_seconds",
                       "Seconds a request to the scheduler waited for its reply (or its timeout)")),
-          applied_position(
-              gauge(r, "evcs_api_log_applied_position",
-                    "The position of the scheduler's change log the API has applied (stored)")),
-          known_position(gauge(r, "evcs_api_log_known_position",
-                               "The newest change-log position the API knows the scheduler "
-                               "has (from its station state or a change batch)")),
-          entries(counter(r, "evcs_api_log_entries_applied_total",
-                          "Change-log positions applied to the store")),
-          lag(gauge(r, "evcs_api_log_apply_lag_seconds",
-                    "Seconds the oldest change-log position the API knows of but has not "
-                    "applied has waited since it became known, 0 when caught up (log "
-                    "entries carry station time, which may be simulated, not a "
-                    "publication time)")),
+          applied_position(gauges(r, "evcs_api_log_applied_position",
+                                  "The position of a station's change log the API has "
+                                  "applied (stored), by station")),
+          known_position(gauges(r, "evcs_api_log_known_position",
+                                "The newest change-log position the API knows a station's "
+                                "scheduler has (from its station state or a change batch), "
+                                "by station")),
+          entries(prometheus::BuildCounter()
+                      .Name("evcs_api_log_entries_applied_total")
+                      .Help("Change-log positions applied to the store, by station")
+                      .Register(r)),
+          lag(gauges(r, "evcs_api_log_apply_lag_seconds",
+                     "Seconds a station's oldest change-log position the API knows of but "
+                     "has not applied has waited since it became known, 0 when caught up "
+                     "(log entries carry station time, which may be simulated, not a "
+                     "publication time), by station")),
           orders(counter(r, "evcs_api_orders_created_total",
                          "Orders the API stored for the first time (from the change log or a "
                          "reply, once each)")),
@@ -80,10 +88,10 @@ struct ApiMetrics::Impl {
     prometheus::Counter& scheduler_refused;
     prometheus::Counter& scheduler_timeout;
     prometheus::Histogram& scheduler_seconds;
-    prometheus::Gauge& applied_position;
-    prometheus::Gauge& known_position;
-    prometheus::Counter& entries;
-    prometheus::Gauge& lag;
+    prometheus::Family<prometheus::Gauge>& applied_position;
+    prometheus::Family<prometheus::Gauge>& known_position;
+    prometheus::Family<prometheus::Counter>& entries;
+    prometheus::Family<prometheus::Gauge>& lag;
     prometheus::Counter& orders;
     prometheus::Counter& bills;
     prometheus::Counter& billed_cents;
@@ -93,6 +101,26 @@ struct ApiMetrics::Impl {
     std::mutex series_mutex;
     std::unordered_map<std::string, prometheus::Counter*> request_series;
     std::unordered_map<std::string, prometheus::Histogram*> duration_series;
+
+    // A station's log series, made on first use.
+    struct LogSeries {
+        prometheus::Gauge* applied;
+        prometheus::Gauge* known;
+        prometheus::Counter* entries;
+        prometheus::Gauge* lag;
+    };
+    std::mutex log_mutex;
+    std::unordered_map<std::string, LogSeries> log_series;
+    LogSeries& log_of(std::string_view station) {
+        std::lock_guard lock(log_mutex);
+        const auto [at, added] = log_series.try_emplace(std::string(station));
+        if (added) {
+            const prometheus::Labels labels{{"station", std::string(station)}};
+            at->second = LogSeries{&applied_position.Add(labels), &known_position.Add(labels),
+                                   &entries.Add(labels), &lag.Add(labels)};
+        }
+        return at->second;  // stays where it is: unordered_map nodes do not move
+    }
 };
 
 ApiMetrics::ApiMetrics(prometheus::Registry& registry) : impl_(std::make_unique<Impl>(registry)) {}
@@ -158,19 +186,21 @@ void ApiMetrics::scheduler_request(Outcome outcome, double seconds) {
     impl_->scheduler_seconds.Observe(seconds < 0 ? 0 : seconds);
 }
 
-void ApiMetrics::log_applied(std::int64_t position, std::int64_t entries) {
-    impl_->applied_position.Set(static_cast<double>(position));
+void ApiMetrics::log_applied(std::string_view station, std::int64_t position,
+                             std::int64_t entries) {
+    const Impl::LogSeries& series = impl_->log_of(station);
+    series.applied->Set(static_cast<double>(position));
     if (entries > 0) {
-        impl_->entries.Increment(static_cast<double>(entries));
+        series.entries->Increment(static_cast<double>(entries));
     }
 }
 
-void ApiMetrics::log_known(std::int64_t position) {
-    impl_->known_position.Set(static_cast<double>(position));
+void ApiMetrics::log_known(std::string_view station, std::int64_t position) {
+    impl_->log_of(station).known->Set(static_cast<double>(position));
 }
 
-void ApiMetrics::log_lag(double seconds) {
-    impl_->lag.Set(seconds < 0 ? 0 : seconds);
+void ApiMetrics::log_lag(std::string_view station, double seconds) {
+    impl_->log_of(station).lag->Set(seconds < 0 ? 0 : seconds);
 }
 
 void ApiMetrics::recorded(std::int64_t orders, std::int64_t bills, std::int64_t billed_cents) {

@@ -8,6 +8,7 @@
 #include "api/body_fields.hpp"
 #include "api/log_follower.hpp"
 #include "api_internal.hpp"
+#include "cli/cli.hpp"
 #include "station/time.hpp"
 
 namespace api {
@@ -320,7 +321,7 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
         if (open_order(car->id)) {
             return refusal(refusal_message("car_already_active"), "car_already_active");
         }
-        return std::nullopt;
+        return claim_car(*c.at, car->id);
     });
     if (!reply) {
         return failure;
@@ -330,6 +331,50 @@ HttpResponse ApiApp::create_order(Context& c, const std::string& request_id) {
         return http_error(500, "订单保存失败", "internal_error");
     }
     return success("充电请求已提交", order_json(*order, *c.at->view.snapshot()));
+}
+
+std::optional<HttpResponse> ApiApp::claim_car(Served& at, std::int64_t car_id) {
+    // Until the request's deadline (change() sets it just after this), plus its answer's
+    // retries: their deadline is the same.
+    const CarClaim mine{car_id, at.id(), cli::wall_ms() + options_.scheduler_timeout.count()};
+    const auto not_now = [] {
+        return http_error(409, "该车辆在另一充电站的充电请求尚无结果，请稍后重试", "car_claimed");
+    };
+    // Twice at most: a claim renewed or taken over meanwhile is settled once more.
+    for (int round = 0; round < 2; ++round) {
+        const CarClaim held = store_.claim_car(mine);
+        const ClaimStanding standing = claim_standing(held, mine, cli::wall_ms());
+        if (standing == ClaimStanding::Ours) {
+            return std::nullopt;
+        }
+        Served* there = served(held.station);
+        if (standing == ClaimStanding::InFlight || there == nullptr) {
+            return not_now();  // (a station not served here cannot be asked)
+        }
+        // Its state now, past the deadline of every request made under the claim: a car
+        // taken there is in it for as long as its order is open.
+        contract::SchedulerRequest question;
+        question.op = contract::RequestOp::State;
+        std::optional<contract::StationState> state;
+        if (const auto reply = ask(*there, question); reply && reply->ok) {
+            contract::StationState s;
+            if (contract::parse_value(reply->data, s).empty()) {
+                state = std::move(s);
+            }
+        }
+        switch (claim_fate(state, car_id)) {
+            case ClaimFate::Busy:
+                return refusal(refusal_message("car_already_active"), "car_already_active");
+            case ClaimFate::Unknown:
+                return not_now();
+            case ClaimFate::Free:
+                if (store_.take_over_claim(held, mine)) {
+                    return std::nullopt;
+                }
+                break;
+        }
+    }
+    return not_now();
 }
 
 HttpResponse ApiApp::change_order(Context& c, const std::string& request_id) {

@@ -29,11 +29,10 @@ bool ApiApp::is_live_path(const std::string& path) {
 }
 
 HttpResponse ApiApp::live_ticket(Context& c) {
-    if (c.claims.role == Role::Admin && c.at != stations_.front().get()) {
-        // Said, not shown silently: the admin's stream is of the first station for now.
-        return bad_request("管理员实时连接目前只显示第一个充电站，请不要指定其他 station");
-    }
-    const std::string ticket = tickets_.issue(c.claims, now_s());
+    // An admin's stream shows one station, the one named here; a client's shows their
+    // orders at every station.
+    const std::string ticket =
+        tickets_.issue(c.claims, now_s(), c.claims.role == Role::Admin ? c.at->id() : "");
     return success("查询成功", json{{"ticket", ticket}, {"expires_in", tickets_.lifetime_s()}});
 }
 
@@ -49,16 +48,18 @@ std::variant<LiveGrant, HttpResponse> ApiApp::open_live(const HttpRequest& reque
     if (ticket.empty()) {
         return http_error(401, "未登录：缺少 ticket（先用 token 换取）", "unauthorized");
     }
-    const auto claims = tickets_.redeem(ticket, now_s());
-    if (!claims) {
+    const auto redeemed = tickets_.redeem(ticket, now_s());
+    if (!redeemed) {
         return http_error(401, "ticket 无效或已过期，请重新获取", "unauthorized");
     }
     const Role needed = request.path == "/admin/index/live" ? Role::Admin : Role::Client;
-    if (claims->role != needed) {
+    const TokenClaims& claims = redeemed->claims;
+    if (claims.role != needed) {
         return http_error(403, needed == Role::Admin ? "需要管理员权限" : "此接口仅供用户使用",
                           "forbidden");
     }
-    const LiveGrant grant{claims->role, claims->subject, claims->expires_s, claims->version};
+    const LiveGrant grant{claims.role, claims.subject, claims.expires_s, claims.version,
+                          redeemed->station};
     if (!live_state(grant)) {
         return http_error(401, "登录已失效，请重新登录", "unauthorized");
     }
@@ -70,7 +71,11 @@ std::optional<std::string> ApiApp::live_state(const LiveGrant& grant) {
         if (!store_.admin(grant.subject)) {
             return std::nullopt;
         }
-        return manage_body(*stations_.front());
+        Served* at = served(grant.station);
+        if (at == nullptr) {
+            return std::nullopt;
+        }
+        return manage_body(*at);
     }
     const auto user = store_.user(grant.subject);
     if (!user || user->token_version != grant.version) {

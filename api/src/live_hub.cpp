@@ -178,7 +178,8 @@ void LiveHub::tick(bool changed) {
     std::map<std::string, std::optional<std::string>> rendered;
     std::vector<std::pair<std::uint64_t, std::optional<std::string>>> states;
     for (const auto& [id, grant] : to_render) {
-        const std::string key = key_of(grant) + "/" + std::to_string(grant.version);
+        const std::string key =
+            key_of(grant) + "/" + std::to_string(grant.version) + "@" + grant.station;
         auto it = rendered.find(key);
         if (it == rendered.end()) {
             it = rendered.emplace(key, render_(grant)).first;

@@ -9,17 +9,18 @@ namespace api {
 LiveTickets::LiveTickets(std::int64_t lifetime_s, std::size_t max_outstanding)
     : lifetime_s_(lifetime_s), max_outstanding_(std::max<std::size_t>(1, max_outstanding)) {}
 
-std::string LiveTickets::issue(const TokenClaims& claims, std::int64_t now_s) {
+std::string LiveTickets::issue(const TokenClaims& claims, std::int64_t now_s, std::string station) {
     std::string ticket = random_hex(24);
     std::lock_guard lock(mutex_);
     if (held_.size() >= max_outstanding_) {
         prune(now_s);
     }
-    held_[ticket] = Held{claims, now_s + lifetime_s_, ++serial_};
+    held_[ticket] = Held{claims, now_s + lifetime_s_, ++serial_, std::move(station)};
     return ticket;
 }
 
-std::optional<TokenClaims> LiveTickets::redeem(const std::string& ticket, std::int64_t now_s) {
+std::optional<LiveTickets::Redeemed> LiveTickets::redeem(const std::string& ticket,
+                                                         std::int64_t now_s) {
     std::lock_guard lock(mutex_);
     const auto it = held_.find(ticket);
     if (it == held_.end()) {
@@ -30,7 +31,7 @@ std::optional<TokenClaims> LiveTickets::redeem(const std::string& ticket, std::i
     if (held.expires_s < now_s || held.claims.expires_s <= now_s) {
         return std::nullopt;
     }
-    return held.claims;
+    return Redeemed{held.claims, held.station};
 }
 
 void LiveTickets::prune(std::int64_t now_s) {

@@ -193,7 +193,7 @@ void SchedulerLink::note_known(const std::string& run, std::int64_t pos) {
         unapplied_.pop_back();
     }
     unapplied_.emplace_back(pos, since);
-    options_.metrics->log_known(pos);
+    options_.metrics->log_known(options_.station, pos);
 }
 
 void SchedulerLink::update_lag() {
@@ -204,7 +204,7 @@ void SchedulerLink::update_lag() {
     std::lock_guard lock(known_mutex_);
     if (known_.run.empty() && !have.run.empty()) {
         known_ = have;
-        options_.metrics->log_known(have.pos);
+        options_.metrics->log_known(options_.station, have.pos);
     }
     if (have.run == known_.run) {
         while (!unapplied_.empty() && unapplied_.front().first <= have.pos) {
@@ -212,12 +212,12 @@ void SchedulerLink::update_lag() {
         }
         if (have.pos > known_.pos) {
             known_.pos = have.pos;
-            options_.metrics->log_known(have.pos);
+            options_.metrics->log_known(options_.station, have.pos);
         }
     }
     const std::chrono::duration<double> lag =
         unapplied_.empty() ? Clock::duration::zero() : Clock::now() - unapplied_.front().second;
-    options_.metrics->log_lag(lag.count());
+    options_.metrics->log_lag(options_.station, lag.count());
 }
 
 bool SchedulerLink::apply_in_order(std::vector<contract::ChangeBatch>& batches) {

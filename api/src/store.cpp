@@ -252,6 +252,16 @@ INSERT INTO log_position_v6(station, run, pos) SELECT '', run, pos FROM log_posi
 DROP TABLE log_position;
 ALTER TABLE log_position_v6 RENAME TO log_position;
 )sql",
+    // 7: one open order per car across stations (api/car_claims.hpp): a request that may
+    // give a car an open order claims it for its station before the scheduler is asked.
+    R"sql(
+CREATE TABLE car_claims (
+    car_id     INTEGER NOT NULL REFERENCES cars(id),
+    station    TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (car_id)
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -698,7 +708,7 @@ bool Store::apply_changes(const std::string& station, const LogPosition& expecte
         count_new_rows();
         if (metrics_ != nullptr) {
             // The positions it moved on: from the run's start for a new run.
-            metrics_->log_applied(next.pos,
+            metrics_->log_applied(station, next.pos,
                                   next.run == expected.run ? next.pos - expected.pos : next.pos);
         }
     } else if (moved) {
@@ -706,7 +716,7 @@ bool Store::apply_changes(const std::string& station, const LogPosition& expecte
         // and cars it holds in memory may be older than the database.
         forget_all_cached();
         if (metrics_ != nullptr) {
-            metrics_->log_applied(moved->pos, 0);
+            metrics_->log_applied(station, moved->pos, 0);
         }
     }
     if (applied && !bills.empty()) {
@@ -769,15 +779,26 @@ void Store::adopt_station(const std::string& from, const std::string& to) {
     forget_all_cached();
 }
 
-std::optional<StoredAnswer> Store::idempotent_answer(std::int64_t user_id, const std::string& key) {
-    return read([&](sql::Connection& c) {
-        return first(
+StoredAnswer Store::reserve_answer(std::int64_t user_id, const std::string& key,
+                                   const std::string& request, std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    sql::Connection& c = *writer_;
+    std::optional<StoredAnswer> kept;
+    transaction(c, [&] {
+        // Answers are kept for a day; older ones go as new ones come.
+        c.exec("DELETE FROM idempotency WHERE created_ms < ?", now_ms - 24LL * 3600 * 1000);
+        c.exec(
+            "INSERT INTO idempotency(user_id, key, request, status, body, created_ms) "
+            "VALUES(?, ?, ?, 0, '', ?) ON CONFLICT DO NOTHING",
+            user_id, key, request, now_ms);
+        kept = first(
             c.query("SELECT request, status, body FROM idempotency WHERE user_id = ? AND key = ?",
                     user_id, key),
             [](const sql::Rows& r) {
                 return StoredAnswer{r.text(0), static_cast<int>(r.integer(1)), r.text(2)};
             });
     });
+    return kept.value_or(StoredAnswer{request, 0, ""});
 }
 
 void Store::keep_answer(std::int64_t user_id, const std::string& key, const StoredAnswer& answer,
@@ -785,13 +806,47 @@ void Store::keep_answer(std::int64_t user_id, const std::string& key, const Stor
     std::lock_guard lock(mutex_);
     sql::Connection& c = *writer_;
     transaction(c, [&] {
-        // Answers are kept for a day; older ones go as new ones come.
-        c.exec("DELETE FROM idempotency WHERE created_ms < ?", now_ms - 24LL * 3600 * 1000);
+        // The first final answer stays; it replaces the key's pending row of this request.
         c.exec(
             "INSERT INTO idempotency(user_id, key, request, status, body, created_ms) "
-            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET "
+            "status = excluded.status, body = excluded.body "
+            "WHERE idempotency.status = 0 AND idempotency.request = excluded.request",
             user_id, key, answer.request, answer.status, answer.body, now_ms);
     });
+}
+
+CarClaim Store::claim_car(const CarClaim& claim) {
+    std::lock_guard lock(mutex_);
+    sql::Connection& c = *writer_;
+    std::optional<CarClaim> held;
+    transaction(c, [&] {
+        c.exec(
+            "INSERT INTO car_claims(car_id, station, expires_ms) VALUES(?, ?, ?) "
+            "ON CONFLICT (car_id) DO UPDATE SET expires_ms = excluded.expires_ms "
+            "WHERE car_claims.station = excluded.station "
+            "AND car_claims.expires_ms < excluded.expires_ms",
+            claim.car_id, claim.station, claim.expires_ms);
+        held = first(
+            c.query("SELECT station, expires_ms FROM car_claims WHERE car_id = ?", claim.car_id),
+            [&](const sql::Rows& r) {
+                return CarClaim{claim.car_id, r.text(0), r.integer(1)};
+            });
+    });
+    return held.value_or(claim);
+}
+
+bool Store::take_over_claim(const CarClaim& held, const CarClaim& mine) {
+    std::lock_guard lock(mutex_);
+    sql::Connection& c = *writer_;
+    int changed = 0;
+    transaction(c, [&] {
+        changed = c.exec(
+            "UPDATE car_claims SET station = ?, expires_ms = ? "
+            "WHERE car_id = ? AND station = ? AND expires_ms = ?",
+            mine.station, mine.expires_ms, held.car_id, held.station, held.expires_ms);
+    });
+    return changed == 1;
 }
 
 void Store::set_metrics(ApiMetrics* metrics) {
@@ -800,7 +855,7 @@ void Store::set_metrics(ApiMetrics* metrics) {
     if (metrics_ != nullptr) {
         std::lock_guard position_lock(position_mutex_);
         for (const auto& [station, position] : positions_) {
-            metrics_->log_applied(position.pos, 0);
+            metrics_->log_applied(station, position.pos, 0);
         }
     }
 }

@@ -145,10 +145,10 @@ TEST_CASE("api: /metrics counts requests, orders, bills and the replication posi
     std::map<std::string, double> after;
     REQUIRE(harness::Probe::eventually([&] {
         after = samples(scrape(port));
-        return value(after, "evcs_api_log_applied_position") ==
-                   value(after, "evcs_api_log_known_position") &&
+        return value(after, R"(evcs_api_log_applied_position{station=""})") ==
+                   value(after, R"(evcs_api_log_known_position{station=""})") &&
                value(after, "evcs_api_bills_total") == 1 &&
-               value(after, "evcs_api_log_apply_lag_seconds") == 0;
+               value(after, R"(evcs_api_log_apply_lag_seconds{station=""})") == 0;
     }));
     const std::string text = scrape(port);
     after = samples(text);
@@ -176,9 +176,9 @@ TEST_CASE("api: /metrics counts requests, orders, bills and the replication posi
     CHECK(grew("evcs_api_scheduler_requests_total{outcome=\"answered\"}") >= 2);  // order, clock
     CHECK(grew("evcs_api_scheduler_request_duration_seconds_count") >= 2);
     // The order's creation, start, finish and its bill are at least four positions.
-    CHECK(grew("evcs_api_log_entries_applied_total") >= 4);
-    const double applied = value(after, "evcs_api_log_applied_position");
-    CHECK(applied > value(before, "evcs_api_log_applied_position"));
+    CHECK(grew(R"(evcs_api_log_entries_applied_total{station=""})") >= 4);
+    const double applied = value(after, R"(evcs_api_log_applied_position{station=""})");
+    CHECK(applied > value(before, R"(evcs_api_log_applied_position{station=""})"));
     CHECK(applied == static_cast<double>(stored_position(s.db())));
 
     std::string output;

@@ -18,6 +18,7 @@
 #include "api/station_view.hpp"
 #include "api/store.hpp"
 #include "api/tokens.hpp"
+#include "app_calls.hpp"
 #include "contract/station_state.hpp"
 #include "harness.hpp"
 
@@ -226,14 +227,7 @@ struct TempDb {
 
 OrderRecord order(const std::string& key, std::int64_t car, const std::string& state, double kwh,
                   double fee) {
-    OrderRecord o;
-    o.station_key = key;
-    o.car_id = car;
-    o.mode = "T";
-    o.number = 1;
-    o.number_text = "T1";
-    o.state = state;
-    o.apply_kwh = 10;
+    OrderRecord o = apicall::order_row("", key, car, state, 0);
     o.charge_kwh = kwh;
     o.charge_fee = fee * 0.6;
     o.service_fee = fee * 0.4;

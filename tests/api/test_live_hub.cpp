@@ -83,10 +83,10 @@ struct Rig {
 };
 
 LiveGrant client(std::int64_t subject, std::int64_t expires_s = 100000) {
-    return LiveGrant{Role::Client, subject, expires_s, 0};
+    return LiveGrant{Role::Client, subject, expires_s, 0, ""};
 }
 LiveGrant admin(std::int64_t subject, std::int64_t expires_s = 100000) {
-    return LiveGrant{Role::Admin, subject, expires_s, 0};
+    return LiveGrant{Role::Admin, subject, expires_s, 0, ""};
 }
 std::string orders(const std::string& data) {
     return LiveHub::event("orders", data);
@@ -372,10 +372,14 @@ TEST_CASE("live tickets — single use, valid for their lifetime, never past the
     CHECK(t.find_first_not_of("0123456789abcdef") == std::string::npos);
     const auto got = tickets.redeem(t, 1010);
     REQUIRE(got);
-    CHECK(got->subject == 7);
-    CHECK(got->role == Role::Client);
-    CHECK(got->expires_s == 5000);
-    CHECK(got->version == 3);
+    CHECK(got->claims.subject == 7);
+    CHECK(got->claims.role == Role::Client);
+    CHECK(got->claims.expires_s == 5000);
+    CHECK(got->claims.version == 3);
+    CHECK(got->station.empty());
+    const auto at_s2 = tickets.redeem(tickets.issue(claims, 1000, "S2"), 1000);
+    REQUIRE(at_s2);
+    CHECK(at_s2->station == "S2");
     CHECK_FALSE(tickets.redeem(t, 1010));  // used up
 
     const std::string edge = tickets.issue(claims, 1000);

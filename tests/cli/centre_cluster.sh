@@ -9,7 +9,8 @@
 # dispatching and billing, S2 goes on taking orders); everything is healed and drained.
 # Checks, per station: every bill once in PostgreSQL with the station's cents, the stored
 # log position the scheduler's head, both instances' admin views show the station's
-# billed totals; and every order answered with success is in PostgreSQL once.
+# billed totals, the instances' metrics show its log applied to the head; and every order
+# answered with success is in PostgreSQL once.
 #   centre_cluster.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -160,6 +161,11 @@ answer=$(order 1 "$late" F 6 key-D-late S1)
 [[ "$answer" == *' 504' && "$answer" == *'outcome_unknown'* ]] &&
     ok "with S1's bridge cut, a request there is 504 outcome unknown" ||
     fail "with S1's bridge cut: $answer"
+# The same car elsewhere meanwhile: S1 may have taken it, and cannot be asked.
+elsewhere=$(order 1 "$late" F 6 key-D-late-S2 S2)
+[[ "$elsewhere" == *' 409' && "$elsewhere" == *'car_claimed'* ]] &&
+    ok "with S1's bridge cut, that car is not taken at S2 meanwhile (409 car_claimed)" ||
+    fail "with S1's bridge cut, the car asked of S1 at S2: $elsewhere"
 before=$taken
 n=$((n + 1))
 charge 1 "E$n" T 4 S2
@@ -246,6 +252,23 @@ for i in 0 1; do
         [ "$cents" = "$c" ] && ok "instance $i's admin view of $s bills its $cents cents" ||
             fail "instance $i's admin view of $s: $cents cents, the station billed $c"
     done
+done
+# Each station's replication position as the instances' metrics report it, a series per
+# station: the instance that applied a station's last batch shows its head.
+for s in "${stations[@]}"; do
+    read -r _ _ h _ <<<"$(station_figures "$s")"
+    best=0
+    for _ in $(seq 50); do
+        best=0
+        for i in 0 1; do
+            v=$(value "$(metrics_url "$dir/api-$i.log")" "evcs_api_log_applied_position{station=\"$s\"}")
+            [ "${v%.*}" -gt "$best" ] && best=${v%.*}
+        done
+        [ "$best" = "$h" ] && break
+        sleep 0.2
+    done
+    [ "$best" = "$h" ] && ok "the instances' metrics show $s's log applied up to its head $h" ||
+        fail "the instances' metrics show $s's log applied up to $best, its head is $h"
 done
 
 if [ "$fails" != 0 ]; then

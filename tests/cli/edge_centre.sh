@@ -121,7 +121,7 @@ for _ in $(seq 300); do
     s_head=$(value "$scheduler_metrics" evcs_scheduler_log_position)
     a_bills=$(value "$api_metrics" evcs_api_bills_total)
     a_cents=$(value "$api_metrics" evcs_api_billed_cents_total)
-    a_pos=$(value "$api_metrics" evcs_api_log_applied_position)
+    a_pos=$(value "$api_metrics" 'evcs_api_log_applied_position{station="S1"}')
     if [ "$busy" = 0 ] && [ "$s_bills" = "$a_bills" ] && [ "$s_cents" = "$a_cents" ] &&
         [ "$s_head" = "$a_pos" ]; then
         exact=1

@@ -61,7 +61,7 @@ for state in OFF WORK REST FAULT; do
     piles=$((piles + ${n%.*}))
 done
 [ "$piles" = 5 ] && ok "the profile's 5 piles are counted once each by state" || fail "piles by state add up to $piles, not 5"
-position=$(value "$api_url" evcs_api_log_applied_position)
+position=$(value "$api_url" 'evcs_api_log_applied_position{station=""}')
 [ "${position%.*}" -gt 0 ] && ok "the API reports its applied log position ($position)" ||
     fail "the API's applied position is $position"
 requests=$(curl -s "$api_url" | grep -c '^evcs_api_http_requests_total{' || true)

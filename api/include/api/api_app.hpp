@@ -191,6 +191,11 @@ class ApiApp {
     HttpResponse once_per_key(Context& c,
                               HttpResponse (ApiApp::*handler)(Context&, const std::string&));
     HttpResponse create_order(Context& c, const std::string& request_id);
+    /// Claims the car for a new order at `at` (api/car_claims.hpp), settling a claim of
+    /// another station past its deadline by asking that station's state; nullopt when
+    /// claimed, else the answer: `car_already_active` when the car is in an open order
+    /// there, 409 `car_claimed` while that is not known.
+    std::optional<HttpResponse> claim_car(Served& at, std::int64_t car_id);
     HttpResponse change_order(Context& c, const std::string& request_id);
     HttpResponse cancel_order(Context& c, const std::string& request_id);
     /// The order a change's reply names, as the change left it, once stored (the log has

@@ -45,13 +45,15 @@ class ApiMetrics {
     void scheduler_request(Outcome outcome, double seconds);
 
     // ---- the change log and its projection (counted once, after the commit) ------------
-    /// The stored position moved to `position`, `entries` positions further (0: the
-    /// position as loaded at start).
-    void log_applied(std::int64_t position, std::int64_t entries);
-    /// The newest position the API knows the scheduler has.
-    void log_known(std::int64_t position);
-    /// How long the oldest known but unapplied position has waited (0: caught up).
-    void log_lag(double seconds);
+    // Each by `station` (its id, "" for the one station on its own topics): the series'
+    // `station` label. An API serves a bounded set of stations, its --station options.
+    /// The station's stored position moved to `position`, `entries` positions further (0:
+    /// the position as loaded at start, or as another instance moved it).
+    void log_applied(std::string_view station, std::int64_t position, std::int64_t entries);
+    /// The newest position the API knows the station's scheduler has.
+    void log_known(std::string_view station, std::int64_t position);
+    /// How long the station's oldest known but unapplied position has waited (0: caught up).
+    void log_lag(std::string_view station, double seconds);
     /// Rows the store wrote for the first time: orders, bills and the bills' fees in cents.
     void recorded(std::int64_t orders, std::int64_t bills, std::int64_t billed_cents);
 

@@ -31,6 +31,7 @@ struct LiveGrant {
     std::int64_t subject = 0;    ///< user id or admin id, by role
     std::int64_t expires_s = 0;  ///< the token's expiry, UTC seconds
     std::int64_t version = 0;    ///< the account's token version
+    std::string station{};       ///< an admin's: the station shown ("" for the first one)
 };
 
 struct LiveOptions {

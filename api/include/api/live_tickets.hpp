@@ -22,10 +22,16 @@ class LiveTickets {
     /// expired ones are dropped, then the oldest).
     explicit LiveTickets(std::int64_t lifetime_s = 30, std::size_t max_outstanding = 10000);
 
-    /// A new ticket for the verified `claims`.
-    std::string issue(const TokenClaims& claims, std::int64_t now_s);
-    /// The claims of an unexpired, unused ticket, which is used up; nullopt otherwise.
-    std::optional<TokenClaims> redeem(const std::string& ticket, std::int64_t now_s);
+    /// What a ticket lets in: the verified claims of the token it was traded for, and the
+    /// station the stream is about ("" for the first one served).
+    struct Redeemed {
+        TokenClaims claims;
+        std::string station;
+    };
+    /// A new ticket for the verified `claims`, for a stream about `station`.
+    std::string issue(const TokenClaims& claims, std::int64_t now_s, std::string station = {});
+    /// What an unexpired, unused ticket lets in (the ticket is used up); nullopt otherwise.
+    std::optional<Redeemed> redeem(const std::string& ticket, std::int64_t now_s);
     std::int64_t lifetime_s() const { return lifetime_s_; }
 
   private:
@@ -33,6 +39,7 @@ class LiveTickets {
         TokenClaims claims;
         std::int64_t expires_s = 0;
         std::uint64_t serial = 0;
+        std::string station;
     };
     void prune(std::int64_t now_s);
 

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/car_claims.hpp"
 #include "api/read_cache.hpp"
 
 namespace api {
@@ -107,7 +108,7 @@ struct LogPosition {
 /// The answer given to a request with an Idempotency-Key.
 struct StoredAnswer {
     std::string request;  ///< what was asked (method, path, body), to refuse a reuse
-    int status = 200;
+    int status = 200;     ///< 0: reserved, the outcome not final yet
     std::string body;
 };
 
@@ -215,11 +216,23 @@ class Store {
     void adopt_station(const std::string& from, const std::string& to);
 
     // ---- idempotency keys --------------------------------------------------------------
-    /// The answer kept for the user's key, if any.
-    std::optional<StoredAnswer> idempotent_answer(std::int64_t user_id, const std::string& key);
-    /// Keeps the answer for a day (the first one stays).
+    /// Reserves the user's key for `request` (method, path, station, body) unless it is
+    /// kept already, and returns what is kept: status 0 while the request's outcome is
+    /// not final (a retry of the same request goes on), else its answer. Kept for a day.
+    StoredAnswer reserve_answer(std::int64_t user_id, const std::string& key,
+                                const std::string& request, std::int64_t now_ms);
+    /// Keeps the final answer of the request the key was reserved for (the first stays).
     void keep_answer(std::int64_t user_id, const std::string& key, const StoredAnswer& answer,
                      std::int64_t now_ms);
+
+    // ---- car claims (api/car_claims.hpp) -----------------------------------------------
+    /// Claims the car for `claim`'s station unless another station holds it (a claim of
+    /// the same station is renewed to the later deadline); returns the claim held.
+    CarClaim claim_car(const CarClaim& claim);
+    /// Hands the car's claim from `held` to `mine`; false if `held` no longer holds it as
+    /// it was (renewed, or taken over by another request first).
+    bool take_over_claim(const CarClaim& held, const CarClaim& mine);
+
     /// Stores a bill once (a repeat of its station key changes nothing) and adds it to its
     /// pile's totals in the same transaction; true if it was new.
     bool record_bill(const BillRecord& bill);
