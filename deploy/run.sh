@@ -116,22 +116,26 @@ fi
 pile_specs=$("$bin/scheduler/replay/station-replay" --profile "$profile" --list-piles)
 piles=$(echo "$pile_specs" | cut -d' ' -f1 | tr '\n' ' ')
 [ -n "$piles" ] || { echo "cannot list the piles of profile $profile" >&2; exit 1; }
-pile_password="" scheduler_password="" api_password="" monitor_password=""
+scheduler_password="" api_password="" monitor_password=""
+pile_login=(STATION_MQTT_PASSWORD=)  # the piles log in as nobody: a development broker
 if [ "$secure" = 1 ]; then
     # One account per service, a read-only monitor, and one per pile of the profile (named
-    # by the pile id; the simulator or the gateway logs every pile in with the same password).
+    # by the pile id, with its own password: the simulator or the gateway reads them from
+    # build/run/pile-passwords).
     for p in $piles; do
         case "$p" in
             scheduler | api | monitor) echo "a pile may not be named $p (a service's account)" >&2; exit 1 ;;
         esac
     done
     secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(18))'; }
-    scheduler_password=$(secret) api_password=$(secret) monitor_password=$(secret) pile_password=$(secret)
+    scheduler_password=$(secret) api_password=$(secret) monitor_password=$(secret)
+    (umask 077 && for p in $piles; do echo "$p $(secret)"; done >"$run/pile-passwords")
+    pile_login=(STATION_PILE_PASSWORDS_FILE="$run/pile-passwords")
     {
         echo "scheduler:$scheduler_password"
         echo "api:$api_password"
         echo "monitor:$monitor_password"
-        for p in $piles; do echo "$p:$pile_password"; done
+        while read -r p password; do echo "$p:$password"; done <"$run/pile-passwords"
     } >"$run/broker.passwd"
     chmod 600 "$run/broker.passwd"
     mosquitto_passwd -U "$run/broker.passwd"  # hashes the plain passwords in place
@@ -206,7 +210,7 @@ for line in sys.stdin.read().split("\n"):
                                          "power_kw": float(power)}]})
 json.dump({"chargers": chargers}, open(sys.argv[1], "w"), indent=1)' "$run/chargers.json"
     chmod 600 "$run/chargers.json"
-    STATION_MQTT_PASSWORD=$pile_password \
+    env "${pile_login[@]}" \
         "$bin/gateway/station-gateway" --chargers "$run/chargers.json" --broker "$uri" \
         --port "$gateway_port" --metrics 127.0.0.1:0 2>"$run/gateway.log" &
     pids+=($!)
@@ -228,7 +232,7 @@ for c in json.load(open(sys.argv[1]))["chargers"]:
         echo "node and npm are not installed: no simulated charge points; the gateway waits for real chargers" >&2
     fi
 else
-    STATION_MQTT_PASSWORD=$pile_password \
+    env "${pile_login[@]}" \
         "$bin/pile-sim/station-pile-sim" --broker "$uri" --profile "$profile" 2>"$run/pile-sim.log" &
     pids+=($!)
 fi

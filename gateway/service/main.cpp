@@ -21,6 +21,7 @@
 
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
+#include "cli/pile_passwords.hpp"
 #include "contract/topics.hpp"
 #include "gateway/charger_registry.hpp"
 #include "gateway/connect_window.hpp"
@@ -47,10 +48,11 @@ constexpr const char* kUsage =
     "127.0.0.1:8180; --port 0 takes a free port, printed as \"listening on port N\"); each\n"
     "connector of the chargers registered in FILE is a pile on the bus at URI. With\n"
     "--dialects: each go-e or OpenEVSE charger listed in FILE, read on the vendor broker\n"
-    "(default: the bus), is a pile as well (docs/gateway.md). At least one of the two. With\n"
-    "STATION_MQTT_PASSWORD set, each pile logs in to the broker as its pile id; the vendor\n"
-    "broker's password is STATION_VENDOR_MQTT_PASSWORD (either may be given as NAME_FILE, a\n"
-    "file that holds it).\n"
+    "(default: the bus), is a pile as well (docs/gateway.md). At least one of the two. Each\n"
+    "pile logs in to the broker as its pile id: with its own password from the file\n"
+    "STATION_PILE_PASSWORDS_FILE names (\"PILE PASSWORD\" lines), or with the one\n"
+    "STATION_MQTT_PASSWORD; the vendor broker's password is STATION_VENDOR_MQTT_PASSWORD\n"
+    "(either password may be given as NAME_FILE, a file that holds it).\n"
     "\n"
     "With --tls-cert and --tls-key (PEM: the server's certificate chain and its key) the\n"
     "port speaks TLS only: wss://ADDR:N/ocpp/{identity}, HTTP Basic over TLS (OCPP security\n"
@@ -284,8 +286,13 @@ int main(int argc, char** argv) {
         log(level, message);
     };
 
-    // One MQTT client per pile, each with its last will {online: false}.
-    const std::string mqtt_password = cli::env("STATION_MQTT_PASSWORD");
+    // One MQTT client per pile, each with its last will {online: false}, logged in as the
+    // pile with its own password.
+    cli::PilePasswords passwords;
+    if (const std::string bad = cli::load_pile_passwords(piles, passwords); !bad.empty()) {
+        log("error", bad);
+        return 1;
+    }
     const std::string clock_topic = contract::station_clock_topic();
     std::vector<std::unique_ptr<bus::MqttClient>> clients;
     std::map<std::string, std::size_t> pile_index;
@@ -294,9 +301,9 @@ int main(int argc, char** argv) {
         bus::ClientOptions copts;
         copts.uri = broker;
         copts.client_id = "pile-" + piles[i];
-        if (!mqtt_password.empty()) {
+        if (std::string password = passwords.of(piles[i]); !password.empty()) {
             copts.username = piles[i];
-            copts.password = mqtt_password;
+            copts.password = std::move(password);
         }
         copts.will = offline_status(i);
         copts.subscriptions = {

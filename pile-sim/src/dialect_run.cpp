@@ -41,9 +41,9 @@ int run_dialect(const DialectRun& run) {
         bus::ClientOptions copts;
         copts.uri = run.broker;
         copts.client_id = run.dialect + "-" + device_ids[i];
-        if (!run.mqtt_password.empty()) {
+        if (std::string password = run.passwords.of(device_ids[i]); !password.empty()) {
             copts.username = device_ids[i];
-            copts.password = run.mqtt_password;
+            copts.password = std::move(password);
         }
         copts.will = dialects[i]->last_will();
         copts.subscriptions = dialects[i]->subscriptions();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/pile_passwords.hpp"
 #include "station/profile.hpp"
 #include "station/types.hpp"
 
@@ -26,7 +27,8 @@ struct DialectRun {
     double telemetry_hz = 1;
     int utc_offset_minutes = 480;
     std::vector<DialectFault> faults;
-    std::string mqtt_password;  ///< each charger logs in as its device id when set
+    /// Each charger logs in as its device id with its password here, if it has one.
+    cli::PilePasswords passwords;
 };
 
 /// Runs until SIGTERM/SIGINT; returns the exit status.

@@ -15,6 +15,7 @@
 #include "bus/inbox.hpp"
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
+#include "cli/pile_passwords.hpp"
 #include "contract/topics.hpp"
 #include "dialect_run.hpp"
 #include "pilesim/sim_pile.hpp"
@@ -31,8 +32,9 @@ constexpr const char* kUsage =
     "\n"
     "Simulates the profile's piles (or those listed). --fault injects a fault into PILE at\n"
     "that station time, for MIN minutes (default: until cleared by a clear_fault command).\n"
-    "With STATION_MQTT_PASSWORD set (or STATION_MQTT_PASSWORD_FILE naming a file that holds\n"
-    "it), each pile logs in to the broker as its pile id with that password\n"
+    "With STATION_PILE_PASSWORDS_FILE naming a file of \"PILE PASSWORD\" lines, each pile\n"
+    "logs in to the broker as its pile id with its own password; with STATION_MQTT_PASSWORD\n"
+    "(or STATION_MQTT_PASSWORD_FILE) instead, every pile with that one\n"
     "(broker/prod.conf), as a real charger would.\n"
     "--dialect: each pile is a vendor charger on that vendor's MQTT topics instead (go-e\n"
     "API v2 or OpenEVSE; docs/gateway.md), knowing nothing of orders: enabled with a car\n"
@@ -65,7 +67,6 @@ int main(int argc, char** argv) {
     std::vector<ScriptedFault> faults;
     std::string dialect;
     std::map<std::string, std::string> devices;
-    const std::string mqtt_password = cli::env("STATION_MQTT_PASSWORD");
     const auto done = cli::parse_options(
         argc, argv, "station-pile-sim", kUsage,
         [&](const std::string& arg, const std::string& value) {
@@ -136,6 +137,18 @@ int main(int argc, char** argv) {
     if (piles.empty()) {
         return usage("--piles names no pile of the profile");
     }
+    // Each logs in as its id (a vendor charger: its device id) with its own password.
+    std::vector<std::string> logins;
+    for (const auto& p : piles) {
+        const auto device = devices.find(p->spec().id);
+        logins.push_back(dialect.empty() || device == devices.end() ? p->spec().id
+                                                                    : device->second);
+    }
+    cli::PilePasswords passwords;
+    if (const std::string bad = cli::load_pile_passwords(logins, passwords); !bad.empty()) {
+        std::cerr << "station-pile-sim: " << bad << "\n";
+        return 1;
+    }
     if (!dialect.empty()) {
         pilesim::DialectRun run;
         run.broker = broker;
@@ -149,7 +162,7 @@ int main(int argc, char** argv) {
         for (const auto& f : faults) {
             run.faults.push_back({f.at, f.pile, f.minutes});
         }
-        run.mqtt_password = mqtt_password;
+        run.passwords = passwords;
         return pilesim::run_dialect(run);
     }
 
@@ -161,9 +174,9 @@ int main(int argc, char** argv) {
         bus::ClientOptions copts;
         copts.uri = broker;
         copts.client_id = "pile-" + id;
-        if (!mqtt_password.empty()) {
+        if (std::string password = passwords.of(id); !password.empty()) {
             copts.username = id;
-            copts.password = mqtt_password;
+            copts.password = std::move(password);
         }
         copts.will = piles[i]->last_will();
         copts.subscriptions = {{contract::pile_topic(id, contract::PileChannel::Commands), 1},

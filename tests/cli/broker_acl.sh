@@ -68,6 +68,12 @@ expect yes "the API reads its replies"              api evcs/v1/replies/station-
 expect yes "the API reads the change log"           api evcs/v1/station/changes scheduler evcs/v1/station/changes
 expect no  "a pile cannot read the API's replies"   F1 evcs/v1/replies/station-api scheduler evcs/v1/replies/station-api
 
+if mosquitto_pub -h 127.0.0.1 -p "$port" -u T1 -P pw-F1 -t evcs/v1/piles/T1/status -m x 2>/dev/null; then
+    echo "FAIL: a pile logged in with another pile's password"
+    fails=$((fails + 1))
+else
+    echo "ok: a pile cannot log in with another pile's password"
+fi
 if mosquitto_pub -h 127.0.0.1 -p "$port" -t evcs/v1/piles/F1/status -m x 2>/dev/null; then
     echo "FAIL: an anonymous client was accepted"
     fails=$((fails + 1))
@@ -99,20 +105,34 @@ if [ -n "$scheduler_bin" ] && [ -n "$api_bin" ]; then
            fails=$((fails + 1)) ;;
     esac
     if [ -n "$sim_bin" ]; then
-        STATION_MQTT_PASSWORD=pw-F1 "$sim_bin" --broker "tcp://127.0.0.1:$port" --piles F1 >"$dir/pile-sim.log" 2>&1 &
+        # Each pile with its own password, from one file.
+        printf '# pile password\nF1 pw-F1\nT1 pw-T1\n' >"$dir/pile-passwords"
+        if STATION_PILE_PASSWORDS_FILE=$dir/pile-passwords "$sim_bin" --broker "tcp://127.0.0.1:$port" \
+            --piles F1,T1,F2 >"$dir/pile-sim-missing.log" 2>&1; then
+            echo "FAIL: the simulator started without a password for F2"
+            fails=$((fails + 1))
+        else
+            grep -q "no password for pile F2" "$dir/pile-sim-missing.log" &&
+                echo "ok: the simulator refuses to start with a pile missing from the passwords file" ||
+                { echo "FAIL: $(cat "$dir/pile-sim-missing.log")"; fails=$((fails + 1)); }
+        fi
+        STATION_PILE_PASSWORDS_FILE=$dir/pile-passwords "$sim_bin" --broker "tcp://127.0.0.1:$port" \
+            --piles F1,T1 >"$dir/pile-sim.log" 2>&1 &
         service_pids+=($!)
-        state=""
-        for _ in $(seq 1 50); do  # F1 logs in as F1 and reports online: the station takes it
-            state=$(curl -s "$api/admin/index/charge?charge_id=F1" -H "token: $token")
-            case "$state" in *'"state":"REST"'*) break ;; esac
-            sleep 0.2
+        for pile in F1 T1; do
+            state=""
+            for _ in $(seq 1 50); do  # it logs in as itself and reports online: the station takes it
+                state=$(curl -s "$api/admin/index/charge?charge_id=$pile" -H "token: $token")
+                case "$state" in *'"state":"REST"'*) break ;; esac
+                sleep 0.2
+            done
+            case "$state" in
+                *'"state":"REST"'*) echo "ok: simulated pile $pile logs in as its id with its own password and comes online" ;;
+                *) echo "FAIL: the simulated pile $pile did not come online through the ACL: $state"
+                   cat "$dir/pile-sim.log"
+                   fails=$((fails + 1)) ;;
+            esac
         done
-        case "$state" in
-            *'"state":"REST"'*) echo "ok: a simulated pile logs in as its id and comes online" ;;
-            *) echo "FAIL: the simulated pile F1 did not come online through the ACL: $state"
-               cat "$dir/pile-sim.log"
-               fails=$((fails + 1)) ;;
-        esac
     fi
 fi
 [ "$fails" = 0 ] || { cat "$dir/broker/broker.log"; exit 1; }

@@ -1,12 +1,14 @@
-// What every command shares (Station::cli): secrets read from files, log lines for the
-// terminal and for the systemd journal.
+// What every command shares (Station::cli): secrets read from files, the piles' broker
+// passwords, log lines for the terminal and for the systemd journal.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "cli/cli.hpp"
+#include "cli/pile_passwords.hpp"
 
 namespace {
 
@@ -63,4 +65,38 @@ TEST_CASE("cli: a log line carries its syslog priority when stderr is the journa
     // Not under systemd here (JOURNAL_STREAM does not name this stderr).
     ::setenv("JOURNAL_STREAM", "1:2", 1);
     CHECK_FALSE(cli::stderr_is_journal());
+}
+
+TEST_CASE("cli: each pile's broker password is its own, read from one file") {
+    std::map<std::string, std::string, std::less<>> got;
+    CHECK(cli::parse_pile_passwords("# pile password\nF1 s3cret\n\n  T1\tother pw \r\n", got)
+              .empty());
+    CHECK(got ==
+          std::map<std::string, std::string, std::less<>>{{"F1", "s3cret"}, {"T1", "other pw"}});
+    CHECK(cli::parse_pile_passwords("F1 a\nF1 b\n", got) == "line 2: pile F1 is named twice");
+    CHECK(cli::parse_pile_passwords("F1\n", got) == "line 1: a pile id without a password");
+    CHECK(cli::parse_pile_passwords("F1   \n", got) == "line 1: a pile id without a password");
+    CHECK(cli::parse_pile_passwords("# none\n", got) == "no pile has a password");
+
+    const std::string file = temp_file("pile-passwords", "F1 one\nF2 two\n");
+    ::unsetenv("STATION_MQTT_PASSWORD");
+    ::setenv("STATION_PILE_PASSWORDS_FILE", file.c_str(), 1);
+    cli::PilePasswords p;
+    CHECK(cli::load_pile_passwords({"F1", "F2"}, p).empty());
+    CHECK(p.of("F1") == "one");
+    CHECK(p.of("F2") == "two");
+    CHECK(p.of("T1").empty());  // not in the file: no other pile's password either
+    const std::string missing = cli::load_pile_passwords({"F1", "T1"}, p);
+    CHECK(missing.find("no password for pile T1") != std::string::npos);
+    CHECK(missing.find("one") == std::string::npos);
+    ::setenv("STATION_MQTT_PASSWORD", "shared", 1);
+    CHECK(cli::load_pile_passwords({"F1"}, p).find("give one") != std::string::npos);
+    ::unsetenv("STATION_PILE_PASSWORDS_FILE");
+    CHECK(cli::load_pile_passwords({"F1"}, p).empty());
+    CHECK(p.of("F1") == "shared");
+    CHECK(p.of("T1") == "shared");
+    ::unsetenv("STATION_MQTT_PASSWORD");
+    CHECK(cli::load_pile_passwords({"F1"}, p).empty());
+    CHECK(p.of("F1").empty());
+    std::filesystem::remove(file);
 }
