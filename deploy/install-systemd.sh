@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs one station as systemd services (issue #12; docs/operations.md is the runbook):
 # the built binaries, the web console, the units of deploy/systemd and evcs.target, the
-# services' system users (sysusers.d), and /etc/evcs with the station's settings and
-# generated secrets.
+# services' system users (sysusers.d), /etc/evcs with the station's settings, and
+# /etc/evcs/credentials with its generated secrets.
 #   deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR]
 #                             [--profile NAME|FILE] BUILD_DIR
 # BUILD_DIR is a CMake build folder (build/release). --prefix (default /usr/local) takes
@@ -13,12 +13,20 @@
 # or what /etc/evcs/station.env already names) is the station profile: a FILE is
 # installed as /etc/evcs/profile.json. Every pile of the profile gets a broker account.
 #
+# Secrets are files in /etc/evcs/credentials (0700; each file 0600, root), which systemd
+# hands to the services (LoadCredential=; the binaries read NAME_FILE): none is in an
+# environment file, a unit or a command line.
+#
 # Idempotent: binaries, web files, units and the broker's read-only files are replaced;
 # settings an operator may have edited (station.env, mosquitto.conf, evcs.acl) are
 # written only if absent, otherwise a differing new version is left beside them as
-# FILE.new; secrets are never overwritten: a missing one is generated (0600, root), and
-# an account missing from the broker's password file is added. An env file missing while
-# the password file still has its account stops the run (its password is unknown).
+# FILE.new; secrets are never overwritten: a missing one is generated, and an account
+# missing from the broker's password file is added. A password file missing while the
+# broker's password file still has its account stops the run (its password is unknown).
+# An install of before the credentials is upgraded: each secret of its 0600 *.env files
+# (and broker.passwd, monitor.password) moves into its credential file, and an env file
+# left without a setting is removed. The one password all piles had before becomes each
+# pile's line in piles.passwords (new piles get their own).
 #
 # --root DIR installs into DIR instead of / (tests, packaging): nothing outside DIR is
 # touched, no systemctl is run, users are made in DIR's /etc/passwd. Without --root it
@@ -28,6 +36,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
+me=install-systemd
 usage="usage: deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR] [--profile NAME|FILE] BUILD_DIR"
 dry=0 root="" prefix=/usr/local listen=127.0.0.1 profile="" build=""
 while [ $# -gt 0 ]; do
@@ -44,29 +53,23 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$build" ] || { echo "$usage" >&2; exit 2; }
-case "$prefix" in /*) ;; *) echo "install-systemd: --prefix must be absolute" >&2; exit 2 ;; esac
+case "$prefix" in /*) ;; *) echo "$me: --prefix must be absolute" >&2; exit 2 ;; esac
 if [ -n "$root" ]; then
     case "$root" in /*) ;; *) root=$PWD/$root ;; esac
     root=${root%/}
     [ "$dry" = 1 ] || mkdir -p "$root"
 elif [ "$dry" = 0 ] && [ "$(id -u)" -ne 0 ]; then
-    echo "install-systemd: installing into / needs root (or use --root DIR, or --dry-run)" >&2
+    echo "$me: installing into / needs root (or use --root DIR, or --dry-run)" >&2
     exit 1
 fi
 build=$(cd "$build" && pwd)
 etc=$root/etc/evcs
 units=$root/etc/systemd/system
-
-say() { echo "install-systemd: $*"; }
-exec 3>&1  # what account_password says, from inside a command substitution
-# Runs a command, or in a dry run only says it.
-run() {
-    if [ "$dry" = 1 ]; then
-        echo "would run: $*"
-    else
-        "$@"
-    fi
-}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+chmod 700 "$scratch"
+# shellcheck source=deploy/install-lib.sh
+. "$here/install-lib.sh"
 
 # ---- what is installed from where ------------------------------------------------------
 declare -A binaries=(
@@ -77,14 +80,13 @@ declare -A binaries=(
     [station-replay]=scheduler/replay/station-replay
 )
 for name in "${!binaries[@]}"; do
-    [ -x "$build/${binaries[$name]}" ] ||
-        { echo "install-systemd: $build/${binaries[$name]} is missing: build it first (README)" >&2; exit 1; }
+    [ -x "$build/${binaries[$name]}" ] || die "$build/${binaries[$name]} is missing: build it first (README)"
 done
 replay=$build/${binaries[station-replay]}
 
 # The profile: the argument, else the one station.env names, else bupt-2023.
 if [ -z "$profile" ] && [ -f "$etc/station.env" ]; then
-    profile=$(sed -n 's/^EVCS_PROFILE=//p' "$etc/station.env" | tail -n 1)
+    profile=$(env_value "$etc/station.env" EVCS_PROFILE)
     [ "$profile" != /etc/evcs/profile.json ] || profile=$etc/profile.json
 fi
 profile=${profile:-bupt-2023}
@@ -96,94 +98,45 @@ else
     profile_file=""
 fi
 piles=$("$replay" --profile "$profile" --list-piles | cut -d' ' -f1) ||
-    { echo "install-systemd: cannot list the piles of profile $profile" >&2; exit 1; }
-[ -n "$piles" ] || { echo "install-systemd: profile $profile has no piles" >&2; exit 1; }
+    die "cannot list the piles of profile $profile"
+[ -n "$piles" ] || die "profile $profile has no piles"
 for p in $piles; do
     case "$p" in
-        scheduler | api | monitor) echo "install-systemd: a pile may not be named $p (a service's broker account)" >&2; exit 1 ;;
+        scheduler | api | monitor) die "a pile may not be named $p (a service's broker account)" ;;
     esac
 done
 
-# ---- files that are ours: replaced on every run ----------------------------------------
-# install_file SOURCE DEST MODE [sed script]: copies (through sed when given), replacing.
-install_file() {
-    local from=$1 to=$2 mode=$3 script=${4:-}
-    if [ "$dry" = 1 ]; then
-        echo "would install $to ($mode) from ${from#"$src"/}"
-        return
-    fi
-    mkdir -p "$(dirname "$to")"
-    local tmp
-    tmp=$(mktemp "$to.XXXXXX")
-    if [ -n "$script" ]; then sed -e "$script" "$from" >"$tmp"; else cat "$from" >"$tmp"; fi
-    chmod "$mode" "$tmp"
-    mv -f "$tmp" "$to"
+# An install of before the credentials: its secrets move into credentials (below). A
+# conflict stops the run here, before anything is changed.
+upgrade() {
+    move_secret_file "$etc/broker.passwd" "$creds/broker.passwd"
+    move_secret_file "$etc/monitor.password" "$creds/monitor.mqtt"
+    move_env_secret "$etc/scheduler.env" STATION_MQTT_PASSWORD "$creds/scheduler.mqtt"
+    move_env_secret "$etc/api.env" STATION_MQTT_PASSWORD "$creds/api.mqtt"
+    move_env_secret "$etc/api.env" STATION_ADMIN_PASSWORD "$creds/api.admin"
+    move_env_secret "$etc/api.env" STATION_JWT_SECRET "$creds/api.jwt"
+    move_env_secret "$etc/piles.env" STATION_MQTT_PASSWORD "$creds/piles.mqtt"
+    move_env_secret "$etc/gateway.env" STATION_VENDOR_MQTT_PASSWORD "$creds/gateway.vendor-mqtt"
 }
-# Units name /usr/local; another prefix is put in their place.
-prefix_script="s|/usr/local/|$prefix/|g"
+step=check upgrade
 
+# ---- files that are ours: replaced on every run ----------------------------------------
 say "binaries into $root$prefix/bin"
 for name in $(printf '%s\n' "${!binaries[@]}" | sort); do
     install_file "$build/${binaries[$name]}" "$root$prefix/bin/$name" 0755
 done
-say "web console into $root$prefix/share/evcs/web"
-if [ "$dry" = 1 ]; then
-    echo "would replace $root$prefix/share/evcs/web with ${src}/web (files 0644, folders 0755)"
-else
-    mkdir -p "$root$prefix/share/evcs"
-    rm -rf "$root$prefix/share/evcs/web.new"
-    cp -R "$src/web" "$root$prefix/share/evcs/web.new"
-    find "$root$prefix/share/evcs/web.new" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
-    rm -rf "$root$prefix/share/evcs/web"
-    mv "$root$prefix/share/evcs/web.new" "$root$prefix/share/evcs/web"
-fi
+install_web
 install_file "$src/broker/prod.conf" "$root$prefix/share/evcs/broker/prod.conf" 0644
 install_file "$src/broker/evcs.acl" "$root$prefix/share/evcs/broker/evcs.acl" 0644
-install_file "$src/deploy/systemd/evcs-gateway-tls.conf" "$root$prefix/share/evcs/systemd/evcs-gateway-tls.conf" 0644 "$prefix_script"
+install_file "$src/deploy/systemd/evcs-gateway-tls.conf" "$root$prefix/share/evcs/systemd/evcs-gateway-tls.conf" 0644 "$(prefix_script)"
 install_file "$src/docs/operations.md" "$root$prefix/share/doc/evcs/operations.md" 0644
 say "units into $units"
-for unit in "$src"/deploy/systemd/evcs*.service "$src/deploy/systemd/evcs.target"; do
-    install_file "$unit" "$units/$(basename "$unit")" 0644 "$prefix_script"
+for unit in evcs-broker.service evcs-scheduler.service evcs-api.service evcs-gateway.service \
+    evcs-pile-sim.service evcs.target; do
+    install_file "$src/deploy/systemd/$unit" "$units/$unit" 0644 "$(prefix_script)"
 done
 install_file "$src/deploy/systemd/evcs.sysusers" "$root/etc/sysusers.d/evcs.conf" 0644
-
-say "system users (sysusers.d/evcs.conf)"
-if [ -n "$root" ]; then
-    run mkdir -p "$root/etc"
-    run systemd-sysusers --root="$root" "$root/etc/sysusers.d/evcs.conf"
-else
-    run systemd-sysusers /etc/sysusers.d/evcs.conf
-fi
-
-# ---- settings: written if absent, else a differing new version beside them ---------------
-# settle TEMPFILE DEST MODE: TEMPFILE becomes DEST if there is none; if DEST differs it is
-# kept and TEMPFILE becomes DEST.new.
-settle() {
-    local tmp=$1 to=$2 mode=$3
-    if [ "$dry" = 1 ]; then
-        if [ ! -e "$to" ]; then
-            echo "would create $to ($mode)"
-        elif ! cmp -s "$tmp" "$to"; then
-            echo "would keep $to (edited or older) and write $to.new beside it"
-        fi
-        rm -f "$tmp"
-        return
-    fi
-    chmod "$mode" "$tmp"
-    if [ ! -e "$to" ]; then
-        mv "$tmp" "$to"
-        say "created $to"
-    elif cmp -s "$tmp" "$to"; then
-        rm -f "$tmp"
-        rm -f "$to.new"
-    else
-        mv -f "$tmp" "$to.new"
-        say "kept $to; the new version is $to.new (compare and merge by hand)"
-    fi
-}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-chmod 700 "$scratch"
+make_users "$root/etc/sysusers.d/evcs.conf"
 
 if [ "$dry" = 1 ]; then
     [ -d "$etc" ] || echo "would create $etc (0755)"
@@ -191,6 +144,25 @@ else
     mkdir -p "$etc"
     chmod 0755 "$etc"
 fi
+make_creds_dir
+
+# ---- an install of before the credentials: its secrets move into credentials ------------
+step=move upgrade
+for env in scheduler.env piles.env gateway.env; do retire_env "$etc/$env"; done
+# The API's settings file: what it says about the token key went with the secret.
+api_header="# The REST API's own settings, read by evcs-api. No secrets: they are in
+# /etc/evcs/credentials (docs/operations.md). STATION_ADMIN_ACCOUNT is the first admin,
+# made at the first start with the password in /etc/evcs/credentials/api.admin."
+old_note="# STATION_JWT_SECRET (at least 32 characters) would replace the token key kept in the"
+if [ "$dry" = 0 ] && [ -f "$etc/api.env" ] && grep -qxF "$old_note" "$etc/api.env"; then
+    { printf '%s\n' "$api_header"
+      grep -vxF -e "$old_note" -e '# database (docs/operations.md, "Rotating secrets").' "$etc/api.env" || true
+    } >"$scratch/api.env"
+    chmod --reference="$etc/api.env" "$scratch/api.env"
+    mv -f "$scratch/api.env" "$etc/api.env"
+fi
+
+# ---- settings: written if absent, else a differing new version beside them ---------------
 if [ -n "$profile_file" ]; then
     cp "$profile_file" "$scratch/profile.json"
     settle "$scratch/profile.json" "$etc/profile.json" 0644
@@ -210,6 +182,11 @@ EVCS_GATEWAY_ARGS=--host 127.0.0.1 --port 8180 --metrics 127.0.0.1:9463
 EVCS_PILE_SIM_ARGS=
 EOF
 settle "$scratch/station.env" "$etc/station.env" 0644
+# The API's settings: written only if absent (an upgraded one keeps its admin account).
+if [ ! -e "$etc/api.env" ]; then
+    printf '%s\nSTATION_ADMIN_ACCOUNT=admin@station.local\n' "$api_header" >"$scratch/api.env"
+    settle "$scratch/api.env" "$etc/api.env" 0644
+fi
 # prod.conf with the deployment's paths (as broker/start-prod.sh does for a test run).
 sed -e "s|^listener 1883 .*|listener 1883 $listen|" \
     -e "s|^password_file .*|password_file /run/credentials/evcs-broker.service/broker.passwd|" \
@@ -218,101 +195,101 @@ sed -e "s|^listener 1883 .*|listener 1883 $listen|" \
     -e "s|^log_dest syslog|log_dest stderr|" "$src/broker/prod.conf" >"$scratch/mosquitto.conf"
 for want in "listener 1883 $listen" "password_file /run/credentials/evcs-broker.service/broker.passwd" \
     "acl_file /etc/evcs/evcs.acl" "persistence_location /var/lib/evcs/broker/" "log_dest stderr"; do
-    grep -qxF "$want" "$scratch/mosquitto.conf" ||
-        { echo "install-systemd: prod.conf has no line to turn into '$want'" >&2; exit 1; }
+    grep -qxF "$want" "$scratch/mosquitto.conf" || die "prod.conf has no line to turn into '$want'"
 done
 settle "$scratch/mosquitto.conf" "$etc/mosquitto.conf" 0644
 cp "$src/broker/evcs.acl" "$scratch/evcs.acl"
 settle "$scratch/evcs.acl" "$etc/evcs.acl" 0644
 
 # ---- secrets: generated if absent, never overwritten ------------------------------------
-# Every file below is 0600 and root's: systemd reads them (EnvironmentFile=,
-# LoadCredential=) before it drops to the service's user.
-secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
-passwd=$etc/broker.passwd
-has_account() { [ -f "$passwd" ] && grep -q "^$1:" "$passwd"; }
+passwd=$creds/broker.passwd
+has_account() {
+    local at
+    at=$(secret_path "$passwd")
+    [ -n "$at" ] && grep -q "^$1:" "$at"
+}
 new_accounts=()   # "user:password" lines to hash into the password file
-# write_secret DEST: standard input becomes DEST (0600), which must not exist.
-write_secret() {
-    local to=$1
-    if [ "$dry" = 1 ]; then
-        cat >/dev/null
-        echo "would create $to (0600, root) with a new password"
-        return
-    fi
-    local tmp
-    tmp=$(mktemp "$to.XXXXXX")
-    chmod 600 "$tmp"
-    cat >"$tmp"
-    mv -n "$tmp" "$to"
-    rm -f "$tmp"
-    say "created $to (0600)"
-}
-# account_password ACCOUNT FILE KEY: the account's password from FILE (KEY=VALUE, or the
-# whole first line without KEY), made and written there if FILE is absent.
+# account_password ACCOUNT FILE: sets pw to the account's password from FILE, made and
+# written there if FILE is absent (and the account is not in the password file).
 account_password() {
-    local account=$1 file=$2 key=$3 extra=${4:-} password
-    if [ -f "$file" ]; then
-        if [ -n "$key" ]; then
-            password=$(sed -n "s/^$key=//p" "$file" | tail -n 1)
-        else
-            password=$(head -n 1 "$file")
-        fi
-        [ -n "$password" ] || { echo "install-systemd: $file holds no password${key:+ ($key)}" >&2; exit 1; }
+    local account=$1 file=$2
+    if has_secret "$file"; then
+        pw=$(read_secret "$file")
+        [ -n "$pw" ] || die "$file holds no password"
     else
-        if has_account "$account"; then
-            echo "install-systemd: $file is missing but $passwd has the account $account:" \
-                "restore $file, or delete the line $account: from $passwd to make a new password" >&2
-            exit 1
-        fi
-        password=$(secret)
-        if [ -n "$key" ]; then
-            printf '%s=%s\n%s' "$key" "$password" "$extra" | write_secret "$file" >&3
-        else
-            printf '%s\n' "$password" | write_secret "$file" >&3
-        fi
+        has_account "$account" &&
+            die "$file is missing but $passwd has the account $account:" \
+                "restore $file, or delete the line $account: from $passwd to make a new password"
+        pw=$(new_secret)
+        write_secret "$file" "$pw"
     fi
-    printf '%s' "$password"
+    has_account "$account" || new_accounts+=("$account:$pw")
 }
-need_account() {  # need_account NAME PASSWORD
-    has_account "$1" || new_accounts+=("$1:$2")
-}
-mqtt_key=STATION_MQTT_PASSWORD
-scheduler_pw=$(account_password scheduler "$etc/scheduler.env" $mqtt_key)
-need_account scheduler "$scheduler_pw"
-admin_extra="STATION_ADMIN_ACCOUNT=admin@station.local
-STATION_ADMIN_PASSWORD=$(secret)
-# STATION_JWT_SECRET (at least 32 characters) would replace the token key kept in the
-# database (docs/operations.md, \"Rotating secrets\").
-"
-api_pw=$(account_password api "$etc/api.env" $mqtt_key "$admin_extra")
-need_account api "$api_pw"
-monitor_pw=$(account_password monitor "$etc/monitor.password" "")
-need_account monitor "$monitor_pw"
-# One password for every pile: station-pile-sim and station-gateway log every pile in with
-# the one STATION_MQTT_PASSWORD they are given.
-piles_pw=""
+pw=""
+account_password scheduler "$creds/scheduler.mqtt"
+account_password api "$creds/api.mqtt"
+account_password monitor "$creds/monitor.mqtt"
+# A password per pile: "PILE PASSWORD" lines of piles.passwords, which station-pile-sim and
+# station-gateway read through STATION_PILE_PASSWORDS_FILE. A pile with an account but no
+# line takes the one password all piles had before (piles.mqtt, then removed), else it
+# stops the run (its password is unknown); a pile new to the profile gets one of its own.
+piles_file=$creds/piles.passwords
+declare -A pile_pw=()
+if [ -n "$(secret_path "$piles_file")" ]; then
+    while read -r id value || [ -n "$id" ]; do
+        case "$id" in '' | '#'*) continue ;; esac
+        pile_pw[$id]=$value
+    done <"$(secret_path "$piles_file")"
+fi
+shared=""
+! has_secret "$creds/piles.mqtt" || shared=$(read_secret "$creds/piles.mqtt")
+new_lines=()
 for p in $piles; do
-    if [ -z "$piles_pw" ]; then
-        piles_pw=$(account_password "$p" "$etc/piles.env" $mqtt_key)
+    if [ -n "${pile_pw[$p]+x}" ]; then
+        pw=${pile_pw[$p]}
+    else
+        if ! has_account "$p"; then
+            pw=$(new_secret)
+        elif [ -n "$shared" ]; then
+            pw=$shared
+        else
+            die "$piles_file has no password for pile $p, but $passwd has its account:" \
+                "restore the file, or delete the line $p: from $passwd to make a new password"
+        fi
+        new_lines+=("$p $pw")
     fi
-    need_account "$p" "$piles_pw"
+    has_account "$p" || new_accounts+=("$p:$pw")
 done
+if [ ${#new_lines[@]} -gt 0 ]; then
+    if [ "$dry" = 1 ]; then
+        echo "would add the passwords of piles$(printf ' %s' "${new_lines[@]%% *}") to $piles_file (0600, root)"
+    else
+        : >"$scratch/piles.passwords"
+        if [ -f "$piles_file" ]; then
+            cat "$piles_file" >>"$scratch/piles.passwords"
+            [ -z "$(tail -c 1 "$piles_file")" ] || echo >>"$scratch/piles.passwords"  # its last line ended
+        fi
+        printf '%s\n' "${new_lines[@]}" >>"$scratch/piles.passwords"
+        chmod 600 "$scratch/piles.passwords"
+        mv -f "$scratch/piles.passwords" "$piles_file"
+        say "added the passwords of piles$(printf ' %s' "${new_lines[@]%% *}") to $piles_file"
+    fi
+fi
+# Every pile has its own line now: the one password of before is no longer read.
+[ -z "$shared" ] || remove_file "$creds/piles.mqtt"
+# The first admin's password (used once: to create STATION_ADMIN_ACCOUNT if absent).
+has_secret "$creds/api.admin" || write_secret "$creds/api.admin" "$(new_secret)"
 if [ ${#new_accounts[@]} -gt 0 ]; then
     names=$(printf '%s\n' "${new_accounts[@]}" | cut -d: -f1 | tr '\n' ' ')
     if [ "$dry" = 1 ]; then
         echo "would add broker accounts to $passwd (0600, root; hashed by mosquitto_passwd): $names"
     else
-        command -v mosquitto_passwd >/dev/null ||
-            { echo "install-systemd: mosquitto_passwd is missing (deploy/install-deps.sh)" >&2; exit 1; }
+        command -v mosquitto_passwd >/dev/null || die "mosquitto_passwd is missing (deploy/install-deps.sh)"
         # Hashed in a private file, so that no password is ever on a command line.
         printf '%s\n' "${new_accounts[@]}" >"$scratch/plain.passwd"
         chmod 600 "$scratch/plain.passwd"
         mosquitto_passwd -U "$scratch/plain.passwd"
-        if grep -qv '^[^:]*:\$[67]\$' "$scratch/plain.passwd"; then
-            echo "install-systemd: mosquitto_passwd left a password unhashed" >&2
-            exit 1
-        fi
+        grep -qv '^[^:]*:\$[67]\$' "$scratch/plain.passwd" && die "mosquitto_passwd left a password unhashed"
         if [ -f "$passwd" ]; then
             cp "$passwd" "$scratch/broker.passwd"
         else
@@ -324,6 +301,10 @@ if [ ${#new_accounts[@]} -gt 0 ]; then
         say "added broker accounts to $passwd: $names(restart evcs-broker if it runs)"
     fi
 fi
+# Optional secrets: a drop-in hands each over while its file exists.
+optional_dropin "$creds/api.jwt" "$src/deploy/systemd/evcs-api-jwt.conf" "$units/evcs-api.service.d/jwt.conf"
+optional_dropin "$creds/api.pgpass" "$src/deploy/systemd/evcs-api-postgresql.conf" "$units/evcs-api.service.d/postgresql.conf"
+optional_dropin "$creds/gateway.vendor-mqtt" "$src/deploy/systemd/evcs-gateway-vendor.conf" "$units/evcs-gateway.service.d/vendor.conf"
 
 # ---- the running system -----------------------------------------------------------------
 if [ -z "$root" ]; then

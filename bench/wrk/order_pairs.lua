@@ -1,7 +1,11 @@
 -- Order creation as create-then-cancel pairs: each POST /client/index/order asks for one of
 -- the user's cars (FIRST_CAR .. FIRST_CAR+CARS-1, a slice per wrk thread, used in turn);
 -- its answer's order id is cancelled by the thread's next request. Every request is a
--- full round trip through the scheduler. Environment: TOKEN, FIRST_CAR, CARS.
+-- full round trip through the scheduler. Environment: TOKEN, FIRST_CAR, CARS; optional
+-- STATIONS (S1,S2,...): each car's orders at one of them, the cars spread over all
+-- (?station=; the cancel goes to its order's station), for an API serving several
+-- (bench/stations_bench.py). A car stays at one station: at another its claim from the
+-- last order would still stand for a while (409 car_claimed).
 local threads = {}
 local next_thread = 0
 
@@ -19,6 +23,10 @@ function init(args)
     pending = {}
     created, cancelled, refused = 0, 0, 0
     refusal = ""
+    stations = {}
+    for s in string.gmatch(os.getenv("STATIONS") or "", "[^,]+") do
+        table.insert(stations, s)
+    end
 end
 
 function request()
@@ -29,7 +37,11 @@ function request()
     end
     counter = counter + 1
     local car = first + tid * per_thread + (counter % per_thread)
-    return wrk.format("POST", "/client/index/order", headers,
+    local path = "/client/index/order"
+    if #stations > 0 then
+        path = path .. "?station=" .. stations[(car % #stations) + 1]
+    end
+    return wrk.format("POST", path, headers,
         '{"car_id":"' .. car .. '","mode":"F","apply_kwh":10}')
 end
 
