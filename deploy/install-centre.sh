@@ -134,9 +134,11 @@ if [ "$first_machine" = 0 ]; then
 fi
 
 # ---- files that are ours: replaced on every run ----------------------------------------
-[ -x "$build/api/station-api" ] || die "$build/api/station-api is missing: build it first (README)"
-say "station-api into $root$prefix/bin"
-install_file "$build/api/station-api" "$root$prefix/bin/station-api" 0755
+for bin in station-api station-db-copy; do
+    [ -x "$build/api/$bin" ] || die "$build/api/$bin is missing: build it first (README)"
+    say "$bin into $root$prefix/bin"
+    install_file "$build/api/$bin" "$root$prefix/bin/$bin" 0755
+done
 install_web
 install_file "$src/docs/operations.md" "$root$prefix/share/doc/evcs/operations.md" 0644
 say "units into $units"

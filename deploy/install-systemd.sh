@@ -4,7 +4,7 @@
 # services' system users (sysusers.d), /etc/evcs with the station's settings, and
 # /etc/evcs/credentials with its generated secrets.
 #   deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR]
-#                             [--profile NAME|FILE] BUILD_DIR
+#                             [--profile NAME|FILE] [--station ID --centre NODES] BUILD_DIR
 # BUILD_DIR is a CMake build folder (build/release). --prefix (default /usr/local) takes
 # the binaries (PREFIX/bin), the web console and broker files (PREFIX/share/evcs) and the
 # runbook (PREFIX/share/doc/evcs); units go to /etc/systemd/system. --listen is the
@@ -12,6 +12,10 @@
 # station network's address when piles connect over it). --profile (default bupt-2023,
 # or what /etc/evcs/station.env already names) is the station profile: a FILE is
 # installed as /etc/evcs/profile.json. Every pile of the profile gets a broker account.
+# --station ID --centre HOST:PORT[,HOST:PORT...] bridge the station's broker to a centre
+# (its RabbitMQ nodes), kept in /etc/evcs/bridge.env for later runs: the bridge logs in as
+# bridge-ID with the password in /etc/evcs/credentials/bridge.mqtt, which the centre's
+# installer made (copied here from the centre's credentials/bridge-ID.mqtt).
 #
 # Secrets are files in /etc/evcs/credentials (0700; each file 0600, root), which systemd
 # hands to the services (LoadCredential=; the binaries read NAME_FILE): none is in an
@@ -37,8 +41,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 me=install-systemd
-usage="usage: deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR] [--profile NAME|FILE] BUILD_DIR"
-dry=0 root="" prefix=/usr/local listen=127.0.0.1 profile="" build=""
+usage="usage: deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR] [--profile NAME|FILE] [--station ID --centre NODES] BUILD_DIR"
+dry=0 root="" prefix=/usr/local listen=127.0.0.1 profile="" build="" station="" centre=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) dry=1; shift ;;
@@ -46,6 +50,8 @@ while [ $# -gt 0 ]; do
         --prefix) prefix=${2:?$usage}; shift 2 ;;
         --listen) listen=${2:?$usage}; shift 2 ;;
         --profile) profile=${2:?$usage}; shift 2 ;;
+        --station) station=${2:?$usage}; shift 2 ;;
+        --centre) centre=${2:?$usage}; shift 2 ;;
         -h | --help) echo "$usage"; exit 0 ;;
         -*) echo "$usage" >&2; exit 2 ;;
         *) [ -z "$build" ] || { echo "$usage" >&2; exit 2; }
@@ -67,6 +73,8 @@ etc=$root/etc/evcs
 units=$root/etc/systemd/system
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# mosquitto.conf's line that reads the bridge's section from the broker's credentials.
+bridge_include="include_dir /run/credentials/evcs-broker.service"
 chmod 700 "$scratch"
 # shellcheck source=deploy/install-lib.sh
 . "$here/install-lib.sh"
@@ -75,6 +83,7 @@ chmod 700 "$scratch"
 declare -A binaries=(
     [station-scheduler]=scheduler/service/station-scheduler
     [station-api]=api/station-api
+    [station-db-copy]=api/station-db-copy
     [station-gateway]=gateway/station-gateway
     [station-pile-sim]=pile-sim/station-pile-sim
     [station-replay]=scheduler/replay/station-replay
@@ -119,6 +128,11 @@ upgrade() {
     move_env_secret "$etc/gateway.env" STATION_VENDOR_MQTT_PASSWORD "$creds/gateway.vendor-mqtt"
 }
 step=check upgrade
+# The bridge's password comes from the centre: without it, stop before anything is written.
+if [ -n "$station" ] && ! has_secret "$etc/credentials/bridge.mqtt"; then
+    die "$etc/credentials/bridge.mqtt is missing: copy /etc/evcs/credentials/bridge-$station.mqtt from" \
+        "the centre's first node here (0600, root), then run again (docs/operations.md)"
+fi
 
 # ---- files that are ours: replaced on every run ----------------------------------------
 say "binaries into $root$prefix/bin"
@@ -197,7 +211,40 @@ for want in "listener 1883 $listen" "password_file /run/credentials/evcs-broker.
     "acl_file /etc/evcs/evcs.acl" "persistence_location /var/lib/evcs/broker/" "log_dest stderr"; do
     grep -qxF "$want" "$scratch/mosquitto.conf" || die "prod.conf has no line to turn into '$want'"
 done
+# The bridge to a centre: its settings from the options (then kept) or from bridge.env.
+bridge_env=$etc/bridge.env
+if [ -n "$station$centre" ]; then
+    { [ -n "$station" ] && [ -n "$centre" ]; } || die "--station and --centre go together"
+elif [ -f "$bridge_env" ]; then
+    station=$(env_value "$bridge_env" EVCS_STATION)
+    centre=$(env_value "$bridge_env" EVCS_CENTRE)
+fi
+if [ -n "$station" ]; then
+    case "$station" in
+        *[!A-Za-z0-9_-]*) die "a station id is letters, digits, - and _: '$station'" ;;
+    esac
+    [ "${#station}" -le 32 ] || die "a station id has at most 32 characters: '$station'"
+    addresses=$(echo "$centre" | tr ',' ' ' | xargs)
+    case "$addresses" in
+        *[!A-Za-z0-9.:\ _-]* | "") die "--centre is HOST:PORT[,HOST:PORT...]: '$centre'" ;;
+    esac
+    printf '%s\n' "# The centre this station's broker is bridged to (deploy/install-systemd.sh --station" \
+        "# and --centre write it; docs/operations.md, \"A station's bridge to the centre\")." \
+        "EVCS_STATION=$station" "EVCS_CENTRE=${addresses// /,}" >"$scratch/bridge.env"
+    if [ "$dry" = 1 ]; then
+        cmp -s "$scratch/bridge.env" "$bridge_env" || echo "would write $bridge_env (0644): station $station, centre $addresses"
+    elif ! cmp -s "$scratch/bridge.env" "$bridge_env"; then
+        install_file "$scratch/bridge.env" "$bridge_env" 0644
+    fi
+    printf '%s\n' "" "# The bridge to the centre: its section, with the password, is the credential bridge.conf" \
+        "# (/etc/evcs/credentials/bridge.conf, deploy/install-systemd.sh; docs/operations.md)." \
+        "$bridge_include" >>"$scratch/mosquitto.conf"
+fi
 settle "$scratch/mosquitto.conf" "$etc/mosquitto.conf" 0644
+if [ -n "$station" ] && [ "$dry" = 0 ] && ! grep -qxF "$bridge_include" "$etc/mosquitto.conf"; then
+    die "$etc/mosquitto.conf was kept (edited or older) and lacks '$bridge_include':" \
+        "merge $etc/mosquitto.conf.new into it, then run again"
+fi
 cp "$src/broker/evcs.acl" "$scratch/evcs.acl"
 settle "$scratch/evcs.acl" "$etc/evcs.acl" 0644
 
@@ -301,7 +348,32 @@ if [ ${#new_accounts[@]} -gt 0 ]; then
         say "added broker accounts to $passwd: $names(restart evcs-broker if it runs)"
     fi
 fi
+# The bridge's section with its password: a credential made from bridge.mqtt, which the
+# centre's installer made (mosquitto reads a bridge's password only from its configuration).
+bridge_conf=$creds/bridge.conf
+if [ -n "$station" ]; then
+    has_secret "$creds/bridge.mqtt" ||
+        die "$creds/bridge.mqtt is missing: copy /etc/evcs/credentials/bridge-$station.mqtt from the" \
+            "centre's first node here (0600, root), then run again (docs/operations.md)"
+    bridge_pw=$(read_secret "$creds/bridge.mqtt")
+    case "$bridge_pw" in
+        "" | *[!A-Za-z0-9._~+/=-]*) die "$creds/bridge.mqtt holds no password mosquitto can read from its configuration" ;;
+    esac
+    sed -e "s|@NAME@|bridge-$station|g" -e "s|@STATION@|$station|g" -e "s|@ADDRESSES@|$addresses|g" \
+        "$src/broker/bridge.conf" >"$scratch/bridge.conf"
+    printf 'remote_username bridge-%s\nremote_password %s\n' "$station" "$bridge_pw" >>"$scratch/bridge.conf"
+    chmod 600 "$scratch/bridge.conf"
+    if [ "$dry" = 1 ]; then
+        cmp -s "$scratch/bridge.conf" "$bridge_conf" 2>/dev/null ||
+            echo "would write $bridge_conf (0600, root): the bridge to $addresses as bridge-$station"
+        dry_secrets[$bridge_conf]=x
+    elif ! cmp -s "$scratch/bridge.conf" "$bridge_conf"; then
+        mv -f "$scratch/bridge.conf" "$bridge_conf"
+        say "wrote $bridge_conf (0600): the bridge to $addresses as bridge-$station (restart evcs-broker if it runs)"
+    fi
+fi
 # Optional secrets: a drop-in hands each over while its file exists.
+optional_dropin "$bridge_conf" "$src/deploy/systemd/evcs-broker-bridge.conf" "$units/evcs-broker.service.d/bridge.conf"
 optional_dropin "$creds/api.jwt" "$src/deploy/systemd/evcs-api-jwt.conf" "$units/evcs-api.service.d/jwt.conf"
 optional_dropin "$creds/api.pgpass" "$src/deploy/systemd/evcs-api-postgresql.conf" "$units/evcs-api.service.d/postgresql.conf"
 optional_dropin "$creds/gateway.vendor-mqtt" "$src/deploy/systemd/evcs-gateway-vendor.conf" "$units/evcs-gateway.service.d/vendor.conf"

@@ -2,6 +2,7 @@
 // simulation controls of station-rules §9.
 #include "api/api_app.hpp"
 #include "api/body_fields.hpp"
+#include "api/money.hpp"
 #include "api_internal.hpp"
 #include "cli/cli.hpp"
 #include "station/report.hpp"
@@ -18,9 +19,9 @@ json totals_fields(json j, const Totals& t) {
     j["total_charge"] = money(t.kwh);
     j["total_charge_times"] = t.charges;
     j["total_charge_duration"] = money(t.hours);
-    j["total_charge_fee"] = money(t.charge_fee);
-    j["total_charge_service"] = money(t.service_fee);
-    j["total_fee"] = money(t.charge_fee + t.service_fee);
+    j["total_charge_fee"] = yuan(t.charge_fee_cents);
+    j["total_charge_service"] = yuan(t.service_fee_cents);
+    j["total_fee"] = yuan(t.charge_fee_cents + t.service_fee_cents);
     return j;
 }
 

@@ -7,6 +7,7 @@
 #include "api/api_app.hpp"
 #include "api/body_fields.hpp"
 #include "api/log_follower.hpp"
+#include "api/money.hpp"
 #include "api_internal.hpp"
 #include "cli/cli.hpp"
 #include "station/time.hpp"
@@ -56,8 +57,9 @@ std::string station_run(const std::string& key) {
     return key.substr(0, key.rfind('/'));
 }
 
-double unit_price(double fee, double kwh) {
-    return kwh > kEpsilon ? std::round(fee / kwh * 10000) / 10000 : 0.0;
+// Yuan per kWh to four decimals.
+double unit_price(Cents fee, double kwh) {
+    return kwh > kEpsilon ? std::round(static_cast<double>(fee) / kwh * 100) / 10000 : 0.0;
 }
 
 std::optional<station::Mode> mode_of(const std::string& m) {
@@ -134,8 +136,8 @@ json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) 
             o.number = std::stoll(live.number.substr(1));
             o.apply_kwh = live.requested_kwh;
             o.charge_kwh = live.charged_kwh;
-            o.charge_fee = live.charge_fee;
-            o.service_fee = live.service_fee;
+            o.charge_fee_cents = to_cents(live.charge_fee);
+            o.service_fee_cents = to_cents(live.service_fee);
             o.pile = it->second.pile;
             front_cars = live.front_cars;
         }
@@ -152,11 +154,11 @@ json ApiApp::order_json(const OrderRecord& stored, const StationSnapshot& snap) 
            {"apply_kwh", o.apply_kwh},
            {"charge_kwh", money(o.charge_kwh)},
            {"state", o.state},
-           {"charge_price", unit_price(o.charge_fee, o.charge_kwh)},
-           {"service_price", unit_price(o.service_fee, o.charge_kwh)},
-           {"charge_fee", money(o.charge_fee)},
-           {"service_fee", money(o.service_fee)},
-           {"fee", money(o.charge_fee + o.service_fee)},
+           {"charge_price", unit_price(o.charge_fee_cents, o.charge_kwh)},
+           {"service_price", unit_price(o.service_fee_cents, o.charge_kwh)},
+           {"charge_fee", yuan(o.charge_fee_cents)},
+           {"service_fee", yuan(o.service_fee_cents)},
+           {"fee", yuan(o.charge_fee_cents + o.service_fee_cents)},
            {"create_time", o.create_time},
            {"dispatch_time", o.dispatch_time},
            {"charge_id", o.pile},
@@ -484,9 +486,9 @@ HttpResponse ApiApp::get_bills(Context& c) {
                              {"start_time", station::format_datetime(b.start_ms)},
                              {"stop_time", station::format_datetime(b.stop_ms)},
                              {"create_time", station::format_datetime(b.stop_ms)},
-                             {"charge_fee", money(b.charge_fee)},
-                             {"service_fee", money(b.service_fee)},
-                             {"fee", money(b.charge_fee + b.service_fee)},
+                             {"charge_fee", yuan(b.charge_fee_cents)},
+                             {"service_fee", yuan(b.service_fee_cents)},
+                             {"fee", yuan(b.charge_fee_cents + b.service_fee_cents)},
                              {"reason", b.reason}});
     }
     return success("查询成功", bills);

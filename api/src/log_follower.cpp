@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include "api/money.hpp"
 #include "contract/station_state.hpp"
 #include "station/time.hpp"
 
@@ -45,8 +46,8 @@ std::optional<OrderRecord> order_record(const std::string& station, const std::s
     o.state = std::string(contract::to_string(u.status));
     o.apply_kwh = u.requested_kwh;
     o.charge_kwh = u.charged_kwh;
-    o.charge_fee = u.charge_fee;
-    o.service_fee = u.service_fee;
+    o.charge_fee_cents = to_cents(u.charge_fee);
+    o.service_fee_cents = to_cents(u.service_fee);
     o.pile = u.pile;
     o.front_cars = u.front_cars;
     o.create_time = station::format_datetime(u.created_ms);
@@ -70,8 +71,8 @@ BillRecord bill_record(const std::string& station, const std::string& run,
     r.hours = b.hours;
     // A bill is charged as it shows: each part to the cent (the order's fees are these
     // sums, and the balance pays them).
-    r.charge_fee = contract::cents(b.charge_fee);
-    r.service_fee = contract::cents(b.service_fee);
+    r.charge_fee_cents = to_cents(b.charge_fee);
+    r.service_fee_cents = to_cents(b.service_fee);
     r.reason = std::string(station::to_string(b.reason));
     r.log_pos = b.pos;
     return r;

@@ -81,6 +81,12 @@ class Connection {
         start(sql, std::span<const Param>(params).subspan(1));
         return Rows(this);
     }
+    /// As `query`, for a statement made at run time: `params` bound in order. `sql` is
+    /// prepared once per text and kept, like every other statement.
+    Rows query_params(const char* sql, std::span<const Param> params) {
+        start(sql, params);
+        return Rows(this);
+    }
     /// Runs a statement without rows; returns the number of rows it changed.
     template <typename... Args>
     int exec(const char* sql, const Args&... args) {

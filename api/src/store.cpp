@@ -262,6 +262,29 @@ CREATE TABLE car_claims (
     PRIMARY KEY (car_id)
 );
 )sql",
+    // 8: money in whole cents (api/money.hpp): the fees of orders, bills and pile totals
+    // become integer columns. Every stored fee was rounded to cents already, so ROUND only
+    // takes off the binary fraction.
+    R"sql(
+ALTER TABLE orders ADD COLUMN charge_fee_cents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN service_fee_cents INTEGER NOT NULL DEFAULT 0;
+UPDATE orders SET charge_fee_cents = CAST(ROUND(charge_fee * 100) AS INTEGER),
+    service_fee_cents = CAST(ROUND(service_fee * 100) AS INTEGER);
+ALTER TABLE orders DROP COLUMN charge_fee;
+ALTER TABLE orders DROP COLUMN service_fee;
+ALTER TABLE bills ADD COLUMN charge_fee_cents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bills ADD COLUMN service_fee_cents INTEGER NOT NULL DEFAULT 0;
+UPDATE bills SET charge_fee_cents = CAST(ROUND(charge_fee * 100) AS INTEGER),
+    service_fee_cents = CAST(ROUND(service_fee * 100) AS INTEGER);
+ALTER TABLE bills DROP COLUMN charge_fee;
+ALTER TABLE bills DROP COLUMN service_fee;
+ALTER TABLE pile_totals ADD COLUMN charge_fee_cents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pile_totals ADD COLUMN service_fee_cents INTEGER NOT NULL DEFAULT 0;
+UPDATE pile_totals SET charge_fee_cents = CAST(ROUND(charge_fee * 100) AS INTEGER),
+    service_fee_cents = CAST(ROUND(service_fee * 100) AS INTEGER);
+ALTER TABLE pile_totals DROP COLUMN charge_fee;
+ALTER TABLE pile_totals DROP COLUMN service_fee;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -295,12 +318,12 @@ auto transaction(sql::Connection& c, F&& body) {
 #define CAR_COLUMNS "id, user_id, name, capacity_kwh, current_kwh"
 #define ORDER_COLUMNS                                                                     \
     "id, station_key, user_id, car_id, mode, number, number_text, state, apply_kwh, "     \
-    "charge_kwh, charge_fee, service_fee, pile, create_time, dispatch_time, start_time, " \
-    "finish_time, front_cars, log_pos, station"
-#define BILL_COLUMNS                                                                             \
-    "id, station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee, service_fee, " \
-    "reason, log_pos, station"
-#define TOTALS_COLUMNS "charges, hours, kwh, charge_fee, service_fee"
+    "charge_kwh, charge_fee_cents, service_fee_cents, pile, create_time, dispatch_time, " \
+    "start_time, finish_time, front_cars, log_pos, station"
+#define BILL_COLUMNS                                                                      \
+    "id, station_key, order_key, pile, start_ms, stop_ms, kwh, hours, charge_fee_cents, " \
+    "service_fee_cents, reason, log_pos, station"
+#define TOTALS_COLUMNS "charges, hours, kwh, charge_fee_cents, service_fee_cents"
 
 UserRecord user_from(const sql::Rows& r) {
     return UserRecord{r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.integer(5)};
@@ -323,8 +346,8 @@ OrderRecord order_from(const sql::Rows& r) {
     o.state = r.text(7);
     o.apply_kwh = r.real(8);
     o.charge_kwh = r.real(9);
-    o.charge_fee = r.real(10);
-    o.service_fee = r.real(11);
+    o.charge_fee_cents = r.integer(10);
+    o.service_fee_cents = r.integer(11);
     o.pile = r.text(12);
     o.create_time = r.text(13);
     o.dispatch_time = r.text(14);
@@ -345,8 +368,8 @@ BillRecord bill_from(const sql::Rows& r) {
     b.stop_ms = r.integer(5);
     b.kwh = r.real(6);
     b.hours = r.real(7);
-    b.charge_fee = r.real(8);
-    b.service_fee = r.real(9);
+    b.charge_fee_cents = r.integer(8);
+    b.service_fee_cents = r.integer(9);
     b.reason = r.text(10);
     b.log_pos = r.integer(11);
     b.station = r.text(12);
@@ -354,7 +377,8 @@ BillRecord bill_from(const sql::Rows& r) {
 }
 // From column `at` on.
 Totals totals_from(const sql::Rows& r, int at = 0) {
-    return Totals{r.integer(at), r.real(at + 1), r.real(at + 2), r.real(at + 3), r.real(at + 4)};
+    return Totals{r.integer(at), r.real(at + 1), r.real(at + 2), r.integer(at + 3),
+                  r.integer(at + 4)};
 }
 LogPosition position_from(const sql::Rows& r) {
     return LogPosition{r.text(0), r.integer(1)};
@@ -391,12 +415,6 @@ std::optional<LogPosition> stored_position_for_update(sql::Connection& c,
     }
     return first(c.query("SELECT run, pos FROM log_position WHERE station = ?", station),
                  position_from);
-}
-
-// Whole cents by the rounding the fee is shown with (contract::cents), so that what is
-// taken from the balance is what the order shows.
-std::int64_t to_cents(double yuan) {
-    return std::llround(contract::cents(yuan) * 100.0);
 }
 
 // The database holds the token key and the password hashes: only its owner may read it.
@@ -969,14 +987,15 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
         user_id = *owner;
         id = *first(
             c.query("INSERT INTO orders(station, station_key, user_id, car_id, mode, number, "
-                    "number_text, state, apply_kwh, charge_kwh, charge_fee, service_fee, pile, "
-                    "create_time, dispatch_time, start_time, finish_time, front_cars, open, "
-                    "log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "number_text, state, apply_kwh, charge_kwh, charge_fee_cents, "
+                    "service_fee_cents, pile, create_time, dispatch_time, start_time, "
+                    "finish_time, front_cars, open, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "RETURNING id",
                     o.station, o.station_key, user_id, o.car_id, o.mode, o.number, o.number_text,
-                    o.state, o.apply_kwh, o.charge_kwh, o.charge_fee, o.service_fee, o.pile,
-                    o.create_time, o.dispatch_time, o.start_time, o.finish_time, o.front_cars, open,
-                    o.log_pos),
+                    o.state, o.apply_kwh, o.charge_kwh, o.charge_fee_cents, o.service_fee_cents,
+                    o.pile, o.create_time, o.dispatch_time, o.start_time, o.finish_time,
+                    o.front_cars, open, o.log_pos),
             [](const sql::Rows& r) { return r.integer(0); });
         touched_users_.push_back(user_id);
         ++new_orders_;
@@ -991,14 +1010,15 @@ std::optional<std::int64_t> Store::write_order(sql::Connection& c, const OrderRe
         touched_users_.push_back(user_id);
         c.exec(
             "UPDATE orders SET mode = ?, number = ?, number_text = ?, state = ?, apply_kwh = ?, "
-            "charge_kwh = ?, charge_fee = ?, service_fee = ?, pile = ?, dispatch_time = ?, "
+            "charge_kwh = ?, charge_fee_cents = ?, service_fee_cents = ?, pile = ?, "
+            "dispatch_time = ?, "
             "start_time = ?, finish_time = ?, front_cars = ?, open = ?, log_pos = ? WHERE id = ?",
-            o.mode, o.number, o.number_text, o.state, o.apply_kwh, o.charge_kwh, o.charge_fee,
-            o.service_fee, o.pile, o.dispatch_time, o.start_time, o.finish_time, o.front_cars, open,
-            o.log_pos, id);
+            o.mode, o.number, o.number_text, o.state, o.apply_kwh, o.charge_kwh, o.charge_fee_cents,
+            o.service_fee_cents, o.pile, o.dispatch_time, o.start_time, o.finish_time, o.front_cars,
+            open, o.log_pos, id);
     }
     if (o.closed()) {
-        const std::int64_t fee = to_cents(o.charge_fee + o.service_fee);
+        const Cents fee = o.charge_fee_cents + o.service_fee_cents;
         const int settled_now = c.exec(
             "INSERT INTO settlements(station, station_key, user_id, fee_cents, kwh) "
             "VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -1070,23 +1090,25 @@ bool Store::record_bill(const BillRecord& b) {
 bool Store::write_bill(sql::Connection& c, const BillRecord& b) {
     const int added = c.exec(
         "INSERT INTO bills(station, station_key, order_key, pile, start_ms, stop_ms, kwh, hours, "
-        "charge_fee, service_fee, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "charge_fee_cents, service_fee_cents, reason, log_pos) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         b.station, b.station_key, b.order_key, b.pile, b.start_ms, b.stop_ms, b.kwh, b.hours,
-        b.charge_fee, b.service_fee, b.reason, b.log_pos);
+        b.charge_fee_cents, b.service_fee_cents, b.reason, b.log_pos);
     if (added == 0) {
         return false;
     }
     ++new_bills_;
-    new_billed_cents_ += to_cents(b.charge_fee) + to_cents(b.service_fee);
+    new_billed_cents_ += b.charge_fee_cents + b.service_fee_cents;
     c.exec(
-        "INSERT INTO pile_totals(station, pile, charges, hours, kwh, charge_fee, service_fee) "
+        "INSERT INTO pile_totals(station, pile, charges, hours, kwh, charge_fee_cents, "
+        "service_fee_cents) "
         "VALUES(?, ?, 1, ?, ?, ?, ?) "
         "ON CONFLICT(station, pile) DO UPDATE SET charges = pile_totals.charges + 1, "
         "hours = pile_totals.hours + excluded.hours, kwh = pile_totals.kwh + excluded.kwh, "
-        "charge_fee = pile_totals.charge_fee + excluded.charge_fee, "
-        "service_fee = pile_totals.service_fee + excluded.service_fee",
-        b.station, b.pile, b.hours, b.kwh, b.charge_fee, b.service_fee);
+        "charge_fee_cents = pile_totals.charge_fee_cents + excluded.charge_fee_cents, "
+        "service_fee_cents = pile_totals.service_fee_cents + excluded.service_fee_cents",
+        b.station, b.pile, b.hours, b.kwh, b.charge_fee_cents, b.service_fee_cents);
     return true;
 }
 
@@ -1113,7 +1135,8 @@ Totals Store::report(const std::string& station, const std::string& pile, std::i
                      std::int64_t to_ms) {
     return read([&](sql::Connection& c) {
         return *first(c.query("SELECT COUNT(*), COALESCE(SUM(hours), 0), COALESCE(SUM(kwh), 0), "
-                              "COALESCE(SUM(charge_fee), 0), COALESCE(SUM(service_fee), 0) "
+                              "CAST(COALESCE(SUM(charge_fee_cents), 0) AS BIGINT), "
+                              "CAST(COALESCE(SUM(service_fee_cents), 0) AS BIGINT) "
                               "FROM bills WHERE station = ? AND pile = ? AND stop_ms >= ? "
                               "AND stop_ms < ?",
                               station, pile, from_ms, to_ms),

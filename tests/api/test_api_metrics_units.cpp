@@ -34,8 +34,8 @@ OrderRecord order(const std::string& key, std::int64_t car, const std::string& s
                   std::int64_t pos) {
     OrderRecord o = apicall::order_row("", key, car, state, pos);
     o.charge_kwh = 10;
-    o.charge_fee = 7;
-    o.service_fee = 8;
+    o.charge_fee_cents = 700;
+    o.service_fee_cents = 800;
     return o;
 }
 
@@ -46,8 +46,8 @@ BillRecord bill(const std::string& key, const std::string& order_key, std::int64
     b.pile = "T1";
     b.kwh = 10;
     b.hours = 1;
-    b.charge_fee = 7;
-    b.service_fee = 8.25;
+    b.charge_fee_cents = 700;
+    b.service_fee_cents = 825;
     b.reason = "completed";
     b.log_pos = pos;
     return b;

@@ -227,10 +227,10 @@ TEST_CASE("stations: the rows of a station without an id are adopted once, not a
     const auto car = store.add_car(user, "car", 60, 10);
     OrderRecord closed = order_row("", "run-e/0", car, "FINISHED", 2);
     closed.charge_kwh = 5;
-    closed.charge_fee = 4;
-    closed.service_fee = 1;
+    closed.charge_fee_cents = 400;
+    closed.service_fee_cents = 100;
     const api::BillRecord bill{0, "run-e/B0", "run-e/0", "T1",        0, 3600000, 5,
-                               1, 4,          1,         "completed", 1, ""};
+                               1, 400,        100,       "completed", 1, ""};
     // An API that followed the station on its own topics: everything under "".
     REQUIRE(store.apply_changes("", {}, {"run-e", 2}, {closed}, {bill}));
     REQUIRE(store.user(user)->balance_cents == -500);

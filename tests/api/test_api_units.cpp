@@ -229,8 +229,8 @@ OrderRecord order(const std::string& key, std::int64_t car, const std::string& s
                   double fee) {
     OrderRecord o = apicall::order_row("", key, car, state, 0);
     o.charge_kwh = kwh;
-    o.charge_fee = fee * 0.6;
-    o.service_fee = fee * 0.4;
+    o.charge_fee_cents = api::to_cents(fee * 0.6);
+    o.service_fee_cents = api::to_cents(fee * 0.4);
     return o;
 }
 
@@ -247,6 +247,14 @@ void record_updates(Store& s, const std::vector<std::variant<OrderRecord, BillRe
     }
     const LogPosition at = s.log_position("");
     REQUIRE(s.apply_changes("", at, LogPosition{"run", at.pos + 1}, orders, bills));
+}
+
+// A database at schema `version` (a test of the migrations after it) with a user and a
+// car: their ids.
+std::pair<std::int64_t, std::int64_t> old_database(const std::string& path, int version) {
+    Store old(path, 1, version);
+    const std::int64_t user = *old.create_user("old@b.cn", "Old", "hash");
+    return {user, old.add_car(user, "car", 60, 10)};
 }
 
 }  // namespace
@@ -288,13 +296,7 @@ TEST_CASE("store — a version 1 database is migrated to the current schema with
 TEST_CASE("store — version 6 gives every row of a log its station, keeping rows and ids",
           "[api][store]") {
     TempDb db;
-    std::int64_t user = 0;
-    std::int64_t car = 0;
-    {
-        Store v5(db.path, 1, 5);
-        user = *v5.create_user("old@b.cn", "Old", "hash");
-        car = v5.add_car(user, "car", 60, 10);
-    }
+    const auto [user, car] = old_database(db.path, 5);
     const std::string u = std::to_string(user);
     const std::string c = std::to_string(car);
     for (const std::string& row :
@@ -322,15 +324,16 @@ TEST_CASE("store — version 6 gives every row of a log its station, keeping row
     OrderRecord o = order("run/0", car, "FINISHED", 10, 10);
     o.station = "S2";
     o.log_pos = 1;
-    const BillRecord b{0, "run/B0", "run/0", "T1", 0, 3600000, 10, 1, 6, 4, "completed", 1, "S2"};
+    const BillRecord b{0, "run/B0", "run/0", "T1",        0, 3600000, 10,
+                       1, 600,      400,     "completed", 1, "S2"};
     REQUIRE(s.apply_changes("S2", {}, {"run", 1}, {o}, {b}));
     CHECK(s.order_id_by_key("S2", "run/0") > 7);
     CHECK(s.order_id_by_key("", "run/0") == 7);
     REQUIRE(s.bills_of_order("S2", "run/0").size() == 1);
     CHECK(s.bills_of_order("S2", "run/0").at(0).id > 5);
     CHECK(s.bills_of_order("S2", "run/0").at(0).station == "S2");
-    CHECK(s.pile_totals("S2").at(0).second.charge_fee == Approx(6));
-    CHECK(s.pile_totals("").at(0).second.charge_fee == Approx(7));
+    CHECK(s.pile_totals("S2").at(0).second.charge_fee_cents == 600);
+    CHECK(s.pile_totals("").at(0).second.charge_fee_cents == 700);
     CHECK(s.report("S2", "T1", 0, 86400000).charges == 1);
     CHECK(s.user(user)->balance_cents == -1000);  // the old row was settled before
     CHECK(s.log_position("").pos == 3);
@@ -401,10 +404,55 @@ TEST_CASE("store — an order of an unknown car is not stored — an older state
     CHECK(s.order(*id)->state == "CHARGING");
 }
 
+TEST_CASE("store — version 8 keeps every fee in whole cents, without its binary fraction",
+          "[api][store]") {
+    TempDb db;
+    const auto [user, car] = old_database(db.path, 7);
+    const std::string u = std::to_string(user);
+    const std::string c = std::to_string(car);
+    // 0.29 and 1.15 are not binary fractions: times 100 they are 28.999... and 114.999...
+    for (const std::string& row :
+         {"INSERT INTO orders(station, station_key, user_id, car_id, mode, number, "
+          "number_text, state, apply_kwh, charge_kwh, charge_fee, service_fee, open, settled, "
+          "log_pos) VALUES('S1', 'run/0', " +
+              u + ", " + c + ", 'T', 1, 'T1', 'FINISHED', 10, 1.5, 0.29, 1.15, 0, 1, 2)",
+          std::string("INSERT INTO bills(station, station_key, order_key, pile, start_ms, "
+                      "stop_ms, kwh, hours, charge_fee, service_fee, reason, log_pos) VALUES("
+                      "'S1', 'run/B0', 'run/0', 'T1', 0, 3600000, 1.5, 1, 0.29, 1.15, "
+                      "'completed', 1)"),
+          std::string("INSERT INTO pile_totals VALUES('S1', 'T1', 3, 3, 4.5, 0.87, 3.45)")}) {
+        harness::sql_value(db.path, row);
+    }
+    Store s(db.path);
+    const auto o = s.order(*s.order_id_by_key("S1", "run/0"));
+    REQUIRE(o);
+    CHECK(o->charge_fee_cents == 29);
+    CHECK(o->service_fee_cents == 115);
+    const auto bills = s.bills_of_order("S1", "run/0");
+    REQUIRE(bills.size() == 1);
+    CHECK(bills[0].charge_fee_cents == 29);
+    CHECK(bills[0].service_fee_cents == 115);
+    const auto totals = s.pile_totals("S1");
+    REQUIRE(totals.size() == 1);
+    CHECK(totals[0].second.charge_fee_cents == 87);
+    CHECK(totals[0].second.service_fee_cents == 345);
+
+    // Sums stay exact: ten bills of 0.10 yuan are 1.00, not 0.999...
+    for (int i = 1; i <= 10; ++i) {
+        const std::string key = "run/B" + std::to_string(i);
+        REQUIRE(s.record_bill(
+            BillRecord{0, key, "run/1", "F1", 0, 60000, 0.1, 0.01, 10, 0, "completed", 0, "S1"}));
+    }
+    const Totals report = s.report("S1", "F1", 0, 86400000);
+    CHECK(report.charges == 10);
+    CHECK(report.charge_fee_cents == 100);
+    CHECK(api::yuan(report.charge_fee_cents) == 1.0);
+}
+
 TEST_CASE("store — bills are stored once and pile totals are their sum", "[api][store]") {
     TempDb db;
     Store s(db.path);
-    BillRecord b{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"};
+    BillRecord b{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 700, 800, "completed"};
     CHECK(s.record_bill(b));
     CHECK_FALSE(s.record_bill(b));
     b.station_key = "run/1";
@@ -415,9 +463,9 @@ TEST_CASE("store — bills are stored once and pile totals are their sum", "[api
     CHECK(totals[0].first == "T1");
     CHECK(totals[0].second.charges == 2);
     CHECK(totals[0].second.kwh == Approx(20));
-    CHECK(totals[0].second.charge_fee == Approx(14));
+    CHECK(totals[0].second.charge_fee_cents == 1400);
     CHECK(s.report("", "T1", 0, 86400000).charges == 1);
-    CHECK(s.report("", "T1", 0, 86400000 * 2).charge_fee == Approx(14));
+    CHECK(s.report("", "T1", 0, 86400000 * 2).charge_fee_cents == 1400);
     CHECK(s.report("", "F1", 0, 86400000 * 2).charges == 0);
     CHECK(s.bills_of_order("", "run/0").size() == 2);
 }
@@ -468,7 +516,7 @@ TEST_CASE("store — a burst of updates is one transaction with the same rules",
     const auto bills = s.bills_version();
     record_updates(
         s, {order("run/0", car, "WAITING", 0, 0), order("run/0", car, "CHARGING", 5, 6),
-            BillRecord{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 7, 8, "completed"},
+            BillRecord{0, "run/0", "run/0", "T1", 0, 3600000, 10, 1, 700, 800, "completed"},
             order("run/0", car, "FINISHED", 10, 15), order("run/0", car, "FINISHED", 10, 15)});
     const auto orders = s.orders_of(user, false);
     REQUIRE(orders.size() == 1);

@@ -167,8 +167,8 @@ void check_same(const service::SchedulerApp& app, Replica& r) {
         CHECK(row->state == std::string(contract::to_string(u.status)));
         CHECK(row->pile == u.pile);
         if (!o.active()) {  // a charging order's progress is the live view's, not the log's
-            CHECK(row->charge_fee == Approx(u.charge_fee));
-            CHECK(row->service_fee == Approx(u.service_fee));
+            CHECK(api::yuan(row->charge_fee_cents) == Approx(u.charge_fee));
+            CHECK(api::yuan(row->service_fee_cents) == Approx(u.service_fee));
             CHECK(row->charge_kwh == Approx(u.charged_kwh));
         }
         const auto bills = r.store->bills_of_order("", key);
@@ -181,7 +181,7 @@ void check_same(const service::SchedulerApp& app, Replica& r) {
         CHECK(bills.size() == n);
         double stored_fees = 0;
         for (const auto& b : bills) {
-            stored_fees += b.charge_fee + b.service_fee;
+            stored_fees += api::yuan(b.charge_fee_cents + b.service_fee_cents);
         }
         CHECK(stored_fees == Approx(bill_fees));
         if (!o.active()) {

@@ -17,7 +17,7 @@ using namespace api;
 
 namespace {
 
-OrderRecord closed_order(const std::string& key, std::int64_t car, double fee) {
+OrderRecord closed_order(const std::string& key, std::int64_t car, api::Cents fee) {
     OrderRecord o;
     o.station_key = key;
     o.car_id = car;
@@ -27,12 +27,12 @@ OrderRecord closed_order(const std::string& key, std::int64_t car, double fee) {
     o.state = "FINISHED";
     o.apply_kwh = 10;
     o.charge_kwh = 10;
-    o.charge_fee = fee;
+    o.charge_fee_cents = fee;
     o.log_pos = 1;
     return o;
 }
 
-BillRecord bill(const std::string& key, const std::string& order_key, double fee) {
+BillRecord bill(const std::string& key, const std::string& order_key, api::Cents fee) {
     BillRecord b;
     b.station_key = key;
     b.order_key = order_key;
@@ -41,7 +41,7 @@ BillRecord bill(const std::string& key, const std::string& order_key, double fee
     b.stop_ms = 2000;
     b.kwh = 10;
     b.hours = 0.5;
-    b.charge_fee = fee;
+    b.charge_fee_cents = fee;
     b.log_pos = 1;
     return b;
 }
@@ -81,8 +81,8 @@ TEST_CASE("store: two writers of one database apply the log once, each following
 
     const LogPosition start = a.log_position("");  // a new database's: no run yet
     const LogPosition one{"run", 1};
-    const std::vector<OrderRecord> orders{closed_order("run/1", car, 12.5)};
-    const std::vector<BillRecord> bills{bill("run/B1", "run/1", 12.5)};
+    const std::vector<OrderRecord> orders{closed_order("run/1", car, 1250)};
+    const std::vector<BillRecord> bills{bill("run/B1", "run/1", 1250)};
     REQUIRE(a.apply_changes("", start, one, orders, bills));
     // b saw the same batch: it was stored already, so nothing is written twice, and b now
     // knows where the database is and asks from there.
@@ -90,8 +90,8 @@ TEST_CASE("store: two writers of one database apply the log once, each following
     CHECK(b.log_position("").run == "run");
     CHECK(b.log_position("").pos == 1);
     const LogPosition two{"run", 2};
-    REQUIRE(b.apply_changes("", one, two, {}, {bill("run/B2", "run/1", 1.0)}));
-    CHECK_FALSE(a.apply_changes("", one, two, {}, {bill("run/B2", "run/1", 1.0)}));
+    REQUIRE(b.apply_changes("", one, two, {}, {bill("run/B2", "run/1", 100)}));
+    CHECK_FALSE(a.apply_changes("", one, two, {}, {bill("run/B2", "run/1", 100)}));
     CHECK(a.log_position("").pos == 2);
 
     CHECK(a.user(user)->balance_cents == -1250);  // settled once
@@ -99,7 +99,7 @@ TEST_CASE("store: two writers of one database apply the log once, each following
     const auto totals = a.pile_totals("");
     REQUIRE(totals.size() == 1);
     CHECK(totals[0].second.charges == 2);
-    CHECK(totals[0].second.charge_fee == Approx(13.5));
+    CHECK(totals[0].second.charge_fee_cents == 1350);
 }
 
 TEST_CASE("store: what another writer applied is not hidden by the rows kept in memory",
@@ -113,11 +113,11 @@ TEST_CASE("store: what another writer applied is not hidden by the rows kept in 
     const auto cars_before = b.cars_version();
 
     const LogPosition one{"run", 1};
-    REQUIRE(a.apply_changes("", a.log_position(""), one, {closed_order("run/1", car, 4.0)},
-                            {bill("run/B1", "run/1", 4.0)}));
+    REQUIRE(a.apply_changes("", a.log_position(""), one, {closed_order("run/1", car, 400)},
+                            {bill("run/B1", "run/1", 400)}));
     // b receives the same batch and finds it applied: what it kept is forgotten.
-    CHECK_FALSE(b.apply_changes("", LogPosition{}, one, {closed_order("run/1", car, 4.0)},
-                                {bill("run/B1", "run/1", 4.0)}));
+    CHECK_FALSE(b.apply_changes("", LogPosition{}, one, {closed_order("run/1", car, 400)},
+                                {bill("run/B1", "run/1", 400)}));
     CHECK(b.user(user)->balance_cents == -400);
     CHECK(b.orders_of(user, false).size() == 1);
     CHECK(b.bills_version() != bills_before);  // the admin view's totals are built again
@@ -219,7 +219,7 @@ TEST_CASE("store: connections the PostgreSQL server dropped are made again on th
     bool applied = false;
     CHECK(failures_until_done([&] {
               applied = s.apply_changes("", s.log_position(""), LogPosition{"run", 1},
-                                        {closed_order("run/1", car, 3.0)}, {});
+                                        {closed_order("run/1", car, 300)}, {});
           }) == 0);
     CHECK(applied);
     CHECK(s.log_position("").pos == 1);

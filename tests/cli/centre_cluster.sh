@@ -199,7 +199,7 @@ station_figures() {
     echo "$(value "$m" evcs_scheduler_bills_total | cut -d. -f1)" \
         "$(value "$m" evcs_scheduler_billed_cents_total | cut -d. -f1)" \
         "$(value "$m" evcs_scheduler_log_position | cut -d. -f1)" \
-        "$(sql "SELECT COUNT(*) || ' ' || COUNT(DISTINCT station_key) || ' ' || COALESCE(SUM(ROUND(charge_fee * 100) + ROUND(service_fee * 100)), 0)::bigint || ' ' || COALESCE((SELECT pos FROM log_position WHERE station = '$1'), 0) FROM bills WHERE station = '$1'" 2>/dev/null || echo "? ? ? ?")"
+        "$(sql "SELECT COUNT(*) || ' ' || COUNT(DISTINCT station_key) || ' ' || COALESCE(SUM(charge_fee_cents + service_fee_cents), 0)::bigint || ' ' || COALESCE((SELECT pos FROM log_position WHERE station = '$1'), 0) FROM bills WHERE station = '$1'" 2>/dev/null || echo "? ? ? ?")"
 }
 # Exact when every order in PostgreSQL is closed and each station's bills and position are
 # there: bills = count = distinct keys, cents equal, stored position = head.

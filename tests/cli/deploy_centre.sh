@@ -22,11 +22,8 @@
 set -euo pipefail
 src=$1
 build=$2
-# shellcheck source=tests/cli/broker_lib.sh
-. "$src/tests/cli/broker_lib.sh"
 # shellcheck source=tests/cli/deploy_lib.sh
-. "$src/tests/cli/deploy_lib.sh"
-command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing: skipped"; exit 77; }
+. "$src/tests/cli/deploy_lib.sh"  # and broker_lib.sh; exit 77 without systemd-analyze
 rabbit_bin=/usr/lib/rabbitmq/bin
 [ -x "$rabbit_bin/rabbitmq-server" ] || { echo "rabbitmq-server is missing: skipped"; exit 77; }
 command -v mosquitto_pub >/dev/null || { echo "mosquitto_pub is missing: skipped"; exit 77; }
@@ -55,10 +52,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-mkdir -p "$dir/bin"
-printf '#!/bin/sh\necho "$*" >>"%s/systemctl.calls"\nexit 1\n' "$dir" >"$dir/bin/systemctl"
-chmod +x "$dir/bin/systemctl"
-export PATH="$dir/bin:$PATH"
+fake_systemctl "$dir"
 c1=$dir/c1 c2=$dir/c2 apionly=$dir/apionly
 install() {
     local root=$1
@@ -85,6 +79,7 @@ expect_mode() {
     [ "$got" = "$2" ] || fail "${1#"$dir"/} is $got, not $2"
 }
 expect_mode "$c1/usr/local/bin/station-api" 755
+expect_mode "$c1/usr/local/bin/station-db-copy" 755
 for f in evcs-api@.service evcs-centre.target rabbitmq-server.service.d/evcs.conf; do
     expect_mode "$c1/etc/systemd/system/$f" 644
 done

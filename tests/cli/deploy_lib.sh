@@ -1,7 +1,20 @@
 # Checks of the deploy tests (tests/cli/deploy_*.sh) on a root that deploy/install-*.sh
-# installed into, sourced after broker_lib.sh (ok, fail). Each says ok or fail and goes on.
+# installed into. Sourced first, with `src` set: it sources broker_lib.sh (ok, fail) and
+# skips the test (exit 77) without systemd-analyze. Each check says ok or fail and goes on.
 # "check && ok || fail": ok only prints.
 # shellcheck shell=bash disable=SC2015,SC2034,SC2154  # src in, port, broker_pid, service_pids out
+# shellcheck source=tests/cli/broker_lib.sh
+. "$src/tests/cli/broker_lib.sh"
+command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing: skipped"; exit 77; }
+
+# fake_systemctl DIR: a systemctl first on PATH that fails and records each call in
+# DIR/systemctl.calls (with --root, nothing may touch the running system).
+fake_systemctl() {
+    mkdir -p "$1/bin"
+    printf '#!/bin/sh\necho "$*" >>"%s/systemctl.calls"\nexit 1\n' "$1" >"$1/bin/systemctl"
+    chmod +x "$1/bin/systemctl"
+    export PATH="$1/bin:$PATH"
+}
 
 # unit_files ROOT NAME: the files of an installed unit: its file (if in the root) and its
 # drop-ins.
@@ -53,6 +66,7 @@ check_no_secret() {
             *.json | *.passwd) continue ;;                  # hashes
             *.passwords) values=$(cut -d' ' -f2 "$f") ;;    # "PILE PASSWORD" lines
             *.pgpass) values=$(head -n 1 "$f" | cut -d: -f5) ;;
+            *.conf) values=$(sed -n 's/^remote_password //p' "$f") ;;  # mosquitto's bridge
             *) values=$(head -n 1 "$f") ;;
         esac
         for value in $values; do
@@ -144,15 +158,18 @@ etc_sums() {
 
 # ---- the installed station, running without systemd ------------------------------------------
 # start_station_broker ROOT DIR: mosquitto on the root's mosquitto.conf as installed, with
-# only its port, password file (the credential's copy under systemd) and persistence folder
-# moved into DIR/broker. Sets port and broker_pid; its log is DIR/broker/log.
+# only its port, password file and included bridge section (the credentials' copies under
+# systemd) and persistence folder moved into DIR/broker. Sets port and broker_pid; its log
+# is DIR/broker/log.
 start_station_broker() {
     local root=$1 dir=$2 etc=$1/etc/evcs
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     mkdir -p "$dir/broker/data"
     cp "$etc/credentials/broker.passwd" "$dir/broker/passwd"
+    mkdir -p "$dir/broker/creds"
+    [ ! -f "$etc/credentials/bridge.conf" ] || cp "$etc/credentials/bridge.conf" "$dir/broker/creds/"
     if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then  # mosquitto drops to its user
-        chown mosquitto "$dir/broker/data" "$dir/broker/passwd"
+        chown -R mosquitto "$dir/broker/data" "$dir/broker/passwd" "$dir/broker/creds"
         chmod a+r "$etc/evcs.acl"
         chmod a+x "$dir" "$dir/broker" "$root" "$root/etc" "$etc"
     fi
@@ -160,6 +177,7 @@ start_station_broker() {
         -e "s|^password_file .*|password_file $dir/broker/passwd|" \
         -e "s|^acl_file /etc/evcs/evcs.acl$|acl_file $etc/evcs.acl|" \
         -e "s|^persistence_location .*|persistence_location $dir/broker/data/|" \
+        -e "s|^include_dir /run/credentials/evcs-broker.service$|include_dir $dir/broker/creds|" \
         "$etc/mosquitto.conf" >"$dir/broker/mosquitto.conf"
     chmod 644 "$dir/broker/mosquitto.conf"
     mosquitto -c "$dir/broker/mosquitto.conf" >"$dir/broker/log" 2>&1 &

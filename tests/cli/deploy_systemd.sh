@@ -19,11 +19,8 @@
 set -euo pipefail
 src=$1
 build=$2
-# shellcheck source=tests/cli/broker_lib.sh
-. "$src/tests/cli/broker_lib.sh"
 # shellcheck source=tests/cli/deploy_lib.sh
-. "$src/tests/cli/deploy_lib.sh"
-command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing: skipped"; exit 77; }
+. "$src/tests/cli/deploy_lib.sh"  # and broker_lib.sh; exit 77 without systemd-analyze
 dir=$(mktemp -d)
 broker_pid=""
 service_pids=()
@@ -37,10 +34,7 @@ root=$dir/root
 etc=$root/etc/evcs
 creds=$etc/credentials
 # Any systemctl call fails the test: with --root nothing may touch the running system.
-mkdir -p "$dir/bin"
-printf '#!/bin/sh\necho "$*" >>"%s/systemctl.calls"\nexit 1\n' "$dir" >"$dir/bin/systemctl"
-chmod +x "$dir/bin/systemctl"
-export PATH="$dir/bin:$PATH"
+fake_systemctl "$dir"
 install() { "$src/deploy/install-systemd.sh" --root "$root" "$@" "$build"; }
 
 # ---- --dry-run: says everything, writes nothing -------------------------------------------
@@ -69,7 +63,7 @@ expect_mode() {
     got=$(mode_of "$file")
     [ "$got" = "$want" ] || fail "${file#"$root"} is $got, not $want"
 }
-for b in station-scheduler station-api station-gateway station-pile-sim station-replay; do
+for b in station-scheduler station-api station-db-copy station-gateway station-pile-sim station-replay; do
     expect_mode "$root/usr/local/bin/$b" 755
 done
 for u in evcs-broker.service evcs-scheduler.service evcs-api.service evcs-gateway.service \

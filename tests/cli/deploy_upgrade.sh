@@ -19,11 +19,8 @@
 set -euo pipefail
 src=$1
 build=$2
-# shellcheck source=tests/cli/broker_lib.sh
-. "$src/tests/cli/broker_lib.sh"
 # shellcheck source=tests/cli/deploy_lib.sh
-. "$src/tests/cli/deploy_lib.sh"
-command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing: skipped"; exit 77; }
+. "$src/tests/cli/deploy_lib.sh"  # and broker_lib.sh; exit 77 without systemd-analyze
 dir=$(mktemp -d)
 broker_pid=""
 service_pids=()
@@ -33,10 +30,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-mkdir -p "$dir/bin"
-printf '#!/bin/sh\necho "$*" >>"%s/systemctl.calls"\nexit 1\n' "$dir" >"$dir/bin/systemctl"
-chmod +x "$dir/bin/systemctl"
-export PATH="$dir/bin:$PATH"
+fake_systemctl "$dir"
 install() { "$src/deploy/install-systemd.sh" --root "$1" "${@:2}" "$build"; }
 new_pw() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 

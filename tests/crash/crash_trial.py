@@ -945,6 +945,12 @@ def run_checks(trial):
         totals = {r["pile"]: dict(r) for r in c.execute("SELECT * FROM pile_totals")}
         settlements = [dict(r) for r in c.execute("SELECT * FROM settlements")]
         users = {str(r["id"]): dict(r) for r in c.execute("SELECT id, balance_cents FROM users")}
+    # The API keeps fees in whole cents (schema 8): the checks compare yuan, as shown.
+    for row in api_orders + api_bills + list(totals.values()):
+        for part in ("charge_fee", "service_fee"):
+            cents_value = row.pop(part + "_cents")
+            assert isinstance(cents_value, int), (part, cents_value)
+            row[part] = cents_value / 100
     api_by_id = {str(o["id"]): o for o in api_orders}
     api_by_key = collections.defaultdict(list)
     for o in api_orders:

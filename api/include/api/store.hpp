@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/car_claims.hpp"
+#include "api/money.hpp"
 #include "api/read_cache.hpp"
 
 namespace api {
@@ -66,8 +67,8 @@ struct OrderRecord {
     std::string state;        ///< WAITING, DISPATCHED, REDISPATCH, CHARGING, FINISHED, CANCELLED
     double apply_kwh = 0;
     double charge_kwh = 0;
-    double charge_fee = 0;
-    double service_fee = 0;
+    Cents charge_fee_cents = 0;
+    Cents service_fee_cents = 0;
     std::string pile;
     std::string create_time;  ///< "YYYY-MM-DD HH:MM:SS", "" if not yet
     std::string dispatch_time;
@@ -92,8 +93,8 @@ struct BillRecord {
     std::int64_t stop_ms = 0;   ///< station time; also when it was generated
     double kwh = 0;
     double hours = 0;
-    double charge_fee = 0;
-    double service_fee = 0;
+    Cents charge_fee_cents = 0;
+    Cents service_fee_cents = 0;
     std::string reason;
     std::int64_t log_pos = 0;  ///< the scheduler's log position it was made at
     std::string station{};     ///< as OrderRecord::station
@@ -117,8 +118,8 @@ struct Totals {
     std::int64_t charges = 0;
     double hours = 0;
     double kwh = 0;
-    double charge_fee = 0;
-    double service_fee = 0;
+    Cents charge_fee_cents = 0;
+    Cents service_fee_cents = 0;
 };
 
 class Store {
