@@ -273,3 +273,27 @@ TEST_CASE("car claims: an Idempotency-Key without a final answer is not used at 
     CHECK(post("S1", car)["data"]["id"] == done["data"]["id"]);
     CHECK(s1.asked.size() == 3);
 }
+
+TEST_CASE(
+    "car claims: one station alone on its own database claims nothing; on a shared "
+    "database it claims",
+    "[api][claims][stations]") {
+    const std::string db = harness::test_database(harness::temp_dir(), "one.db");
+    api::Store store(db);
+    const std::int64_t user = *store.create_user("h@b.cn", "H", "hash");
+    const std::int64_t car = store.add_car(user, "car", 60, 10);
+    api::StationView view;
+    StationStandIn s1{"S1"};
+    api::ApiApp app{store,   view,   s1, api::TokenService(std::string(32, 'k'), 3600),
+                    quick(), nullptr};
+    const std::string token = api::TokenService(std::string(32, 'k'), 3600)
+                                  .issue(user, api::Role::Client, std::time(nullptr));
+    const json answer =
+        ask(app, "POST", "/client/index/order", token, {},
+            json{{"car_id", std::to_string(car)}, {"mode", "T"}, {"apply_kwh", 5}}, "");
+    CHECK(answer["code"] == 200);
+    CHECK(s1.asked.size() == 1);
+    // On PostgreSQL another instance may serve another station on the same rows.
+    CHECK(harness::sql_value(db, "SELECT COUNT(*) FROM car_claims") ==
+          (harness::on_postgresql() ? 1 : 0));
+}

@@ -135,6 +135,8 @@ class Store {
     Store& operator=(const Store&) = delete;
 
     static int schema_version();
+    /// True when other API instances may write the same database (PostgreSQL).
+    bool shared() const { return shared_; }
 
     /// Counts, from here on, the orders and bills stored for the first time and the change
     /// log's position (api/api_metrics.hpp), each once, after its commit; nullptr: not
