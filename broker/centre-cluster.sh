@@ -23,6 +23,10 @@ dir=$(cd "$dir" && pwd)
 export HOME=$dir/home
 export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+# Node names are unique per DIR (rN-CHECKSUM@localhost): two clusters on one machine (two
+# tests at once) would otherwise meet in epmd under the same names.
+cluster_id=$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+node_name() { echo "r$1-$cluster_id@localhost"; }
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -31,7 +35,8 @@ free_port() {
 # node_env N: the environment of node N, for the server and for rabbitmqctl.
 node_env() {
     local n=$1 d=$dir/node$1
-    export RABBITMQ_NODENAME=r$n@localhost
+    RABBITMQ_NODENAME=$(node_name "$n")
+    export RABBITMQ_NODENAME
     export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
     export RABBITMQ_NODE_PORT=$(cat "$d/amqp.port")
     export RABBITMQ_DIST_PORT=$(cat "$d/dist.port")
@@ -46,7 +51,7 @@ node_env() {
 ctl() {
     local n=$1
     shift
-    (node_env "$n" && "$bin/rabbitmqctl" -n "r$n@localhost" "$@")
+    (node_env "$n" && "$bin/rabbitmqctl" -n "$(node_name "$n")" "$@")
 }
 
 launch() {
@@ -64,7 +69,7 @@ launch() {
 wait_up() {
     local n=$1
     for _ in $(seq 600); do
-        if (node_env "$n" && "$bin/rabbitmq-diagnostics" -n "r$n@localhost" -q ping) >/dev/null 2>&1; then
+        if (node_env "$n" && "$bin/rabbitmq-diagnostics" -n "$(node_name "$n")" -q ping) >/dev/null 2>&1; then
             ctl "$n" await_startup >/dev/null
             return 0
         fi
@@ -106,7 +111,7 @@ EOF
         for n in $(seq "$nodes"); do wait_up "$n"; done
         for n in $(seq 2 "$nodes"); do
             ctl "$n" stop_app >/dev/null
-            ctl "$n" join_cluster r1@localhost >/dev/null
+            ctl "$n" join_cluster "$(node_name 1)" >/dev/null
             ctl "$n" start_app >/dev/null
         done
         echo evcs >"$dir/user"
