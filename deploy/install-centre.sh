@@ -5,7 +5,8 @@
 # REST API instances (evcs-api@N.service) on the centre's PostgreSQL, and
 # evcs-centre.target, which wants them.
 #   deploy/install-centre.sh [--dry-run] [--root DIR] [--prefix DIR] [--nodes H1,H2,...]
-#       [--node H|none] [--listen ADDR] [--stations S1,S2,...] [--db URI] [--api N]... BUILD_DIR
+#       [--node H|none] [--listen ADDR] [--stations S1,S2,...] [--db URI] [--api N]...
+#       [--tls-cert FILE --tls-key FILE --tls-ca FILE] BUILD_DIR
 # --nodes   the cluster's machines by host name, the same list in the same order on every
 #           machine; each must resolve the others' names. Node rabbit@H, MQTT on H:1883.
 # --node    which of them this machine is (default: its short host name); "none" for a
@@ -17,6 +18,10 @@
 #           postgresql://evcs_api@127.0.0.1:5432/evcs); the password is a credential.
 # --api N   an API instance on this machine, N in 1..99, repeatable (default: those with an
 #           /etc/evcs/api-N.env, else 1 and 2): port 8080+N, metrics 127.0.0.1:9470+N.
+# --tls-cert, --tls-key, --tls-ca  this node's certificate (PEM, naming its host), its key
+#           and the authority the stations' bridges check it against: MQTT over TLS on
+#           port 8883 beside 1883 (installed as /etc/evcs/centre-tls.pem, centre-ca.pem and
+#           the credential centre-tls.key; kept for later runs).
 # Run again without them, --nodes, --node, --stations and --db are what /etc/evcs/centre.env
 # says.
 #
@@ -39,9 +44,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 me=install-centre
-usage="usage: deploy/install-centre.sh [--dry-run] [--root DIR] [--prefix DIR] [--nodes H1,H2,...] [--node H|none] [--listen ADDR] [--stations S1,S2,...] [--db URI] [--api N]... BUILD_DIR"
+usage="usage: deploy/install-centre.sh [--dry-run] [--root DIR] [--prefix DIR] [--nodes H1,H2,...] [--node H|none] [--listen ADDR] [--stations S1,S2,...] [--db URI] [--api N]... [--tls-cert FILE --tls-key FILE --tls-ca FILE] BUILD_DIR"
 dry=0 root="" prefix=/usr/local nodes="" node="" listen="" stations="" db="" build=""
 apis=()
+tls_cert="" tls_key="" tls_ca=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) dry=1; shift ;;
@@ -53,6 +59,9 @@ while [ $# -gt 0 ]; do
         --stations) stations=${2:?$usage}; shift 2 ;;
         --db) db=${2:?$usage}; shift 2 ;;
         --api) apis+=("${2:?$usage}"); shift 2 ;;
+        --tls-cert) tls_cert=${2:?$usage}; shift 2 ;;
+        --tls-key) tls_key=${2:?$usage}; shift 2 ;;
+        --tls-ca) tls_ca=${2:?$usage}; shift 2 ;;
         -h | --help) echo "$usage"; exit 0 ;;
         -*) echo "$usage" >&2; exit 2 ;;
         *) [ -z "$build" ] || { echo "$usage" >&2; exit 2; }
@@ -70,6 +79,16 @@ elif [ "$dry" = 0 ] && [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 build=$(cd "$build" && pwd)
+if [ -n "$tls_cert$tls_key$tls_ca" ]; then
+    { [ -n "$tls_cert" ] && [ -n "$tls_key" ] && [ -n "$tls_ca" ]; } ||
+        { echo "$me: --tls-cert, --tls-key and --tls-ca go together" >&2; exit 2; }
+    for f in "$tls_cert" "$tls_ca"; do
+        grep -q -- "-----BEGIN CERTIFICATE-----" "$f" 2>/dev/null ||
+            { echo "$me: $f is not a readable PEM certificate" >&2; exit 2; }
+    done
+    grep -q -- "-----BEGIN .*PRIVATE KEY-----" "$tls_key" 2>/dev/null ||
+        { echo "$me: $tls_key is not a readable PEM private key" >&2; exit 2; }
+fi
 etc=$root/etc/evcs
 units=$root/etc/systemd/system
 rabbit=$root/etc/rabbitmq
@@ -197,8 +216,25 @@ EVCS_API_ARGS=--host 127.0.0.1 --port $((8080 + n)) --metrics 127.0.0.1:$((9470 
 EOF
     settle "$scratch/api.env" "$etc/api-$n.env" 0644
 done
+# The node's TLS certificate, authority and key (--tls-*): replaced when given.
+if [ -n "$tls_cert" ]; then
+    install_file "$tls_cert" "$etc/centre-tls.pem" 0644
+    install_file "$tls_ca" "$etc/centre-ca.pem" 0644
+    make_creds_dir
+    if [ "$dry" = 1 ]; then
+        echo "would install $creds/centre-tls.key (0600, root)"
+    elif ! cmp -s "$tls_key" "$creds/centre-tls.key"; then
+        tmp=$(mktemp "$creds/centre-tls.key.XXXXXX")
+        chmod 600 "$tmp"
+        cat "$tls_key" >"$tmp"
+        mv -f "$tmp" "$creds/centre-tls.key"
+        say "installed $creds/centre-tls.key (0600; restart rabbitmq-server to take it)"
+    fi
+fi
 if [ "$node" != none ]; then
     listener=1883
+    tls_line="mqtt.listeners.ssl.default = 8883"
+    [ -z "$listen" ] || tls_line="mqtt.listeners.ssl.default = $listen:8883"
     [ -z "$listen" ] || listener=$listen:1883
     {
         cat <<EOF
@@ -223,6 +259,18 @@ EOF
         for i in "${!node_list[@]}"; do
             echo "cluster_formation.classic_config.nodes.$((i + 1)) = rabbit@${node_list[$i]}"
         done
+        if [ -n "$tls_cert" ] || [ -f "$etc/centre-tls.pem" ]; then
+            cat <<EOF
+# MQTT over TLS for the stations' bridges: this node's certificate and the authority
+# (/etc/evcs, --tls-cert and --tls-ca), its key a credential of rabbitmq-server.service.
+$tls_line
+ssl_options.certfile = /etc/evcs/centre-tls.pem
+ssl_options.cacertfile = /etc/evcs/centre-ca.pem
+ssl_options.keyfile = /run/credentials/rabbitmq-server.service/tls.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+EOF
+        fi
         if [ ${#node_list[@]} -ge 3 ]; then
             echo "# Nodes cut off from the majority pause rather than serve a split cluster."
             echo "cluster_partition_handling = pause_minority"
@@ -230,6 +278,10 @@ EOF
     } >"$scratch/rabbitmq.conf"
     [ -e "$rabbit/rabbitmq.conf" ] || first_config=1
     settle "$scratch/rabbitmq.conf" "$rabbit/rabbitmq.conf" 0644
+    if [ -n "$tls_cert" ] && [ "$dry" = 0 ] && ! grep -qxF "$tls_line" "$rabbit/rabbitmq.conf"; then
+        die "$rabbit/rabbitmq.conf was kept (edited or older) and lacks '$tls_line':" \
+            "merge $rabbit/rabbitmq.conf.new into it, then run again"
+    fi
     echo '[rabbitmq_mqtt].' >"$scratch/enabled_plugins"
     settle "$scratch/enabled_plugins" "$rabbit/enabled_plugins" 0644
 fi
@@ -263,6 +315,13 @@ else
         mv -f "$scratch/definitions.json" "$definitions"
         say "wrote $definitions (restart the nodes one at a time to import it)"
     fi
+fi
+# The node's TLS key: a drop-in hands it over while the credential exists.
+if [ "$node" = none ]; then
+    remove_file "$units/rabbitmq-server.service.d/tls.conf"
+else
+    optional_dropin "$creds/centre-tls.key" "$src/deploy/systemd/rabbitmq-server-evcs-tls.conf" \
+        "$units/rabbitmq-server.service.d/tls.conf"
 fi
 
 # ---- the running system -----------------------------------------------------------------

@@ -4,7 +4,8 @@
 # services' system users (sysusers.d), /etc/evcs with the station's settings, and
 # /etc/evcs/credentials with its generated secrets.
 #   deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR]
-#                             [--profile NAME|FILE] [--station ID --centre NODES] BUILD_DIR
+#                             [--profile NAME|FILE] [--station ID --centre NODES]
+#                             [--centre-ca FILE] BUILD_DIR
 # BUILD_DIR is a CMake build folder (build/release). --prefix (default /usr/local) takes
 # the binaries (PREFIX/bin), the web console and broker files (PREFIX/share/evcs) and the
 # runbook (PREFIX/share/doc/evcs); units go to /etc/systemd/system. --listen is the
@@ -15,7 +16,9 @@
 # --station ID --centre HOST:PORT[,HOST:PORT...] bridge the station's broker to a centre
 # (its RabbitMQ nodes), kept in /etc/evcs/bridge.env for later runs: the bridge logs in as
 # bridge-ID with the password in /etc/evcs/credentials/bridge.mqtt, which the centre's
-# installer made (copied here from the centre's credentials/bridge-ID.mqtt).
+# installer made (copied here from the centre's credentials/bridge-ID.mqtt). --centre-ca
+# FILE (PEM, installed as /etc/evcs/centre-ca.pem) makes the bridge TLS: the centre's
+# certificates must chain to it and name the node's host (NODES are then its TLS ports).
 #
 # Secrets are files in /etc/evcs/credentials (0700; each file 0600, root), which systemd
 # hands to the services (LoadCredential=; the binaries read NAME_FILE): none is in an
@@ -41,8 +44,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 me=install-systemd
-usage="usage: deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR] [--profile NAME|FILE] [--station ID --centre NODES] BUILD_DIR"
-dry=0 root="" prefix=/usr/local listen=127.0.0.1 profile="" build="" station="" centre=""
+usage="usage: deploy/install-systemd.sh [--dry-run] [--root DIR] [--prefix DIR] [--listen ADDR] [--profile NAME|FILE] [--station ID --centre NODES] [--centre-ca FILE] BUILD_DIR"
+dry=0 root="" prefix=/usr/local listen=127.0.0.1 profile="" build="" station="" centre="" centre_ca=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) dry=1; shift ;;
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
         --profile) profile=${2:?$usage}; shift 2 ;;
         --station) station=${2:?$usage}; shift 2 ;;
         --centre) centre=${2:?$usage}; shift 2 ;;
+        --centre-ca) centre_ca=${2:?$usage}; shift 2 ;;
         -h | --help) echo "$usage"; exit 0 ;;
         -*) echo "$usage" >&2; exit 2 ;;
         *) [ -z "$build" ] || { echo "$usage" >&2; exit 2; }
@@ -132,6 +136,9 @@ step=check upgrade
 if [ -n "$station" ] && ! has_secret "$etc/credentials/bridge.mqtt"; then
     die "$etc/credentials/bridge.mqtt is missing: copy /etc/evcs/credentials/bridge-$station.mqtt from" \
         "the centre's first node here (0600, root), then run again (docs/operations.md)"
+fi
+if [ -n "$centre_ca" ] && ! grep -q -- "-----BEGIN CERTIFICATE-----" "$centre_ca" 2>/dev/null; then
+    die "--centre-ca $centre_ca is not a readable PEM certificate"
 fi
 
 # ---- files that are ours: replaced on every run ----------------------------------------
@@ -229,8 +236,11 @@ if [ -n "$station" ]; then
         *[!A-Za-z0-9.:\ _-]* | "") die "--centre is HOST:PORT[,HOST:PORT...]: '$centre'" ;;
     esac
     printf '%s\n' "# The centre this station's broker is bridged to (deploy/install-systemd.sh --station" \
-        "# and --centre write it; docs/operations.md, \"A station's bridge to the centre\")." \
+        "# and --centre write it; docs/operations.md, \"The stations' bridges\")." \
         "EVCS_STATION=$station" "EVCS_CENTRE=${addresses// /,}" >"$scratch/bridge.env"
+    if [ -n "$centre_ca" ]; then
+        install_file "$centre_ca" "$etc/centre-ca.pem" 0644
+    fi
     if [ "$dry" = 1 ]; then
         cmp -s "$scratch/bridge.env" "$bridge_env" || echo "would write $bridge_env (0644): station $station, centre $addresses"
     elif ! cmp -s "$scratch/bridge.env" "$bridge_env"; then
@@ -240,6 +250,7 @@ if [ -n "$station" ]; then
         "# (/etc/evcs/credentials/bridge.conf, deploy/install-systemd.sh; docs/operations.md)." \
         "$bridge_include" >>"$scratch/mosquitto.conf"
 fi
+[ -z "$centre_ca" ] || [ -n "$station" ] || die "--centre-ca goes with --station and --centre"
 settle "$scratch/mosquitto.conf" "$etc/mosquitto.conf" 0644
 if [ -n "$station" ] && [ "$dry" = 0 ] && ! grep -qxF "$bridge_include" "$etc/mosquitto.conf"; then
     die "$etc/mosquitto.conf was kept (edited or older) and lacks '$bridge_include':" \
@@ -362,6 +373,10 @@ if [ -n "$station" ]; then
     sed -e "s|@NAME@|bridge-$station|g" -e "s|@STATION@|$station|g" -e "s|@ADDRESSES@|$addresses|g" \
         "$src/broker/bridge.conf" >"$scratch/bridge.conf"
     printf 'remote_username bridge-%s\nremote_password %s\n' "$station" "$bridge_pw" >>"$scratch/bridge.conf"
+    # TLS to the centre while its authority's certificate is installed (--centre-ca).
+    if [ -f "$etc/centre-ca.pem" ] || [ -n "$centre_ca" ]; then
+        printf '%s\n' "bridge_cafile /etc/evcs/centre-ca.pem" "bridge_insecure false" >>"$scratch/bridge.conf"
+    fi
     chmod 600 "$scratch/bridge.conf"
     if [ "$dry" = 1 ]; then
         cmp -s "$scratch/bridge.conf" "$bridge_conf" 2>/dev/null ||

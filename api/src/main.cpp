@@ -58,7 +58,9 @@ constexpr const char* kUsage =
     "(if that account does not exist); STATION_JWT_SECRET sets the token key (otherwise a\n"
     "random key is made once and kept in the database); with --mqtt-user the broker\n"
     "password is read from STATION_MQTT_PASSWORD. Each secret may instead be given as\n"
-    "NAME_FILE, the path of a file that holds it (STATION_JWT_SECRET_FILE, ...).\n";
+    "NAME_FILE, the path of a file that holds it (STATION_JWT_SECRET_FILE, ...).\n"
+    "A broker URI ssl://HOST:PORT is MQTT over TLS: its certificate must chain to the\n"
+    "authorities in the PEM file STATION_MQTT_CA_FILE names (else the system's) and name HOST.\n";
 
 }  // namespace
 
@@ -150,6 +152,10 @@ int main(int argc, char** argv) {
         cli::log_line("station-api", level, message);
     };
     link_options.password = cli::env("STATION_MQTT_PASSWORD");
+    if (const auto bad = cli::broker_ca_file(link_options.ca_file); !bad.empty()) {
+        std::cerr << "station-api: " << bad << "\n";
+        return 1;
+    }
     try {
         // Metrics first: an address that cannot be bound stops the start at once.
         std::shared_ptr<prometheus::Registry> registry;

@@ -35,6 +35,7 @@ SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, L
     copts.client_id = options_.client_id;
     copts.username = options_.username;
     copts.password = options_.password;
+    copts.ca_file = options_.ca_file;
     // A persistent session: changes published while the API is down wait for it at the
     // broker (and what the broker loses, the catch-up brings).
     copts.persistent_session = true;

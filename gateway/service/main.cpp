@@ -53,6 +53,8 @@ constexpr const char* kUsage =
     "STATION_PILE_PASSWORDS_FILE names (\"PILE PASSWORD\" lines), or with the one\n"
     "STATION_MQTT_PASSWORD; the vendor broker's password is STATION_VENDOR_MQTT_PASSWORD\n"
     "(either password may be given as NAME_FILE, a file that holds it).\n"
+    "A station broker URI ssl://HOST:PORT is MQTT over TLS: its certificate must chain to the\n"
+    "authorities in the PEM file STATION_MQTT_CA_FILE names (else the system's) and name HOST.\n"
     "\n"
     "With --tls-cert and --tls-key (PEM: the server's certificate chain and its key) the\n"
     "port speaks TLS only: wss://ADDR:N/ocpp/{identity}, HTTP Basic over TLS (OCPP security\n"
@@ -123,6 +125,11 @@ int main(int argc, char** argv) {
     if (const auto bad =
             cli::secrets_from_files({"STATION_MQTT_PASSWORD", "STATION_VENDOR_MQTT_PASSWORD"});
         !bad.empty()) {
+        std::cerr << "station-gateway: " << bad << "\n";
+        return 1;
+    }
+    std::string broker_ca;
+    if (const auto bad = cli::broker_ca_file(broker_ca); !bad.empty()) {
         std::cerr << "station-gateway: " << bad << "\n";
         return 1;
     }
@@ -300,6 +307,7 @@ int main(int argc, char** argv) {
         pile_index[piles[i]] = i;
         bus::ClientOptions copts;
         copts.uri = broker;
+        copts.ca_file = broker_ca;
         copts.client_id = "pile-" + piles[i];
         if (std::string password = passwords.of(piles[i]); !password.empty()) {
             copts.username = piles[i];

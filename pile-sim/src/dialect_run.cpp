@@ -41,6 +41,7 @@ int run_dialect(const DialectRun& run) {
         bus::ClientOptions copts;
         copts.uri = run.broker;
         copts.client_id = run.dialect + "-" + device_ids[i];
+        copts.ca_file = run.ca_file;
         if (std::string password = run.passwords.of(device_ids[i]); !password.empty()) {
             copts.username = device_ids[i];
             copts.password = std::move(password);

@@ -29,6 +29,7 @@ struct DialectRun {
     std::vector<DialectFault> faults;
     /// Each charger logs in as its device id with its password here, if it has one.
     cli::PilePasswords passwords;
+    std::string ca_file;  ///< for an ssl:// broker (bus::ClientOptions::ca_file)
 };
 
 /// Runs until SIGTERM/SIGINT; returns the exit status.

@@ -36,6 +36,8 @@ constexpr const char* kUsage =
     "logs in to the broker as its pile id with its own password; with STATION_MQTT_PASSWORD\n"
     "(or STATION_MQTT_PASSWORD_FILE) instead, every pile with that one\n"
     "(broker/prod.conf), as a real charger would.\n"
+    "A broker URI ssl://HOST:PORT is MQTT over TLS: its certificate must chain to the\n"
+    "authorities in the PEM file STATION_MQTT_CA_FILE names (else the system's) and name HOST.\n"
     "--dialect: each pile is a vendor charger on that vendor's MQTT topics instead (go-e\n"
     "API v2 or OpenEVSE; docs/gateway.md), knowing nothing of orders: enabled with a car\n"
     "plugged in, it delivers at its power on the station clock (read on the same broker).\n"
@@ -56,6 +58,11 @@ struct ScriptedFault {
 
 int main(int argc, char** argv) {
     if (const auto bad = cli::secrets_from_files({"STATION_MQTT_PASSWORD"}); !bad.empty()) {
+        std::cerr << "station-pile-sim: " << bad << "\n";
+        return 1;
+    }
+    std::string broker_ca;
+    if (const auto bad = cli::broker_ca_file(broker_ca); !bad.empty()) {
         std::cerr << "station-pile-sim: " << bad << "\n";
         return 1;
     }
@@ -163,6 +170,7 @@ int main(int argc, char** argv) {
             run.faults.push_back({f.at, f.pile, f.minutes});
         }
         run.passwords = passwords;
+        run.ca_file = broker_ca;
         return pilesim::run_dialect(run);
     }
 
@@ -174,6 +182,7 @@ int main(int argc, char** argv) {
         bus::ClientOptions copts;
         copts.uri = broker;
         copts.client_id = "pile-" + id;
+        copts.ca_file = broker_ca;
         if (std::string password = passwords.of(id); !password.empty()) {
             copts.username = id;
             copts.password = std::move(password);

@@ -91,3 +91,18 @@ stop_broker() {
     done
     kill -9 "$pid" 2>/dev/null || true
 }
+
+# tls_authority DIR: a test certificate authority valid two days: DIR/ca.pem, DIR/ca.key.
+tls_authority() {
+    mkdir -p "$1"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=test CA $(basename "$1")" \
+        -keyout "$1/ca.key" -out "$1/ca.pem" 2>/dev/null
+}
+# tls_certificate DIR NAME SAN: DIR/NAME.pem and DIR/NAME.key, issued by DIR's authority for
+# the subjectAltName SAN (e.g. IP:127.0.0.1 or DNS:c1,IP:127.0.0.1).
+tls_certificate() {
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1/$2.key" -out "$1/$2.csr" 2>/dev/null
+    printf 'subjectAltName=%s\n' "$3" >"$1/$2.ext"
+    openssl x509 -req -in "$1/$2.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 2 \
+        -extfile "$1/$2.ext" -out "$1/$2.pem" 2>/dev/null
+}

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # "check && ok || fail": ok only prints.
 # shellcheck disable=SC2015
-# A station's bridge to the centre under systemd (issue #12, docs/operations.md, "A
-# station's bridge to the centre"): deploy/install-systemd.sh --station S1 --centre
+# A station's bridge to the centre under systemd (issue #12, docs/operations.md, "The
+# stations' bridges"): deploy/install-systemd.sh --station S1 --centre
 # 127.0.0.1:PORT into a temporary root stops before writing anything while the bridge's
 # password (made at the centre) is missing; with it, the bridge's section and its password
 # are a credential (0600) that the broker's drop-in loads and mosquitto.conf includes, and
 # nowhere else; the installed broker bridges to a centre broker that knows bridge-S1: the
 # station's topics arrive there under evcs/v1/stations/S1/ and the API's requests come
 # back; a second run (the settings from bridge.env) changes nothing; a new password is
-# taken by the next run; systemd-analyze verifies the broker's unit with its drop-in.
+# taken by the next run; with --centre-ca the bridge goes over TLS to a centre listener of
+# that authority; systemd-analyze verifies the broker's unit with its drop-in.
 #   deploy_bridge.sh SOURCE_DIR BUILD_DIR
 # Exit 77 (skipped) without systemd-analyze (deploy/install-deps.sh installs it).
 set -euo pipefail
@@ -21,7 +22,7 @@ dir=$(mktemp -d)
 broker_pid="" centre_pid="" watch_pid=""
 service_pids=()
 cleanup() {
-    for p in $broker_pid $centre_pid $watch_pid; do kill "$p" 2>/dev/null || true; done
+    for p in $broker_pid $centre_pid $watch_pid ${tls_pid:-}; do kill "$p" 2>/dev/null || true; done
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -131,6 +132,46 @@ grep -qxF "remote_password $new_pw" "$creds/bridge.conf" && ! grep -qF "$bridge_
 (umask 077 && echo 'not a password' >"$creds/bridge.mqtt")
 install >/dev/null 2>&1 && fail "a password mosquitto cannot read from its configuration was accepted" ||
     ok "a password with a blank is refused"
+
+# ---- TLS to the centre (--centre-ca) ----------------------------------------------------------
+# A centre listener with a certificate of a test authority for 127.0.0.1.
+tls_authority "$dir/centre"
+tls_certificate "$dir/centre" tls IP:127.0.0.1
+tport=$(free_port)
+mosquitto_passwd -b "$dir/centre/passwd" bridge-S1 "$new_pw" 2>/dev/null
+printf '%s\n' "listener $tport 127.0.0.1" "certfile $dir/centre/tls.pem" "keyfile $dir/centre/tls.key" \
+    "allow_anonymous false" "password_file $dir/centre/passwd" "persistence false" "log_type all" \
+    >"$dir/centre/tls.conf"
+if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then chown -R mosquitto "$dir/centre"; fi
+mosquitto -c "$dir/centre/tls.conf" >"$dir/centre/tls.log" 2>&1 &
+tls_pid=$!
+(umask 077 && echo "$new_pw" >"$creds/bridge.mqtt")
+if out=$(install --station S1 --centre "127.0.0.1:$tport" --centre-ca "$dir/centre/ca.pem" 2>&1); then
+    ok "the install with --centre-ca succeeds"
+else
+    fail "the install with --centre-ca failed: $out"
+fi
+[ "$(stat -c %a "$etc/centre-ca.pem" 2>/dev/null)" = 644 ] && grep -qxF "bridge_cafile /etc/evcs/centre-ca.pem" "$creds/bridge.conf" &&
+    ok "the centre's authority is installed and the bridge checks the centre against it" ||
+    fail "centre-ca.pem $(stat -c %a "$etc/centre-ca.pem" 2>&1), bridge.conf: $(grep bridge_ "$creds/bridge.conf")"
+start_station_broker "$root" "$dir"
+for _ in $(seq 100); do grep -q "as bridge-S1" "$dir/centre/tls.log" && break; sleep 0.1; done
+mosquitto_sub -h 127.0.0.1 -p "$tport" --cafile "$dir/centre/ca.pem" -u watcher -P pw-watcher -q 1 \
+    -t 'evcs/v1/stations/S1/station/clock' -C 1 -W 15 >"$dir/tls.txt" 2>&1 &
+watch_pid=$!
+sleep 0.5
+mosquitto_pub -h 127.0.0.1 -p "$port" -i scheduler -u scheduler -P "$scheduler_pw" -q 1 \
+    -t evcs/v1/station/clock -m tick-over-tls
+wait "$watch_pid" || true
+watch_pid=""
+grep -q "as bridge-S1" "$dir/centre/tls.log" && [ "$(cat "$dir/tls.txt")" = tick-over-tls ] &&
+    ok "the bridge logs in over TLS and the station's topics cross" ||
+    fail "no bridge over TLS: $(cat "$dir/tls.txt"); $(grep -i "bridge\|error" "$dir/broker/log" | tail -n 3)"
+kill "$broker_pid" "$tls_pid" 2>/dev/null || true
+wait "$broker_pid" 2>/dev/null || true
+broker_pid=""
+install --centre-ca "$dir/centre/ca.pem" --station S1 >/dev/null 2>&1 &&
+    fail "--centre-ca with --station alone was accepted" || ok "--centre-ca needs --station and --centre"
 
 verify_units "$root" "$dir/units" evcs-broker.service
 

@@ -69,8 +69,13 @@ for want in "evcs-api@.service" "evcs-centre.target" "rabbitmq-server.service.d/
     [[ "$out" == *"$want"* ]] || fail "--dry-run does not say $want"
 done
 
-# ---- the first node's machine ---------------------------------------------------------------
-if out=$(install "$c1" --node c1 2>&1); then ok "the install on c1 succeeds"; else fail "the install on c1 failed: $out"; fi
+# ---- the first node's machine (with MQTT over TLS) ------------------------------------------
+tls_authority "$dir/tls"
+tls_certificate "$dir/tls" c1 DNS:c1,IP:127.0.0.1
+tls=(--tls-cert "$dir/tls/c1.pem" --tls-key "$dir/tls/c1.key" --tls-ca "$dir/tls/ca.pem")
+install "$c1" --node c1 --tls-cert "$dir/tls/c1.pem" >/dev/null 2>&1 &&
+    fail "--tls-cert alone was accepted" || ok "--tls-cert, --tls-key and --tls-ca go together"
+if out=$(install "$c1" --node c1 "${tls[@]}" 2>&1); then ok "the install on c1 succeeds"; else fail "the install on c1 failed: $out"; fi
 etc=$c1/etc/evcs
 creds=$etc/credentials
 expect_mode() {
@@ -80,14 +85,15 @@ expect_mode() {
 }
 expect_mode "$c1/usr/local/bin/station-api" 755
 expect_mode "$c1/usr/local/bin/station-db-copy" 755
-for f in evcs-api@.service evcs-centre.target rabbitmq-server.service.d/evcs.conf; do
+for f in evcs-api@.service evcs-centre.target rabbitmq-server.service.d/evcs.conf rabbitmq-server.service.d/tls.conf; do
     expect_mode "$c1/etc/systemd/system/$f" 644
 done
-for f in evcs/centre.env evcs/api-1.env evcs/api-2.env rabbitmq/rabbitmq.conf rabbitmq/enabled_plugins; do
+for f in evcs/centre.env evcs/api-1.env evcs/api-2.env rabbitmq/rabbitmq.conf rabbitmq/enabled_plugins \
+    evcs/centre-tls.pem evcs/centre-ca.pem; do
     expect_mode "$c1/etc/$f" 644
 done
 for f in erlang.cookie centre-api.mqtt centre-api.admin centre-api.pgpass bridge-S1.mqtt bridge-S2.mqtt \
-    rabbitmq-definitions.json; do
+    rabbitmq-definitions.json centre-tls.key; do
     expect_mode "$creds/$f" 600
 done
 grep -q '^evcs-api:' "$c1/etc/passwd" || fail "no system user evcs-api"
@@ -186,10 +192,13 @@ for n in 1 2; do
     mkdir -p "$d/home" "$d/log" "$d/mnesia"
     free_port >"$d/dist.port"
     free_port >"$d/mqtt.port"
+    free_port >"$d/mqtts.port"
     # The generated configuration, only its ports, the credential's folder and the node
     # names (rabbit@c1, rabbit@c2 -> this run's names on localhost) moved.
     sed -e "s|^listeners.tcp.default = .*|listeners.tcp.default = 127.0.0.1:$(free_port)|" \
         -e "s|^mqtt.listeners.tcp.default = 1883$|mqtt.listeners.tcp.default = 127.0.0.1:$(cat "$d/mqtt.port")|" \
+        -e "s|^mqtt.listeners.ssl.default = 8883$|mqtt.listeners.ssl.default = 127.0.0.1:$(cat "$d/mqtts.port")|" \
+        -e "s|= /etc/evcs/|= $root/etc/evcs/|" \
         -e "s|/run/credentials/rabbitmq-server.service/|$d/creds/|" \
         -e "s|= rabbit@c\\([12]\\)\$|= $(node_name '\1')|" "$root/etc/rabbitmq/rabbitmq.conf" >"$d/rabbitmq.conf"
     cp "$root/etc/rabbitmq/enabled_plugins" "$d/enabled_plugins"
@@ -221,11 +230,23 @@ api_pw=$(head -n 1 "$creds/centre-api.mqtt")
 s1_pw=$(head -n 1 "$creds/bridge-S1.mqtt")
 # pub PORT USER PASSWORD TOPIC: one QoS 1 publication, as the client id a bridge uses.
 pub() { mosquitto_pub -h 127.0.0.1 -p "$1" -i "cid-$2" -u "$2" -P "$3" -q 1 -t "$4" -m x >/dev/null 2>&1; }
+# A cluster just formed may refuse MQTT connections for a while (RabbitMQ 3.10 tracks client
+# ids in a Raft cluster of the nodes, which has to elect its leader first): wait for it.
+for _ in $(seq 60); do
+    pub "$mqtt1" api "$api_pw" evcs/v1/stations/S2/scheduler/requests &&
+        pub "$mqtt2" bridge-S1 "$s1_pw" evcs/v1/stations/S1/station/state && break
+    sleep 0.5
+done
 pub "$mqtt1" api "$api_pw" evcs/v1/stations/S2/scheduler/requests &&
     pub "$mqtt2" bridge-S1 "$s1_pw" evcs/v1/stations/S1/station/state &&
     pub "$mqtt1" bridge-S1 "$s1_pw" evcs/v1/stations/S1/replies/r1 &&
     ok "the APIs' and a bridge's passwords log in, at either node" || fail "a generated password was refused"
 pub "$mqtt1" api wrong-password evcs/v1/x && fail "a wrong password was accepted" || ok "a wrong password is refused"
+mqtts1=$(cat "$dir/node1/mqtts.port")
+mosquitto_pub -h 127.0.0.1 -p "$mqtts1" --cafile "$dir/tls/ca.pem" -i cid-tls -u bridge-S1 -P "$s1_pw" -q 1 \
+    -t evcs/v1/stations/S1/station/state -m x >/dev/null 2>&1 &&
+    ok "node c1 serves MQTT over TLS with its certificate, which its authority vouches for" ||
+    fail "no MQTT over TLS at c1: $(grep -i 'ssl\|tls' "$dir/node1/log/"*.log 2>/dev/null | tail -n 3)"
 pub "$mqtt1" guest guest evcs/v1/x && fail "guest was accepted" || ok "guest is refused"
 pub "$mqtt1" bridge-S1 "$s1_pw" evcs/v1/stations/S2/station/state && fail "bridge-S1 published S2's state" ||
     ok "a bridge may not publish another station's topics"

@@ -67,6 +67,7 @@ check_no_secret() {
             *.passwords) values=$(cut -d' ' -f2 "$f") ;;    # "PILE PASSWORD" lines
             *.pgpass) values=$(head -n 1 "$f" | cut -d: -f5) ;;
             *.conf) values=$(sed -n 's/^remote_password //p' "$f") ;;  # mosquitto's bridge
+            *.key) values=$(sed -n '2p' "$f") ;;                         # a PEM key's first line
             *) values=$(head -n 1 "$f") ;;
         esac
         for value in $values; do
@@ -167,7 +168,9 @@ start_station_broker() {
     mkdir -p "$dir/broker/data"
     cp "$etc/credentials/broker.passwd" "$dir/broker/passwd"
     mkdir -p "$dir/broker/creds"
-    [ ! -f "$etc/credentials/bridge.conf" ] || cp "$etc/credentials/bridge.conf" "$dir/broker/creds/"
+    # (the bridge's section names the centre's authority by its installed path)
+    [ ! -f "$etc/credentials/bridge.conf" ] ||
+        sed "s|^bridge_cafile /etc/evcs/|bridge_cafile $etc/|" "$etc/credentials/bridge.conf" >"$dir/broker/creds/bridge.conf"
     if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then  # mosquitto drops to its user
         chown -R mosquitto "$dir/broker/data" "$dir/broker/passwd" "$dir/broker/creds"
         chmod a+r "$etc/evcs.acl"

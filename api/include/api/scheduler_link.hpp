@@ -58,6 +58,7 @@ class SchedulerLink final : public SchedulerPort {
         std::string client_id = "station-api";
         std::string username;  ///< broker credentials, none when empty
         std::string password;
+        std::string ca_file;  ///< for ssl:// brokers (bus::ClientOptions::ca_file)
         /// The station whose scheduler this is, at a centre serving several (its topics
         /// under evcs/v1/stations/{station}/, contract::at_centre); empty: the station's
         /// own tree (the API on the station's broker, or a centre of one station).

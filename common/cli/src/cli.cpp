@@ -122,6 +122,21 @@ std::string env(const char* name) {
     return v ? v : "";
 }
 
+std::string broker_ca_file(std::string& path) {
+    path = env("STATION_MQTT_CA_FILE");
+    if (path.empty()) {
+        return "";
+    }
+    std::string pem;
+    if (!read_file(path, pem)) {
+        return "cannot read STATION_MQTT_CA_FILE " + path;
+    }
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        return "STATION_MQTT_CA_FILE " + path + " holds no PEM certificate";
+    }
+    return "";
+}
+
 std::string secrets_from_files(std::initializer_list<const char*> names) {
     for (const char* name : names) {
         const std::string file_var = std::string(name) + "_FILE";

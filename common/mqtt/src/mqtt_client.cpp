@@ -197,6 +197,14 @@ std::shared_ptr<void> MqttClient::connect_once() {
     if (uris_.size() > 1) {
         builder.servers(std::make_shared<mqtt::string_collection>(uris_));
     }
+    if (std::any_of(uris_.begin(), uris_.end(),
+                    [](const std::string& u) { return u.starts_with("ssl://"); })) {
+        auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+        if (!options_.ca_file.empty()) {
+            ssl.trust_store(options_.ca_file);
+        }
+        builder.ssl(ssl.finalize());
+    }
     if (!options_.username.empty()) {
         builder.user_name(options_.username);
         builder.password(options_.password);

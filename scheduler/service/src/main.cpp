@@ -33,6 +33,8 @@ constexpr const char* kUsage =
     "With it, the clock starts there and runs at --sim-speed (default 1; 0 = stepped by\n"
     "clock requests). With --mqtt-user the broker password is read from\n"
     "STATION_MQTT_PASSWORD, or from the file STATION_MQTT_PASSWORD_FILE names.\n"
+    "A broker URI ssl://HOST:PORT is MQTT over TLS: its certificate must chain to the\n"
+    "authorities in the PEM file STATION_MQTT_CA_FILE names (else the system's) and name HOST.\n"
     "With --journal every command is kept in FILE before it takes effect, and a restart\n"
     "with the same FILE resumes the station where it was. Every --snapshot-every\n"
     "journal lines (default 100000, 0 = never) the station is saved to\n"
@@ -49,6 +51,11 @@ constexpr std::size_t kBurst = 32;
 int main(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();  // "station ready in" counts from here
     if (const auto bad = cli::secrets_from_files({"STATION_MQTT_PASSWORD"}); !bad.empty()) {
+        std::cerr << "station-scheduler: " << bad << "\n";
+        return 1;
+    }
+    std::string broker_ca;
+    if (const auto bad = cli::broker_ca_file(broker_ca); !bad.empty()) {
         std::cerr << "station-scheduler: " << bad << "\n";
         return 1;
     }
@@ -185,6 +192,7 @@ int main(int argc, char** argv) {
     copts.client_id = client_id;
     copts.username = mqtt_user;
     copts.password = cli::env("STATION_MQTT_PASSWORD");
+    copts.ca_file = broker_ca;
     copts.subscriptions = service::SchedulerApp::subscriptions();
     bus::MqttClient client(
         copts,

@@ -42,6 +42,11 @@ bool read_file(const std::string& path, std::string& out);
 /// An environment variable's value, "" if unset.
 std::string env(const char* name);
 
+/// The certificate authorities an `ssl://` broker's certificate must chain to: the PEM
+/// file STATION_MQTT_CA_FILE names, set into `path` ("" when unset: the system's store).
+/// Returns "" or why the file cannot be used (unreadable, or no PEM certificate in it).
+std::string broker_ca_file(std::string& path);
+
 /// Secrets from files: for each NAME given, NAME_FILE (when set) names a file whose content
 /// (one trailing line feed dropped) becomes NAME's value, so that a secret need not sit in
 /// a unit's environment (systemd's LoadCredential=, a container's secret file). Setting

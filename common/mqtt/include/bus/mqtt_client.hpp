@@ -32,6 +32,10 @@ struct ClientOptions {
     /// Broker credentials (broker/prod.conf requires them); none when empty.
     std::string username;
     std::string password;
+    /// For `ssl://` URIs (MQTT over TLS): the PEM file of the certificate authorities the
+    /// broker's certificate must chain to, "" for the system's store. The broker's
+    /// certificate must name the URI's host (hostname or IP address); no other is accepted.
+    std::string ca_file;
     std::vector<std::pair<std::string, int>> subscriptions;
     /// Keep the broker-side session (subscriptions, queued QoS 1 messages) across
     /// reconnects.
