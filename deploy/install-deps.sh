@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     g++ make cmake ninja-build python3 ca-certificates
     libssl-dev                          # Paho's CMake config needs OpenSSL (stack-notes)
+    openssl                             # test certificate authorities of the TLS tests
     libpaho-mqttpp-dev libpaho-mqtt-dev  # MQTT client (scheduler, pile-sim)
     mosquitto mosquitto-clients          # broker and its CLI tools
     libpoco-dev                          # HTTP server, SQLite, JWT (api)
