@@ -1,13 +1,11 @@
 #include "api/money.hpp"
 
-#include <cmath>
-
 #include "contract/station_state.hpp"
 
 namespace api {
 
 Cents to_cents(double yuan) {
-    return std::llround(contract::cents(yuan) * 100.0);
+    return contract::whole_cents(yuan);
 }
 
 double yuan(Cents cents) {

@@ -19,11 +19,21 @@ namespace {
 // Hours a car can plausibly spend at a station (about eleven years).
 constexpr double kMaxHours = 100000;
 
+// v in cents, rounded half up; the bias absorbs binary representation error (1.005 stored
+// as 1.00499999...).
+double rounded_cents(double v) {
+    const double scaled = v * 100.0;
+    return std::floor(scaled + 0.5 + 1e-7 * std::max(1.0, std::fabs(scaled)));
+}
+
 }  // namespace
 
 double cents(double v) {
-    const double scaled = v * 100.0;
-    return std::floor(scaled + 0.5 + 1e-7 * std::max(1.0, std::fabs(scaled))) / 100.0;
+    return rounded_cents(v) / 100.0;
+}
+
+std::int64_t whole_cents(double v) {
+    return static_cast<std::int64_t>(rounded_cents(v));
 }
 
 namespace {

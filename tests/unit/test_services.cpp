@@ -766,7 +766,7 @@ TEST_CASE("scheduler app: its figures and counters for monitoring follow the sta
     CHECK(f.bills >= 4);
     std::int64_t cents = 0;
     for (const auto& b : a.app.station().bills()) {
-        cents += std::llround(b.charge_fee * 100) + std::llround(b.service_fee * 100);
+        cents += contract::whole_cents(b.charge_fee) + contract::whole_cents(b.service_fee);
     }
     CHECK(f.billed_cents == cents);
     CHECK(f.billed_cents > 0);
@@ -777,4 +777,16 @@ TEST_CASE("scheduler app: its figures and counters for monitoring follow the sta
     a.app.on_message(contract::pile_topic("T1", PileChannel::Acks), contract::to_json(nack),
                      a.wall);
     CHECK(a.app.stats().commands_refused == 1);
+}
+
+TEST_CASE("contract: whole cents are the cents a bill shows, half up", "[services]") {
+    // Counted as shown: 0.145 and 1.005 are stored just below their half cent, where a
+    // plain llround(v * 100) would round down.
+    CHECK(contract::whole_cents(0.145) == 15);
+    CHECK(contract::whole_cents(1.005) == 101);
+    CHECK(contract::whole_cents(2.675) == 268);
+    CHECK(contract::whole_cents(0.004999) == 0);
+    CHECK(contract::whole_cents(0) == 0);
+    CHECK(contract::whole_cents(93.75) == 9375);
+    CHECK(static_cast<double>(contract::whole_cents(0.8333)) / 100 == contract::cents(0.8333));
 }

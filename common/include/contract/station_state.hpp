@@ -2,6 +2,7 @@
 /// @file The station state monitors see on station/state (retained) and the `state` and
 /// `bills` replies carry: built from the core, one JSON shape in one place.
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -93,5 +94,8 @@ nlohmann::json bill_view(const station::Station& st, const station::Bill& bill);
 
 /// Rounds half up to cents (values are non-negative).
 double cents(double v);
+/// The same amount as a whole number of cents: what a bill or an order shows, counted
+/// (the scheduler's and the API's billed cents, the API's stored fees).
+std::int64_t whole_cents(double v);
 
 }  // namespace contract

@@ -378,8 +378,8 @@ SchedulerApp::Figures SchedulerApp::figures() {
     const auto bills = station_.bills();
     for (; bills_summed_ < bills.size(); ++bills_summed_) {
         // Each fee to the cent, as a bill shows it (and as the API sums them).
-        billed_cents_ += std::llround(bills[bills_summed_].charge_fee * 100) +
-                         std::llround(bills[bills_summed_].service_fee * 100);
+        billed_cents_ += contract::whole_cents(bills[bills_summed_].charge_fee) +
+                         contract::whole_cents(bills[bills_summed_].service_fee);
     }
     f.bills = static_cast<std::int64_t>(bills.size());
     f.billed_cents = billed_cents_;
