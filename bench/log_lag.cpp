@@ -59,12 +59,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_stats.hpp"
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using bench::now_ns;
+using bench::percentile;
 using nlohmann::json;
 
 namespace {
@@ -82,11 +85,6 @@ const char* const kUsage =
     "wait: until --db's log_position reaches --target-pos; prints the time since\n"
     "  --start-wall-ms and positions/s.\n"
     "head: prints HEAD <pos>, the scheduler's log head.\n";
-
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-        .count();
-}
 
 struct Options {
     std::string mode = "lag";
@@ -110,18 +108,6 @@ struct Options {
 
 // ---------------------------------------------------------------------------------------
 // Statistics
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) {
-        return std::nan("");
-    }
-    std::sort(v.begin(), v.end());
-    const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(rank));
-    const auto hi = std::min(lo + 1, v.size() - 1);
-    const double frac = rank - static_cast<double>(lo);
-    return v[lo] + (v[hi] - v[lo]) * frac;
-}
 
 std::string fmt(double x, int digits = 3) {
     char buf[64];

@@ -66,12 +66,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_stats.hpp"
 #include "bus/mqtt_client.hpp"
 #include "cli/cli.hpp"
 #include "contract/topics.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using bench::now_ns;
+using bench::percentile;
 using nlohmann::json;
 
 namespace {
@@ -91,11 +94,6 @@ const char* const kUsage =
     "--mode up: asks every station's scheduler for its stats through the centre, again\n"
     "  every second, until each has answered (or --timeout); prints UP <seconds>.\n";
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-        .count();
-}
-
 struct Options {
     std::string mode = "load";
     std::string stations_file;
@@ -113,17 +111,6 @@ struct Options {
     double timeout = 30;
     std::int64_t max_inflight = 50;
 };
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) {
-        return std::nan("");
-    }
-    std::sort(v.begin(), v.end());
-    const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(rank));
-    const auto hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
-}
 
 std::string fmt(double x, int digits = 1) {
     if (std::isnan(x)) {

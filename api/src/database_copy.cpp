@@ -255,9 +255,12 @@ std::vector<CopiedTable> copy_database(const std::string& from, const std::strin
     if (!sql::is_postgresql(from) && !std::filesystem::exists(from)) {
         throw std::runtime_error("there is no database file " + from);
     }
-    // Both at the current schema, which tables() describes: Store migrates as the API does.
-    Store(from, 1).schema_version();
-    Store(to, 1).schema_version();
+    {
+        // Both at the current schema, which tables() describes: opening a Store migrates
+        // as the API does. Closed again before the copy's own connections open.
+        const Store migrated_from(from, 1);
+        const Store migrated_to(to, 1);
+    }
     const auto source = sql::open_connection(from, sql::Role::writer);
     const auto target = sql::open_connection(to, sql::Role::writer);
     for (const Table& t : tables()) {
