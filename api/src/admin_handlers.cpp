@@ -26,7 +26,7 @@ json totals_fields(json j, const Totals& t) {
 }
 
 // A car block of the API document from one car of the station state.
-json car_block(Store& store, const std::string& station, const StationSnapshot& snap,
+json car_block(StorePort& store, const std::string& station, const StationSnapshot& snap,
                const contract::StateCar& live, const std::string& state) {
     std::optional<CarRecord> car;
     if (const auto id = parse_id(live.car)) {
@@ -55,7 +55,7 @@ std::string mode_text(station::Mode m) {
     return std::string(1, station::mode_letter(m));
 }
 
-json pile_json(Store& store, const std::string& station, const StationSnapshot& snap,
+json pile_json(StorePort& store, const std::string& station, const StationSnapshot& snap,
                const contract::StatePile& p, const Totals& totals, bool with_totals) {
     json blocks = json::array();
     for (const contract::StateCar& c : p.queue) {
@@ -232,7 +232,7 @@ HttpResponse ApiApp::get_report(Context& c) {
         return failure;
     }
     const std::string id = query_param(c.request, "charge_id");
-    const auto now = c.at->view.station_now(cli::wall_ms()).value_or(snap->state.at_ms);
+    const auto now = c.at->view.station_now(now_ms()).value_or(snap->state.at_ms);
     json data{{"id", id},
               {"name", p->name},
               {"mode", mode_text(p->mode)},

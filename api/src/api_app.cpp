@@ -41,10 +41,6 @@ HttpResponse restyle(HttpResponse r, CodeStyle style) {
     return r;
 }
 
-std::int64_t now_s() {
-    return cli::wall_ms() / 1000;
-}
-
 }  // namespace
 
 namespace detail {
@@ -166,12 +162,12 @@ std::string_view ApiApp::route_label(const std::string& path) {
     return "other";
 }
 
-ApiApp::ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
+ApiApp::ApiApp(StorePort& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
                ApiOptions options, LogFn log)
     : ApiApp(store, {ServedStation{view, scheduler}}, std::move(tokens), std::move(options),
              std::move(log)) {}
 
-ApiApp::ApiApp(Store& store, const std::vector<ServedStation>& stations, TokenService tokens,
+ApiApp::ApiApp(StorePort& store, const std::vector<ServedStation>& stations, TokenService tokens,
                ApiOptions options, LogFn log)
     : store_(store),
       tokens_(std::move(tokens)),
@@ -185,6 +181,9 @@ ApiApp::ApiApp(Store& store, const std::vector<ServedStation>& stations, TokenSe
       unknown_account_hash_(hash_password(random_hex(16), options_.password_iterations)) {
     if (stations.empty()) {
         throw std::invalid_argument("the API needs a station to serve");
+    }
+    if (!options_.wall_clock_ms) {
+        options_.wall_clock_ms = cli::wall_ms;
     }
     for (const ServedStation& s : stations) {
         if (served(s.scheduler.station()) != nullptr) {
@@ -307,7 +306,7 @@ std::optional<contract::SchedulerReply> ApiApp::change(Served& at,
     if (request.id.empty()) {
         request.id = at.scheduler.next_request_id();
     }
-    request.expires_ms = cli::wall_ms() + options_.scheduler_timeout.count();
+    request.expires_ms = now_ms() + options_.scheduler_timeout.count();
     auto reply = at.scheduler.call(request, options_.scheduler_timeout);
     // No answer in time. The request may still reach the scheduler, but it is not carried
     // out after its deadline, which has passed: asking again with the same id now gets the
@@ -416,7 +415,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
                                 (placed ? "@" + c.at->id() : "") + " " + c.request.body;
     // Reserved before anything is asked, so that while the first use's outcome is not
     // final the key cannot be used for another request (at another station, say).
-    const StoredAnswer kept = store_.reserve_answer(c.user->id, key, request, cli::wall_ms());
+    const StoredAnswer kept = store_.reserve_answer(c.user->id, key, request, now_ms());
     if (kept.request != request) {
         return http_error(422, "该 Idempotency-Key 已用于另一个请求", "idempotency_key_reused");
     }
@@ -426,10 +425,16 @@ HttpResponse ApiApp::once_per_key(Context& c,
         r.body = kept.body;
         return r;
     }
-    // FNV-1a of the key: the scheduler's id of this user's request under this key.
+    // FNV-1a of the key and the request: the scheduler's id of this user's request under
+    // this key. The request is in it because the scheduler remembers an id's answer for
+    // longer than the store keeps the key: a key used again after its day for another
+    // request must not be answered with the first one's outcome.
     std::uint64_t h = 14695981039346656037ULL;
-    for (const char ch : key) {
-        h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+    for (const std::string* part : {&key, &request}) {
+        for (const char ch : *part) {
+            h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+        }
+        h = (h ^ 0xffU) * 1099511628211ULL;  // ends the part: ("ab","c") is not ("a","bc")
     }
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
@@ -438,7 +443,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
     // the key stays reserved and the client's retry asks again, under the same scheduler id.
     if (r.status < 500) {
         store_.keep_answer(c.user->id, key, StoredAnswer{request, r.status, r.body},
-                           cli::wall_ms());
+                           now_ms());
     }
     return r;
 }

@@ -41,7 +41,7 @@ json car_json(const CarRecord& car, double charging) {
 
 // The user's car, or nullopt for an unknown id or another user's car (the two answers are
 // the same, so ids of other users' cars are not disclosed).
-std::optional<CarRecord> own_car(Store& store, std::int64_t user_id, std::int64_t car_id) {
+std::optional<CarRecord> own_car(StorePort& store, std::int64_t user_id, std::int64_t car_id) {
     auto car = store.car(car_id);
     if (!car || car->user_id != user_id) {
         return std::nullopt;
@@ -343,14 +343,14 @@ std::optional<HttpResponse> ApiApp::claim_car(Served& at, std::int64_t car_id) {
     }
     // Until the request's deadline (change() sets it just after this), plus its answer's
     // retries: their deadline is the same.
-    const CarClaim mine{car_id, at.id(), cli::wall_ms() + options_.scheduler_timeout.count()};
+    const CarClaim mine{car_id, at.id(), now_ms() + options_.scheduler_timeout.count()};
     const auto not_now = [] {
         return http_error(409, "该车辆在另一充电站的充电请求尚无结果，请稍后重试", "car_claimed");
     };
     // Twice at most: a claim renewed or taken over meanwhile is settled once more.
     for (int round = 0; round < 2; ++round) {
         const CarClaim held = store_.claim_car(mine);
-        const ClaimStanding standing = claim_standing(held, mine, cli::wall_ms());
+        const ClaimStanding standing = claim_standing(held, mine, now_ms());
         if (standing == ClaimStanding::Ours) {
             return std::nullopt;
         }

@@ -18,10 +18,6 @@ namespace {
 /// A client stream shows this many closed orders, newest first.
 constexpr std::size_t kLiveHistory = 20;
 
-std::int64_t now_s() {
-    return cli::wall_ms() / 1000;
-}
-
 }  // namespace
 
 bool ApiApp::is_live_path(const std::string& path) {

@@ -91,7 +91,7 @@ BatchRows rows_of(const std::string& station, const contract::ChangeBatch& batch
     return rows;
 }
 
-Applied apply_batches(Store& store, const std::string& station,
+Applied apply_batches(StorePort& store, const std::string& station,
                       const std::vector<contract::ChangeBatch>& batches) {
     Applied result;
     const LogPosition start = store.log_position(station);

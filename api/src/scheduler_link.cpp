@@ -18,7 +18,7 @@ constexpr std::size_t kMaxUnapplied = 1024;
 
 }  // namespace
 
-SchedulerLink::SchedulerLink(Options options, Store& store, StationView& view, LogFn log)
+SchedulerLink::SchedulerLink(Options options, StorePort& store, StationView& view, LogFn log)
     : options_(std::move(options)),
       store_(store),
       view_(view),

@@ -565,8 +565,12 @@ std::int64_t Store::add_balance(std::int64_t user_id, std::int64_t cents) {
     const auto balance = transaction(c, [&] {
         c.exec("UPDATE users SET balance_cents = balance_cents + ? WHERE id = ?", cents, user_id);
         announce(c, "u:" + std::to_string(user_id));
-        return *first(c.query("SELECT balance_cents FROM users WHERE id = ?", user_id),
-                      [](const sql::Rows& r) { return r.integer(0); });
+        const auto now = first(c.query("SELECT balance_cents FROM users WHERE id = ?", user_id),
+                               [](const sql::Rows& r) { return r.integer(0); });
+        if (!now) {
+            throw std::invalid_argument("no user " + std::to_string(user_id));
+        }
+        return *now;
     });
     users_.forget(user_id);
     return balance;

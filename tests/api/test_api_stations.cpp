@@ -7,6 +7,7 @@
 #include <set>
 
 #include "api/api_app.hpp"
+#include "api/store.hpp"
 #include "app_calls.hpp"
 #include "databases.hpp"
 #include "harness.hpp"

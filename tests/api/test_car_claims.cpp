@@ -8,6 +8,7 @@
 
 #include "api/api_app.hpp"
 #include "api/car_claims.hpp"
+#include "api/store.hpp"
 #include "app_calls.hpp"
 #include "databases.hpp"
 #include "harness.hpp"

@@ -25,6 +25,7 @@
 
 #include "api/api_app.hpp"
 #include "api/http_server.hpp"
+#include "api/store.hpp"
 #include "harness.hpp"
 
 using namespace std::chrono_literals;

@@ -24,7 +24,7 @@
 #include "api/password_work.hpp"
 #include "api/scheduler_link.hpp"
 #include "api/station_view.hpp"
-#include "api/store.hpp"
+#include "api/store_port.hpp"
 #include "api/tokens.hpp"
 
 namespace api {
@@ -52,6 +52,10 @@ struct ApiOptions {
     std::size_t password_waiting = 16;
     /// Failed logins allowed per account and address, and per address (docs/security.md).
     LoginLimits login_limits;
+    /// The wall clock (UTC milliseconds since the epoch) that times tokens, tickets, login
+    /// lock-outs, idempotency keys, the scheduler's deadlines and car claims. In-process
+    /// tests of the use cases set one of their own; empty: the system's.
+    std::function<std::int64_t()> wall_clock_ms;
 };
 
 /// One station the API serves: its read model and its scheduler, whose station() is the
@@ -64,13 +68,13 @@ struct ServedStation {
 class ApiApp {
   public:
     /// Serves one station.
-    ApiApp(Store& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
+    ApiApp(StorePort& store, StationView& view, SchedulerPort& scheduler, TokenService tokens,
            ApiOptions options, LogFn log);
     /// Serves several stations on one store (at least one, ids distinct): a request names
     /// one with the query parameter `station`, else it is about the first one; a request
     /// about an order is about the order's station. Throws std::invalid_argument for an
     /// empty list or a repeated id.
-    ApiApp(Store& store, const std::vector<ServedStation>& stations, TokenService tokens,
+    ApiApp(StorePort& store, const std::vector<ServedStation>& stations, TokenService tokens,
            ApiOptions options, LogFn log);
 
     HttpResponse handle(const HttpRequest& request);
@@ -236,8 +240,10 @@ class ApiApp {
     /// The user's cars, a charging car with what it has received so far.
     nlohmann::json cars_json(std::int64_t user_id);
     std::string manage_body(Served& at);
+    std::int64_t now_ms() const { return options_.wall_clock_ms(); }
+    std::int64_t now_s() const { return now_ms() / 1000; }
 
-    Store& store_;
+    StorePort& store_;
     std::vector<std::unique_ptr<Served>> stations_;  // the first: a request's by default
     TokenService tokens_;
     ApiOptions options_;

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "api/store.hpp"
+#include "api/store_port.hpp"
 #include "contract/changes.hpp"
 
 namespace api {
@@ -45,7 +45,7 @@ struct Applied {
 /// Applies the batches of `station`'s log that continue the store's position for it, in
 /// order, in one transaction (one fsync for a burst); skips those it has; stops at the
 /// first gap.
-Applied apply_batches(Store& store, const std::string& station,
+Applied apply_batches(StorePort& store, const std::string& station,
                       const std::vector<contract::ChangeBatch>& batches);
 
 }  // namespace api

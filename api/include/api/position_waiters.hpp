@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 
-#include "api/store.hpp"
+#include "api/store_port.hpp"
 
 namespace api {
 

@@ -23,7 +23,7 @@
 #include "api/api_metrics.hpp"
 #include "api/position_waiters.hpp"
 #include "api/station_view.hpp"
-#include "api/store.hpp"
+#include "api/store_port.hpp"
 #include "bus/inbox.hpp"
 #include "bus/mqtt_client.hpp"
 #include "contract/messages.hpp"
@@ -76,7 +76,7 @@ class SchedulerLink final : public SchedulerPort {
         ApiMetrics* metrics = nullptr;
     };
 
-    SchedulerLink(Options options, Store& store, StationView& view, LogFn log);
+    SchedulerLink(Options options, StorePort& store, StationView& view, LogFn log);
     ~SchedulerLink() override;
 
     void start();
@@ -107,7 +107,7 @@ class SchedulerLink final : public SchedulerPort {
     void update_lag();
 
     Options options_;
-    Store& store_;
+    StorePort& store_;
     StationView& view_;
     LogFn log_;
     const std::string reply_to_;       // the replies topic as the scheduler names it
