@@ -28,8 +28,22 @@ export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127
 cluster_id=$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
 node_name() { echo "r$1-$cluster_id@localhost"; }
 
+# A port below the kernel's ephemeral range: a node binds its ports seconds after they are
+# chosen, and a port from bind(0) can meanwhile be given to some outgoing connection.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c '
+import random, socket
+top = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(500):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randrange(10000, top) if top > 11000 else 0))
+    except OSError:
+        s.close()
+        continue
+    print(s.getsockname()[1])
+    s.close()
+    break'
 }
 
 # node_env N: the environment of node N, for the server and for rabbitmqctl.

@@ -68,6 +68,9 @@ PY
 }
 
 fails=0
+# free_port: a loopback port for a server to listen on (tests/tools/free_port.py).
+free_port() { python3 "$src/tests/tools/free_port.py"; }
+
 ok() { echo "ok: $1"; }
 fail() {
     echo "FAIL: $1"

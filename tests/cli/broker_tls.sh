@@ -21,7 +21,6 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$dir"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # ---- two authorities; the broker's certificates: one for 127.0.0.1, one for another name ---
 tls_authority "$dir/good"

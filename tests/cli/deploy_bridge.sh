@@ -32,7 +32,6 @@ creds=$etc/credentials
 fake_systemctl "$dir"
 
 # ---- the centre: a broker that knows the station's bridge ---------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cport=$(free_port)
 mkdir -p "$dir/centre"
 bridge_pw=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')

@@ -169,7 +169,6 @@ fi
     fail "systemctl was called: $(cat "$dir/systemctl.calls")"
 
 # ---- live: two nodes of the cluster as the drop-in runs them ----------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export ERL_EPMD_ADDRESS=127.0.0.1
 # Node names of this run's own: other tests' nodes may be up on this machine's epmd.
 node_name() { echo "evcs-deploy-$$-$1@localhost"; }

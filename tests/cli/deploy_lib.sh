@@ -164,7 +164,7 @@ etc_sums() {
 # is DIR/broker/log.
 start_station_broker() {
     local root=$1 dir=$2 etc=$1/etc/evcs
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     mkdir -p "$dir/broker/data"
     cp "$etc/credentials/broker.passwd" "$dir/broker/passwd"
     mkdir -p "$dir/broker/creds"
