@@ -45,8 +45,8 @@ tsan=$root/build/tsan
 tsan_tests='^(api unit|api front|http|bus|gateway|gateway unit):'
 cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTATION_TSAN=ON \
     -DSTATION_BUILD_BENCH=OFF -DSTATION_TEST_POSTGRES=OFF >/dev/null
-cmake --build "$tsan" -j "$jobs" --target api_unit_tests api_front_tests api_http_tests bus_tests \
-    gateway_unit_tests gateway_e2e_tests gateway_dialect_e2e_tests
+cmake --build "$tsan" -j "$jobs" --target api_unit_tests api_use_case_tests api_front_tests \
+    api_http_tests bus_tests gateway_unit_tests gateway_e2e_tests gateway_dialect_e2e_tests
 rm -rf "$tsan/tsan-reports"
 mkdir -p "$tsan/tsan-reports"
 tsan_rc=0

@@ -442,8 +442,7 @@ HttpResponse ApiApp::once_per_key(Context& c,
     // Only an answer that is final is kept: after 5xx (not carried out, or not known yet)
     // the key stays reserved and the client's retry asks again, under the same scheduler id.
     if (r.status < 500) {
-        store_.keep_answer(c.user->id, key, StoredAnswer{request, r.status, r.body},
-                           now_ms());
+        store_.keep_answer(c.user->id, key, StoredAnswer{request, r.status, r.body}, now_ms());
     }
     return r;
 }

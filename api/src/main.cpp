@@ -19,6 +19,7 @@
 #include "api/api_metrics.hpp"
 #include "api/http_server.hpp"
 #include "api/passwords.hpp"
+#include "api/scheduler_link.hpp"
 #include "api/store.hpp"
 #include "cli/cli.hpp"
 #include "metrics/endpoint.hpp"

@@ -22,7 +22,7 @@
 #include "api/live_tickets.hpp"
 #include "api/login_guard.hpp"
 #include "api/password_work.hpp"
-#include "api/scheduler_link.hpp"
+#include "api/scheduler_port.hpp"
 #include "api/station_view.hpp"
 #include "api/store_port.hpp"
 #include "api/tokens.hpp"
