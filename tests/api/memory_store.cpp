@@ -34,6 +34,26 @@ bool same_account(const std::string& a, const std::string& b) {
     return lower(a) == lower(b);
 }
 
+// The row of `rows` under `key`, if there is one.
+template <typename Map, typename Key>
+std::optional<typename Map::mapped_type> row(const Map& rows, const Key& key) {
+    const auto at = rows.find(key);
+    return at == rows.end() ? std::nullopt : std::optional(at->second);
+}
+
+// The oldest account row (a user or an admin) named `account`, as the databases' lower()
+// compares names.
+template <typename Map>
+std::optional<typename Map::mapped_type> row_by_account(const Map& rows,
+                                                        const std::string& account) {
+    for (const auto& [id, r] : rows) {  // by id: the oldest first
+        if (same_account(r.account, account)) {
+            return r;
+        }
+    }
+    return std::nullopt;
+}
+
 // The next id of a table: one past the largest (1 for an empty one).
 template <typename Map>
 std::int64_t next_id(const Map& rows) {
@@ -89,8 +109,7 @@ std::optional<std::int64_t> MemoryStore::create_user(const std::string& account,
 
 std::optional<UserRecord> MemoryStore::user(std::int64_t id) {
     std::lock_guard lock(mutex_);
-    const auto at = users_.find(id);
-    return at == users_.end() ? std::nullopt : std::optional(at->second);
+    return row(users_, id);
 }
 
 std::optional<UserRecord> MemoryStore::user_by_account(const std::string& account) {
@@ -99,12 +118,7 @@ std::optional<UserRecord> MemoryStore::user_by_account(const std::string& accoun
 }
 
 std::optional<UserRecord> MemoryStore::user_by_account_locked(const std::string& account) const {
-    for (const auto& [id, u] : users_) {  // the oldest first
-        if (same_account(u.account, account)) {
-            return u;
-        }
-    }
-    return std::nullopt;
+    return row_by_account(users_, account);
 }
 
 void MemoryStore::update_user(std::int64_t id, const std::optional<std::string>& name,
@@ -134,10 +148,8 @@ std::int64_t MemoryStore::add_balance(std::int64_t user_id, std::int64_t cents) 
 
 bool MemoryStore::ensure_admin(const std::string& account, const std::string& password_hash) {
     std::lock_guard lock(mutex_);
-    for (const auto& [id, a] : admins_) {
-        if (same_account(a.account, account)) {
-            return false;
-        }
+    if (row_by_account(admins_, account)) {
+        return false;
     }
     const std::int64_t id = next_id(admins_);
     admins_[id] = AdminRecord{id, account, password_hash};
@@ -146,18 +158,12 @@ bool MemoryStore::ensure_admin(const std::string& account, const std::string& pa
 
 std::optional<AdminRecord> MemoryStore::admin(std::int64_t id) {
     std::lock_guard lock(mutex_);
-    const auto at = admins_.find(id);
-    return at == admins_.end() ? std::nullopt : std::optional(at->second);
+    return row(admins_, id);
 }
 
 std::optional<AdminRecord> MemoryStore::admin_by_account(const std::string& account) {
     std::lock_guard lock(mutex_);
-    for (const auto& [id, a] : admins_) {
-        if (same_account(a.account, account)) {
-            return a;
-        }
-    }
-    return std::nullopt;
+    return row_by_account(admins_, account);
 }
 
 // ---- cars ----------------------------------------------------------------------------
@@ -299,15 +305,13 @@ std::optional<std::int64_t> MemoryStore::record_order(const OrderRecord& order) 
 
 std::optional<OrderRecord> MemoryStore::order(std::int64_t id) {
     std::lock_guard lock(mutex_);
-    const auto at = orders_.find(id);
-    return at == orders_.end() ? std::nullopt : std::optional(at->second);
+    return row(orders_, id);
 }
 
 std::optional<std::int64_t> MemoryStore::order_id_by_key(const std::string& station,
                                                          const std::string& station_key) {
     std::lock_guard lock(mutex_);
-    const auto at = order_ids_.find({station, station_key});
-    return at == order_ids_.end() ? std::nullopt : std::optional(at->second);
+    return row(order_ids_, StationKey{station, station_key});
 }
 
 std::vector<OrderRecord> MemoryStore::orders_of(std::int64_t user_id, bool open) {
@@ -340,8 +344,7 @@ bool MemoryStore::apply_changes(const std::string& station, const LogPosition& e
         throw std::invalid_argument("a row of another station in the log of '" + station + "'");
     }
     std::lock_guard lock(mutex_);
-    const auto stored = positions_.find(station);
-    const LogPosition now = stored == positions_.end() ? LogPosition{} : stored->second;
+    const LogPosition now = row(positions_, station).value_or(LogPosition{});
     if (now.run != expected.run || now.pos != expected.pos) {
         return false;
     }
@@ -365,8 +368,7 @@ bool MemoryStore::apply_changes(const std::string& station, const LogPosition& e
 
 LogPosition MemoryStore::log_position(const std::string& station) const {
     std::lock_guard lock(mutex_);
-    const auto at = positions_.find(station);
-    return at == positions_.end() ? LogPosition{} : at->second;
+    return row(positions_, station).value_or(LogPosition{});
 }
 
 bool MemoryStore::has_station(const std::string& station) {
